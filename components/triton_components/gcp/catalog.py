@@ -1,0 +1,73 @@
+"""What GKE accepts for GPU node pools, as data (no cloud SDK import).
+
+Sources: GKE "About GPUs" and Compute Engine GPU machine-type tables; MIG profiles from the
+NVIDIA MIG user guide. Used by config validation and by ``GkeGpuNodePool`` so a combination
+GKE would refuse fails before anything is declared.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: accelerator type -> (machine family, GPUs per node allowed on that family when the
+#: machine type does not fix the count itself)
+N1_ACCELERATORS = {
+    "nvidia-tesla-t4": (1, 2, 4),
+    "nvidia-tesla-v100": (1, 2, 4, 8),
+    "nvidia-tesla-p100": (1, 2, 4),
+    "nvidia-tesla-p4": (1, 2, 4),
+}
+
+#: machine-type pattern -> (accelerator type, GPUs fixed by the machine type)
+_FIXED = [
+    (re.compile(r"^g2-standard-(4|8|12|16|32)$"), "nvidia-l4", lambda m: 1),
+    (re.compile(r"^g2-standard-24$"), "nvidia-l4", lambda m: 2),
+    (re.compile(r"^g2-standard-48$"), "nvidia-l4", lambda m: 4),
+    (re.compile(r"^g2-standard-96$"), "nvidia-l4", lambda m: 8),
+    (re.compile(r"^a2-highgpu-(1|2|4|8)g$"), "nvidia-tesla-a100", lambda m: int(m.group(1))),
+    (re.compile(r"^a2-megagpu-16g$"), "nvidia-tesla-a100", lambda m: 16),
+    (re.compile(r"^a2-ultragpu-(1|2|4|8)g$"), "nvidia-a100-80gb", lambda m: int(m.group(1))),
+    (re.compile(r"^a3-highgpu-(1|2|4|8)g$"), "nvidia-h100-80gb", lambda m: int(m.group(1))),
+]
+
+#: GPUs with MIG, and the partition sizes GKE accepts for each.
+MIG_PARTITIONS = {
+    "nvidia-tesla-a100": ("1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb"),
+    "nvidia-a100-80gb": ("1g.10gb", "2g.20gb", "3g.40gb", "7g.80gb"),
+    "nvidia-h100-80gb": ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
+}
+
+ACCELERATORS = tuple(sorted(set(N1_ACCELERATORS) | {acc for _, acc, _ in _FIXED}))
+TIME_SHARING_MAX_CLIENTS = 48
+
+
+def accelerator_problem(machine_type: str, accelerator: str, count: int) -> str | None:
+    """Why GKE would refuse ``count`` x ``accelerator`` on ``machine_type``, or None if it fits."""
+    if accelerator not in ACCELERATORS:
+        return f"accelerator {accelerator!r} is not one of {', '.join(ACCELERATORS)}"
+    for pattern, fixed_accelerator, fixed_count in _FIXED:
+        match = pattern.match(machine_type)
+        if match:
+            if accelerator != fixed_accelerator:
+                return f"machine type {machine_type} comes with {fixed_accelerator}, not {accelerator}"
+            if count != fixed_count(match):
+                return f"machine type {machine_type} has exactly {fixed_count(match)} GPU(s), not {count}"
+            return None
+    if machine_type.startswith("n1-"):
+        allowed = N1_ACCELERATORS.get(accelerator)
+        if allowed is None:
+            return f"{accelerator} is not offered on N1 machine types; use its own family (a2, a3 or g2)"
+        if count not in allowed:
+            return f"{accelerator} on N1 takes {', '.join(map(str, allowed))} GPU(s) per node, not {count}"
+        return None
+    return f"machine type {machine_type!r} takes no GPUs; use n1-*, g2-standard-*, a2-* or a3-highgpu-*"
+
+
+def allocatable_gpus(count: int, mig_partition_size: str | None, max_shared_clients_per_gpu: int | None) -> int:
+    """``nvidia.com/gpu`` a node offers to pods: MIG slices, time-shared clients, or whole GPUs."""
+    if mig_partition_size:
+        slices = int(mig_partition_size.split("g.", 1)[0])
+        return count * (7 // slices)
+    if max_shared_clients_per_gpu:
+        return count * max_shared_clients_per_gpu
+    return count

@@ -1,0 +1,80 @@
+"""``triton-platform``: validate and render stacks offline (no Pulumi CLI, no cloud account)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config.loader import ConfigError
+
+
+def _project_root(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    raise SystemExit(f"triton-platform: no Pulumi.yaml in {start} or any parent directory")
+
+
+def _stacks(root: Path, requested: list[str]) -> list[str]:
+    from .render import stack_files
+
+    available = stack_files(root)
+    unknown = [s for s in requested if s not in available]
+    if unknown:
+        raise SystemExit(
+            f"triton-platform: no Pulumi.{unknown[0]}.yaml in {root}; stacks here: {', '.join(available) or 'none'}"
+        )
+    return requested or list(available)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .render import validate_stack
+
+    root = _project_root(Path.cwd())
+    failed = 0
+    for stack in _stacks(root, args.stacks):
+        try:
+            validate_stack(root, stack)
+            print(f"{stack}: configuration is valid")
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .render import render_stack, write_render
+    from .report import summary
+
+    root = _project_root(Path.cwd())
+    out_dir = Path(args.out)
+    failed = 0
+    for stack in _stacks(root, args.stacks):
+        try:
+            render = render_stack(root, stack)
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            failed += 1
+            continue
+        target = write_render(render, out_dir)
+        print(summary(render, target))
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="triton-platform", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check stack configuration only")
+    validate.add_argument("stacks", nargs="*", metavar="STACK", help="stack names (default: every Pulumi.*.yaml)")
+    validate.set_defaults(func=_validate)
+    render = commands.add_parser("render", help="render stacks offline to manifests.yaml and resources.json")
+    render.add_argument("stacks", nargs="*", metavar="STACK", help="stack names (default: every Pulumi.*.yaml)")
+    render.add_argument("--out", default="rendered", metavar="DIR", help="output directory (default: rendered)")
+    render.set_defaults(func=_render)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Turn a stack's ``triton-platform:*`` config into ``PlatformSettings`` or one clear error.
+
+The same function serves the Pulumi program (config from the engine) and the CLI (config from
+``Pulumi.<stack>.yaml``), so ``validate``, ``render`` and ``pulumi up`` report identical messages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+
+from . import rules
+from .models import SECRET_KEYS, PlatformSettings
+
+PROJECT = "triton-platform"
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. A ``RunError``, so Pulumi prints the message without a traceback."""
+
+    def __init__(self, stack_file: str, problems: list[str]) -> None:
+        self.stack_file = stack_file
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        lines = [f"Invalid configuration in {stack_file} ({count}):", *(f"  - {p}" for p in problems)]
+        super().__init__("\n".join(lines))
+
+
+def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Our keys without the ``triton-platform:`` prefix; objects decoded from Pulumi's JSON strings."""
+    values: dict[str, Any] = {}
+    for full_key, raw in config.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or not key:
+            continue
+        value = raw
+        if isinstance(raw, str) and raw[:1] in "[{":
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+        values[key] = value
+    return values
+
+
+def load_settings(
+    config: Mapping[str, Any], stack_file: str, secret_keys: frozenset[str] = frozenset()
+) -> PlatformSettings:
+    """Validate every ``triton-platform:*`` key; raise ``ConfigError`` listing every problem."""
+    values = namespace_values(config)
+    problems: list[str] = []
+    for key in SECRET_KEYS:
+        if key in values and f"{PROJECT}:{key}" not in secret_keys:
+            problems.append(
+                f"{PROJECT}:{key}: is stored in plain text; set it with `pulumi config set --secret {key}`"
+            )
+        values.pop(key, None)
+    try:
+        settings = PlatformSettings.model_validate(values)
+    except ValidationError as error:
+        problems += [_describe(e) for e in error.errors()]
+        raise ConfigError(stack_file, problems) from None
+    problems += [_format(p.path, p.value, p.message) for p in rules.check(settings)]
+    if problems:
+        raise ConfigError(stack_file, problems)
+    return settings
+
+
+def _format(path: tuple[str | int, ...], value: Any, message: str) -> str:
+    return f"{key_path(path)} = {_show(value)}: {message}"
+
+
+def key_path(path: tuple[str | int, ...]) -> str:
+    text = f"{PROJECT}:"
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if i else "") + str(part)
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 60 else text[:57] + "..."
+    if value is None:
+        return "(not set)"
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        accepted = _accepted_keys(path[:-1])
+        return f"{key_path(path)}: unknown key; accepted keys here: {', '.join(accepted)}"
+    if kind == "missing":
+        return f"{key_path(path)}: is required"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        message = f"does not have the accepted form (regular expression {error['ctx']['pattern']})"
+    return f"{key_path(path)} = {_show(error.get('input'))}: {message}"
+
+
+def _accepted_keys(path: tuple[str | int, ...]) -> list[str]:
+    """The camelCase keys the model accepts at ``path`` (for 'unknown key' messages)."""
+    model: Any = PlatformSettings
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    keys = [f.alias or name for name, f in model.model_fields.items()] if model else []
+    return keys + (list(SECRET_KEYS) if not path else [])
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def from_pulumi_config() -> PlatformSettings:
+    """Inside a Pulumi program: validate the current stack's config."""
+    from pulumi.runtime import config as runtime_config
+
+    config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = frozenset(
+        k for k in config if pulumi.runtime.is_config_secret(k) or k in runtime_config.get_config_secret_keys_env()
+    )
+    return load_settings(config, f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys)

@@ -1,0 +1,171 @@
+"""The typed shape of one environment's configuration (``triton-platform:*`` keys).
+
+Structure and single-field limits live here; rules that relate several fields live in
+``rules.py`` so each message can name exactly the key the user has to change.
+Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from triton_components import versions
+from triton_components.quantities import cpu_millicores, memory_bytes
+from triton_components.triton_pod import DEFAULT_RESTRICTED_APIS
+
+#: Config keys that hold secrets: set with ``pulumi config set --secret``, read as Outputs.
+SECRET_KEYS = ("adminApiKey",)
+
+
+def _memory(value: str) -> str:
+    memory_bytes(value)
+    return value
+
+
+def _cpu(value: str) -> str:
+    cpu_millicores(value)
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", value):
+        raise ValueError("must be a DNS label of at most 40 characters: lowercase letters, digits and '-'")
+    return value
+
+
+Memory = Annotated[str, AfterValidator(_memory)]
+Cpu = Annotated[str, AfterValidator(_cpu)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+
+
+class Model(BaseModel):
+    """Base: camelCase keys in YAML, unknown keys rejected, immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True)
+
+
+class Environment(str, Enum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+RestrictableApi = Literal[
+    "model-repository", "model-config", "shared-memory", "statistics", "trace", "logging", "metadata", "inference"
+]
+
+
+class TritonSettings(Model):
+    namespace: DnsLabel = "triton"
+    image_repository: str = versions.TRITON_IMAGE_REPOSITORY
+    image_tag: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$")] = versions.TRITON_IMAGE_TAG
+    image_digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    allow_vulnerable_image: bool = False
+    model_repository: str | None = None
+    model_control_mode: Literal["none", "explicit"] = "none"
+    restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: list(DEFAULT_RESTRICTED_APIS))
+
+    @property
+    def image(self) -> str:
+        reference = f"{self.image_repository}:{self.image_tag}"
+        return f"{reference}@{self.image_digest}" if self.image_digest else reference
+
+    @property
+    def release(self) -> tuple[int, int]:
+        year, month = self.image_tag.split("-", 1)[0].split(".")[:2]
+        return int(year), int(month)
+
+
+class CanarySettings(Model):
+    image_tag: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$")] | None = None
+    model_repository_path: str | None = None
+    replicas: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class ModelGroupSettings(Model):
+    name: DnsLabel
+    models: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(default_factory=list)
+    replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    gpus_per_replica: Annotated[int, Field(ge=0, le=16)] = 1
+    cpu: Cpu = "4"
+    memory: Memory = "16Gi"
+    shm_size: Memory = "1Gi"
+    model_cache_size: Memory = "20Gi"
+    max_surge: Annotated[int, Field(ge=0, le=10)] = 0
+    max_unavailable: Annotated[int, Field(ge=0, le=10)] = 1
+    model_load_timeout_seconds: Annotated[int, Field(ge=30, le=7200)] = 600
+    pre_stop_sleep_seconds: Annotated[int, Field(ge=0, le=120)] = 10
+    exit_timeout_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    accept_single_replica: bool = False
+    canary: CanarySettings | None = None
+
+
+class GkeClusterSettings(Model):
+    name: DnsLabel
+    location: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$")]
+    create: bool = False
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    master_ipv4_cidr_block: Annotated[str, Field(pattern=r"^[0-9.]+/28$")] = "172.16.0.32/28"
+    master_authorized_networks: list[Annotated[str, Field(pattern=r"^[0-9.]+/[0-9]{1,2}$")]] = Field(
+        default_factory=list
+    )
+
+
+class GpuSharingSettings(Model):
+    strategy: Literal["none", "time-sharing", "mig"] = "none"
+    max_shared_clients_per_gpu: Annotated[int, Field(ge=2, le=48)] | None = None
+    mig_partition_size: str | None = None
+
+
+class GkeGpuPoolSettings(Model):
+    machine_type: str = "n1-standard-8"
+    accelerator_type: str = "nvidia-tesla-t4"
+    accelerators_per_node: Annotated[int, Field(ge=1, le=16)] = 1
+    min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    spot: bool = False
+    zones: list[Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")]] = Field(default_factory=list)
+    disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    disk_type: Literal["pd-balanced", "pd-ssd"] = "pd-ssd"
+    gpu_driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
+    image_streaming: bool = True
+    gpu_sharing: GpuSharingSettings = GpuSharingSettings()
+
+
+class GcsBucketSettings(Model):
+    location: Annotated[str, Field(pattern=r"^[A-Z0-9-]+$")] = "US-CENTRAL1"
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 7
+    noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    protect: bool | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class GcpSettings(Model):
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+$")]
+    cluster: GkeClusterSettings
+    gpu_pool: GkeGpuPoolSettings = GkeGpuPoolSettings()
+    model_bucket: GcsBucketSettings = GcsBucketSettings()
+    identity: Literal["workload-identity", "key"] = "workload-identity"
+
+
+class PlatformSettings(Model):
+    """Root: every ``triton-platform:<key>`` of one stack."""
+
+    environment: Environment
+    gcp: GcpSettings | None = None
+    triton: TritonSettings = TritonSettings()
+    model_groups: list[ModelGroupSettings] = Field(
+        default_factory=lambda: [ModelGroupSettings(name="default")], min_length=1
+    )
+
+    @property
+    def cloud(self) -> str:
+        return "gcp" if self.gcp is not None else "none"

@@ -1,0 +1,198 @@
+"""Rules that relate several settings: environment policy, GPU capacity, GKE combinations.
+
+Each rule yields a ``Problem`` naming the one key to change, its value and what is accepted.
+They run only on a structurally valid ``PlatformSettings`` and all run, so a user sees every
+problem of a stack file at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from triton_components import versions
+from triton_components.gcp import catalog
+from triton_components.quantities import memory_bytes
+
+from .models import Environment, GcpSettings, PlatformSettings
+
+#: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
+GKE_SPOT_SHUTDOWN_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple[str | int, ...]
+    value: Any
+    message: str
+
+
+def check(settings: PlatformSettings) -> list[Problem]:
+    return [
+        *_triton(settings),
+        *_model_groups(settings),
+        *_model_repository(settings),
+        *(_gcp(settings, settings.gcp) if settings.gcp else ()),
+    ]
+
+
+def _triton(s: PlatformSettings) -> Iterator[Problem]:
+    floor = "%02d.%02d" % versions.TRITON_MINIMUM_RELEASE
+    if s.triton.release < versions.TRITON_MINIMUM_RELEASE:
+        if not s.triton.allow_vulnerable_image:
+            yield Problem(
+                ("triton", "imageTag"),
+                s.triton.image_tag,
+                f"Triton releases before {floor} have published critical CVEs (NVIDIA bulletins 5535, 5687); "
+                f"use {floor} or newer, or set triton.allowVulnerableImage: true outside prod",
+            )
+    if s.triton.allow_vulnerable_image and s.environment is Environment.PROD:
+        yield Problem(("triton", "allowVulnerableImage"), True, "is not allowed in prod; use a patched image instead")
+    seen: set[str] = set()
+    for i, api in enumerate(s.triton.restricted_apis):
+        if api in seen:
+            yield Problem(("triton", "restrictedApis", i), api, "is listed twice; Triton refuses an API in two groups")
+        seen.add(api)
+
+
+def _model_groups(s: PlatformSettings) -> Iterator[Problem]:
+    owner: dict[str, str] = {}
+    names: set[str] = set()
+    explicit = s.triton.model_control_mode == "explicit"
+    for i, g in enumerate(s.model_groups):
+        at = ("modelGroups", i)
+        if g.name in names:
+            yield Problem((*at, "name"), g.name, "is used by another model group; names must be unique")
+        names.add(g.name)
+        for j, model in enumerate(g.models):
+            if model in owner:
+                yield Problem(
+                    (*at, "models", j), model, f"is already served by model group {owner[model]!r}; a model belongs to one group"
+                )
+            owner.setdefault(model, g.name)
+        if g.models and not explicit:
+            yield Problem(
+                (*at, "models"),
+                g.models,
+                "lists models, but triton.modelControlMode is 'none', which loads the whole repository; "
+                "set triton.modelControlMode: explicit",
+            )
+        if explicit and not g.models:
+            yield Problem(
+                (*at, "models"), [], "is empty, but triton.modelControlMode is 'explicit', so this group would load nothing"
+            )
+        if g.max_surge == 0 and g.max_unavailable == 0:
+            yield Problem((*at, "maxUnavailable"), 0, "is 0 and maxSurge is 0; Kubernetes needs one of them above 0")
+        if memory_bytes(g.shm_size) >= memory_bytes(g.memory):
+            yield Problem(
+                (*at, "shmSize"), g.shm_size, f"must be below memory ({g.memory}): /dev/shm is memory-backed and counts against it"
+            )
+        if s.environment is Environment.PROD and g.replicas < 2 and not g.accept_single_replica:
+            yield Problem(
+                (*at, "replicas"),
+                g.replicas,
+                "prod needs at least 2 replicas so a rollout or node drain keeps serving; "
+                "or set acceptSingleReplica: true to waive it",
+            )
+        if g.canary is not None and g.replicas == 0:
+            yield Problem((*at, "canary"), "set", "needs a stable track: set replicas to 1 or more")
+        if g.canary is not None and g.canary.image_tag is None and g.canary.model_repository_path is None:
+            yield Problem((*at, "canary"), "set", "changes nothing: set imageTag and/or modelRepositoryPath")
+
+
+def _model_repository(s: PlatformSettings) -> Iterator[Problem]:
+    repo = s.triton.model_repository
+    if s.gcp is not None:
+        if repo is not None:
+            yield Problem(
+                ("triton", "modelRepository"),
+                repo,
+                "is set, but this stack creates its own model bucket (gcp.modelBucket); remove triton.modelRepository",
+            )
+    elif repo is None:
+        yield Problem(
+            ("triton", "modelRepository"),
+            None,
+            "is required when the stack provisions no cloud (no gcp section): give gs://, s3:// or an absolute path",
+        )
+    elif not (repo.startswith(("gs://", "s3://", "/")) and len(repo) > 5):
+        yield Problem(("triton", "modelRepository"), repo, "must be a gs://bucket/path, s3://bucket/path or an absolute path")
+
+
+def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
+    prod = s.environment is Environment.PROD
+    pool = gcp.gpu_pool
+    at = ("gcp", "gpuPool")
+    if gcp.identity == "key" and prod:
+        yield Problem(
+            ("gcp", "identity"), "key", "service-account keys are not allowed in prod; use workload-identity (keyless)"
+        )
+    if gcp.model_bucket.protect is False and prod:
+        yield Problem(("gcp", "modelBucket", "protect"), False, "prod always protects its model bucket; remove the key")
+    if prod and gcp.cluster.create and not gcp.cluster.master_authorized_networks:
+        yield Problem(
+            ("gcp", "cluster", "masterAuthorizedNetworks"), [], "prod clusters need at least one authorized CIDR"
+        )
+    problem = catalog.accelerator_problem(pool.machine_type, pool.accelerator_type, pool.accelerators_per_node)
+    if problem:
+        key = "acceleratorType" if pool.accelerator_type not in catalog.ACCELERATORS else "machineType"
+        yield Problem((*at, key), getattr(pool, "accelerator_type" if key == "acceleratorType" else "machine_type"), problem)
+    if pool.min_nodes > pool.max_nodes:
+        yield Problem((*at, "minNodes"), pool.min_nodes, f"is above maxNodes ({pool.max_nodes})")
+
+    sharing = pool.gpu_sharing
+    shared_clients = None
+    if sharing.strategy == "mig":
+        partitions = catalog.MIG_PARTITIONS.get(pool.accelerator_type)
+        if partitions is None:
+            yield Problem(
+                (*at, "gpuSharing", "strategy"),
+                "mig",
+                f"{pool.accelerator_type} has no MIG; MIG needs one of {', '.join(catalog.MIG_PARTITIONS)}",
+            )
+        elif sharing.mig_partition_size not in partitions:
+            yield Problem(
+                (*at, "gpuSharing", "migPartitionSize"),
+                sharing.mig_partition_size,
+                f"use one of {', '.join(partitions)} for {pool.accelerator_type}",
+            )
+    elif sharing.mig_partition_size is not None:
+        yield Problem((*at, "gpuSharing", "migPartitionSize"), sharing.mig_partition_size, "needs strategy: mig")
+    if sharing.strategy == "time-sharing":
+        if sharing.max_shared_clients_per_gpu is None:
+            yield Problem((*at, "gpuSharing", "maxSharedClientsPerGpu"), None, "is required for time-sharing (2 to 48)")
+        shared_clients = sharing.max_shared_clients_per_gpu
+    elif sharing.max_shared_clients_per_gpu is not None:
+        yield Problem(
+            (*at, "gpuSharing", "maxSharedClientsPerGpu"), sharing.max_shared_clients_per_gpu, "needs strategy: time-sharing"
+        )
+
+    per_node = catalog.allocatable_gpus(
+        pool.accelerators_per_node, sharing.mig_partition_size if sharing.strategy == "mig" else None, shared_clients
+    )
+    for i, g in enumerate(s.model_groups):
+        if g.gpus_per_replica > per_node:
+            yield Problem(
+                ("modelGroups", i, "gpusPerReplica"),
+                g.gpus_per_replica,
+                f"a {pool.machine_type} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
+            )
+    needed = sum((g.replicas + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups)
+    capacity = pool.max_nodes * per_node
+    if needed > capacity:
+        yield Problem(
+            (*at, "maxNodes"),
+            pool.max_nodes,
+            f"the model groups need {needed} GPU(s) at their replica counts but {pool.max_nodes} node(s) hold "
+            f"{capacity}; raise maxNodes or lower replicas",
+        )
+    if pool.spot:
+        for i, g in enumerate(s.model_groups):
+            budget = g.pre_stop_sleep_seconds + g.exit_timeout_seconds
+            if budget > GKE_SPOT_SHUTDOWN_SECONDS:
+                yield Problem(
+                    ("modelGroups", i, "exitTimeoutSeconds"),
+                    g.exit_timeout_seconds,
+                    f"preStopSleepSeconds + exitTimeoutSeconds is {budget} s, but GKE gives pods on a reclaimed Spot "
+                    f"node {GKE_SPOT_SHUTDOWN_SECONDS} s; keep the sum at {GKE_SPOT_SHUTDOWN_SECONDS} or less",
+                )

@@ -1,0 +1,86 @@
+"""Compose one environment from validated settings: cloud layer (if any), then Triton."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
+
+from .config.models import ModelGroupSettings, PlatformSettings
+
+
+def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]) -> ModelGroupArgs:
+    args = ModelGroupArgs(
+        name=group.name,
+        models=list(group.models),
+        replicas=group.replicas,
+        gpus_per_replica=group.gpus_per_replica,
+        cpu=group.cpu,
+        memory=group.memory,
+        shm_size=group.shm_size,
+        model_cache_size=group.model_cache_size,
+        max_surge=group.max_surge,
+        max_unavailable=group.max_unavailable,
+        model_load_timeout_seconds=group.model_load_timeout_seconds,
+        pre_stop_sleep_seconds=group.pre_stop_sleep_seconds,
+        exit_timeout_seconds=group.exit_timeout_seconds,
+    )
+    if group.canary is not None:
+        canary: dict[str, Any] = {"replicas": group.canary.replicas}
+        if group.canary.image_tag:
+            canary["image"] = f"{settings.triton.image_repository}:{group.canary.image_tag}"
+        if group.canary.model_repository_path:
+            canary["model_repository"] = pulumi.Output.concat(
+                pulumi.Output.from_input(repository).apply(_repository_root), "/", group.canary.model_repository_path
+            )
+        args["canary"] = canary  # type: ignore[typeddict-item]
+    return args
+
+
+def _repository_root(url: str) -> str:
+    """``gs://bucket/models`` -> ``gs://bucket``: canary paths are relative to the bucket."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.split('/', 1)[0]}" if sep else url.rstrip("/")
+
+
+def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    """Declare every resource of the environment; return the stack outputs."""
+    outputs: dict[str, Any] = {"environment": settings.environment.value, "cloud": settings.cloud}
+    server_args: dict[str, Any] = {}
+    opts: pulumi.ResourceOptions | None = None
+
+    if settings.gcp is not None:
+        from .gcp import build_gcp  # imported lazily: a non-GCP stack never loads pulumi_gcp
+
+        cloud = build_gcp(settings, settings.gcp)
+        repository = cloud.model_repository
+        server_args.update(cloud.triton_args)
+        opts = pulumi.ResourceOptions(provider=cloud.kubernetes_provider, depends_on=cloud.depends_on)
+        outputs.update(cloud.outputs)
+    else:
+        repository = settings.triton.model_repository or ""
+
+    args = TritonServerArgs(
+        model_repository=repository,
+        namespace=settings.triton.namespace,
+        image=settings.triton.image,
+        model_control_mode=settings.triton.model_control_mode,
+        restricted_apis=list(settings.triton.restricted_apis),
+        model_groups=[model_group_args(g, settings, repository) for g in settings.model_groups],
+        **server_args,  # type: ignore[typeddict-item]
+    )
+    if admin_api_key is not None:
+        args["admin_api_key"] = admin_api_key
+    triton = TritonServer("triton", args, opts)
+    outputs.update(
+        {
+            "modelRepository": repository,
+            "tritonNamespace": triton.namespace,
+            "tritonEndpoints": triton.endpoints,
+        }
+    )
+    return outputs
+
+

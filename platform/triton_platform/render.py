@@ -1,0 +1,226 @@
+"""Offline render: run the real Pulumi program under mocks and record what it asks for.
+
+No Pulumi CLI, engine, provider plugin or cloud is involved. A recording monitor captures every
+``RegisterResource`` call (type, name, parent, dependencies, inputs and the options reviewers care
+about); the mocks echo inputs back and fill in the few provider-computed values the program reads.
+Secret values are replaced by ``SECRET_PLACEHOLDER`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+import yaml
+from google.protobuf.json_format import MessageToDict
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as pulumi_settings
+
+from .config.loader import PROJECT, load_settings
+
+SECRET_PLACEHOLDER = "[secret]"
+
+
+@dataclass
+class StackRender:
+    """Everything one stack declared, normalised for review."""
+
+    stack: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        """Kubernetes objects as they would be sent to the API server (custom resources included)."""
+        objects = [
+            r["inputs"]
+            for r in self.resources
+            if r["custom"] and r["type"].startswith("kubernetes:") and "kind" in r["inputs"]
+        ]
+        return sorted(objects, key=_manifest_key)
+
+    def find(self, type_: str, name: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_ and (name is None or r["name"] == name)]
+
+
+def _manifest_key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata", {})
+    return (meta.get("namespace", ""), obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("name", ""))
+
+
+def normalise(value: Any) -> Any:
+    """Secrets to a placeholder; protobuf's floats back to integers where they are whole."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET_PLACEHOLDER
+        return {k: normalise(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _short(urn: str) -> str:
+    """``urn:pulumi:stack::project::a$b::name`` -> ``b::name`` (type and name)."""
+    if not urn:
+        return ""
+    head, _, name = urn.rpartition("::")
+    return f"{head.rsplit('::', 1)[-1].rsplit('$', 1)[-1]}::{name}"
+
+
+class _Recorder(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks, render: StackRender) -> None:
+        super().__init__(mocks)
+        self.render = render
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        options: dict[str, Any] = {}
+        if request.HasField("protect") and request.protect:
+            options["protect"] = True
+        if request.HasField("retainOnDelete") and request.retainOnDelete:
+            options["retainOnDelete"] = True
+        if request.deleteBeforeReplace:
+            options["deleteBeforeReplace"] = True
+        if request.ignoreChanges:
+            options["ignoreChanges"] = sorted(request.ignoreChanges)
+        aliases = [MessageToDict(a) for a in request.aliases]
+        # The Kubernetes SDK adds type aliases for old API versions to every object: not ours, noise.
+        aliases = [a for a in aliases if not a.get("spec", {}).get("type", "").startswith("kubernetes:")]
+        if aliases:
+            options["aliases"] = aliases
+        if request.additionalSecretOutputs:
+            options["additionalSecretOutputs"] = sorted(request.additionalSecretOutputs)
+        if request.HasField("customTimeouts"):
+            timeouts = MessageToDict(request.customTimeouts)
+            if timeouts:
+                options["customTimeouts"] = timeouts
+        self.render.resources.append(
+            {
+                "id": _short(response.urn),
+                "type": request.type,
+                "name": request.name,
+                "custom": bool(request.custom),
+                "parent": _short(request.parent),
+                # A provider reference is "<urn>::<id>".
+                "provider": _short(request.provider.rsplit("::", 1)[0]) if request.provider else "",
+                "dependsOn": sorted({_short(u) for u in request.dependencies}),
+                "options": options,
+                "inputs": normalise(rpc.deserialize_properties(request.object)),
+            }
+        )
+        return response
+
+
+class RenderMocks(pulumi.runtime.Mocks):
+    """Echo inputs; compute the few outputs the program reads, deterministically."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        digest = hashlib.sha256(f"{args.typ}:{args.name}".encode()).hexdigest()
+        if args.typ == "random:index/randomId:RandomId":
+            state["hex"] = digest[: 2 * int(args.inputs.get("byteLength", 4))]
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = digest[: int(args.inputs.get("length", 32))]
+        elif args.typ == "gcp:serviceaccount/account:Account":
+            project = args.inputs.get("project", "project")
+            state["email"] = f"{args.inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            state["name"] = f"projects/{project}/serviceAccounts/{state['email']}"
+        elif args.typ == "gcp:serviceaccount/key:Key":
+            state["privateKey"] = "bW9jay1rZXk="
+        elif args.typ == "gcp:storage/bucket:Bucket":
+            state["url"] = f"gs://{args.inputs['name']}"
+        elif args.typ == "gcp:container/cluster:Cluster":
+            state.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "bW9jay1jYQ=="})
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "gcp:container/getCluster:getCluster":
+            return {
+                "name": args.args.get("name"),
+                "location": args.args.get("location"),
+                "endpoint": "203.0.113.10",
+                "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
+            }
+        return {}
+
+
+def stack_files(root: Path) -> dict[str, Path]:
+    """Every ``Pulumi.<stack>.yaml`` beside ``Pulumi.yaml``, by stack name."""
+    return {p.name[len("Pulumi.") : -len(".yaml")]: p for p in sorted(root.glob("Pulumi.*.yaml"))}
+
+
+def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
+    """The stack file's config as the engine passes it: strings, objects as JSON, secrets masked."""
+    data = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        elif isinstance(value, str):
+            config[key] = value
+        else:
+            config[key] = json.dumps(value)
+    return config, secret_keys
+
+
+def validate_stack(root: Path, stack: str) -> None:
+    """Raise ``ConfigError`` if the stack's config is invalid."""
+    path = root / f"Pulumi.{stack}.yaml"
+    config, secret_keys = stack_config(path)
+    load_settings(config, path.name, frozenset(secret_keys))
+
+
+def render_stack(root: Path, stack: str) -> StackRender:
+    """Validate, then run ``stacks/__main__.py`` under mocks in a fresh context."""
+    validate_stack(root, stack)
+    config, secret_keys = stack_config(root / f"Pulumi.{stack}.yaml")
+    return contextvars.Context().run(_run, root, stack, config, secret_keys)
+
+
+def _run(root: Path, stack: str, config: dict[str, str], secret_keys: list[str]) -> StackRender:
+    render = StackRender(stack)
+    mocks = RenderMocks()
+    pulumi_settings.ROOT.set(None)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=_Recorder(mocks, render))
+    pulumi.runtime.set_all_config(config, secret_keys)
+
+    def program() -> Any:
+        runpy.run_path(str(root / "stacks"), run_name="__main__")
+        root_stack: Any = pulumi_settings.get_root_resource()
+        return asyncio.ensure_future(_collect_outputs(dict(root_stack.outputs), render))
+
+    pulumi.runtime.test(program)()
+    render.resources.sort(key=lambda r: r["id"])
+    return render
+
+
+async def _collect_outputs(outputs: dict[str, Any], render: StackRender) -> None:
+    for name, value in sorted(outputs.items()):
+        output = pulumi.Output.from_input(value)
+        resolved = await output.future()
+        render.outputs[name] = SECRET_PLACEHOLDER if await output.is_secret() else normalise(resolved)
+
+
+def write_render(render: StackRender, out_dir: Path) -> Path:
+    """Write ``manifests.yaml`` and ``resources.json``: sorted, deterministic, diff-friendly."""
+    target = out_dir / render.stack
+    target.mkdir(parents=True, exist_ok=True)
+    documents = [yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120) for obj in render.manifests]
+    (target / "manifests.yaml").write_text("---\n" + "---\n".join(documents))
+    payload = {"stack": render.stack, "outputs": render.outputs, "resources": render.resources}
+    (target / "resources.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return target

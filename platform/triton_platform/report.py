@@ -1,0 +1,20 @@
+"""Short human summaries of a render, printed by the CLI."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .render import StackRender
+
+
+def summary(render: StackRender, target: Path) -> str:
+    kinds = Counter(obj["kind"] for obj in render.manifests)
+    protected = [r["id"] for r in render.resources if r["options"].get("protect")]
+    lines = [
+        f"{render.stack}: {len(render.resources)} resources, {len(render.manifests)} Kubernetes objects -> {target}",
+        "  objects: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+    ]
+    if protected:
+        lines.append("  protected: " + ", ".join(protected))
+    return "\n".join(lines)

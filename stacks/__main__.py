@@ -1,0 +1,11 @@
+"""The Pulumi program: validate this stack's config, build the environment, export outputs."""
+
+import pulumi
+
+from triton_platform.config import from_pulumi_config
+from triton_platform.environment import build_environment
+
+settings = from_pulumi_config()
+outputs = build_environment(settings, admin_api_key=pulumi.Config().get_secret("adminApiKey"))
+for name, value in outputs.items():
+    pulumi.export(name, value)
