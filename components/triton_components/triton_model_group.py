@@ -141,8 +141,8 @@ class TritonModelGroup(pulumi.ComponentResource):
     """Deployment name per track (``stable``, ``canary``)."""
 
     def __init__(self, name: str, args: TritonModelGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_model_group(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonModelGroup", name, None, opts)
-        validate_model_group(args)
         group = args["name"]
         instance = args["instance"]
         child = pulumi.ResourceOptions(parent=self)

@@ -91,8 +91,8 @@ class TritonServer(pulumi.ComponentResource):
     """The model-group children, for consumers that extend them."""
 
     def __init__(self, name: str, args: TritonServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_server(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonServer", name, None, opts)
-        validate_server(args)
         child = pulumi.ResourceOptions(parent=self)
         namespace_name = args.get("namespace", "triton")
 

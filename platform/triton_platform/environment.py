@@ -9,13 +9,16 @@ import pulumi
 from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
 from .config.models import ModelGroupSettings, PlatformSettings
+from .mesh import build_mesh, mesh_server_args
+from .observability import build_observability
 
 
 def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]) -> ModelGroupArgs:
     args = ModelGroupArgs(
         name=group.name,
         models=list(group.models),
-        replicas=group.replicas,
+        # An autoscaled group leaves spec.replicas to KEDA so `pulumi up` never fights the HPA.
+        replicas=None if group.autoscaling is not None else group.replicas,
         gpus_per_replica=group.gpus_per_replica,
         cpu=group.cpu,
         memory=group.memory,
@@ -71,9 +74,12 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
         model_groups=[model_group_args(g, settings, repository) for g in settings.model_groups],
         **server_args,  # type: ignore[typeddict-item]
     )
+    args.update(mesh_server_args(settings))  # type: ignore[typeddict-item]
     if admin_api_key is not None:
         args["admin_api_key"] = admin_api_key
     triton = TritonServer("triton", args, opts)
+    outputs.update(build_mesh(settings, triton, opts))
+    outputs.update(build_observability(settings, triton, opts))
     outputs.update(
         {
             "modelRepository": repository,

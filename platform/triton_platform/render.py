@@ -15,7 +15,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 import yaml
@@ -59,13 +59,22 @@ def normalise(value: Any) -> Any:
     """Secrets to a placeholder; protobuf's floats back to integers where they are whole."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return SECRET_PLACEHOLDER
+            return _redact(value.get("value"))
         return {k: normalise(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
         return [normalise(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _redact(value: Any) -> Any:
+    """Keep a secret's shape (so a Secret stays a valid object), replace every leaf."""
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 def _short(urn: str) -> str:
@@ -184,13 +193,23 @@ def validate_stack(root: Path, stack: str) -> None:
 
 
 def render_stack(root: Path, stack: str) -> StackRender:
-    """Validate, then run ``stacks/__main__.py`` under mocks in a fresh context."""
+    """Validate, then run ``stacks/__main__.py`` under mocks."""
     validate_stack(root, stack)
     config, secret_keys = stack_config(root / f"Pulumi.{stack}.yaml")
-    return contextvars.Context().run(_run, root, stack, config, secret_keys)
+    return record(lambda: runpy.run_path(str(root / "stacks"), run_name="__main__"), stack, config, secret_keys)
 
 
-def _run(root: Path, stack: str, config: dict[str, str], secret_keys: list[str]) -> StackRender:
+def record(
+    program: Callable[[], Any],
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> StackRender:
+    """Run ``program`` under recording mocks, in a fresh context so runs never share state."""
+    return contextvars.Context().run(_run, program, stack, dict(config or {}), list(secret_keys or []))
+
+
+def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: list[str]) -> StackRender:
     render = StackRender(stack)
     mocks = RenderMocks()
     pulumi_settings.ROOT.set(None)
@@ -198,12 +217,12 @@ def _run(root: Path, stack: str, config: dict[str, str], secret_keys: list[str])
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=_Recorder(mocks, render))
     pulumi.runtime.set_all_config(config, secret_keys)
 
-    def program() -> Any:
-        runpy.run_path(str(root / "stacks"), run_name="__main__")
+    def run_and_collect() -> Any:
+        program()
         root_stack: Any = pulumi_settings.get_root_resource()
         return asyncio.ensure_future(_collect_outputs(dict(root_stack.outputs), render))
 
-    pulumi.runtime.test(program)()
+    pulumi.runtime.test(run_and_collect)()
     render.resources.sort(key=lambda r: r["id"])
     return render
 

@@ -11,12 +11,15 @@ import re
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field
 
 from triton_components import versions
 from triton_components.quantities import cpu_millicores, memory_bytes
 from triton_components.triton_pod import DEFAULT_RESTRICTED_APIS
+
+from .base import Model
+from .observability import AutoscalingSettings, ObservabilitySettings
+from .routing import CanarySettings, MeshSettings
 
 #: Config keys that hold secrets: set with ``pulumi config set --secret``, read as Outputs.
 SECRET_KEYS = ("adminApiKey",)
@@ -41,12 +44,6 @@ def _dns_label(value: str) -> str:
 Memory = Annotated[str, AfterValidator(_memory)]
 Cpu = Annotated[str, AfterValidator(_cpu)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-
-
-class Model(BaseModel):
-    """Base: camelCase keys in YAML, unknown keys rejected, immutable once validated."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True)
 
 
 class Environment(str, Enum):
@@ -81,12 +78,6 @@ class TritonSettings(Model):
         return int(year), int(month)
 
 
-class CanarySettings(Model):
-    image_tag: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$")] | None = None
-    model_repository_path: str | None = None
-    replicas: Annotated[int, Field(ge=1, le=100)] = 1
-
-
 class ModelGroupSettings(Model):
     name: DnsLabel
     models: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(default_factory=list)
@@ -103,6 +94,7 @@ class ModelGroupSettings(Model):
     exit_timeout_seconds: Annotated[int, Field(ge=0, le=600)] = 30
     accept_single_replica: bool = False
     canary: CanarySettings | None = None
+    autoscaling: AutoscalingSettings | None = None
 
 
 class GkeClusterSettings(Model):
@@ -162,6 +154,8 @@ class PlatformSettings(Model):
     environment: Environment
     gcp: GcpSettings | None = None
     triton: TritonSettings = TritonSettings()
+    mesh: MeshSettings = MeshSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     model_groups: list[ModelGroupSettings] = Field(
         default_factory=lambda: [ModelGroupSettings(name="default")], min_length=1
     )

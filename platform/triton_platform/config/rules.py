@@ -15,6 +15,8 @@ from triton_components.gcp import catalog
 from triton_components.quantities import memory_bytes
 
 from .models import Environment, GcpSettings, PlatformSettings
+from .observability import check_observability
+from .routing import check_mesh
 
 #: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
 GKE_SPOT_SHUTDOWN_SECONDS = 15
@@ -33,6 +35,8 @@ def check(settings: PlatformSettings) -> list[Problem]:
         *_model_groups(settings),
         *_model_repository(settings),
         *(_gcp(settings, settings.gcp) if settings.gcp else ()),
+        *check_mesh(settings),
+        *check_observability(settings),
     ]
 
 
