@@ -5,12 +5,19 @@ Cloud-neutral components are importable from here. Cloud-specific ones live in
 programs that use them, so a GCP program never loads the AWS SDK and vice versa.
 """
 
-from .triton_model_group import CanaryArgs, CredentialsFileArgs, ModelGroupArgs, TritonModelGroup, TritonModelGroupArgs
-from .triton_server import TritonServer, TritonServerArgs
+from .triton_model_group import (
+    CanaryArgs,
+    CredentialsSecretArgs,
+    ModelGroupArgs,
+    TritonModelGroup,
+    TritonModelGroupArgs,
+)
+from .triton_server import CredentialsFileArgs, TritonServer, TritonServerArgs
 
 __all__ = [
     "CanaryArgs",
     "CredentialsFileArgs",
+    "CredentialsSecretArgs",
     "ModelGroupArgs",
     "TritonModelGroup",
     "TritonModelGroupArgs",

@@ -20,8 +20,8 @@ _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 TRACKS = ("stable", "canary")
 
 
-class CredentialsFileArgs(TypedDict):
-    """A credentials file for the model repository, read from a Kubernetes Secret."""
+class CredentialsSecretArgs(TypedDict):
+    """A model-repository credentials file held in a Kubernetes Secret, mounted read-only."""
 
     secret_name: pulumi.Input[str]
     """Name of the Secret holding the file. Required."""
@@ -94,7 +94,7 @@ class TritonModelGroupArgs(ModelGroupArgs):
     """Triton API groups that require the admin key. Default: the six management groups."""
     admin_key_secret_name: NotRequired[pulumi.Input[str] | None]
     """Secret with key ``admin-key``; required when ``restricted_apis`` is not empty."""
-    credentials_file: NotRequired[CredentialsFileArgs | None]
+    credentials_file: NotRequired[CredentialsSecretArgs | None]
     """Model-repository credentials file. Default: none (keyless identity)."""
     extra_env: NotRequired[Mapping[str, pulumi.Input[str]]]
     """Additional environment variables (no secrets). Default: none."""

@@ -13,10 +13,23 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from . import _labels, triton_pod, versions
-from .triton_model_group import CredentialsFileArgs, ModelGroupArgs, TritonModelGroup, validate_model_group
+from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
 DEFAULT_IMAGE = f"{versions.TRITON_IMAGE_REPOSITORY}:{versions.TRITON_IMAGE_TAG}"
 MODEL_CONTROL_MODES = ("none", "explicit")
+DEFAULT_SERVICE_ACCOUNT = "triton"
+CREDENTIALS_SECRET = "triton-model-repository-credentials"
+
+
+class CredentialsFileArgs(TypedDict):
+    """A model-repository credentials file; ``TritonServer`` keeps it in a Secret and mounts it."""
+
+    content: pulumi.Input[str]
+    """File content; stays a Pulumi secret in state and outputs. Required."""
+    file_name: str
+    """File name in the mount, e.g. ``key.json``. Required."""
+    env_var: str
+    """Variable pointing at the file, e.g. ``GOOGLE_APPLICATION_CREDENTIALS``. Required."""
 
 
 class TritonServerArgs(TypedDict):
@@ -44,7 +57,9 @@ class TritonServerArgs(TypedDict):
     service_account_annotations: NotRequired[Mapping[str, pulumi.Input[str]]]
     """ServiceAccount annotations for keyless identity (Workload Identity, IRSA). Default: none."""
     credentials_file: NotRequired[CredentialsFileArgs | None]
-    """Model-repository credentials file from a Secret. Default: none (keyless)."""
+    """Model-repository credentials file, stored in a Secret the server owns. Default: none (keyless)."""
+    service_account_name: NotRequired[str]
+    """Name of the Kubernetes ServiceAccount (bound by keyless identity). Default: ``"triton"``."""
     extra_env: NotRequired[Mapping[str, pulumi.Input[str]]]
     """Extra environment variables, e.g. ``AWS_DEFAULT_REGION``. Default: none."""
     node_selector: NotRequired[Mapping[str, str]]
@@ -117,7 +132,7 @@ class TritonServer(pulumi.ComponentResource):
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
-                "name": "triton",
+                "name": args.get("service_account_name", DEFAULT_SERVICE_ACCOUNT),
                 "namespace": self.namespace,
                 "labels": _labels.recommended_labels(name, "server"),
                 "annotations": dict(args.get("service_account_annotations", {})),
@@ -146,6 +161,26 @@ class TritonServer(pulumi.ComponentResource):
             )
             admin_secret_name = admin_secret.metadata.apply(lambda m: m["name"])
 
+        credentials = args.get("credentials_file")
+        mounted_credentials = None
+        if credentials is not None:
+            credentials_secret = k8s.core.v1.Secret(
+                f"{name}-model-repository-credentials",
+                metadata={
+                    "name": CREDENTIALS_SECRET,
+                    "namespace": self.namespace,
+                    "labels": _labels.recommended_labels(name, "server"),
+                },
+                type="Opaque",
+                string_data={credentials["file_name"]: pulumi.Output.secret(credentials["content"])},
+                opts=child,
+            )
+            mounted_credentials = {
+                "secret_name": credentials_secret.metadata.apply(lambda m: m["name"]),
+                "file_name": credentials["file_name"],
+                "env_var": credentials["env_var"],
+            }
+
         groups = args.get("model_groups") or [ModelGroupArgs(name="default")]
         self.model_groups = {}
         for group in groups:
@@ -161,7 +196,7 @@ class TritonServer(pulumi.ComponentResource):
                     "model_control_mode": args.get("model_control_mode", "none"),
                     "restricted_apis": restricted,
                     "admin_key_secret_name": admin_secret_name,
-                    "credentials_file": args.get("credentials_file"),
+                    "credentials_file": mounted_credentials,
                     "extra_env": args.get("extra_env", {}),
                     "node_selector": args.get("node_selector", {}),
                     "tolerations": args.get("tolerations", [GPU_TOLERATION]),

@@ -60,7 +60,8 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
         cloud = build_gcp(settings, settings.gcp)
         repository = cloud.model_repository
         server_args.update(cloud.triton_args)
-        opts = pulumi.ResourceOptions(provider=cloud.kubernetes_provider, depends_on=cloud.depends_on)
+        # Triton waits for its GPU pool and its identity, and lands on that cluster.
+        opts = pulumi.ResourceOptions(providers=[cloud.kubernetes_provider], depends_on=cloud.depends_on)
         outputs.update(cloud.outputs)
     else:
         repository = settings.triton.model_repository or ""

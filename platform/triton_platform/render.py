@@ -103,13 +103,19 @@ class _Recorder(pulumi_mocks.MockMonitor):
             options["deleteBeforeReplace"] = True
         if request.ignoreChanges:
             options["ignoreChanges"] = sorted(request.ignoreChanges)
-        aliases = [MessageToDict(a) for a in request.aliases]
-        # The Kubernetes SDK adds type aliases for old API versions to every object: not ours, noise.
-        aliases = [a for a in aliases if not a.get("spec", {}).get("type", "").startswith("kubernetes:")]
+        package = request.type.split(":", 1)[0]
+        # Provider SDKs add type-only aliases for their own renamed types or old API versions to
+        # every object: not ours, noise. Aliases that change a name or parent are kept.
+        aliases = [
+            a
+            for a in (MessageToDict(x) for x in request.aliases)
+            if not (set(a.get("spec", {})) <= {"type", "parentUrn"} and not a["spec"].get("parentUrn")
+                    and a["spec"].get("type", "").split(":", 1)[0] == package)
+        ]
         if aliases:
             options["aliases"] = aliases
         if request.additionalSecretOutputs:
-            options["additionalSecretOutputs"] = sorted(request.additionalSecretOutputs)
+            options["additionalSecretOutputs"] = sorted(set(request.additionalSecretOutputs))
         if request.HasField("customTimeouts"):
             timeouts = MessageToDict(request.customTimeouts)
             if timeouts:
@@ -149,6 +155,8 @@ class RenderMocks(pulumi.runtime.Mocks):
             state["privateKey"] = "bW9jay1rZXk="
         elif args.typ == "gcp:storage/bucket:Bucket":
             state["url"] = f"gs://{args.inputs['name']}"
+        elif args.typ == "gcp:container/nodePool:NodePool":
+            state.setdefault("name", f"{args.inputs.get('namePrefix', '')}{digest[:8]}")
         elif args.typ == "gcp:container/cluster:Cluster":
             state.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "bW9jay1jYQ=="})
         return f"{args.name}-id", state

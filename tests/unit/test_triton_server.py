@@ -115,14 +115,17 @@ def test_autoscaled_group_omits_replicas(run):
     assert "replicas" not in inputs(render, DEPLOYMENT)["spec"]
 
 
-def test_credentials_file_is_mounted_from_secret(run):
-    render = run(_server(credentials_file={"secret_name": "gcs-key", "file_name": "key.json",
+def test_credentials_file_is_kept_in_a_secret_and_mounted_as_a_file(run):
+    render = run(_server(credentials_file={"content": '{"private_key": "k3y-material"}', "file_name": "key.json",
                                            "env_var": "GOOGLE_APPLICATION_CREDENTIALS"}))
+    secret = inputs(render, "kubernetes:core/v1:Secret", "triton-model-repository-credentials")
+    assert secret["stringData"] == {"key.json": "[secret]"}
+    assert "k3y-material" not in repr(render.resources)
     pod = inputs(render, DEPLOYMENT)["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/model-repository/key.json"
     volume = next(v for v in pod["volumes"] if v["name"] == "model-repository-credentials")
-    assert volume["secret"]["secretName"] == "gcs-key"
+    assert volume["secret"]["secretName"] == "triton-model-repository-credentials"
 
 
 def test_canary_gets_its_own_deployment_and_pdb(run):

@@ -126,6 +126,7 @@ class GkeGpuPoolSettings(Model):
     disk_type: Literal["pd-balanced", "pd-ssd"] = "pd-ssd"
     gpu_driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
     image_streaming: bool = True
+    secondary_boot_disk_image: Annotated[str, Field(pattern=r"^(global/images/|projects/)[a-z0-9/._-]+$")] | None = None
     gpu_sharing: GpuSharingSettings = GpuSharingSettings()
 
 

@@ -1,0 +1,29 @@
+"""GCP components (GKE cluster, GPU node pool, GCS model bucket, model-reader identity).
+
+Exports load lazily (PEP 562): importing ``triton_components.gcp.catalog`` for validation
+never imports ``pulumi_gcp``; touching ``GkeGpuNodePool`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "GkeCluster": "gke_cluster",
+    "GkeClusterArgs": "gke_cluster",
+    "GkeGpuNodePool": "gke_gpu_node_pool",
+    "GkeGpuNodePoolArgs": "gke_gpu_node_pool",
+    "GcsModelBucket": "gcs_model_bucket",
+    "GcsModelBucketArgs": "gcs_model_bucket",
+    "GcpModelReaderIdentity": "gcp_model_reader_identity",
+    "GcpModelReaderIdentityArgs": "gcp_model_reader_identity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -1,0 +1,106 @@
+"""``GcpModelReaderIdentity``: the Google identity Triton reads the model bucket with.
+
+A dedicated service account with read-only access granted on the one bucket (never a project
+role), reached either keylessly through GKE Workload Identity (default) or through a key
+file, as the original GKE guide does.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_gcp as gcp
+
+#: Read objects, plus storage.buckets.get which Triton calls before listing ("Could not get
+#: MetaData for bucket" otherwise). Nothing that writes or deletes.
+BUCKET_READER_ROLES = ("roles/storage.objectViewer", "roles/storage.legacyBucketReader")
+WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
+MODES = ("workload-identity", "key")
+KEY_FILE_NAME = "key.json"
+
+_ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
+class GcpModelReaderIdentityArgs(TypedDict):
+    """Inputs of ``GcpModelReaderIdentity``."""
+
+    account_id: str
+    """Service account id (6-30 characters). Required."""
+    project: str
+    """Project of the service account and the Workload Identity pool. Required."""
+    bucket_name: pulumi.Input[str]
+    """The model bucket; the only resource the account can read. Required."""
+    namespace: str
+    """Kubernetes namespace of Triton's ServiceAccount. Required."""
+    service_account_name: str
+    """Kubernetes ServiceAccount Triton runs as. Required."""
+    mode: NotRequired[str]
+    """``workload-identity`` (keyless) or ``key`` (a key file in a Secret). Default: ``workload-identity``."""
+
+
+class GcpModelReaderIdentity(pulumi.ComponentResource):
+    email: pulumi.Output[str]
+    """The Google service account's email."""
+    service_account_annotations: dict[str, pulumi.Output[str]]
+    """Annotations for Triton's Kubernetes ServiceAccount (Workload Identity); empty in key mode."""
+    credentials_file: dict[str, Any] | None
+    """``CredentialsFileArgs`` for ``TritonServer`` in key mode (content stays secret); None otherwise."""
+
+    def __init__(self, name: str, args: GcpModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        mode = args.get("mode", "workload-identity")
+        if mode not in MODES:
+            raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")
+        if not _ACCOUNT_ID.match(args["account_id"]):
+            raise ValueError(f"account_id {args['account_id']!r} must be 6-30 lowercase letters, digits or '-'")
+        super().__init__("tritonplatform:index:GcpModelReaderIdentity", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        project = args["project"]
+
+        account = gcp.serviceaccount.Account(
+            f"{name}-account",
+            account_id=args["account_id"],
+            project=project,
+            display_name="Triton model repository reader",
+            description="Reads the Triton model bucket; read-only, bucket-scoped.",
+            opts=child,
+        )
+        member = pulumi.Output.concat("serviceAccount:", account.email)
+        for role in BUCKET_READER_ROLES:
+            gcp.storage.BucketIAMMember(
+                f"{name}-{role.rsplit('.', 1)[-1].lower()}",
+                bucket=args["bucket_name"],
+                role=role,
+                member=member,
+                opts=child,
+            )
+
+        self.email = account.email
+        self.service_account_annotations = {}
+        self.credentials_file = None
+        if mode == "workload-identity":
+            gcp.serviceaccount.IAMMember(
+                f"{name}-workload-identity",
+                service_account_id=account.name,
+                role="roles/iam.workloadIdentityUser",
+                # Exactly one Kubernetes ServiceAccount may act as this Google account.
+                member=f"serviceAccount:{project}.svc.id.goog[{args['namespace']}/{args['service_account_name']}]",
+                opts=child,
+            )
+            self.service_account_annotations = {WORKLOAD_IDENTITY_ANNOTATION: account.email}
+        else:
+            key = gcp.serviceaccount.Key(
+                f"{name}-key",
+                service_account_id=account.name,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["private_key"]),
+            )
+            # private_key is the base64 of the JSON key file; decoding keeps it a secret Output.
+            content = pulumi.Output.secret(key.private_key).apply(lambda encoded: base64.b64decode(encoded).decode())
+            self.credentials_file = {
+                "content": content,
+                "file_name": KEY_FILE_NAME,
+                "env_var": "GOOGLE_APPLICATION_CREDENTIALS",
+            }
+        self.register_outputs({"email": self.email})

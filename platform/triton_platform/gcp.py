@@ -1,0 +1,183 @@
+"""The GCP layer of an environment: cluster access, GPU pool, model bucket, reader identity.
+
+Imported only when a stack has a ``triton-platform:gcp`` section, so no other stack loads
+``pulumi_gcp``. Providers are created here (the composition layer), never inside components.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdentity
+from triton_components.gcp.gcs_model_bucket import GcsModelBucket
+from triton_components.gcp.gke_cluster import GkeCluster
+from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
+from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
+
+from .config.models import Environment, GcpSettings, PlatformSettings
+
+
+@dataclass
+class CloudLayer:
+    """What the cloud layer hands to the cloud-neutral Triton layer."""
+
+    model_repository: pulumi.Output[str]
+    kubernetes_provider: k8s.Provider
+    triton_args: dict[str, Any]
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def slug(text: str, max_length: int) -> str:
+    """A DNS-label-safe, length-bounded form of a stack name."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return cleaned[:max_length].rstrip("-") or "stack"
+
+
+def gke_kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no token in state."""
+    return pulumi.Output.all(name, endpoint, ca).apply(
+        lambda v: f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {v[0]}
+  cluster:
+    server: https://{v[1]}
+    certificate-authority-data: {v[2]}
+contexts:
+- name: {v[0]}
+  context: {{cluster: {v[0]}, user: {v[0]}}}
+current-context: {v[0]}
+users:
+- name: {v[0]}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      provideClusterInfo: true
+      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin).
+"""
+    )
+
+
+def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
+    stack = slug(pulumi.get_stack(), 20)
+    provider = gcp.Provider("gcp", project=config.project, region=config.region)
+    cloud_opts = pulumi.ResourceOptions(providers=[provider])
+    prod = settings.environment is Environment.PROD
+
+    cluster_name: pulumi.Input[str]
+    if config.cluster.create:
+        cluster = GkeCluster(
+            "cluster",
+            {
+                "cluster_name": config.cluster.name,
+                "location": config.cluster.location,
+                "project": config.project,
+                "release_channel": config.cluster.release_channel,
+                "master_ipv4_cidr_block": config.cluster.master_ipv4_cidr_block,
+                "master_authorized_networks": list(config.cluster.master_authorized_networks),
+            },
+            pulumi.ResourceOptions(providers=[provider], protect=prod),
+        )
+        cluster_name = cluster.cluster_name
+        endpoint, ca = cluster.endpoint, cluster.cluster_ca_certificate
+    else:
+        existing = gcp.container.get_cluster_output(
+            name=config.cluster.name,
+            location=config.cluster.location,
+            project=config.project,
+            opts=pulumi.InvokeOutputOptions(provider=provider),
+        )
+        cluster_name = existing.name
+        endpoint = existing.endpoint
+        ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+
+    kubernetes = k8s.Provider("kubernetes", kubeconfig=gke_kubeconfig(cluster_name, endpoint, ca))
+
+    pool_settings = config.gpu_pool
+    sharing = pool_settings.gpu_sharing
+    pool = GkeGpuNodePool(
+        "gpu-pool",
+        {
+            "cluster": cluster_name,
+            "location": config.cluster.location,
+            "project": config.project,
+            "pool_label": f"triton-{stack}-gpu",
+            "machine_type": pool_settings.machine_type,
+            "accelerator_type": pool_settings.accelerator_type,
+            "accelerators_per_node": pool_settings.accelerators_per_node,
+            "min_nodes": pool_settings.min_nodes,
+            "max_nodes": pool_settings.max_nodes,
+            "spot": pool_settings.spot,
+            "zones": list(pool_settings.zones),
+            "disk_size_gb": pool_settings.disk_size_gb,
+            "disk_type": pool_settings.disk_type,
+            "gpu_driver_version": pool_settings.gpu_driver_version,
+            "image_streaming": pool_settings.image_streaming,
+            "secondary_boot_disk_image": pool_settings.secondary_boot_disk_image,
+            "gpu_sharing_strategy": sharing.strategy,
+            "max_shared_clients_per_gpu": sharing.max_shared_clients_per_gpu,
+            "mig_partition_size": sharing.mig_partition_size,
+        },
+        pulumi.ResourceOptions(providers=[provider], protect=prod),
+    )
+
+    bucket_settings = config.model_bucket
+    # Models are data: protected everywhere unless a non-prod stack opts out by name.
+    protect = bucket_settings.protect is not False or prod
+    bucket = GcsModelBucket(
+        "model-bucket",
+        {
+            "name_prefix": bucket_settings.prefix,
+            "location": bucket_settings.location,
+            "project": config.project,
+            "repository_path": bucket_settings.repository_path,
+            "soft_delete_retention_days": bucket_settings.soft_delete_retention_days,
+            "noncurrent_version_retention_days": bucket_settings.noncurrent_version_retention_days,
+            "protect": protect,
+            "labels": {"environment": settings.environment.value, **bucket_settings.labels},
+        },
+        cloud_opts,
+    )
+
+    identity = GcpModelReaderIdentity(
+        "model-reader",
+        {
+            "account_id": f"triton-{stack}-reader"[:30].rstrip("-"),
+            "project": config.project,
+            "bucket_name": bucket.bucket_name,
+            "namespace": settings.triton.namespace,
+            "service_account_name": DEFAULT_SERVICE_ACCOUNT,
+            "mode": config.identity,
+        },
+        cloud_opts,
+    )
+
+    triton_args: dict[str, Any] = {
+        "tolerations": pool.tolerations,
+        "node_selector": pool.node_selector,
+        "service_account_annotations": identity.service_account_annotations,
+    }
+    if identity.credentials_file is not None:
+        triton_args["credentials_file"] = identity.credentials_file
+    return CloudLayer(
+        model_repository=bucket.repository_url,
+        kubernetes_provider=kubernetes,
+        triton_args=triton_args,
+        depends_on=[pool, identity],
+        outputs={
+            "clusterName": cluster_name,
+            "nodePoolName": pool.node_pool_name,
+            "modelBucketName": bucket.bucket_name,
+            "modelBucketUrl": pulumi.Output.concat("gs://", bucket.bucket_name),
+            "modelReaderServiceAccount": identity.email,
+            "identityMode": config.identity,
+        },
+    )
