@@ -37,3 +37,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) rendered .pytest_cache
+
+# Re-record tests/golden after an intended change; review the diff like code.
+golden: install
+	$(BIN)/triton-platform render --out tests/golden

@@ -179,7 +179,7 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
             yield Problem(
                 ("modelGroups", i, "gpusPerReplica"),
                 g.gpus_per_replica,
-                f"a {pool.machine_type} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
+                f"each {pool.machine_type} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
             )
     needed = sum((g.replicas + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups)
     capacity = pool.max_nodes * per_node

@@ -1,0 +1,163 @@
+"""GCP components: what they ask GCP for (hardening, least privilege, data safety)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import inputs, one
+from triton_components.gcp import GcpModelReaderIdentity, GcsModelBucket, GkeCluster, GkeGpuNodePool
+
+NODE_POOL = "gcp:container/nodePool:NodePool"
+PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
+
+
+def _pool(**overrides):
+    args = {"cluster": "ml", "location": "us-central1", "project": "acme-ml", "pool_label": "triton-test-gpu", **overrides}
+    created = {}
+
+    def program():
+        created["pool"] = GkeGpuNodePool("gpu", args)
+
+    return program, created
+
+
+def test_node_pool_is_hardened_with_a_dedicated_minimal_account(run):
+    program, _ = _pool()
+    render = run(program)
+    pool = inputs(render, NODE_POOL)
+    node = pool["nodeConfig"]
+    assert node["serviceAccount"] == "triton-test-gpu-nodes@acme-ml.iam.gserviceaccount.com"
+    assert "compute@developer" not in node["serviceAccount"]
+    assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
+    assert node["imageType"] == "COS_CONTAINERD"
+    assert node["gcfsConfig"] == {"enabled": True}
+    assert node["metadata"] == {"disable-legacy-endpoints": "true"}
+    assert pool["management"] == {"autoRepair": True, "autoUpgrade": True}
+    accelerator = node["guestAccelerators"][0]
+    assert accelerator["type"] == "nvidia-tesla-t4" and accelerator["count"] == 1
+    assert accelerator["gpuDriverInstallationConfig"] == {"gpuDriverVersion": "LATEST"}
+    roles = sorted(r["inputs"]["role"] for r in render.find(PROJECT_IAM))
+    assert roles == ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
+                     "roles/stackdriver.resourceMetadata.writer"]
+
+
+def test_tolerations_match_the_pool_taints_exactly(run):
+    program, created = _pool(spot=True)
+    render = run(program)
+    taints = inputs(render, NODE_POOL)["nodeConfig"]["taints"]
+    tolerations = created["pool"].tolerations
+    as_k8s = [{"key": t["key"], "value": t["value"], "effect": t["effect"].replace("NO_SCHEDULE", "NoSchedule")}
+              for t in taints]
+    assert [{k: v for k, v in t.items() if k != "operator"} for t in tolerations] == as_k8s
+    assert {t["key"] for t in taints} == {"nvidia.com/gpu", "cloud.google.com/gke-spot"}
+    assert inputs(render, NODE_POOL)["nodeConfig"]["spot"] is True
+    assert created["pool"].node_selector["cloud.google.com/gke-spot"] == "true"
+
+
+def test_time_sharing_and_mig_configure_the_accelerator_and_selector(run):
+    program, created = _pool(gpu_sharing_strategy="time-sharing", max_shared_clients_per_gpu=4)
+    accelerator = inputs(run(program), NODE_POOL)["nodeConfig"]["guestAccelerators"][0]
+    assert accelerator["gpuSharingConfig"] == {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4}
+    assert created["pool"].allocatable_gpus_per_node == 4
+    program, created = _pool(machine_type="a2-highgpu-1g", accelerator_type="nvidia-tesla-a100",
+                             gpu_sharing_strategy="mig", mig_partition_size="1g.5gb")
+    accelerator = inputs(run(program), NODE_POOL)["nodeConfig"]["guestAccelerators"][0]
+    assert accelerator["gpuPartitionSize"] == "1g.5gb"
+    assert created["pool"].node_selector["cloud.google.com/gke-gpu-partition-size"] == "1g.5gb"
+    assert created["pool"].allocatable_gpus_per_node == 7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"machine_type": "e2-standard-8"}, "takes no GPUs"),
+        ({"machine_type": "g2-standard-8", "accelerator_type": "nvidia-tesla-t4"}, "comes with nvidia-l4"),
+        ({"accelerators_per_node": 3}, "takes 1, 2, 4 GPU"),
+        ({"gpu_sharing_strategy": "mig", "mig_partition_size": "1g.5gb"}, "not a MIG partition of nvidia-tesla-t4"),
+        ({"gpu_sharing_strategy": "time-sharing"}, "time-sharing needs 2 to 48"),
+        ({"min_nodes": 4, "max_nodes": 2}, "above max_nodes"),
+    ],
+)
+def test_node_pool_rejects_what_gke_would_refuse(run, overrides, message):
+    program, _ = _pool(**overrides)
+    with pytest.raises(ValueError, match=message):
+        run(program)
+
+
+def test_bucket_is_private_versioned_recoverable_and_protected(run):
+    render = run(lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "US-CENTRAL1"}))
+    bucket = one(render, "gcp:storage/bucket:Bucket")
+    spec = bucket["inputs"]
+    assert spec["uniformBucketLevelAccess"] is True
+    assert spec["publicAccessPrevention"] == "enforced"
+    assert spec["versioning"] == {"enabled": True}
+    assert spec["softDeletePolicy"]["retentionDurationSeconds"] == 7 * 86400
+    assert spec["forceDestroy"] is False
+    assert spec["lifecycleRules"][0]["condition"]["daysSinceNoncurrentTime"] == 30
+    assert spec["name"].startswith("acme-") and len(spec["name"]) == len("acme-") + 8
+    assert bucket["options"]["protect"] is True and bucket["options"]["retainOnDelete"] is True
+    assert one(render, "random:index/randomId:RandomId")["options"].get("protect") is True
+
+
+def test_bucket_protection_can_be_waived_explicitly(run):
+    render = run(lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", "protect": False}))
+    assert "protect" not in one(render, "gcp:storage/bucket:Bucket")["options"]
+
+
+def test_bucket_rejects_soft_delete_below_seven_days(run):
+    with pytest.raises(ValueError, match="soft_delete_retention_days is 3"):
+        run(lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", "soft_delete_retention_days": 3}))
+
+
+def _identity(mode):
+    created = {}
+
+    def program():
+        created["identity"] = GcpModelReaderIdentity("reader", {
+            "account_id": "triton-test-reader", "project": "acme-ml", "bucket_name": "models-1234",
+            "namespace": "triton", "service_account_name": "triton", "mode": mode})
+
+    return program, created
+
+
+def test_reader_identity_is_bucket_scoped_and_read_only(run):
+    program, _ = _identity("workload-identity")
+    render = run(program)
+    grants = render.find("gcp:storage/bucketIAMMember:BucketIAMMember")
+    assert sorted(g["inputs"]["role"] for g in grants) == ["roles/storage.legacyBucketReader", "roles/storage.objectViewer"]
+    assert {g["inputs"]["bucket"] for g in grants} == {"models-1234"}
+    assert not render.find(PROJECT_IAM)
+    assert not render.find("gcp:serviceaccount/key:Key")
+
+
+def test_workload_identity_binds_exactly_one_kubernetes_service_account(run):
+    program, created = _identity("workload-identity")
+    render = run(program)
+    binding = inputs(render, "gcp:serviceaccount/iAMMember:IAMMember")
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert binding["member"] == "serviceAccount:acme-ml.svc.id.goog[triton/triton]"
+    assert created["identity"].credentials_file is None
+
+
+def test_key_mode_keeps_the_key_secret(run):
+    program, created = _identity("key")
+    render = run(program)
+    assert one(render, "gcp:serviceaccount/key:Key")["options"]["additionalSecretOutputs"] == ["privateKey"]
+    assert not render.find("gcp:serviceaccount/iAMMember:IAMMember")
+    assert created["identity"].credentials_file["env_var"] == "GOOGLE_APPLICATION_CREDENTIALS"
+
+
+def test_new_cluster_is_private_shielded_and_workload_identity_enabled(run):
+    render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml",
+                                                "master_authorized_networks": ["203.0.113.0/24"]}))
+    cluster = inputs(render, "gcp:container/cluster:Cluster")
+    assert cluster["workloadIdentityConfig"] == {"workloadPool": "acme-ml.svc.id.goog"}
+    assert cluster["enableShieldedNodes"] is True
+    assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert cluster["releaseChannel"] == {"channel": "REGULAR"}
+    assert cluster["removeDefaultNodePool"] is True
+    assert cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"][0]["cidrBlock"] == "203.0.113.0/24"
+    assert "compute@developer" not in cluster["nodeConfig"]["serviceAccount"]
+    assert one(render, "gcp:compute/routerNat:RouterNat")
