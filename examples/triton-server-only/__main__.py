@@ -1,0 +1,28 @@
+"""A user's program: their own cluster provider, their own bucket, our TritonServer component."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from triton_components import TritonServer
+
+config = pulumi.Config()
+# The consumer owns where resources land: the provider is theirs, passed through opts.
+cluster = k8s.Provider("my-cluster", context=config.get("kubeContext"))
+
+triton = TritonServer(
+    "inference",
+    {
+        "namespace": "inference",
+        "model_repository": config.get("modelRepository") or "gs://my-team-models/triton",
+        "model_control_mode": "explicit",
+        "model_groups": [
+            {"name": "vision", "models": ["resnet50"], "replicas": 2, "gpus_per_replica": 1},
+            {"name": "text", "models": ["bert-base"], "replicas": 2, "cpu": "2", "memory": "8Gi"},
+        ],
+        # Keyless access: the user's Workload Identity binding, made elsewhere in their program.
+        "service_account_annotations": {"iam.gke.io/gcp-service-account": "models@my-project.iam.gserviceaccount.com"},
+    },
+    pulumi.ResourceOptions(providers=[cluster]),
+)
+
+pulumi.export("endpoints", triton.endpoints)
