@@ -29,7 +29,7 @@ def test_wrong_type_unknown_key_and_out_of_range_are_reported_together():
     assert problems(env("qa", colour="blue", triton=REPO, modelGroups='[{"name": "a", "replicas": -1}]')) == [
         "triton-platform:environment = 'qa': Input should be 'dev', 'staging' or 'prod'",
         "triton-platform:modelGroups[0].replicas = -1: Input should be greater than or equal to 0",
-        "triton-platform:colour: unknown key; accepted keys here: environment, gcp, triton, mesh, observability, "
+        "triton-platform:colour: unknown key; accepted keys here: environment, gcp, aws, triton, mesh, observability, "
         "modelGroups, adminApiKey",
     ]
 
@@ -122,7 +122,7 @@ def test_old_triton_release_is_refused_unless_waived_outside_prod():
 def test_repository_is_required_without_a_cloud_and_forbidden_with_one():
     assert problems(env("dev")) == [
         "triton-platform:triton.modelRepository = (not set): is required when the stack provisions no cloud "
-        "(no gcp section): give gs://, s3:// or an absolute path"
+        "(no gcp or aws section): give gs://, s3:// or an absolute path"
     ]
     assert problems(env("dev", gcp=GCP, triton=REPO))[0].startswith(
         "triton-platform:triton.modelRepository = 'gs://models/repo': is set, but this stack creates its own model bucket")
@@ -150,3 +150,34 @@ def test_cli_prints_one_screen_without_traceback_and_declares_nothing(tmp_path):
         assert "triton-platform:modelGroups[0].name = 'Bad Name': must be a DNS label" in result.stderr
         assert len(result.stderr.splitlines()) <= 20
     assert not (tmp_path / "out").exists()
+
+
+AWS = {"region": "us-east-1", "cluster": {"name": "ml"}}
+
+
+@pytest.mark.parametrize(
+    ("aws", "groups", "expected"),
+    [
+        ({"gpuNodeGroup": {"instanceTypes": ["m5.large"]}}, None,
+         "triton-platform:aws.gpuNodeGroup.instanceTypes[0] = 'm5.large': has no GPUs; use a type of the g4dn, g5, "
+         "g6, g6e, p3, p4d, p5 families (e.g. g5.xlarge)"),
+        ({}, [{"name": "a", "gpusPerReplica": 2}],
+         "triton-platform:modelGroups[0].gpusPerReplica = 2: each g5.xlarge node offers 1 GPU(s) to pods; use 1 or fewer"),
+        ({"gpuNodeGroup": {"maxNodes": 1}}, [{"name": "a", "replicas": 3}],
+         "triton-platform:aws.gpuNodeGroup.maxNodes = 1: the model groups need 3 GPU(s) at their replica counts but "
+         "1 node(s) hold 1; raise maxNodes or lower replicas"),
+    ],
+)
+def test_aws_node_group_rules(aws, groups, expected):
+    config = env("dev", aws={**AWS, **aws})
+    if groups:
+        config["triton-platform:modelGroups"] = groups
+    assert problems(config) == [expected]
+
+
+def test_aws_prod_rules_and_one_cloud_per_stack():
+    assert problems(env("prod", aws={**AWS, "identity": "key"}, modelGroups=[{"name": "a", "replicas": 2}])) == [
+        "triton-platform:aws.identity = 'key': access keys are not allowed in prod; use irsa (keyless)"
+    ]
+    assert problems(env("dev", aws=AWS, gcp=GCP))[0] == (
+        "triton-platform:aws = 'set': a stack targets one cloud: keep either the gcp or the aws section")

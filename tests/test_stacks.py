@@ -17,6 +17,8 @@ from triton_platform.render import render_stack, stack_files, write_render
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
 STACKS = sorted(stack_files(ROOT))
+GCP_STACKS = [s for s in STACKS if "triton-platform:gcp:" in (ROOT / f"Pulumi.{s}.yaml").read_text()]
+AWS_STACKS = [s for s in STACKS if "triton-platform:aws:" in (ROOT / f"Pulumi.{s}.yaml").read_text()]
 #: Kubernetes version the manifests are validated against (strict: unknown fields fail).
 KUBERNETES_VERSION = "1.33.0"
 
@@ -111,7 +113,7 @@ def test_staging_and_prod_are_keyless(stack, renders):
         assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", GCP_STACKS)
 def test_bucket_is_protected_and_no_project_iam_touches_triton(stack, renders):
     render = renders[stack]
     bucket = render.find("gcp:storage/bucket:Bucket")[0]
@@ -127,24 +129,26 @@ def test_prod_protects_its_node_pool(renders):
     assert renders["prod"].find("gcp:container/nodePool:NodePool")[0]["options"]["protect"] is True
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", GCP_STACKS + AWS_STACKS)
 def test_stack_outputs(stack, renders):
     outputs = renders[stack].outputs
-    for key in ("modelBucketName", "modelBucketUrl", "modelReaderServiceAccount", "nodePoolName", "tritonEndpoints"):
+    identity = "modelReaderServiceAccount" if stack in GCP_STACKS else "modelReaderPrincipal"
+    for key in ("modelBucketName", "modelBucketUrl", identity, "nodePoolName", "tritonEndpoints"):
         assert outputs[key], key
     assert outputs["modelRepository"].startswith(outputs["modelBucketUrl"] + "/")
 
 
-def test_rendering_a_gcp_stack_never_imports_the_aws_sdk():
+@pytest.mark.parametrize(("stack", "own", "foreign"), [("dev", "pulumi_gcp", "pulumi_aws"), ("dev-aws", "pulumi_aws", "pulumi_gcp")])
+def test_rendering_a_stack_never_imports_the_other_clouds_sdk(stack, own, foreign):
     code = (
         "import sys\n"
         "from pathlib import Path\n"
         "from triton_platform.render import render_stack\n"
-        f"render_stack(Path({str(ROOT)!r}), 'dev')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi_aws', 'pulumi_gcp')))\n"
+        f"render_stack(Path({str(ROOT)!r}), {stack!r})\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('pulumi_aws', 'pulumi_gcp')}))\n"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "pulumi_gcp" in loaded and "pulumi_aws" not in loaded
+    assert loaded.strip() == f"[{own!r}]"
 
 
 def test_importing_the_library_loads_no_cloud_sdk():
@@ -155,3 +159,37 @@ def test_importing_the_library_loads_no_cloud_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_dev_aws_wires_gpu_group_bucket_and_irsa_into_triton(renders):
+    render = renders["dev-aws"]
+    group = render.find("aws:eks/nodeGroup:NodeGroup")[0]["inputs"]
+    assert group["amiType"] == "AL2023_x86_64_NVIDIA" and group["capacityType"] == "SPOT"
+    taints = {(t["key"], t["value"]) for t in group["taints"]}
+    template = render.find("aws:ec2/launchTemplate:LaunchTemplate")[0]["inputs"]
+    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert render.find("kubernetes:helm.sh/v3:Release")[0]["inputs"]["chart"] == "nvidia-device-plugin"
+    bucket = render.find("aws:s3/bucket:Bucket")[0]
+    assert bucket["options"]["protect"] is True
+    account = next(o for o in render.manifests if o["kind"] == "ServiceAccount")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == render.outputs["modelReaderPrincipal"]
+    for deployment in _deployments(render):
+        pod = deployment["spec"]["template"]["spec"]
+        assert {(t["key"], t["value"]) for t in pod["tolerations"]} == taints
+        container = pod["containers"][0]
+        assert f"--model-repository=s3://{bucket['inputs']['bucket']}/model_repository" in container["args"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+        assert "AWS_SHARED_CREDENTIALS_FILE" not in env
+    assert not render.find("aws:iam/accessKey:AccessKey")
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_aws_iam_policies_have_no_wildcard_allow(stack, renders):
+    for resource in renders[stack].resources:
+        if resource["type"] in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/policy:Policy"):
+            for statement in json.loads(resource["inputs"]["policy"])["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert statement["Effect"] == "Allow"
+                assert not any("*" in a for a in actions), statement
+                assert statement["Resource"] != "*" and not statement["Resource"].endswith(":::*"), statement

@@ -16,3 +16,30 @@ TRITON_IMAGE_TAG = "26.10-py3"
 #: and HTTP stack overflows of NVIDIA security bulletin 5687 (CVE-2025-23310/23311/23317/23319/
 #: 23320/23334); bulletin 5535 (CVE-2024-0087/0088/0100) was fixed in 24.04.
 TRITON_MINIMUM_RELEASE = (25, 7)
+
+#: KEDA Helm chart (https://kedacore.github.io/charts, chart ``keda``; chart version = KEDA version).
+#: 2.20.2 matches the ScaledObject CRD schema the tests validate against
+#: (``shared/crd-schemas/keda``, kedacore/keda tag v2.20.2).
+KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
+KEDA_CHART_VERSION = "2.20.2"
+
+#: kube-prometheus-stack Helm chart (https://prometheus-community.github.io/helm-charts): Prometheus
+#: Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics. 88.2.0 ships Prometheus Operator
+#: v0.93.0, the release whose ServiceMonitor/PodMonitor/PrometheusRule CRD schemas the tests
+#: validate against (``shared/crd-schemas/prometheus-operator``).
+KUBE_PROMETHEUS_STACK_CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+KUBE_PROMETHEUS_STACK_CHART_VERSION = "88.2.0"
+
+#: Istio from its official Helm charts (https://istio-release.storage.googleapis.com/charts, charts
+#: ``base``, ``istiod``, ``cni``, ``gateway``; chart version = Istio version), installed only when a
+#: stack sets ``mesh.install.enabled``. 1.30.5 is the newest patch whose notes we read; 1.30.4 fixed
+#: Envoy RBAC path-matching bypasses (CVE-2026-73551, CVE-2026-73553) that path-based
+#: AuthorizationPolicies depend on. The CRD schemas the tests validate against are istio/api 1.30.3
+#: (``shared/crd-schemas/istio``); re-copy them when moving to a new minor release.
+ISTIO_CHART_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+ISTIO_VERSION = "1.30.5"
+
+#: NVIDIA device plugin Helm chart (EKS GPU nodes advertise ``nvidia.com/gpu`` through it).
+#: Chart repository: https://nvidia.github.io/k8s-device-plugin (NVIDIA/k8s-device-plugin releases).
+NVIDIA_DEVICE_PLUGIN_CHART_REPOSITORY = "https://nvidia.github.io/k8s-device-plugin"
+NVIDIA_DEVICE_PLUGIN_CHART_VERSION = "0.18.2"

@@ -8,6 +8,7 @@ import pulumi
 
 from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
+from .cloud import CloudLayer
 from .config.models import ModelGroupSettings, PlatformSettings
 from .mesh import build_mesh, mesh_server_args
 from .observability import build_observability
@@ -48,16 +49,27 @@ def _repository_root(url: str) -> str:
     return f"{scheme}{sep}{rest.split('/', 1)[0]}" if sep else url.rstrip("/")
 
 
+def _build_cloud(settings: PlatformSettings) -> CloudLayer | None:
+    """The stack's cloud layer; each cloud's SDK is imported only by the stacks that use it."""
+    if settings.gcp is not None:
+        from .gcp import build_gcp
+
+        return build_gcp(settings, settings.gcp)
+    if settings.aws is not None:
+        from .aws import build_aws
+
+        return build_aws(settings, settings.aws)
+    return None
+
+
 def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[str] | None = None) -> dict[str, Any]:
     """Declare every resource of the environment; return the stack outputs."""
     outputs: dict[str, Any] = {"environment": settings.environment.value, "cloud": settings.cloud}
     server_args: dict[str, Any] = {}
     opts: pulumi.ResourceOptions | None = None
 
-    if settings.gcp is not None:
-        from .gcp import build_gcp  # imported lazily: a non-GCP stack never loads pulumi_gcp
-
-        cloud = build_gcp(settings, settings.gcp)
+    cloud = _build_cloud(settings)
+    if cloud is not None:
         repository = cloud.model_repository
         server_args.update(cloud.triton_args)
         # Triton waits for its GPU pool and its identity, and lands on that cluster.

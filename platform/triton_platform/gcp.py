@@ -6,8 +6,6 @@ Imported only when a stack has a ``triton-platform:gcp`` section, so no other st
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -20,49 +18,16 @@ from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
 
+from .cloud import CloudLayer, exec_kubeconfig, slug
 from .config.models import Environment, GcpSettings, PlatformSettings
 
 
-@dataclass
-class CloudLayer:
-    """What the cloud layer hands to the cloud-neutral Triton layer."""
-
-    model_repository: pulumi.Output[str]
-    kubernetes_provider: k8s.Provider
-    triton_args: dict[str, Any]
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-
-def slug(text: str, max_length: int) -> str:
-    """A DNS-label-safe, length-bounded form of a stack name."""
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return cleaned[:max_length].rstrip("-") or "stack"
-
-
 def gke_kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
-    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no token in state."""
     return pulumi.Output.all(name, endpoint, ca).apply(
-        lambda v: f"""apiVersion: v1
-kind: Config
-clusters:
-- name: {v[0]}
-  cluster:
-    server: https://{v[1]}
-    certificate-authority-data: {v[2]}
-contexts:
-- name: {v[0]}
-  context: {{cluster: {v[0]}, user: {v[0]}}}
-current-context: {v[0]}
-users:
-- name: {v[0]}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      provideClusterInfo: true
-      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin).
-"""
+        lambda v: exec_kubeconfig(
+            v[0], f"https://{v[1]}", v[2], "gke-gcloud-auth-plugin", [],
+            "Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin).",
+        )
     )
 
 
@@ -171,6 +136,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         model_repository=bucket.repository_url,
         kubernetes_provider=kubernetes,
         triton_args=triton_args,
+        allocatable_gpus_per_node=pool.allocatable_gpus_per_node,
         depends_on=[pool, identity],
         outputs={
             "clusterName": cluster_name,

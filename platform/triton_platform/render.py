@@ -157,6 +157,18 @@ class RenderMocks(pulumi.runtime.Mocks):
             state["url"] = f"gs://{args.inputs['name']}"
         elif args.typ == "gcp:container/nodePool:NodePool":
             state.setdefault("name", f"{args.inputs.get('namePrefix', '')}{digest[:8]}")
+        elif args.typ == "aws:s3/bucket:Bucket":
+            state.update(arn=f"arn:aws:s3:::{args.inputs['bucket']}", id=args.inputs["bucket"])
+        elif args.typ == "aws:iam/role:Role":
+            state["arn"] = f"arn:aws:iam::123456789012:role/{args.inputs.get('name', args.name)}"
+        elif args.typ == "aws:iam/user:User":
+            state["arn"] = f"arn:aws:iam::123456789012:user/{args.inputs.get('name', args.name)}"
+        elif args.typ == "aws:iam/accessKey:AccessKey":
+            state["secret"] = "mock-secret-access-key"
+        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+        elif args.typ == "aws:eks/nodeGroup:NodeGroup":
+            state.setdefault("nodeGroupName", f"{args.inputs.get('nodeGroupNamePrefix', '')}{digest[:8]}")
         elif args.typ == "gcp:container/cluster:Cluster":
             state.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "bW9jay1jYQ=="})
         return f"{args.name}-id", state
@@ -169,6 +181,17 @@ class RenderMocks(pulumi.runtime.Mocks):
                 "endpoint": "203.0.113.10",
                 "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
             }
+        if args.token == "aws:eks/getCluster:getCluster":
+            return {
+                "name": args.args.get("name"),
+                "endpoint": "https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com",
+                "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
+                "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF"}]}],
+                "vpcConfig": {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]},
+            }
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+            url = str(args.args.get("url", "")).removeprefix("https://")
+            return {"arn": f"arn:aws:iam::123456789012:oidc-provider/{url}", "url": url}
         return {}
 
 

@@ -149,11 +149,47 @@ class GcpSettings(Model):
     identity: Literal["workload-identity", "key"] = "workload-identity"
 
 
+class EksClusterSettings(Model):
+    name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+
+
+class EksGpuNodeGroupSettings(Model):
+    instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
+        default_factory=lambda: ["g5.xlarge"], min_length=1
+    )
+    min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    desired_nodes: Annotated[int, Field(ge=0, le=100)] | None = None
+    spot: bool = False
+    disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    install_device_plugin: bool = True
+
+
+class S3BucketSettings(Model):
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$")] | None = None
+    noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    protect: bool | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AwsSettings(Model):
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    cluster: EksClusterSettings
+    gpu_node_group: EksGpuNodeGroupSettings = EksGpuNodeGroupSettings()
+    model_bucket: S3BucketSettings = S3BucketSettings()
+    identity: Literal["irsa", "key"] = "irsa"
+
+
 class PlatformSettings(Model):
     """Root: every ``triton-platform:<key>`` of one stack."""
 
     environment: Environment
     gcp: GcpSettings | None = None
+    aws: AwsSettings | None = None
     triton: TritonSettings = TritonSettings()
     mesh: MeshSettings = MeshSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
@@ -163,4 +199,4 @@ class PlatformSettings(Model):
 
     @property
     def cloud(self) -> str:
-        return "gcp" if self.gcp is not None else "none"
+        return "gcp" if self.gcp is not None else "aws" if self.aws is not None else "none"

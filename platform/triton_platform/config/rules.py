@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from triton_components import versions
+from triton_components.aws import catalog as aws_catalog
 from triton_components.gcp import catalog
 from triton_components.quantities import memory_bytes
 
-from .models import Environment, GcpSettings, PlatformSettings
+from .models import AwsSettings, Environment, GcpSettings, PlatformSettings
 from .observability import check_observability
 from .routing import check_mesh
 
@@ -35,6 +36,7 @@ def check(settings: PlatformSettings) -> list[Problem]:
         *_model_groups(settings),
         *_model_repository(settings),
         *(_gcp(settings, settings.gcp) if settings.gcp else ()),
+        *(_aws(settings, settings.aws) if settings.aws else ()),
         *check_mesh(settings),
         *check_observability(settings),
     ]
@@ -106,18 +108,22 @@ def _model_groups(s: PlatformSettings) -> Iterator[Problem]:
 
 def _model_repository(s: PlatformSettings) -> Iterator[Problem]:
     repo = s.triton.model_repository
-    if s.gcp is not None:
+    if s.gcp is not None and s.aws is not None:
+        yield Problem(("aws",), "set", "a stack targets one cloud: keep either the gcp or the aws section")
+    if s.cloud != "none":
         if repo is not None:
             yield Problem(
                 ("triton", "modelRepository"),
                 repo,
-                "is set, but this stack creates its own model bucket (gcp.modelBucket); remove triton.modelRepository",
+                f"is set, but this stack creates its own model bucket ({s.cloud}.modelBucket); "
+                "remove triton.modelRepository",
             )
     elif repo is None:
         yield Problem(
             ("triton", "modelRepository"),
             None,
-            "is required when the stack provisions no cloud (no gcp section): give gs://, s3:// or an absolute path",
+            "is required when the stack provisions no cloud (no gcp or aws section): "
+            "give gs://, s3:// or an absolute path",
         )
     elif not (repo.startswith(("gs://", "s3://", "/")) and len(repo) > 5):
         yield Problem(("triton", "modelRepository"), repo, "must be a gs://bucket/path, s3://bucket/path or an absolute path")
@@ -174,22 +180,7 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
     per_node = catalog.allocatable_gpus(
         pool.accelerators_per_node, sharing.mig_partition_size if sharing.strategy == "mig" else None, shared_clients
     )
-    for i, g in enumerate(s.model_groups):
-        if g.gpus_per_replica > per_node:
-            yield Problem(
-                ("modelGroups", i, "gpusPerReplica"),
-                g.gpus_per_replica,
-                f"each {pool.machine_type} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
-            )
-    needed = sum((g.replicas + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups)
-    capacity = pool.max_nodes * per_node
-    if needed > capacity:
-        yield Problem(
-            (*at, "maxNodes"),
-            pool.max_nodes,
-            f"the model groups need {needed} GPU(s) at their replica counts but {pool.max_nodes} node(s) hold "
-            f"{capacity}; raise maxNodes or lower replicas",
-        )
+    yield from _gpu_capacity(s, per_node, pool.max_nodes, (*at, "maxNodes"), pool.machine_type)
     if pool.spot:
         for i, g in enumerate(s.model_groups):
             budget = g.pre_stop_sleep_seconds + g.exit_timeout_seconds
@@ -200,3 +191,52 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
                     f"preStopSleepSeconds + exitTimeoutSeconds is {budget} s, but GKE gives pods on a reclaimed Spot "
                     f"node {GKE_SPOT_SHUTDOWN_SECONDS} s; keep the sum at {GKE_SPOT_SHUTDOWN_SECONDS} or less",
                 )
+
+
+def _gpu_capacity(
+    s: PlatformSettings, per_node: int, max_nodes: int, max_nodes_path: tuple[str | int, ...], node: str
+) -> Iterator[Problem]:
+    """Each replica fits a node, and every replica fits the pool at its maximum size."""
+    for i, g in enumerate(s.model_groups):
+        if g.gpus_per_replica > per_node:
+            yield Problem(
+                ("modelGroups", i, "gpusPerReplica"),
+                g.gpus_per_replica,
+                f"each {node} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
+            )
+    needed = sum((g.replicas + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups)
+    capacity = max_nodes * per_node
+    if needed > capacity:
+        yield Problem(
+            max_nodes_path,
+            max_nodes,
+            f"the model groups need {needed} GPU(s) at their replica counts but {max_nodes} node(s) hold "
+            f"{capacity}; raise maxNodes or lower replicas",
+        )
+
+
+def _aws(s: PlatformSettings, aws: AwsSettings) -> Iterator[Problem]:
+    prod = s.environment is Environment.PROD
+    group = aws.gpu_node_group
+    at = ("aws", "gpuNodeGroup")
+    if aws.identity == "key" and prod:
+        yield Problem(("aws", "identity"), "key", "access keys are not allowed in prod; use irsa (keyless)")
+    if aws.model_bucket.protect is False and prod:
+        yield Problem(("aws", "modelBucket", "protect"), False, "prod always protects its model bucket; remove the key")
+    counts = {t: aws_catalog.gpus_of(t) for t in group.instance_types}
+    for i, (instance, gpus) in enumerate(counts.items()):
+        if gpus is None:
+            yield Problem(
+                (*at, "instanceTypes", i),
+                instance,
+                f"has no GPUs; use a type of the {', '.join(aws_catalog.GPU_FAMILIES)} families (e.g. g5.xlarge)",
+            )
+    known = {n for n in counts.values() if n is not None}
+    if len(known) > 1:
+        yield Problem((*at, "instanceTypes"), group.instance_types, "mixes GPU counts per node; use types with the same count")
+    if group.min_nodes > group.max_nodes:
+        yield Problem((*at, "minNodes"), group.min_nodes, f"is above maxNodes ({group.max_nodes})")
+    if group.desired_nodes is not None and not group.min_nodes <= group.desired_nodes <= group.max_nodes:
+        yield Problem((*at, "desiredNodes"), group.desired_nodes, "must be between minNodes and maxNodes")
+    if known:
+        yield from _gpu_capacity(s, min(known), group.max_nodes, (*at, "maxNodes"), group.instance_types[0])

@@ -1,0 +1,27 @@
+"""AWS components (EKS GPU node group, S3 model bucket, model-reader identity).
+
+Exports load lazily (PEP 562): importing ``triton_components.aws.catalog`` for validation
+never imports ``pulumi_aws``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EksGpuNodeGroup": "eks_gpu_node_group",
+    "EksGpuNodeGroupArgs": "eks_gpu_node_group",
+    "S3ModelBucket": "s3_model_bucket",
+    "S3ModelBucketArgs": "s3_model_bucket",
+    "AwsModelReaderIdentity": "aws_model_reader_identity",
+    "AwsModelReaderIdentityArgs": "aws_model_reader_identity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

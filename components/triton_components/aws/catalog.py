@@ -1,0 +1,29 @@
+"""GPUs per EC2 instance type for the GPU families EKS runs Triton on, as data (no SDK import).
+
+Source: the EC2 accelerated-computing instance tables (G4dn, G5, G6, G6e, P3, P4d, P5).
+"""
+
+from __future__ import annotations
+
+import re
+
+_FAMILIES = {
+    "g4dn": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "metal": 8},
+    "g5": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "g6": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "g6e": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "p3": {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8},
+    "p4d": {"24xlarge": 8},
+    "p5": {"48xlarge": 8},
+}
+_TYPE = re.compile(r"^([a-z0-9]+)\.([a-z0-9]+)$")
+GPU_FAMILIES = tuple(_FAMILIES)
+
+
+def gpus_of(instance_type: str) -> int | None:
+    """GPUs of an instance type, or None if it has none (or is not a known GPU type)."""
+    match = _TYPE.match(instance_type)
+    if not match:
+        return None
+    family, size = match.groups()
+    return _FAMILIES.get(family, {}).get(size)

@@ -1,0 +1,126 @@
+"""The AWS layer of an environment: EKS access, GPU node group, S3 model bucket, reader identity.
+
+Imported only when a stack has a ``triton-platform:aws`` section, so no other stack loads
+``pulumi_aws``. Providers are created here, never inside components.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from triton_components.aws.aws_model_reader_identity import AwsModelReaderIdentity
+from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
+from triton_components.aws.s3_model_bucket import S3ModelBucket
+from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
+
+from .cloud import CloudLayer, exec_kubeconfig, slug
+from .config.models import AwsSettings, Environment, PlatformSettings
+
+
+def eks_kubeconfig(name: str, region: str, endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.all(endpoint, ca).apply(
+        lambda v: exec_kubeconfig(
+            name, v[0], v[1], "aws", ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+            "Install the AWS CLI v2 (https://docs.aws.amazon.com/cli/).",
+        )
+    )
+
+
+def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
+    stack = slug(pulumi.get_stack(), 20)
+    prod = settings.environment is Environment.PROD
+    provider = aws.Provider("aws", region=config.region)
+    invoke = pulumi.InvokeOutputOptions(provider=provider)
+    cloud_opts = pulumi.ResourceOptions(providers=[provider])
+
+    cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=invoke)
+    issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+    oidc_provider = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=invoke)
+    kubernetes = k8s.Provider(
+        "kubernetes",
+        kubeconfig=eks_kubeconfig(
+            config.cluster.name, config.region, cluster.endpoint, cluster.certificate_authorities.apply(lambda c: c[0].data)
+        ),
+    )
+    subnets: pulumi.Input[list[str]] = list(config.cluster.subnet_ids) or cluster.vpc_config.apply(
+        lambda vpc: sorted(vpc.subnet_ids)
+    )
+
+    group_settings = config.gpu_node_group
+    group = EksGpuNodeGroup(
+        "gpu-node-group",
+        {
+            "cluster_name": config.cluster.name,
+            "subnet_ids": subnets,
+            "group_label": f"triton-{stack}-gpu",
+            "instance_types": list(group_settings.instance_types),
+            "min_nodes": group_settings.min_nodes,
+            "max_nodes": group_settings.max_nodes,
+            "desired_nodes": group_settings.desired_nodes
+            if group_settings.desired_nodes is not None
+            else group_settings.min_nodes,
+            "spot": group_settings.spot,
+            "disk_size_gb": group_settings.disk_size_gb,
+            "ami_type": group_settings.ami_type,
+            "install_device_plugin": group_settings.install_device_plugin,
+        },
+        pulumi.ResourceOptions(providers=[provider, kubernetes], protect=prod),
+    )
+
+    bucket_settings = config.model_bucket
+    bucket = S3ModelBucket(
+        "model-bucket",
+        {
+            "name_prefix": bucket_settings.prefix,
+            "repository_path": bucket_settings.repository_path,
+            "kms_key_arn": bucket_settings.kms_key_arn,
+            "noncurrent_version_retention_days": bucket_settings.noncurrent_version_retention_days,
+            # Models are data: protected everywhere unless a non-prod stack opts out by name.
+            "protect": bucket_settings.protect is not False or prod,
+            "tags": {"environment": settings.environment.value, **bucket_settings.tags},
+        },
+        cloud_opts,
+    )
+
+    identity = AwsModelReaderIdentity(
+        "model-reader",
+        {
+            "name": f"triton-{stack}-model-reader",
+            "bucket_arn": bucket.bucket_arn,
+            "namespace": settings.triton.namespace,
+            "service_account_name": DEFAULT_SERVICE_ACCOUNT,
+            "oidc_provider_arn": oidc_provider.arn,
+            "oidc_issuer": issuer,
+            "mode": config.identity,
+        },
+        cloud_opts,
+    )
+
+    triton_args: dict[str, Any] = {
+        "tolerations": group.tolerations,
+        "node_selector": group.node_selector,
+        "service_account_annotations": identity.service_account_annotations,
+        # Triton's S3 client needs the bucket's region (triton-inference-server/server#8090).
+        "extra_env": {"AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region},
+    }
+    if identity.credentials_file is not None:
+        triton_args["credentials_file"] = identity.credentials_file
+    return CloudLayer(
+        model_repository=bucket.repository_url,
+        kubernetes_provider=kubernetes,
+        triton_args=triton_args,
+        allocatable_gpus_per_node=group.allocatable_gpus_per_node,
+        depends_on=[group, identity],
+        outputs={
+            "clusterName": config.cluster.name,
+            "nodePoolName": group.node_group_name,
+            "modelBucketName": bucket.bucket_name,
+            "modelBucketUrl": pulumi.Output.concat("s3://", bucket.bucket_name),
+            "modelReaderPrincipal": identity.principal_arn,
+            "identityMode": config.identity,
+        },
+    )

@@ -1,0 +1,56 @@
+"""The cloud-neutral seam between a cloud layer (GCP, AWS) and the Triton layer above it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass
+class CloudLayer:
+    """What a cloud layer hands to Triton: where models are, how to reach the cluster, and the
+    scheduling and identity wiring (tolerations, node selector, ServiceAccount annotations or a
+    credentials file, extra environment)."""
+
+    model_repository: pulumi.Output[str]
+    kubernetes_provider: k8s.Provider
+    triton_args: dict[str, Any]
+    allocatable_gpus_per_node: int
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def slug(text: str, max_length: int) -> str:
+    """A DNS-label-safe, length-bounded form of a stack name."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return cleaned[:max_length].rstrip("-") or "stack"
+
+
+def exec_kubeconfig(name: str, server: str, ca_data: str, command: str, args: list[str], hint: str) -> str:
+    """A kubeconfig whose user authenticates through an exec plugin: no token lands in state."""
+    arg_lines = "".join(f"\n      - {a}" for a in args)
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca_data}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: {name}}}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: {command}
+      args:{arg_lines if args else " []"}
+      provideClusterInfo: true
+      installHint: {hint}
+"""

@@ -1,0 +1,124 @@
+"""AWS components: what they ask AWS for (IMDSv2, hardened bucket, scoped IRSA, secret keys)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import inputs, one
+from triton_components.aws import AwsModelReaderIdentity, EksGpuNodeGroup, S3ModelBucket
+
+
+def _group(**overrides):
+    args = {"cluster_name": "ml", "subnet_ids": ["subnet-0a1b2c3d"], "group_label": "triton-test-gpu", **overrides}
+    created = {}
+
+    def program():
+        created["group"] = EksGpuNodeGroup("gpu", args)
+
+    return program, created
+
+
+def test_node_group_uses_nvidia_ami_imdsv2_and_only_node_policies(run):
+    program, created = _group(instance_types=["g5.12xlarge"], spot=True)
+    render = run(program)
+    group = inputs(render, "aws:eks/nodeGroup:NodeGroup")
+    assert group["amiType"] == "AL2023_x86_64_NVIDIA" and group["capacityType"] == "SPOT"
+    template = inputs(render, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert template["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    policies = sorted(r["inputs"]["policyArn"].rsplit("/", 1)[-1] for r in render.find("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    assert policies == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]
+    assert created["group"].allocatable_gpus_per_node == 4
+    taints = [(t["key"], t["value"]) for t in group["taints"]]
+    assert [(t["key"], t["value"]) for t in created["group"].tolerations] == taints
+    plugin = inputs(render, "kubernetes:helm.sh/v3:Release")
+    assert plugin["chart"] == "nvidia-device-plugin" and plugin["version"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"instance_types": ["m5.large"]}, "m5.large have no GPUs"),
+        ({"instance_types": ["g5.xlarge", "g5.12xlarge"]}, "mix GPU counts"),
+        ({"ami_type": "AL2023_x86_64_STANDARD"}, "use an NVIDIA AMI type"),
+        ({"min_nodes": 3, "max_nodes": 1}, "above max_nodes"),
+    ],
+)
+def test_node_group_rejects_unusable_input(run, overrides, message):
+    program, _ = _group(**overrides)
+    with pytest.raises(ValueError, match=message):
+        run(program)
+
+
+def test_s3_bucket_is_private_encrypted_versioned_tls_only_and_protected(run):
+    render = run(lambda: S3ModelBucket("models", {"name_prefix": "acme"}))
+    bucket = one(render, "aws:s3/bucket:Bucket")
+    assert bucket["options"]["protect"] is True and bucket["options"]["retainOnDelete"] is True
+    assert bucket["inputs"]["forceDestroy"] is False
+    block = inputs(render, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert inputs(render, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    sse = inputs(render, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    assert inputs(render, "aws:s3/bucketVersioning:BucketVersioning")["versioningConfiguration"] == {"status": "Enabled"}
+    policy = json.loads(inputs(render, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
+    assert policy["Statement"][0]["Effect"] == "Deny"
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    lifecycle = inputs(render, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert lifecycle["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+
+
+def test_s3_bucket_uses_kms_when_given(run):
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    render = run(lambda: S3ModelBucket("models", {"name_prefix": "acme", "kms_key_arn": key}))
+    sse = inputs(render, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key}
+
+
+def _identity(mode, **extra):
+    created = {}
+
+    def program():
+        created["identity"] = AwsModelReaderIdentity("reader", {
+            "name": "triton-test-reader", "bucket_arn": "arn:aws:s3:::models-1234", "namespace": "triton",
+            "service_account_name": "triton", "mode": mode, **extra})
+
+    return program, created
+
+
+OIDC = {"oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        "oidc_issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}
+
+
+def test_irsa_trust_is_scoped_to_one_service_account_and_policy_is_read_only(run):
+    program, created = _identity("irsa", **OIDC)
+    render = run(program)
+    trust = json.loads(inputs(render, "aws:iam/role:Role")["assumeRolePolicy"])["Statement"][0]
+    assert trust["Condition"]["StringEquals"] == {
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+        "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:triton:triton",
+    }
+    statements = json.loads(inputs(render, "aws:iam/rolePolicy:RolePolicy")["policy"])["Statement"]
+    assert {(tuple(s["Action"]), s["Resource"]) for s in statements} == {
+        (("s3:GetBucketLocation", "s3:ListBucket"), "arn:aws:s3:::models-1234"),
+        (("s3:GetObject",), "arn:aws:s3:::models-1234/*"),
+    }
+    assert created["identity"].credentials_file is None
+    assert not render.find("aws:iam/accessKey:AccessKey")
+
+
+def test_key_mode_keeps_the_secret_access_key_secret(run):
+    program, created = _identity("key")
+    render = run(program)
+    assert "secret" in one(render, "aws:iam/accessKey:AccessKey")["options"]["additionalSecretOutputs"]
+    assert created["identity"].credentials_file["env_var"] == "AWS_SHARED_CREDENTIALS_FILE"
+    assert "mock-secret-access-key" not in repr(render.resources)
+
+
+def test_irsa_needs_the_clusters_oidc_provider(run):
+    program, _ = _identity("irsa")
+    with pytest.raises(ValueError, match="needs oidc_provider_arn and oidc_issuer"):
+        run(program)
