@@ -22,6 +22,9 @@ TRITON_MINIMUM_RELEASE = (25, 7)
 #: (``shared/crd-schemas/keda``, kedacore/keda tag v2.20.2).
 KEDA_CHART_REPOSITORY = "https://kedacore.github.io/charts"
 KEDA_CHART_VERSION = "2.20.2"
+#: Oldest KEDA the generated ScaledObjects work with: fallback for ``Value`` triggers (the queue-time
+#: trigger) arrived in 2.18.0 (kedacore/keda#6655); older admission webhooks reject such objects.
+KEDA_MINIMUM_VERSION = (2, 18)
 
 #: kube-prometheus-stack Helm chart (https://prometheus-community.github.io/helm-charts): Prometheus
 #: Operator, Prometheus, Alertmanager, Grafana, kube-state-metrics. 88.2.0 ships Prometheus Operator

@@ -1,4 +1,9 @@
-"""Compose KEDA autoscaling and Prometheus monitoring for one environment (issue 5)."""
+"""Compose KEDA autoscaling and Prometheus monitoring for one environment (issue 5).
+
+Order: the add-ons (when this stack installs them) first, because every custom resource below
+waits for the CRDs their Helm releases create; then one monitor per model group, the alert rules
+and the dashboard; then one KEDA ScaledObject per autoscaled group.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,168 @@ from typing import Any
 
 import pulumi
 
-from triton_components import TritonServer
+from triton_components import (
+    AlertGroupArgs,
+    MonitoringAddons,
+    MonitoringAddonsArgs,
+    ScaleToZeroArgs,
+    TritonAutoscaler,
+    TritonAutoscalerArgs,
+    TritonMonitoring,
+    TritonMonitoringArgs,
+    TritonServer,
+)
+from triton_components.triton_autoscaler import hpa_name
 
-from .config.models import PlatformSettings
+from .config.models import ModelGroupSettings, PlatformSettings
+
+#: Defaults used when the mesh settings do not name the ingress gateway.
+DEFAULT_GATEWAY_NAMESPACE = "istio-ingress"
+DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+
+
+def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
+    gateway = getattr(settings.mesh, "gateway", None)
+    namespace = getattr(gateway, "namespace", DEFAULT_GATEWAY_NAMESPACE)
+    selector = dict(getattr(gateway, "selector", DEFAULT_GATEWAY_SELECTOR))
+    return namespace, selector
+
+
+def addons_args(settings: PlatformSettings) -> MonitoringAddonsArgs | None:
+    addons = settings.observability.addons
+    args = MonitoringAddonsArgs()
+    if addons.keda:
+        args["keda"] = {"namespace": addons.keda_namespace}
+    if addons.prometheus_stack:
+        args["prometheus_stack"] = {
+            "namespace": addons.monitoring_namespace,
+            "grafana": addons.grafana,
+            "alertmanager": addons.alertmanager,
+            "node_exporter": addons.node_exporter,
+            "retention": addons.prometheus_retention,
+            "istio_certs": settings.observability.scrape.tls == "istio-certs",
+        }
+    return args or None
+
+
+def autoscaler_args(
+    group: ModelGroupSettings,
+    settings: PlatformSettings,
+    triton: TritonServer,
+    prometheus_url: str,
+    wait_for: list[pulumi.Resource] | None = None,
+) -> TritonAutoscalerArgs:
+    a = group.autoscaling
+    assert a is not None
+    model_group = triton.model_groups[group.name]
+    args = TritonAutoscalerArgs(
+        namespace=triton.namespace,
+        instance=triton.pulumi_resource_name,
+        model_group=group.name,
+        deployment_name=model_group.deployment_names.apply(lambda names: names["stable"]),
+        prometheus_url=prometheus_url,
+        min_replicas=a.min_replicas,
+        max_replicas=a.max_replicas,
+        queue_time_target_ms=a.queue_time_target_milliseconds,
+        queue_time_activation_ms=a.queue_time_activation_milliseconds,
+        query_window_seconds=a.query_window_seconds,
+        pending_requests_per_replica=a.pending_requests_per_replica,
+        gpu_utilization_percent=a.gpu_utilization_percent,
+        polling_interval_seconds=a.polling_interval_seconds,
+        use_cached_metrics=a.use_cached_metrics,
+        scale_down_stabilization_seconds=a.scale_down_stabilization_seconds,
+        scale_up={
+            "max_pods": a.scale_up.max_pods,
+            "period_seconds": a.scale_up.period_seconds,
+            "stabilization_seconds": a.scale_up.stabilization_seconds,
+        },
+        fallback={"failure_threshold": a.fallback.failure_threshold, "replicas": a.fallback_replicas},
+        wait_for=list(wait_for or []),
+    )
+    if a.scale_to_zero.enabled:
+        args["scale_to_zero"] = ScaleToZeroArgs(
+            service_name=model_group.service_name,
+            gateway_workload=a.scale_to_zero.gateway_workload,
+            gateway_namespace=_gateway(settings)[0],
+            activation_requests_per_second=a.scale_to_zero.activation_requests_per_second,
+            cooldown_seconds=a.scale_to_zero.cooldown_seconds,
+        )
+    return args
+
+
+def monitoring_args(
+    settings: PlatformSettings, triton: TritonServer, wait_for: list[pulumi.Resource] | None = None
+) -> TritonMonitoringArgs:
+    obs = settings.observability
+    groups = [
+        AlertGroupArgs(
+            name=g.name,
+            models=list(g.models),
+            model_load_timeout_seconds=g.model_load_timeout_seconds,
+            hpa_name=hpa_name(g.name) if g.autoscaling is not None else None,
+            scale_to_zero=g.autoscaling is not None and g.autoscaling.scale_to_zero.enabled,
+        )
+        for g in settings.model_groups
+    ]
+    args = TritonMonitoringArgs(
+        namespace=triton.namespace,
+        instance=triton.pulumi_resource_name,
+        environment=settings.environment.value,
+        model_groups=groups,
+        monitor_kind=obs.scrape.kind,
+        monitor_labels=dict(obs.prometheus.selector_labels),
+        scrape_interval_seconds=obs.scrape.interval_seconds,
+        tls=obs.scrape.tls,
+        alerts=None,
+        dashboard=None,
+        wait_for=list(wait_for or []),
+    )
+    if obs.alerts.enabled:
+        args["alerts"] = {
+            "queue_time_ms": obs.alerts.queue_time_milliseconds,
+            "failure_ratio": obs.alerts.failure_ratio,
+            "gpu_memory_ratio": obs.alerts.gpu_memory_ratio,
+            "for_minutes": obs.alerts.for_minutes,
+            "model_not_ready_minutes": obs.alerts.model_not_ready_minutes,
+        }
+    if obs.dashboard.enabled:
+        args["dashboard"] = {"namespace": obs.dashboard.namespace or obs.addons.monitoring_namespace}
+    if any(g["scale_to_zero"] for g in groups):
+        namespace, selector = _gateway(settings)
+        args["gateway_monitor"] = {"namespace": namespace, "selector": selector}
+    return args
 
 
 def build_observability(
     settings: PlatformSettings, triton: TritonServer, opts: pulumi.ResourceOptions | None
 ) -> dict[str, Any]:
     """Declare monitors, autoscalers, alerts and dashboards; return extra stack outputs."""
-    return {}
+    obs = settings.observability
+    if not obs.enabled:
+        return {}
+    keda_crds: list[pulumi.Resource] = []
+    prometheus_crds: list[pulumi.Resource] = []
+    addons = addons_args(settings)
+    if addons is not None:
+        installed = MonitoringAddons("monitoring-addons", addons, opts)
+        keda_crds, prometheus_crds = installed.keda_crds, installed.prometheus_crds
+
+    instance = triton.pulumi_resource_name
+    TritonMonitoring(f"{instance}-monitoring", monitoring_args(settings, triton, prometheus_crds), opts)
+    scaled_objects: dict[str, pulumi.Output[str]] = {}
+    for group in settings.model_groups:
+        if group.autoscaling is None:
+            continue
+        url = obs.prometheus_url
+        assert url is not None  # guaranteed by check_observability
+        autoscaler = TritonAutoscaler(
+            f"{instance}-{group.name}-autoscaler", autoscaler_args(group, settings, triton, url, keda_crds), opts
+        )
+        scaled_objects[group.name] = autoscaler.scaled_object_name
+
+    outputs: dict[str, Any] = {}
+    if obs.prometheus_url is not None:
+        outputs["prometheusUrl"] = obs.prometheus_url
+    if scaled_objects:
+        outputs["scaledObjects"] = scaled_objects
+    return outputs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from . import reaction_time
 from .render import StackRender
 
 
@@ -17,4 +18,5 @@ def summary(render: StackRender, target: Path) -> str:
     ]
     if protected:
         lines.append("  protected: " + ", ".join(protected))
+    lines += reaction_time.report_lines(render.manifests)
     return "\n".join(lines)

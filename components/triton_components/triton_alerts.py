@@ -1,0 +1,191 @@
+"""``TritonAlerts``: one PrometheusRule with the alerts an on-call engineer needs for Triton.
+
+Per model group: Triton down or not scraped, model not ready, high queue time, inference failure
+ratio, GPU memory nearly full and, for autoscaled groups, the autoscaler pinned at its maximum.
+The not-scraped alert matters most: a broken scrape (e.g. STRICT mTLS) would otherwise freeze
+autoscaling silently.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import _labels, _promql
+
+
+class AlertGroupArgs(TypedDict):
+    """One model group as the monitoring sees it."""
+
+    name: str
+    """Model group name. Required."""
+    models: NotRequired[list[str]]
+    """Models the group loads explicitly; each gets a 'not loaded' alert. Default: none."""
+    model_load_timeout_seconds: NotRequired[int]
+    """The group's model-load budget; 'not ready' waits at least this long. Default: 600."""
+    hpa_name: NotRequired[str | None]
+    """HPA of the group's autoscaler; adds the 'at maximum' alert. Default: none."""
+    scale_to_zero: NotRequired[bool]
+    """The group may have no pods; absence alerts then need running replicas. Default: False."""
+
+
+class AlertThresholdsArgs(TypedDict):
+    """When the alerts fire."""
+
+    queue_time_ms: NotRequired[float]
+    """Average queue time per request. Default: 200."""
+    failure_ratio: NotRequired[float]
+    """Failed over all requests. Default: 0.05."""
+    gpu_memory_ratio: NotRequired[float]
+    """Used over total GPU memory. Default: 0.9."""
+    for_minutes: NotRequired[int]
+    """How long a condition holds before firing. Default: 10."""
+    model_not_ready_minutes: NotRequired[int]
+    """How long pods may stay not Ready (never less than the model-load budget). Default: 15."""
+
+
+class TritonAlertsArgs(TypedDict):
+    """Inputs of ``TritonAlerts``."""
+
+    namespace: pulumi.Input[str]
+    """Triton's namespace (the rule lives there and its queries select it). Required."""
+    instance: str
+    """``app.kubernetes.io/instance`` of the Triton release. Required."""
+    environment: str
+    """Added to every alert as a label. Required."""
+    model_groups: list[AlertGroupArgs]
+    """Groups to alert on. Required."""
+    labels: NotRequired[Mapping[str, str]]
+    """Labels the Prometheus selects rules by. Default: none."""
+    thresholds: NotRequired[AlertThresholdsArgs]
+    """Thresholds. Default: see ``AlertThresholdsArgs``."""
+    wake_up_job: NotRequired[str | None]
+    """Scrape job of the ingress gateway (scale-to-zero wake-up signal); alerts when it is missing. Default: none."""
+    wait_for: NotRequired[Sequence[pulumi.Resource]]
+    """Resources that install the PrometheusRule CRD in this stack. Default: none."""
+
+
+def validate_alerts(args: Mapping[str, Any]) -> None:
+    t = args.get("thresholds", {})
+    if not 0 < t.get("failure_ratio", 0.05) < 1:
+        raise ValueError(f"thresholds failure_ratio is {t['failure_ratio']}; use a ratio between 0 and 1")
+    if not 0 < t.get("gpu_memory_ratio", 0.9) <= 1:
+        raise ValueError(f"thresholds gpu_memory_ratio is {t['gpu_memory_ratio']}; use a ratio above 0, at most 1")
+    if t.get("queue_time_ms", 200.0) <= 0:
+        raise ValueError(f"thresholds queue_time_ms is {t['queue_time_ms']}; use a positive number")
+    for key in ("for_minutes", "model_not_ready_minutes"):
+        if t.get(key, 10) < 1:
+            raise ValueError(f"thresholds {key} is {t[key]}; use 1 or more")
+
+
+def pod_regex(group: str) -> str:
+    """Pods of the group's Deployments (``triton-<group>-<hash>-<id>``, canary included), and no other group's."""
+    return f"triton-{group}(-canary)?-[a-z0-9]+-[a-z0-9]+"
+
+
+def alert_rules(
+    namespace: str, environment: str, groups: list[AlertGroupArgs], thresholds: AlertThresholdsArgs, wake_up_job: str | None
+) -> list[dict[str, Any]]:
+    """The alerting rules, as PrometheusRule ``rules`` entries."""
+    for_ = f"{thresholds.get('for_minutes', 10)}m"
+    rules: list[dict[str, Any]] = []
+
+    def rule(alert: str, expr: str, group: str, severity: str, summary: str, description: str, hold: str = for_) -> None:
+        rules.append(
+            {
+                "alert": alert,
+                "expr": expr,
+                "for": hold,
+                "labels": {"severity": severity, "environment": environment, "model_group": group},
+                "annotations": {"summary": summary, "description": description},
+            }
+        )
+
+    for g in groups:
+        name = g["name"]
+        sel = _promql.selector(_promql.group_matchers(namespace, name))
+        deployment = _promql.selector({"namespace": namespace, "deployment": f"triton-{name}"})
+        # A group scaled to zero has no targets on purpose: absence only matters while it has replicas.
+        running = f" and on() (kube_deployment_spec_replicas{deployment} > 0)" if g.get("scale_to_zero") else ""
+        rule("TritonTargetDown", f"up{sel} == 0", name, "critical", f"Triton pods of {name} do not answer scrapes",
+             "Prometheus reaches the target but /metrics on port 8002 fails: the server is down or the mesh blocks the scrape.",
+             hold="2m")
+        rule("TritonMetricsAbsent", f"absent({_promql.REQUEST_SUCCESS}{sel}){running}", name, "critical",
+             f"No Triton metrics from model group {name}",
+             "Prometheus has no Triton series for this group: the monitor is not selected, the scrape is blocked "
+             "(e.g. STRICT mTLS) or no model is loaded. Autoscaling is running on fallback replicas.", hold="5m")
+        budget_minutes = math.ceil(g.get("model_load_timeout_seconds", 600) / 60) + 1
+        not_ready = max(thresholds.get("model_not_ready_minutes", 15), budget_minutes)
+        pods = _promql.selector({"namespace": namespace, "condition": "false"}, regex={"pod": pod_regex(name)})
+        rule("TritonModelNotReady", f"sum by (pod) (kube_pod_status_ready{pods}) > 0", name, "warning",
+             f"A Triton pod of {name} is not ready",
+             "The pod fails /v2/health/ready (strict readiness: every model loaded) beyond the model-load budget.",
+             hold=f"{not_ready}m")
+        for model in g.get("models", []):
+            model_sel = _promql.selector({**_promql.group_matchers(namespace, name), "model": model})
+            rule("TritonModelNotLoaded", f"absent({_promql.REQUEST_SUCCESS}{model_sel}){running}", name, "warning",
+                 f"Model {model} is not loaded in {name}",
+                 "No pod of the group reports this model: it failed to load or was unloaded.", hold=f"{not_ready}m")
+        queue = thresholds.get("queue_time_ms", 200.0)
+        rule("TritonHighQueueTime", f"{_promql.queue_time_ms(sel, '5m')} > {queue:g}", name, "warning",
+             f"Requests to {name} queue for more than {queue:g} ms",
+             "Average queue time per request over 5 minutes is above the threshold: add capacity or check the autoscaler.")
+        ratio = thresholds.get("failure_ratio", 0.05)
+        rule("TritonInferenceFailures", f"{_promql.failure_ratio(sel, '5m')} > {ratio:g}", name, "warning",
+             f"More than {ratio:.0%} of inference requests to {name} fail",
+             "nv_inference_request_failure over all requests; the reason label tells timeouts from backend errors.")
+        memory = thresholds.get("gpu_memory_ratio", 0.9)
+        rule("TritonGpuMemoryNearlyFull", f"{_promql.gpu_memory_ratio(sel)} > {memory:g}", name, "warning",
+             f"GPU memory of a {name} pod is above {memory:.0%}",
+             "Loading another model or a larger batch may fail with out-of-memory.")
+        if g.get("hpa_name"):
+            hpa = _promql.selector({"namespace": namespace, "horizontalpodautoscaler": g["hpa_name"]})
+            rule("TritonAutoscalerAtMaximum",
+                 f"kube_horizontalpodautoscaler_status_current_replicas{hpa} >= kube_horizontalpodautoscaler_spec_max_replicas{hpa}",
+                 name, "warning", f"Autoscaler of {name} is at its maximum",
+                 "The group cannot grow further: raise maxReplicas (and the GPU pool) or expect rising queue time.",
+                 hold="15m")
+        if g.get("scale_to_zero") and wake_up_job:
+            rule("TritonWakeUpSignalMissing", f'absent(up{{job="{wake_up_job}"}} == 1)', name, "critical",
+                 f"{name} cannot wake from zero",
+                 "The ingress gateway's metrics are not scraped, so requests to a group at zero replicas never wake it.",
+                 hold="5m")
+    return rules
+
+
+class TritonAlerts(pulumi.ComponentResource):
+    """A PrometheusRule with Triton's alerts for every model group."""
+
+    rule_name: pulumi.Output[str]
+    """Name of the PrometheusRule."""
+
+    def __init__(self, name: str, args: TritonAlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_alerts(args)  # before anything is registered: nothing is half-created
+        super().__init__("tritonplatform:index:TritonAlerts", name, None, opts)
+        groups = pulumi.Output.from_input(args["namespace"]).apply(
+            lambda namespace: [
+                {
+                    "name": f"triton-{args['environment']}",
+                    "rules": alert_rules(
+                        namespace, args["environment"], args["model_groups"], args.get("thresholds", {}), args.get("wake_up_job")
+                    ),
+                }
+            ]
+        )
+        rule = k8s.apiextensions.CustomResource(
+            f"{name}-rule",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": f"{args['instance']}-alerts",
+                "namespace": args["namespace"],
+                "labels": {**_labels.recommended_labels(args["instance"], "monitoring"), **dict(args.get("labels", {}))},
+            },
+            spec={"groups": groups},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.get("wait_for", []))),
+        )
+        self.rule_name = rule.metadata.apply(lambda m: m["name"])
+        self.register_outputs({"rule_name": self.rule_name})
