@@ -10,7 +10,7 @@ from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
 from .cloud import CloudLayer
 from .config.models import ModelGroupSettings, PlatformSettings
-from .mesh import build_mesh, mesh_server_args
+from .mesh import build_mesh, install_istio, mesh_server_args
 from .observability import build_observability
 
 
@@ -90,8 +90,11 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
     args.update(mesh_server_args(settings))  # type: ignore[typeddict-item]
     if admin_api_key is not None:
         args["admin_api_key"] = admin_api_key
-    triton = TritonServer("triton", args, opts)
-    outputs.update(build_mesh(settings, triton, opts))
+    # Istio (if this stack installs it) first: Triton's pods need the sidecar injector, the
+    # Istio custom resources need the CRDs.
+    mesh_opts = install_istio(settings, opts)
+    triton = TritonServer("triton", args, mesh_opts)
+    outputs.update(build_mesh(settings, triton, mesh_opts))
     outputs.update(build_observability(settings, triton, opts))
     outputs.update(
         {

@@ -1,21 +1,138 @@
-"""Compose Istio routing and mesh security for one environment (owned by the Istio work, issue 4)."""
+"""Compose Istio for one environment: optional installation, routing and mesh security.
+
+Order on a fresh cluster, in one ``pulumi up``: the Istio releases (CRDs, sidecar injector, CNI,
+gateway) first; then Triton, whose pods must be created after the injector is serving or they run
+without a sidecar; then the Istio custom resources, which need the CRDs. ``install_istio`` returns
+the options that carry this ordering: ``TritonServer`` depends on the installation, and its
+children register only after it; the custom resources name the installation themselves. Previews
+work before the CRDs exist because the Kubernetes provider skips the server-side dry run of kinds
+the cluster does not know yet.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
 
-from triton_components import TritonServer
+from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
+from triton_components.istio_routes import MODEL_HEADER
+from triton_components.triton_routing import CanaryRouteArgs, RouteGroupArgs
 
-from .config.models import PlatformSettings
+from .config.models import Environment, PlatformSettings
 
 
 def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
     """Extra ``TritonServerArgs`` the mesh needs (namespace labels, pod annotations)."""
-    return {}
+    if not settings.mesh.enabled:
+        return {}
+    return {
+        "namespace_labels": {"istio-injection": "enabled"},
+        "pod_annotations": {
+            # Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail.
+            "proxy.istio.io/config": json.dumps({"holdApplicationUntilProxyStarts": True}),
+        },
+    }
+
+
+def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions | None:
+    """Declare the Istio installation if the stack asks for it; return options that wait for it."""
+    mesh = settings.mesh
+    if not (mesh.enabled and mesh.install.enabled):
+        return opts
+    istio = IstioInstallation(
+        "istio",
+        {
+            "gateway_namespace": mesh.gateway.namespace,
+            "gateway_replicas": mesh.install.gateway_replicas,
+            "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
+            "platform": "gke" if settings.gcp is not None else None,
+        },
+        opts,
+    )
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[istio]))
 
 
 def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
-    """Declare the mesh resources; return extra stack outputs."""
-    return {}
+    """Declare routing and security for Triton; return extra stack outputs."""
+    mesh = settings.mesh
+    if not mesh.enabled:
+        return {}
+    groups: list[RouteGroupArgs] = []
+    for group in settings.model_groups:
+        route = RouteGroupArgs(
+            name=group.name,
+            service_host=pulumi.Output.concat(
+                triton.model_groups[group.name].service_name, ".", triton.namespace, ".svc.cluster.local"
+            ),
+            models=list(group.models),
+        )
+        if group.canary is not None:
+            canary = CanaryRouteArgs(
+                stable_percent=group.canary.traffic_percent.stable,
+                canary_percent=group.canary.traffic_percent.canary,
+            )
+            if group.canary.override_header is not None:
+                header = group.canary.override_header
+                canary["override_header"] = {"name": header.name, "value": header.value}
+            route["canary"] = canary
+        groups.append(route)
+
+    tls = mesh.gateway.tls
+    routing = TritonRouting(
+        "triton-routing",
+        {
+            "namespace": triton.namespace,
+            "hosts": list(mesh.gateway.hosts),
+            "groups": groups,
+            "gateway_selector": dict(mesh.gateway.selector),
+            "tls": None
+            if tls is None
+            else {"credential_name": tls.credential_name, "mode": tls.mode, "https_redirect": tls.https_redirect},
+            "allow_wildcard_hosts": settings.environment is not Environment.PROD,
+            "path_prefix": mesh.gateway.path_prefix,
+            "request_timeout_seconds": mesh.request_timeout_seconds,
+            "retries": {
+                "attempts": mesh.retries.attempts,
+                "per_try_timeout_seconds": mesh.retries.per_try_timeout_seconds,
+                "retry_on": list(mesh.retries.retry_on),
+            },
+            "outlier_detection": {
+                "consecutive_5xx_errors": mesh.outlier_detection.consecutive_5xx_errors,
+                "interval_seconds": mesh.outlier_detection.interval_seconds,
+                "base_ejection_time_seconds": mesh.outlier_detection.base_ejection_time_seconds,
+                "max_ejection_percent": mesh.outlier_detection.max_ejection_percent,
+            },
+        },
+        opts,
+    )
+    jwt = mesh.jwt
+    MeshSecurity(
+        "triton-mesh-security",
+        {
+            "namespace": triton.namespace,
+            "instance": triton.pulumi_resource_name,
+            "gateway_namespace": mesh.gateway.namespace,
+            "gateway_selector": dict(mesh.gateway.selector),
+            "prometheus_namespace": mesh.prometheus_namespace,
+            "metrics_mtls": _prometheus_uses_istio_certs(settings),
+            "jwt": None
+            if jwt is None or jwt.issuer is None or jwt.jwks_uri is None
+            else {"issuer": jwt.issuer, "jwks_uri": jwt.jwks_uri, "audiences": list(jwt.audiences)},
+        },
+        opts,
+    )
+    host = mesh.gateway.hosts[0]
+    return {
+        "tritonUrl": routing.url,
+        "tritonGrpcEndpoint": f"{host}:{443 if tls is not None else 80}",
+        "tritonGrpcModelHeader": MODEL_HEADER,
+    }
+
+
+def _prometheus_uses_istio_certs(settings: PlatformSettings) -> bool:
+    """The observability settings choose how Prometheus scrapes; plain text unless they ask for Istio certs."""
+    observability = settings.observability
+    scrape = getattr(observability, "scrape", None)
+    return bool(getattr(observability, "enabled", False) and getattr(scrape, "tls", "none") == "istio-certs")

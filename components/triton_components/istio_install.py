@@ -1,0 +1,149 @@
+"""``IstioInstallation``: Istio from its official Helm charts, for clusters that lack it.
+
+Four releases in dependency order: ``base`` (the CRDs), then ``istiod`` and ``cni``, then the
+ingress ``gateway`` (its pods are injected by istiod). Consumers pass the component in
+``depends_on``; Pulumi expands that to every release, so custom resources wait for their CRDs and
+meshed pods wait for the sidecar injector. The CNI plugin is always installed: without it every
+meshed pod needs an ``istio-init`` container with NET_ADMIN/NET_RAW, which Pod Security
+``restricted`` (the Triton namespace's level) rejects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import _labels, versions
+
+#: Values of Istio's ``global.platform`` (its ``manifests/helm-profiles/platform-*.yaml``); EKS needs none.
+PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
+DEFAULT_GATEWAY_NAME = "istio-ingressgateway"
+
+
+class IstioInstallationArgs(TypedDict):
+    """Inputs of ``IstioInstallation``."""
+
+    version: NotRequired[str]
+    """Istio (and chart) version. Default: ``versions.ISTIO_VERSION``."""
+    chart_repository: NotRequired[str]
+    """Helm repository of the charts. Default: ``versions.ISTIO_CHART_REPOSITORY``."""
+    system_namespace: NotRequired[str]
+    """Namespace of istiod and the CNI DaemonSet (created; Pod Security ``privileged``, as the CNI
+    mounts host paths). Default: ``istio-system``."""
+    gateway_namespace: NotRequired[str]
+    """Namespace of the ingress gateway (created, Pod Security ``baseline``). Default: ``istio-ingress``."""
+    gateway_name: NotRequired[str]
+    """Release name of the gateway; its pods get ``istio: <name without istio->``. Default: ``istio-ingressgateway``."""
+    gateway_replicas: NotRequired[int]
+    """Minimum gateway replicas (the chart's HPA scales above). Default: 2."""
+    gateway_service_annotations: NotRequired[Mapping[str, str]]
+    """Annotations of the gateway's LoadBalancer Service (internal LB, static IP). Default: none."""
+    platform: NotRequired[str | None]
+    """Istio's ``global.platform`` (``gke`` sets the CNI paths and quotas GKE needs). Default: none."""
+
+
+def validate_installation(args: Mapping[str, Any]) -> None:
+    platform = args.get("platform")
+    if platform is not None and platform not in PLATFORMS:
+        raise ValueError(f"platform is {platform!r}; use one of {', '.join(PLATFORMS)}, or None")
+    replicas = args.get("gateway_replicas", 2)
+    if replicas < 1:
+        raise ValueError(f"gateway_replicas is {replicas}; use 1 or more (2 or more keeps ingress up during a drain)")
+    name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
+    if not name.startswith("istio-"):
+        raise ValueError(
+            f"gateway_name is {name!r}; use a name starting with 'istio-' (the chart derives its labels from it)"
+        )
+
+
+class IstioInstallation(pulumi.ComponentResource):
+    """Istio base, istiod, CNI and an ingress gateway, from the pinned official charts."""
+
+    gateway_namespace: pulumi.Output[str]
+    """Namespace of the ingress gateway pods."""
+    gateway_selector: dict[str, str]
+    """Pod labels of the ingress gateway, for ``Gateway.spec.selector`` and NetworkPolicies."""
+
+    def __init__(self, name: str, args: IstioInstallationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_installation(args)  # before anything is registered: nothing is half-created
+        super().__init__("tritonplatform:index:IstioInstallation", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        version = args.get("version", versions.ISTIO_VERSION)
+        repository = {"repo": args.get("chart_repository", versions.ISTIO_CHART_REPOSITORY)}
+        gateway_name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
+        platform = args.get("platform")
+        platform_values: dict[str, Any] = {"global": {"platform": platform}} if platform else {}
+
+        system_ns = self._namespace(name, "system", args.get("system_namespace", "istio-system"), "privileged", child)
+        gateway_ns = self._namespace(name, "gateway", args.get("gateway_namespace", "istio-ingress"), "baseline", child)
+
+        def release(suffix: str, release_name: str, chart: str, namespace: pulumi.Input[str],
+                    values: dict[str, Any], depends_on: list[pulumi.Resource]) -> k8s.helm.v3.Release:
+            return k8s.helm.v3.Release(
+                f"{name}-{suffix}",
+                name=release_name,
+                chart=chart,
+                version=version,
+                repository_opts=repository,
+                namespace=namespace,
+                values={**platform_values, **values},
+                # Helm waits for Deployments and DaemonSets to be ready, so dependants see a working mesh.
+                timeout=600,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
+            )
+
+        base = release("base", "istio-base", "base", system_ns, {}, [])
+        istiod = release(
+            "istiod",
+            "istiod",
+            "istiod",
+            system_ns,
+            {
+                "pilot": {"cni": {"enabled": True}},
+                # Path-based AuthorizationPolicies must see one canonical path: decode %2F and merge
+                # slashes before matching, so /v2//repository or %2F tricks cannot slip past a rule.
+                "meshConfig": {"pathNormalization": {"normalization": "DECODE_AND_MERGE_SLASHES"}},
+            },
+            [base],
+        )
+        cni = release("cni", "istio-cni", "cni", system_ns, {}, [base])
+        replicas = args.get("gateway_replicas", 2)
+        gateway = release(
+            "gateway",
+            gateway_name,
+            "gateway",
+            gateway_ns,
+            {
+                "autoscaling": {"enabled": True, "minReplicas": replicas, "maxReplicas": max(5, replicas)},
+                "podDisruptionBudget": {"minAvailable": 1},
+                "service": {"type": "LoadBalancer", "annotations": dict(args.get("gateway_service_annotations", {}))},
+            },
+            # Gateway pods are injected by istiod's webhook: it must be serving first.
+            [istiod],
+        )
+        self.releases = {"base": base, "istiod": istiod, "cni": cni, "gateway": gateway}
+        self.gateway_namespace = gateway.namespace  # type: ignore[assignment]
+        self.gateway_selector = {"istio": gateway_name.removeprefix("istio-")}
+        self.register_outputs({"gateway_namespace": self.gateway_namespace, "version": version})
+
+    def _namespace(
+        self, name: str, suffix: str, namespace: str, pod_security: str, opts: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        created = k8s.core.v1.Namespace(
+            f"{name}-{suffix}-namespace",
+            metadata={
+                "name": namespace,
+                "labels": {
+                    "app.kubernetes.io/name": "istio",
+                    "app.kubernetes.io/instance": name,
+                    "app.kubernetes.io/part-of": _labels.PART_OF,
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "pod-security.kubernetes.io/enforce": pod_security,
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            },
+            opts=opts,
+        )
+        return created.metadata.apply(lambda m: m["name"])

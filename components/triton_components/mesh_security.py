@@ -1,0 +1,189 @@
+"""``MeshSecurity``: zero-trust defaults for the Triton namespace.
+
+* ``PeerAuthentication`` STRICT for the namespace: only mTLS from mesh workloads.
+* ``AuthorizationPolicy`` ``allow-nothing`` (default deny) plus one ALLOW policy with positive
+  matches only: from the ingress gateway's namespace, the inference, metadata and health HTTP paths
+  and gRPC methods. A DENY policy names the management APIs (repository, config, shared memory,
+  statistics, trace, logging) as a second layer behind Triton's own admin key: ``/v2/models/{*}``
+  would otherwise also match ``GET /v2/models/stats``.
+* Optional JWT: ``RequestAuthentication`` with the issuer's JWKS, and a DENY policy for requests
+  without a valid token (a RequestAuthentication alone lets token-less requests through).
+* ``NetworkPolicy``: default-deny ingress for the namespace; Triton's serving ports admit only the
+  gateway pods, the metrics port only the Prometheus namespace.
+
+Prometheus under STRICT mTLS (default strategy): port 8002 alone is PERMISSIVE (a workload-scoped
+``PeerAuthentication``), so any Prometheus scrapes it in plain text with an ordinary
+ServiceMonitor; the NetworkPolicy admits only the Prometheus namespace there, and the ALLOW policy
+only ``GET /metrics``. Port 8002 serves Prometheus text and nothing else: no inference data, no
+management API. A Prometheus that presents Istio's certificates (``metrics_mtls=True``) keeps 8002
+STRICT and is authorized by its namespace identity instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import _labels, triton_pod
+from . import istio_authorization as authz
+
+SECURITY_API = "security.istio.io/v1"
+
+
+class JwtArgs(TypedDict):
+    issuer: str
+    """``iss`` of accepted tokens, e.g. ``https://keycloak.example.com/realms/ml``. Required."""
+    jwks_uri: str
+    """HTTPS URL of the issuer's public keys. Required."""
+    audiences: NotRequired[list[str]]
+    """Accepted ``aud`` values. Default: any."""
+
+
+class MeshSecurityArgs(TypedDict):
+    """Inputs of ``MeshSecurity``."""
+
+    namespace: pulumi.Input[str]
+    """Triton's namespace; every policy goes there. Required."""
+    instance: str
+    """``app.kubernetes.io/instance`` of the Triton release (the ``TritonServer`` name). Required."""
+    gateway_namespace: str
+    """Namespace of the ingress gateway: the only source of serving traffic. Required."""
+    gateway_selector: NotRequired[Mapping[str, str]]
+    """Pod labels of the gateway, narrowing the NetworkPolicy further. Default: any pod in its namespace."""
+    prometheus_namespace: NotRequired[str | None]
+    """Namespace allowed to scrape port 8002 in plain text; None keeps the port closed. Default: None."""
+    metrics_mtls: NotRequired[bool]
+    """Prometheus scrapes with Istio's certificates: 8002 stays STRICT and only the Prometheus namespace's
+    identities may read it. Default: False (plain-text scrape on a PERMISSIVE 8002)."""
+    jwt: NotRequired[JwtArgs | None]
+    """Require a valid JWT on every serving request. Default: none."""
+
+
+def validate_security(args: Mapping[str, Any]) -> None:
+    for key in ("gateway_namespace", "instance"):
+        if not args.get(key):
+            raise ValueError(f"{key} is empty; it is required")
+    if args.get("prometheus_namespace") == args["gateway_namespace"]:
+        raise ValueError(
+            f"prometheus_namespace is {args['prometheus_namespace']!r}, the gateway namespace; give Prometheus "
+            "its own namespace, or the gateway pods could reach the plain-text metrics port"
+        )
+    jwt = args.get("jwt")
+    if jwt is not None:
+        if not jwt.get("issuer") or not jwt.get("jwks_uri"):
+            raise ValueError("jwt needs both issuer and jwks_uri")
+        if not jwt["jwks_uri"].startswith("https://"):
+            raise ValueError(f"jwt.jwks_uri is {jwt['jwks_uri']!r}; use an https:// URL")
+
+
+class MeshSecurity(pulumi.ComponentResource):
+    """STRICT mTLS, allow-list authorization, optional JWT and NetworkPolicies for Triton."""
+
+    def __init__(self, name: str, args: MeshSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_security(args)  # before anything is registered: nothing is half-created
+        super().__init__("tritonplatform:index:MeshSecurity", name, None, opts)
+        # Custom resources wait for their CRDs: the caller's depends_on is named on every child.
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
+        namespace = args["namespace"]
+        workload = _labels.selector_labels(args["instance"])
+        labels = _labels.recommended_labels(args["instance"], "mesh-security")
+        prometheus = args.get("prometheus_namespace")
+
+        def policy(suffix: str, kind: str, object_name: str, spec: dict[str, Any]) -> None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-{suffix}",
+                api_version=SECURITY_API,
+                kind=kind,
+                metadata={"name": object_name, "namespace": namespace, "labels": labels},
+                spec=spec,
+                opts=child,
+            )
+
+        policy("peer-authentication", "PeerAuthentication", "default", {"mtls": {"mode": "STRICT"}})
+        metrics_mtls = args.get("metrics_mtls", False)
+        if prometheus is not None and not metrics_mtls:
+            # Port-level exceptions need a workload selector; everything but 8002 stays STRICT.
+            policy(
+                "metrics-peer-authentication",
+                "PeerAuthentication",
+                "triton-metrics-plaintext",
+                {
+                    "selector": {"matchLabels": workload},
+                    "mtls": {"mode": "STRICT"},
+                    "portLevelMtls": {str(triton_pod.METRICS_PORT): {"mode": "PERMISSIVE"}},
+                },
+            )
+        # An ALLOW policy without rules matches nothing: every request not allowed below is denied.
+        policy("allow-nothing", "AuthorizationPolicy", "allow-nothing", {"action": "ALLOW"})
+        policy(
+            "deny-management",
+            "AuthorizationPolicy",
+            "triton-deny-management-apis",
+            {"selector": {"matchLabels": workload}, "action": "DENY", "rules": authz.management_rules()},
+        )
+        policy(
+            "allow-serving",
+            "AuthorizationPolicy",
+            "triton-allow-serving",
+            {
+                "selector": {"matchLabels": workload},
+                "action": "ALLOW",
+                "rules": authz.serving_rules(args["gateway_namespace"], prometheus, metrics_mtls),
+            },
+        )
+
+        jwt = args.get("jwt")
+        if jwt is not None:
+            rule: dict[str, Any] = {"issuer": jwt["issuer"], "jwksUri": jwt["jwks_uri"]}
+            if jwt.get("audiences"):
+                rule["audiences"] = list(jwt["audiences"])
+            policy(
+                "request-authentication",
+                "RequestAuthentication",
+                "triton-jwt",
+                {"selector": {"matchLabels": workload}, "jwtRules": [rule]},
+            )
+            policy(
+                "require-jwt",
+                "AuthorizationPolicy",
+                "triton-require-jwt",
+                {"selector": {"matchLabels": workload}, "action": "DENY", "rules": authz.require_token_rules()},
+            )
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny-ingress", "namespace": namespace, "labels": labels},
+            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+            opts=child,
+        )
+        gateway_peer: dict[str, Any] = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["gateway_namespace"]}}
+        }
+        if args.get("gateway_selector"):
+            gateway_peer["podSelector"] = {"matchLabels": dict(args["gateway_selector"])}
+        ingress: list[dict[str, Any]] = [
+            {
+                "from": [gateway_peer],
+                "ports": [
+                    {"port": triton_pod.HTTP_PORT, "protocol": "TCP"},
+                    {"port": triton_pod.GRPC_PORT, "protocol": "TCP"},
+                ],
+            }
+        ]
+        if prometheus is not None:
+            ingress.append(
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus}}}],
+                    "ports": [{"port": triton_pod.METRICS_PORT, "protocol": "TCP"}],
+                }
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-triton-ingress",
+            metadata={"name": "triton-ingress", "namespace": namespace, "labels": labels},
+            spec={"podSelector": {"matchLabels": workload}, "policyTypes": ["Ingress"], "ingress": ingress},
+            opts=child,
+        )
+        self.register_outputs({})
+

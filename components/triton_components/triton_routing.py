@@ -1,0 +1,247 @@
+"""``TritonRouting``: the Istio Gateway, VirtualService and DestinationRules in front of Triton.
+
+How a request finds its pods (first match wins, in this order):
+
+* HTTP ``<prefix>/v2/models/<model>`` and ``<prefix>/v2/models/<model>/...`` go to the model group
+  that serves ``<model>``; the prefix is stripped (``/triton/v2/...`` reaches Triton as ``/v2/...``).
+* gRPC ``/inference.GRPCInferenceService/*`` carrying the header ``triton-model: <model>``
+  (``istio_routes.MODEL_HEADER``) goes to the group that serves ``<model>``. gRPC paths carry no
+  model name, so clients name it in this header:
+  ``client.infer(model, inputs, headers={"triton-model": model})``.
+* Everything else under ``<prefix>/`` (server health and metadata) and gRPC without the header goes
+  to the first group, the default.
+
+Every route splits between the group's ``stable`` and ``canary`` subsets by integer weight; a
+request with a canary's override header reaches the canary whatever the weights. The subsets select
+pods by the ``version`` label (``_labels.TRACK_LABEL``) that ``TritonModelGroup`` puts on each track.
+Changing a weight changes only the VirtualService: no pod restarts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import _labels
+from .istio_routes import DEFAULT_RETRY_ON, destination_rule, routes, servers
+
+NETWORKING_API = "networking.istio.io/v1"
+#: Pod labels of the gateway the official ``gateway`` chart deploys as release ``istio-ingressgateway``.
+DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+TLS_MODES = ("SIMPLE", "MUTUAL")
+_HEADER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_PATH_PREFIX = re.compile(r"^(/[a-z0-9][a-z0-9-]*)+$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class CanaryRouteArgs(TypedDict):
+    """Traffic split of a group that has a canary Deployment."""
+
+    stable_percent: int
+    """Percent of requests for the stable subset, 0..100. Required."""
+    canary_percent: int
+    """Percent for the canary subset, 0..100; the two sum to 100. Required."""
+    override_header: NotRequired[Mapping[str, str] | None]
+    """``{"name": ..., "value": ...}``: requests with this header always reach the canary. Default: none."""
+
+
+class RouteGroupArgs(TypedDict):
+    """One model group as routing sees it."""
+
+    name: str
+    """Model group name; names the DestinationRule and routes. Required."""
+    service_host: pulumi.Input[str]
+    """FQDN of the group's Service, e.g. ``triton-vision.triton.svc.cluster.local``. Required."""
+    models: NotRequired[list[str]]
+    """Models the group serves, each routed here by path and gRPC header. Default: none (default route only)."""
+    canary: NotRequired[CanaryRouteArgs | None]
+    """Weights when the group has a canary track. Default: none (all traffic to ``stable``)."""
+
+
+class GatewayTlsArgs(TypedDict):
+    credential_name: str
+    """Kubernetes Secret with the certificate, in the gateway's namespace. Required."""
+    mode: NotRequired[str]
+    """``SIMPLE`` or ``MUTUAL`` (client certificates). Default: ``SIMPLE``."""
+    https_redirect: NotRequired[bool]
+    """Answer plain HTTP on port 80 with a redirect to HTTPS. Default: True."""
+
+
+class RetryArgs(TypedDict):
+    attempts: int
+    """Retries after the first try, 0..2 (each repeats GPU work). Required."""
+    per_try_timeout_seconds: int
+    """Timeout of each try; at most the request timeout. Required."""
+    retry_on: NotRequired[list[str]]
+    """Envoy retry conditions. Default: connect-failure, refused-stream, unavailable."""
+
+
+class OutlierDetectionArgs(TypedDict):
+    consecutive_5xx_errors: int
+    """Errors in a row that eject a pod. Required."""
+    interval_seconds: int
+    """Sweep interval. Required."""
+    base_ejection_time_seconds: int
+    """Ejection time, multiplied by the number of ejections. Required."""
+    max_ejection_percent: int
+    """At most this share of a group's pods ejected at once, 0..50. Required."""
+
+
+class TritonRoutingArgs(TypedDict):
+    """Inputs of ``TritonRouting``."""
+
+    namespace: pulumi.Input[str]
+    """Namespace of Triton; the Gateway, VirtualService and DestinationRules go there. Required."""
+    hosts: list[str]
+    """Host names clients use. Required, at least one."""
+    groups: list[RouteGroupArgs]
+    """Model groups; the first is the default route. Required, at least one."""
+    gateway_selector: NotRequired[Mapping[str, str]]
+    """Pod labels of the ingress gateway. Default: ``{"istio": "ingressgateway"}``."""
+    tls: NotRequired[GatewayTlsArgs | None]
+    """TLS termination at the gateway. Default: none (plain HTTP on port 80)."""
+    allow_wildcard_hosts: NotRequired[bool]
+    """Accept ``*`` and ``*.domain`` hosts (never in prod). Default: False."""
+    path_prefix: NotRequired[str]
+    """External HTTP prefix stripped before Triton. Default: ``/triton``."""
+    request_timeout_seconds: NotRequired[int]
+    """Timeout of every route, retries included. Default: 60."""
+    retries: NotRequired[RetryArgs]
+    """Bounded retries. Default: 1 attempt, 30 s per try, connect-failure/refused-stream/unavailable."""
+    outlier_detection: NotRequired[OutlierDetectionArgs]
+    """Passive health checking per group. Default: 5 errors, 10 s interval, 30 s ejection, 50 %."""
+
+
+DEFAULT_RETRIES = RetryArgs(attempts=1, per_try_timeout_seconds=30, retry_on=list(DEFAULT_RETRY_ON))
+DEFAULT_OUTLIER_DETECTION = OutlierDetectionArgs(
+    consecutive_5xx_errors=5, interval_seconds=10, base_ejection_time_seconds=30, max_ejection_percent=50
+)
+
+
+def validate_routing(args: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming the input, the bad value and what is accepted."""
+    hosts = args.get("hosts") or []
+    if not hosts:
+        raise ValueError("hosts is empty; give at least one host name clients use")
+    wildcards = [h for h in hosts if h.startswith("*")]
+    if wildcards and not args.get("allow_wildcard_hosts", False):
+        raise ValueError(
+            f"hosts has wildcard {wildcards[0]!r}; name the hosts, or set allow_wildcard_hosts=True outside prod"
+        )
+    prefix = args.get("path_prefix", "/triton")
+    if not _PATH_PREFIX.match(prefix):
+        raise ValueError(f"path_prefix is {prefix!r}; use a path such as /triton (lowercase segments, no trailing slash)")
+    groups = args.get("groups") or []
+    if not groups:
+        raise ValueError("groups is empty; give at least one model group (the first is the default route)")
+    seen: dict[str, str] = {}
+    names: set[str] = set()
+    for group in groups:
+        name = group["name"]
+        if name in names:
+            raise ValueError(f"groups has duplicate name {name!r}")
+        names.add(name)
+        for model in group.get("models", []):
+            if not _MODEL_NAME.match(model):
+                raise ValueError(f"group {name!r}: model name {model!r} may hold only letters, digits, '_', '.', '-'")
+            if model in seen:
+                raise ValueError(f"model {model!r} is in groups {seen[model]!r} and {name!r}; a model belongs to one group")
+            seen[model] = name
+        canary = group.get("canary")
+        if canary is not None:
+            _validate_canary(name, canary)
+    tls = args.get("tls")
+    if tls is not None and tls.get("mode", "SIMPLE") not in TLS_MODES:
+        raise ValueError(f"tls.mode is {tls.get('mode')!r}; use one of {', '.join(TLS_MODES)}")
+    if tls is not None and not tls.get("credential_name"):
+        raise ValueError("tls.credential_name is empty; name the certificate Secret in the gateway namespace")
+    timeout = args.get("request_timeout_seconds", 60)
+    retries = args.get("retries", DEFAULT_RETRIES)
+    if not 0 <= retries["attempts"] <= 2:
+        raise ValueError(f"retries.attempts is {retries['attempts']}; use 0, 1 or 2 (every retry repeats GPU work)")
+    if retries["per_try_timeout_seconds"] > timeout:
+        raise ValueError(
+            f"retries.per_try_timeout_seconds is {retries['per_try_timeout_seconds']}; use at most "
+            f"request_timeout_seconds ({timeout})"
+        )
+    outlier = args.get("outlier_detection", DEFAULT_OUTLIER_DETECTION)
+    if not 0 <= outlier["max_ejection_percent"] <= 50:
+        raise ValueError(
+            f"outlier_detection.max_ejection_percent is {outlier['max_ejection_percent']}; use 0..50 so one "
+            "ejection never removes all of a small group"
+        )
+
+
+def _validate_canary(group: str, canary: Mapping[str, Any]) -> None:
+    stable, weight = canary["stable_percent"], canary["canary_percent"]
+    for key, value in (("stable_percent", stable), ("canary_percent", weight)):
+        if not isinstance(value, int) or not 0 <= value <= 100:
+            raise ValueError(f"group {group!r}: canary.{key} is {value!r}; use a whole number 0..100")
+    if stable + weight != 100:
+        raise ValueError(f"group {group!r}: canary weights {stable} + {weight} = {stable + weight}; they must sum to 100")
+    header = canary.get("override_header")
+    if header is not None and (not _HEADER_NAME.match(header.get("name", "")) or not header.get("value")):
+        raise ValueError(
+            f"group {group!r}: canary.override_header is {dict(header)!r}; give a lowercase header name and a value"
+        )
+
+
+class TritonRouting(pulumi.ComponentResource):
+    """Gateway, VirtualService (rewrite, per-model routes, weighted canary) and one DestinationRule per group."""
+
+    url: pulumi.Output[str]
+    """External base URL of the HTTP API, e.g. ``https://triton.example.com/triton``."""
+    virtual_service_name: pulumi.Output[str]
+    """Name of the VirtualService that holds the weights."""
+
+    def __init__(self, name: str, args: TritonRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_routing(args)  # before anything is registered: nothing is half-created
+        super().__init__("tritonplatform:index:TritonRouting", name, None, opts)
+        # Custom resources name their dependencies (e.g. the Istio installation that creates the
+        # CRDs) explicitly, so ordering shows in every plan and never rests on the parent alone.
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
+        namespace = args["namespace"]
+        tls = args.get("tls")
+        hosts = list(args["hosts"])
+        retries = args.get("retries", DEFAULT_RETRIES)
+        labels = _labels.recommended_labels(name, "routing")
+
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version=NETWORKING_API,
+            kind="Gateway",
+            metadata={"name": "triton-gateway", "namespace": namespace, "labels": labels},
+            spec={"selector": dict(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR)), "servers": servers(hosts, tls)},
+            opts=child,
+        )
+        gateway_name = gateway.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+
+        for group in args["groups"]:
+            k8s.apiextensions.CustomResource(
+                f"{name}-{group['name']}-destination-rule",
+                api_version=NETWORKING_API,
+                kind="DestinationRule",
+                metadata={
+                    "name": f"triton-{group['name']}",
+                    "namespace": namespace,
+                    "labels": _labels.recommended_labels(name, "routing", model_group=group["name"]),
+                },
+                spec=destination_rule(group, args.get("outlier_detection", DEFAULT_OUTLIER_DETECTION)),
+                opts=child,
+            )
+
+        virtual_service = k8s.apiextensions.CustomResource(
+            f"{name}-virtual-service",
+            api_version=NETWORKING_API,
+            kind="VirtualService",
+            metadata={"name": "triton", "namespace": namespace, "labels": labels},
+            spec={"hosts": hosts, "gateways": [gateway_name], "http": routes({**args, "retries": retries})},
+            opts=child,
+        )
+        self.virtual_service_name = virtual_service.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+        scheme = "https" if tls is not None else "http"
+        self.url = pulumi.Output.from_input(f"{scheme}://{hosts[0]}{args.get('path_prefix', '/triton')}")
+        self.register_outputs({"url": self.url, "virtual_service_name": self.virtual_service_name})

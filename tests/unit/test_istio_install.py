@@ -1,0 +1,128 @@
+"""IstioInstallation: pinned official charts, in an order that lets one `pulumi up` build a fresh cluster."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import inputs, one
+from triton_components import IstioInstallation, versions
+from triton_platform.config import load_settings
+from triton_platform.environment import build_environment
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def _install(**args):
+    return lambda: IstioInstallation("istio", args)
+
+
+def test_installs_the_four_official_charts_at_the_pinned_version(run):
+    render = run(_install())
+    releases = {r["name"]: r["inputs"] for r in render.find(RELEASE)}
+    assert {name: (r["chart"], r["name"]) for name, r in releases.items()} == {
+        "istio-base": ("base", "istio-base"),
+        "istio-istiod": ("istiod", "istiod"),
+        "istio-cni": ("cni", "istio-cni"),
+        "istio-gateway": ("gateway", "istio-ingressgateway"),
+    }
+    for release in releases.values():
+        assert release["version"] == versions.ISTIO_VERSION
+        assert release["repositoryOpts"] == {"repo": "https://istio-release.storage.googleapis.com/charts"}
+    assert re.fullmatch(r"1\.\d+\.\d+", versions.ISTIO_VERSION)
+
+
+def test_releases_are_ordered_crds_then_control_plane_then_gateway(run):
+    render = run(_install())
+    deps = {r["name"]: r["dependsOn"] for r in render.find(RELEASE)}
+    base = "kubernetes:helm.sh/v3:Release::istio-base"
+    assert base not in deps["istio-base"]
+    assert base in deps["istio-istiod"] and base in deps["istio-cni"]
+    assert "kubernetes:helm.sh/v3:Release::istio-istiod" in deps["istio-gateway"]
+    for name in ("istio-base", "istio-istiod", "istio-cni"):
+        assert "kubernetes:core/v1:Namespace::istio-system-namespace" in deps[name]
+    assert "kubernetes:core/v1:Namespace::istio-gateway-namespace" in deps["istio-gateway"]
+
+
+def test_istiod_uses_the_cni_and_normalises_paths_for_authorization(run):
+    values = inputs(run(_install()), RELEASE, "istio-istiod")["values"]
+    assert values["pilot"]["cni"]["enabled"] is True
+    assert values["meshConfig"]["pathNormalization"] == {"normalization": "DECODE_AND_MERGE_SLASHES"}
+
+
+def test_namespaces_get_the_pod_security_level_each_component_needs(run):
+    render = run(_install(system_namespace="istio-system", gateway_namespace="edge"))
+    labels = {r["inputs"]["metadata"]["name"]: r["inputs"]["metadata"]["labels"] for r in render.find(NAMESPACE)}
+    assert labels["istio-system"]["pod-security.kubernetes.io/enforce"] == "privileged"  # CNI hostPath
+    assert labels["edge"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert inputs(render, RELEASE, "istio-gateway")["namespace"] == "edge"
+
+
+def test_gateway_is_highly_available_and_annotatable(run):
+    render = run(_install(gateway_replicas=3, gateway_service_annotations={"networking.gke.io/load-balancer-type": "Internal"}))
+    values = inputs(render, RELEASE, "istio-gateway")["values"]
+    assert values["autoscaling"]["minReplicas"] == 3
+    assert values["podDisruptionBudget"] == {"minAvailable": 1}
+    assert values["service"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+
+
+def test_platform_is_passed_to_every_chart(run):
+    render = run(_install(platform="gke"))
+    for release in render.find(RELEASE):
+        assert release["inputs"]["values"]["global"] == {"platform": "gke"}
+    assert "global" not in inputs(run(_install()), RELEASE, "istio-base")["values"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"platform": "eks"}, "platform is 'eks'; use one of gke, k3d, k3s"),
+        ({"gateway_replicas": 0}, "gateway_replicas is 0; use 1 or more"),
+        ({"gateway_name": "ingress"}, "gateway_name is 'ingress'; use a name starting with 'istio-'"),
+    ],
+)
+def test_invalid_inputs_fail_before_any_child_is_declared(run, args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run(_install(**args))
+
+
+def test_an_environment_orders_triton_and_istio_resources_after_the_releases(run):
+    settings = load_settings(
+        {
+            "triton-platform:environment": "staging",
+            "triton-platform:triton": {"modelRepository": "gs://bucket/models"},
+            "triton-platform:mesh": {"enabled": True, "install": {"enabled": True},
+                                     "gateway": {"hosts": ["triton.example.com"]}},
+        },
+        "Pulumi.staging.yaml",
+    )
+    render = run(lambda: build_environment(settings))
+    releases = {f"{RELEASE}::{r['name']}" for r in render.find(RELEASE)}
+    assert len(releases) == 4
+    # Triton's children register only after their parent, which waits for every release: its pods
+    # are created once istiod's injector is serving.
+    assert releases <= set(one(render, "tritonplatform:index:TritonServer")["dependsOn"])
+    custom = [r for r in render.resources if ".istio.io/" in r["type"]]
+    assert len(custom) >= 8
+    for resource in custom:
+        assert releases <= set(resource["dependsOn"]), resource["name"]
+    namespace = inputs(render, NAMESPACE, "triton-namespace")
+    assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
+    pod = inputs(render, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]
+    assert pod["annotations"]["proxy.istio.io/config"] == '{"holdApplicationUntilProxyStarts": true}'
+
+
+def test_an_environment_without_install_adds_no_releases(run):
+    settings = load_settings(
+        {
+            "triton-platform:environment": "dev",
+            "triton-platform:triton": {"modelRepository": "gs://bucket/models"},
+            "triton-platform:mesh": {"enabled": True, "gateway": {"hosts": ["*"]}},
+        },
+        "Pulumi.dev.yaml",
+    )
+    render = run(lambda: build_environment(settings))
+    assert render.find(RELEASE) == []
+    assert render.find("kubernetes:networking.istio.io/v1:VirtualService")

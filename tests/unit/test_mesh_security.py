@@ -1,0 +1,225 @@
+"""MeshSecurity: STRICT mTLS, allow-list authorization, JWT and NetworkPolicies, as asked for."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import inputs
+from triton_components import MeshSecurity, TritonServer
+
+PEER = "kubernetes:security.istio.io/v1:PeerAuthentication"
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+REQUEST_AUTHN = "kubernetes:security.istio.io/v1:RequestAuthentication"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+JWT = {"issuer": "https://auth.example.com/realms/ml", "jwks_uri": "https://auth.example.com/realms/ml/certs",
+       "audiences": ["triton"]}
+
+#: Triton's management APIs (reference §2.4): external traffic must never reach them.
+MANAGEMENT = [
+    ("8000", "POST", "/v2/repository/index"),
+    ("8000", "POST", "/v2/repository/models/resnet50/load"),
+    ("8000", "POST", "/v2/repository/models/resnet50/unload"),
+    ("8000", "GET", "/v2/models/stats"),
+    ("8000", "GET", "/v2/models/resnet50/stats"),
+    ("8000", "GET", "/v2/models/resnet50/versions/1/stats"),
+    ("8000", "GET", "/v2/models/resnet50/config"),
+    ("8000", "GET", "/v2/models/resnet50/versions/1/config"),
+    ("8000", "POST", "/v2/models/resnet50/trace/setting"),
+    ("8000", "GET", "/v2/trace/setting"),
+    ("8000", "POST", "/v2/logging"),
+    ("8000", "POST", "/v2/systemsharedmemory/region/r/register"),
+    ("8000", "GET", "/v2/cudasharedmemory/status"),
+    ("8001", "POST", "/inference.GRPCInferenceService/RepositoryModelLoad"),
+    ("8001", "POST", "/inference.GRPCInferenceService/ModelConfig"),
+    ("8001", "POST", "/inference.GRPCInferenceService/ModelStatistics"),
+    ("8001", "POST", "/inference.GRPCInferenceService/SystemSharedMemoryRegister"),
+    ("8001", "POST", "/inference.GRPCInferenceService/LogSettings"),
+    ("8001", "POST", "/inference.GRPCInferenceService/TraceSetting"),
+]
+SERVING = [
+    ("8000", "POST", "/v2/models/resnet50/infer"),
+    ("8000", "POST", "/v2/models/resnet50/versions/2/infer"),
+    ("8000", "POST", "/v2/models/llm/generate_stream"),
+    ("8000", "GET", "/v2/models/resnet50"),
+    ("8000", "GET", "/v2/models/resnet50/ready"),
+    ("8000", "GET", "/v2/health/ready"),
+    ("8000", "GET", "/v2/health/live"),
+    ("8000", "GET", "/v2"),
+    ("8001", "POST", "/inference.GRPCInferenceService/ModelInfer"),
+    ("8001", "POST", "/inference.GRPCInferenceService/ModelStreamInfer"),
+    ("8001", "POST", "/inference.GRPCInferenceService/ServerReady"),
+]
+
+
+def _security(**overrides):
+    args = {"namespace": "triton", "instance": "triton", "gateway_namespace": "istio-ingress",
+            "gateway_selector": {"istio": "ingressgateway"}, "prometheus_namespace": "monitoring", **overrides}
+    return lambda: MeshSecurity("triton-mesh-security", args)
+
+
+def _policies(render):
+    return {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in render.find(AUTHZ)}
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    """Istio's string match for paths: exact, ``prefix*``, ``*suffix``, ``*``, and ``{*}``/``{**}`` templates."""
+    if "{*}" in pattern or "{**}" in pattern:
+        regex = "".join("[^/]+" if part == "{*}" else ".*" if part == "{**}" else re.escape(part)
+                        for part in re.split(r"(\{\*\*?\})", pattern))
+        return re.fullmatch(regex, path) is not None
+    if pattern == "*":
+        return bool(path)
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return path.endswith(pattern[1:])
+    return path == pattern
+
+
+def _operation_matches(operation, port, method, path):
+    return (
+        ("ports" not in operation or port in operation["ports"])
+        and ("methods" not in operation or method in operation["methods"])
+        and ("paths" not in operation or any(_path_matches(p, path) for p in operation["paths"]))
+    )
+
+
+def _rule_matches(rule, source_namespace, port, method, path):
+    sources = [f["source"] for f in rule.get("from", [])]
+    source_ok = not sources or any(source_namespace in s.get("namespaces", [source_namespace]) for s in sources)
+    operations = [t["operation"] for t in rule.get("to", [])]
+    return source_ok and (not operations or any(_operation_matches(o, port, method, path) for o in operations))
+
+
+def _allowed(policies, port, method, path, source_namespace="istio-ingress"):
+    """Istio's evaluation: any matching DENY denies; otherwise a matching ALLOW allows (default deny)."""
+    def matching(action):
+        return any(_rule_matches(rule, source_namespace, port, method, path)
+                   for spec in policies.values() if spec.get("action", "ALLOW") == action
+                   for rule in spec.get("rules", []))
+    return not matching("DENY") and matching("ALLOW")
+
+
+def test_namespace_is_strict_mtls_with_only_the_metrics_port_permissive(run):
+    render = run(_security())
+    peers = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in render.find(PEER)}
+    assert peers["default"] == {"mtls": {"mode": "STRICT"}}
+    metrics = peers["triton-metrics-plaintext"]
+    assert metrics["mtls"] == {"mode": "STRICT"}
+    assert metrics["portLevelMtls"] == {"8002": {"mode": "PERMISSIVE"}}
+    # Istio only honours port-level settings on a policy with a workload selector.
+    assert metrics["selector"]["matchLabels"] == {"app.kubernetes.io/name": "triton-inference-server",
+                                                  "app.kubernetes.io/instance": "triton"}
+
+
+def test_without_prometheus_the_metrics_port_stays_strict_and_closed(run):
+    render = run(_security(prometheus_namespace=None))
+    assert [r["inputs"]["metadata"]["name"] for r in render.find(PEER)] == ["default"]
+    policies = _policies(render)
+    assert not _allowed(policies, "8002", "GET", "/metrics", source_namespace="monitoring")
+    ingress = inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]["ingress"]
+    assert [p["port"] for rule in ingress for p in rule["ports"]] == [8000, 8001]
+
+
+def test_default_deny_and_allow_policies_use_only_positive_matches(run):
+    policies = _policies(run(_security(jwt=JWT)))
+    assert policies["allow-nothing"] == {"action": "ALLOW"}  # no rules: matches nothing, denies everything else
+    allow = [spec for spec in policies.values() if spec.get("action", "ALLOW") == "ALLOW"]
+    assert len(allow) == 2
+
+    def negative_keys(value):
+        if isinstance(value, dict):
+            return [k for k in value if k.startswith("not")] + [n for v in value.values() for n in negative_keys(v)]
+        if isinstance(value, list):
+            return [n for v in value for n in negative_keys(v)]
+        return []
+
+    assert all(negative_keys(spec) == [] for spec in allow)
+
+
+@pytest.mark.parametrize(("port", "method", "path"), MANAGEMENT)
+def test_gateway_traffic_never_reaches_management_apis(run, port, method, path):
+    assert not _allowed(_policies(run(_security())), port, method, path)
+
+
+@pytest.mark.parametrize(("port", "method", "path"), SERVING)
+def test_gateway_traffic_reaches_inference_metadata_and_health(run, port, method, path):
+    policies = _policies(run(_security()))
+    assert _allowed(policies, port, method, path)
+    assert not _allowed(policies, port, method, path, source_namespace="default"), "only the gateway may call"
+
+
+def test_prometheus_may_only_get_metrics_on_8002(run):
+    policies = _policies(run(_security()))
+    assert _allowed(policies, "8002", "GET", "/metrics", source_namespace="monitoring")
+    assert not _allowed(policies, "8002", "POST", "/metrics", source_namespace="monitoring")
+    assert not _allowed(policies, "8002", "GET", "/v2/models/stats", source_namespace="monitoring")
+
+
+def test_jwt_is_validated_and_required_on_serving_ports(run):
+    render = run(_security(jwt=JWT))
+    authn = inputs(render, REQUEST_AUTHN)["spec"]
+    assert authn["jwtRules"] == [{"issuer": JWT["issuer"], "jwksUri": JWT["jwks_uri"], "audiences": ["triton"]}]
+    require = _policies(render)["triton-require-jwt"]
+    assert require["action"] == "DENY"
+    assert require["selector"] == authn["selector"]
+    assert require["rules"] == [{"from": [{"source": {"notRequestPrincipals": ["*"]}}],
+                                 "to": [{"operation": {"ports": ["8000", "8001"]}}]}]
+
+
+def test_no_jwt_no_request_authentication(run):
+    render = run(_security())
+    assert render.find(REQUEST_AUTHN) == []
+    assert "triton-require-jwt" not in _policies(render)
+
+
+def test_network_policies_admit_only_gateway_and_prometheus(run):
+    render = run(_security())
+    deny = inputs(render, NETPOL, "triton-mesh-security-default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    spec = inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]
+    gateway, prometheus = spec["ingress"]
+    assert gateway["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}},
+                                "podSelector": {"matchLabels": {"istio": "ingressgateway"}}}]
+    assert [p["port"] for p in gateway["ports"]] == [8000, 8001]
+    assert prometheus["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert [p["port"] for p in prometheus["ports"]] == [8002]
+
+
+def test_workload_selectors_match_the_triton_pods(run):
+    def program():
+        TritonServer("triton", {"model_repository": "gs://bucket/models"})
+        _security()()
+
+    render = run(program)
+    pod_labels = inputs(render, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]["labels"]
+    selectors = [r["inputs"]["spec"]["selector"]["matchLabels"] for r in render.find(AUTHZ) + render.find(PEER)
+                 if "selector" in r["inputs"]["spec"]]
+    selectors.append(inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]["podSelector"]["matchLabels"])
+    assert len(selectors) == 4
+    for selector in selectors:
+        assert selector.items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"gateway_namespace": ""}, "gateway_namespace is empty"),
+        ({"prometheus_namespace": "istio-ingress"}, "prometheus_namespace is 'istio-ingress', the gateway namespace"),
+        ({"jwt": {"issuer": "https://a", "jwks_uri": ""}}, "jwt needs both issuer and jwks_uri"),
+        ({"jwt": {"issuer": "https://a", "jwks_uri": "http://a/certs"}}, "jwt.jwks_uri is 'http://a/certs'; use an https:// URL"),
+    ],
+)
+def test_invalid_inputs_fail_before_any_child_is_declared(run, overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run(_security(**overrides))
+
+
+def test_prometheus_with_istio_certificates_keeps_8002_strict_and_is_checked_by_identity(run):
+    render = run(_security(metrics_mtls=True))
+    assert [r["inputs"]["metadata"]["name"] for r in render.find(PEER)] == ["default"]
+    policies = _policies(render)
+    assert _allowed(policies, "8002", "GET", "/metrics", source_namespace="monitoring")
+    assert not _allowed(policies, "8002", "GET", "/metrics", source_namespace="istio-ingress")
