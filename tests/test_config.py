@@ -84,8 +84,8 @@ def test_prod_single_replica_can_be_waived_explicitly():
          "triton-platform:modelGroups[0].gpusPerReplica = 2: each n1-standard-8 node offers 1 GPU(s) to pods; "
          "use 1 or fewer"),
         ({"maxNodes": 1}, [{"name": "a", "replicas": 2}],
-         "triton-platform:gcp.gpuPool.maxNodes = 1: the model groups need 2 GPU(s) at their replica counts but "
-         "1 node(s) hold 1; raise maxNodes or lower replicas"),
+         "triton-platform:gcp.gpuPool.maxNodes = 1: the model groups need 2 GPU(s) at their maximum replica counts but "
+         "1 node(s) hold 1; raise maxNodes or lower replicas (or autoscaling.maxReplicas)"),
         ({"spot": True}, [{"name": "a"}],
          "triton-platform:modelGroups[0].exitTimeoutSeconds = 30: preStopSleepSeconds + exitTimeoutSeconds is 40 s, "
          "but GKE gives pods on a reclaimed Spot node 15 s; keep the sum at 15 or less"),
@@ -164,8 +164,8 @@ AWS = {"region": "us-east-1", "cluster": {"name": "ml"}}
         ({}, [{"name": "a", "gpusPerReplica": 2}],
          "triton-platform:modelGroups[0].gpusPerReplica = 2: each g5.xlarge node offers 1 GPU(s) to pods; use 1 or fewer"),
         ({"gpuNodeGroup": {"maxNodes": 1}}, [{"name": "a", "replicas": 3}],
-         "triton-platform:aws.gpuNodeGroup.maxNodes = 1: the model groups need 3 GPU(s) at their replica counts but "
-         "1 node(s) hold 1; raise maxNodes or lower replicas"),
+         "triton-platform:aws.gpuNodeGroup.maxNodes = 1: the model groups need 3 GPU(s) at their maximum replica counts but "
+         "1 node(s) hold 1; raise maxNodes or lower replicas (or autoscaling.maxReplicas)"),
     ],
 )
 def test_aws_node_group_rules(aws, groups, expected):

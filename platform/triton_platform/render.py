@@ -77,6 +77,14 @@ def _redact(value: Any) -> Any:
     return SECRET_PLACEHOLDER
 
 
+def _is_sdk_type_alias(spec: dict[str, Any] | None, package: str) -> bool:
+    """A type-only alias within the resource's own package: added by the provider SDK, not by us.
+    Aliases given as URNs (no ``spec``) and aliases that change a name or parent are kept."""
+    if not spec or set(spec) - {"type", "parentUrn"} or spec.get("parentUrn"):
+        return False
+    return spec.get("type", "").split(":", 1)[0] == package
+
+
 def _short(urn: str) -> str:
     """``urn:pulumi:stack::project::a$b::name`` -> ``b::name`` (type and name)."""
     if not urn:
@@ -109,8 +117,7 @@ class _Recorder(pulumi_mocks.MockMonitor):
         aliases = [
             a
             for a in (MessageToDict(x) for x in request.aliases)
-            if not (set(a.get("spec", {})) <= {"type", "parentUrn"} and not a["spec"].get("parentUrn")
-                    and a["spec"].get("type", "").split(":", 1)[0] == package)
+            if not _is_sdk_type_alias(a.get("spec"), package)
         ]
         if aliases:
             options["aliases"] = aliases

@@ -16,7 +16,7 @@ from triton_components.gcp import catalog
 from triton_components.quantities import memory_bytes
 
 from .models import AwsSettings, Environment, GcpSettings, PlatformSettings
-from .observability import check_observability
+from .observability import check_observability, peak_stable_replicas
 from .routing import check_mesh
 
 #: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
@@ -93,7 +93,8 @@ def _model_groups(s: PlatformSettings) -> Iterator[Problem]:
             yield Problem(
                 (*at, "shmSize"), g.shm_size, f"must be below memory ({g.memory}): /dev/shm is memory-backed and counts against it"
             )
-        if s.environment is Environment.PROD and g.replicas < 2 and not g.accept_single_replica:
+        # Autoscaled groups are held to the same rule on autoscaling.minReplicas (observability.py).
+        if s.environment is Environment.PROD and g.autoscaling is None and g.replicas < 2 and not g.accept_single_replica:
             yield Problem(
                 (*at, "replicas"),
                 g.replicas,
@@ -204,14 +205,17 @@ def _gpu_capacity(
                 g.gpus_per_replica,
                 f"each {node} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
             )
-    needed = sum((g.replicas + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups)
+    # Autoscaled groups count at autoscaling.maxReplicas: the pool must hold every group at its peak.
+    needed = sum(
+        (peak_stable_replicas(g) + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups
+    )
     capacity = max_nodes * per_node
     if needed > capacity:
         yield Problem(
             max_nodes_path,
             max_nodes,
-            f"the model groups need {needed} GPU(s) at their replica counts but {max_nodes} node(s) hold "
-            f"{capacity}; raise maxNodes or lower replicas",
+            f"the model groups need {needed} GPU(s) at their maximum replica counts but {max_nodes} node(s) hold "
+            f"{capacity}; raise maxNodes or lower replicas (or autoscaling.maxReplicas)",
         )
 
 
