@@ -62,6 +62,18 @@ def _render(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import run
+
+    return run(Path(args.base), Path(args.head), Path(args.output) if args.output else None, args.fail_on_flagged)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run as bench
+
+    return bench(_project_root(Path.cwd()), quick=args.quick, json_path=Path(args.json) if args.json else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="triton-platform", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stack names (default: every Pulumi.*.yaml)")
     render.add_argument("--out", default="rendered", metavar="DIR", help="output directory (default: rendered)")
     render.set_defaults(func=_render)
+    diff = commands.add_parser("diff", help="compare two render outputs; Markdown for a merge-request comment")
+    diff.add_argument("base", metavar="BASE_DIR", help="render output of the target branch")
+    diff.add_argument("head", metavar="HEAD_DIR", help="render output of the merge request")
+    diff.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when a change is flagged for review")
+    diff.add_argument("--output", metavar="FILE", help="write the Markdown to FILE instead of stdout")
+    diff.set_defaults(func=_diff)
+    bench = commands.add_parser("bench", help="measure program cost, scaling, start-up and install size")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (for CI logs)")
+    bench.add_argument("--json", metavar="FILE", help="write results to FILE (default: benchmarks/results.json, full runs only)")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     return args.func(args)
 

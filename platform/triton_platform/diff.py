@@ -1,0 +1,677 @@
+"""Compare two offline renders and write a merge-request comment (``triton-platform diff``).
+
+Input: two directories written by ``triton-platform render --out DIR`` (one per side of a merge
+request), each holding ``<stack>/resources.json``. Output: Markdown with a summary table per stack,
+the changes a reviewer must look at hard, then every changed field path with before and after.
+
+What is flagged for hard review:
+
+* a stateful or protected resource (bucket, node pool, cluster, namespace, volume, key ring, or
+  anything with ``protect``) that is deleted, or whose change touches a field providers cannot
+  update in place (so Pulumi replaces it, and named resources are deleted first);
+* protection removed (``protect`` or ``retainOnDelete`` dropped);
+* a resource whose name, type or parent chain changed without an ``alias`` (Pulumi deletes the old
+  one and creates a new one);
+* any change to a secret-bearing resource and any change to IAM or Kubernetes RBAC;
+* a stack added or removed.
+
+Limits: the render has no cloud state, so this is the *intended* change, not a refresh; whether a
+provider replaces a resource is inferred from a list of immutable fields (``pulumi preview --diff``
+is authoritative); secret values are redacted in renders, so a changed secret value is invisible.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+SECRET = "[secret]"
+#: Hidden marker CI uses to find and update its own comment instead of posting a new one.
+COMMENT_MARKER = "<!-- triton-platform:offline-diff -->"
+#: GitHub rejects comments above 65,536 characters; stay below with room for a CI footer.
+DEFAULT_MAX_CHARS = 60_000
+
+# The last segment of a type token (``gcp:storage/bucket:Bucket`` -> ``Bucket``) for resources
+# whose deletion or replacement loses data or takes the platform down.
+STATEFUL_KINDS = frozenset(
+    {
+        "Bucket", "BucketV2",                                    # GCS, S3: the model repository
+        "NodePool", "NodeGroup", "ManagedNodeGroup",             # GKE, EKS (+ pulumi-eks)
+        "Cluster",                                               # GKE, EKS (+ pulumi-eks)
+        "Namespace",                                             # deletes every object inside it
+        "PersistentVolume", "PersistentVolumeClaim", "StatefulSet",
+        "KeyRing", "CryptoKey",                                  # GCP KMS: destroying keys loses data
+        "Repository",                                            # Artifact Registry / ECR images
+    }
+)
+_STATEFUL_TYPE = re.compile(r"^aws:kms/key:Key$|^aws:ecr/repository:Repository$")
+
+_SECRET_TYPE = re.compile(
+    r"^kubernetes:core/v1:Secret$|secretmanager|secretsmanager|randomPassword|serviceaccount/key:Key$"
+    r"|iam/accessKey:AccessKey$|^tls:",
+    re.IGNORECASE,
+)
+_IAM_TYPE = re.compile(r"iam|rbac\.authorization\.k8s\.io", re.IGNORECASE)
+
+# Fields providers cannot change in place: a change means replace (delete-before-replace for a
+# resource with an explicit physical name). Paths are relative to ``inputs``; a prefix matches
+# everything below it. The list is deliberately conservative; ``pulumi preview`` has the last word.
+_IMMUTABLE_KUBERNETES = ("metadata.name", "metadata.namespace", "apiVersion", "kind")
+_IMMUTABLE_KUBERNETES_BY_KIND = {
+    "Deployment": ("spec.selector",),
+    "ReplicaSet": ("spec.selector",),
+    "DaemonSet": ("spec.selector",),
+    "StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy"),
+    "Job": ("spec.selector", "spec.template"),
+    "Service": ("spec.clusterIP", "spec.clusterIPs"),
+    "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeName", "spec.selector"),
+    "PersistentVolume": ("spec",),
+    "PodDisruptionBudget": (),
+}
+_IMMUTABLE_CLOUD = (
+    "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
+    "nodeGroupName", "nodeLocations", "initialNodeCount", "network", "subnetwork", "subnetIds",
+    "privateClusterConfig", "nodeConfig", "instanceTypes", "amiType", "capacityType", "diskSize",
+    "nodeRoleArn", "roleArn", "vpcConfig.subnetIds", "keyRing", "purpose", "storageClass",
+)
+
+
+@dataclass
+class FieldChange:
+    path: str
+    before: Any = None
+    after: Any = None
+    kind: str = "changed"  # "added" | "removed" | "changed" | "reordered"
+    secret: bool = False
+
+    def line(self) -> str:
+        if self.secret:
+            return f"~ {self.path}: (secret {self.kind}; value not shown)"
+        if self.kind == "added":
+            return f"+ {self.path}: {_show(self.after)}"
+        if self.kind == "removed":
+            return f"- {self.path}: {_show(self.before)}"
+        if self.kind == "reordered":
+            return f"~ {self.path}: order {_show(self.before)} -> {_show(self.after)}"
+        return f"~ {self.path}: {_show(self.before)} -> {_show(self.after)}"
+
+
+@dataclass
+class ResourceChange:
+    id: str
+    type: str
+    kind: str  # "added" | "removed" | "changed" | "renamed"
+    fields: list[FieldChange] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    previous_id: str | None = None
+
+    @property
+    def symbol(self) -> str:
+        return {"added": "+", "removed": "-", "changed": "~", "renamed": "~"}[self.kind]
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    status: str  # "added" | "removed" | "changed" | "unchanged"
+    resources: list[ResourceChange] = field(default_factory=list)
+    outputs: list[FieldChange] = field(default_factory=list)
+    unchanged: int = 0
+    flags: list[str] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for r in self.resources if r.kind == kind)
+
+    @property
+    def flagged(self) -> list[tuple[str, str]]:
+        """``(subject, reason)`` for every flag of this stack."""
+        found = [("stack", reason) for reason in self.flags]
+        found += [(r.id, reason) for r in self.resources for reason in r.flags]
+        return found
+
+
+@dataclass
+class Report:
+    base: str
+    head: str
+    stacks: list[StackDiff]
+
+    @property
+    def flagged(self) -> bool:
+        return any(s.flagged for s in self.stacks)
+
+    @property
+    def changed(self) -> bool:
+        return any(s.status != "unchanged" for s in self.stacks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_render_dir(path: Path) -> dict[str, dict[str, Any]]:
+    """``{stack: resources.json payload}`` for every ``<stack>/resources.json`` under ``path``."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory (expected the output of `triton-platform render --out`)")
+    renders: dict[str, dict[str, Any]] = {}
+    for file in sorted(path.glob("*/resources.json")):
+        payload = json.loads(file.read_text())
+        renders[payload.get("stack") or file.parent.name] = payload
+    return renders
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification
+
+
+def type_kind(type_: str) -> str:
+    return type_.rsplit(":", 1)[-1]
+
+
+def is_stateful(resource: Mapping[str, Any]) -> bool:
+    type_ = resource["type"]
+    if not resource.get("custom", True):
+        return False
+    return type_kind(type_) in STATEFUL_KINDS or bool(_STATEFUL_TYPE.search(type_))
+
+
+def is_protected(resource: Mapping[str, Any]) -> bool:
+    return bool(resource.get("options", {}).get("protect"))
+
+
+def is_secret_bearing(resource: Mapping[str, Any]) -> bool:
+    return (
+        bool(_SECRET_TYPE.search(resource["type"]))
+        or bool(resource.get("options", {}).get("additionalSecretOutputs"))
+        or _contains_secret(resource.get("inputs"))
+    )
+
+
+def is_iam(resource: Mapping[str, Any]) -> bool:
+    return bool(_IAM_TYPE.search(resource["type"]))
+
+
+def _contains_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_secret(v) for v in value)
+    return value == SECRET
+
+
+def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
+    """Input paths (``inputs.``-relative, dotted, no indices) that force a replacement."""
+    type_ = resource["type"]
+    if type_.startswith("kubernetes:"):
+        kind = resource.get("inputs", {}).get("kind") or type_kind(type_)
+        prefixes = _IMMUTABLE_KUBERNETES + _IMMUTABLE_KUBERNETES_BY_KIND.get(kind, ())
+        if kind in ("Secret", "ConfigMap") and resource.get("inputs", {}).get("immutable"):
+            prefixes += ("data", "stringData", "binaryData")
+        return prefixes
+    if not resource.get("custom", True):
+        return ()
+    return _IMMUTABLE_CLOUD
+
+
+def _replacement_fields(before: Mapping[str, Any], changes: Iterable[FieldChange]) -> list[str]:
+    prefixes = immutable_prefixes(before)
+    hits = []
+    for change in changes:
+        if not change.path.startswith("inputs."):
+            continue
+        plain = re.sub(r"\[[^\]]*\]", "", change.path[len("inputs.") :])
+        if any(plain == p or plain.startswith(p + ".") for p in prefixes):
+            hits.append(change.path)
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------
+# Structural diff
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def _key_path(prefix: str, key: str) -> str:
+    if _IDENTIFIER.match(key):
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{json.dumps(key)}]"
+
+
+def _named(items: list[Any]) -> bool:
+    """A list of objects identified by a unique ``name`` (containers, env, ports, volumes...)."""
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+        return False
+    return len({i["name"] for i in items}) == len(items)
+
+
+def diff_values(before: Any, after: Any, path: str = "", secret: bool = False) -> Iterator[FieldChange]:
+    """Every leaf-level difference between two JSON values, with readable paths."""
+    secret = secret or before == SECRET or after == SECRET
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(set(before) | set(after)):
+            sub = _key_path(path, key)
+            if key not in before:
+                yield _whole(sub, after[key], "added", secret)
+            elif key not in after:
+                yield _whole(sub, before[key], "removed", secret)
+            else:
+                yield from diff_values(before[key], after[key], sub, secret)
+        return
+    if isinstance(before, list) and isinstance(after, list):
+        yield from _diff_lists(before, after, path, secret)
+        return
+    if before != after:
+        yield FieldChange(path, before, after, "changed", secret)
+
+
+def _whole(path: str, value: Any, kind: str, secret: bool) -> FieldChange:
+    """A value added or removed as a whole."""
+    secret = secret or _contains_secret(value)
+    if kind == "added":
+        return FieldChange(path, after=value, kind=kind, secret=secret)
+    return FieldChange(path, before=value, kind=kind, secret=secret)
+
+
+def _diff_lists(before: list[Any], after: list[Any], path: str, secret: bool) -> Iterator[FieldChange]:
+    if _named(before) and _named(after):
+        old = {item["name"]: (i, item) for i, item in enumerate(before)}
+        new = {item["name"]: (i, item) for i, item in enumerate(after)}
+        for name, (i, item) in new.items():
+            if name not in old:
+                yield _whole(f"{path}[{i}]", item, "added", secret)
+            else:
+                yield from diff_values(old[name][1], item, f"{path}[{i}]", secret)
+        for name, (i, item) in old.items():
+            if name not in new:
+                yield _whole(f"{path}[{i}]", item, "removed", secret)
+        common_old = [n for n in old if n in new]
+        common_new = [n for n in new if n in old]
+        if common_old != common_new:
+            yield FieldChange(path, common_old, common_new, "reordered", secret)
+        return
+    # Anything else (args, tolerations...): align like a text diff so one insertion is one line.
+    keys_before = [json.dumps(x, sort_keys=True) for x in before]
+    keys_after = [json.dumps(x, sort_keys=True) for x in after]
+    matcher = difflib.SequenceMatcher(a=keys_before, b=keys_after, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            for k in range(i2 - i1):
+                yield from diff_values(before[i1 + k], after[j1 + k], f"{path}[{j1 + k}]", secret)
+            continue
+        for k in range(i1, i2):
+            yield _whole(f"{path}[{k}]", before[k], "removed", secret)
+        for k in range(j1, j2):
+            yield _whole(f"{path}[{k}]", after[k], "added", secret)
+
+
+def _comparable(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: resource.get(k) for k in ("parent", "provider", "dependsOn", "options", "inputs") if k in resource}
+
+
+def _secret_fields(resource: Mapping[str, Any]) -> set[str]:
+    """Top-level inputs whose values are secret (Secret data, additionalSecretOutputs)."""
+    names = set(resource.get("options", {}).get("additionalSecretOutputs") or ())
+    if resource["type"] == "kubernetes:core/v1:Secret":
+        names |= {"data", "stringData"}
+    return names
+
+
+def diff_resource(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldChange]:
+    changes = list(diff_values(_comparable(before), _comparable(after)))
+    secret_paths = {f"inputs.{name}" for name in _secret_fields(before) | _secret_fields(after)}
+    for change in changes:
+        if any(change.path == p or change.path.startswith((p + ".", p + "[")) for p in secret_paths):
+            change.secret = True
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack comparison
+
+
+def _index(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Resources by ``id``; a duplicated id (same type and name under two parents) gets its parent."""
+    counts: dict[str, int] = {}
+    for r in resources:
+        counts[r["id"]] = counts.get(r["id"], 0) + 1
+    return {(r["id"] if counts[r["id"]] == 1 else f"{r['id']} (parent {r.get('parent', '')})"): r for r in resources}
+
+
+def _type_chain(resource: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+    """The parent types that, with the name, make up the resource's URN."""
+    chain = [resource["type"]]
+    parent = resource.get("parent", "")
+    seen = set()
+    while parent in by_id and parent not in seen:
+        seen.add(parent)
+        chain.append(by_id[parent]["type"])
+        parent = by_id[parent].get("parent", "")
+    return tuple(reversed(chain))
+
+
+def _aliases(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(resource.get("options", {}).get("aliases") or ())
+
+
+def _alias_covers(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Does ``new`` carry an alias that maps the old URN (name and type) onto it?"""
+    for alias in _aliases(new):
+        urn = alias.get("urn")
+        if urn:
+            if urn.endswith(f"::{old['name']}") and old["type"] in urn:
+                return True
+            continue
+        spec = alias.get("spec", {})
+        if spec.get("name", new["name"]) == old["name"] and spec.get("type", new["type"]) == old["type"]:
+            return True
+    return False
+
+
+def _alias_reparents(resource: Mapping[str, Any]) -> bool:
+    return any(
+        a.get("urn") or a.get("spec", {}).get("noParent") or a.get("spec", {}).get("parentUrn")
+        for a in _aliases(resource)
+    )
+
+
+def _similarity(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
+    return -sum(1 for _ in diff_values(a.get("inputs"), b.get("inputs")))
+
+
+def diff_stack(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, Any] | None) -> StackDiff:
+    if base is None or head is None:
+        present = head if base is None else base
+        assert present is not None
+        kind = "added" if base is None else "removed"
+        result = StackDiff(stack, kind)
+        if kind == "added":
+            result.flags.append(f"stack added: every resource of `{stack}` is created on its first `pulumi up`")
+        else:
+            result.flags.append(
+                f"stack removed: its resources stay in the cloud until `pulumi destroy` runs on `{stack}`; "
+                f"deleting the file alone deletes nothing and leaves them unmanaged by CI"
+            )
+        for r in sorted(present["resources"], key=lambda r: r["id"]):
+            result.resources.append(ResourceChange(r["id"], r["type"], kind))
+        return result
+
+    old = _index(base["resources"])
+    new = _index(head["resources"])
+    result = StackDiff(stack, "unchanged")
+    removed = [k for k in old if k not in new]
+    added = [k for k in new if k not in old]
+
+    # A removal paired with an addition of the same type is a rename or a reparent (new URN).
+    renamed: dict[str, str] = {}  # old key -> new key, covered by an alias
+    suspect: dict[str, str] = {}  # old key -> new key, no alias: Pulumi deletes and recreates
+    for key in removed:
+        taken = {*renamed.values(), *suspect.values()}
+        candidates = [a for a in added if new[a]["type"] == old[key]["type"] and a not in taken]
+        covered = [a for a in candidates if _alias_covers(new[a], old[key])]
+        if covered:
+            renamed[key] = covered[0]
+        elif candidates:
+            suspect[key] = max(candidates, key=lambda a: _similarity(old[key], new[a]))
+
+    for key in removed:
+        if key in renamed:
+            continue
+        change = ResourceChange(old[key]["id"], old[key]["type"], "removed")
+        if key in suspect:
+            successor = new[suspect[key]]
+            change.flags.append(
+                f"renamed or moved without an alias? `{old[key]['id']}` disappears while `{successor['id']}` of the "
+                f"same type appears: Pulumi deletes the old one and creates the new one; if this is a refactor, add "
+                f"`aliases=[pulumi.Alias(name=\"{old[key]['name']}\")]` (or the old parent) to `{successor['name']}`"
+            )
+        _flag_removal(old[key], change)
+        result.resources.append(change)
+    successors = {v: k for k, v in suspect.items()}
+    for key in added:
+        if key in renamed.values():
+            continue
+        note = f"replaces `{old[successors[key]]['id']}` (see above)" if key in successors else None
+        result.resources.append(_added(new[key], note))
+    for key, new_key in renamed.items():
+        change = _changed(old[key], new[new_key], old, new)
+        change.kind, change.previous_id = "renamed", old[key]["id"]
+        change.notes.append(f"renamed from `{old[key]['id']}` with an alias: Pulumi keeps the resource")
+        result.resources.append(change)
+    for key in old:
+        if key in new:
+            change = _changed(old[key], new[key], old, new)
+            if change.fields or change.flags:
+                result.resources.append(change)
+            else:
+                result.unchanged += 1
+
+    result.outputs = list(diff_values(base.get("outputs", {}), head.get("outputs", {})))
+    order = {"removed": 0, "renamed": 1, "changed": 2, "added": 3}
+    result.resources.sort(key=lambda r: (not r.flags, order[r.kind], r.id))
+    if result.resources or result.outputs:
+        result.status = "changed"
+    return result
+
+
+def _added(resource: Mapping[str, Any], note: str | None = None) -> ResourceChange:
+    change = ResourceChange(resource["id"], resource["type"], "added")
+    if note:
+        change.notes.append(note)
+    if is_iam(resource):
+        change.flags.append("IAM/RBAC grant added: check the role and the member")
+    if is_secret_bearing(resource):
+        change.flags.append("secret-bearing resource added: check where the value comes from and who can read it")
+    secret_inputs = _secret_fields(resource)
+    change.fields = [
+        FieldChange(path, after=leaf, kind="added", secret=key in secret_inputs or leaf == SECRET)
+        for key, value in sorted(resource.get("inputs", {}).items())
+        for path, leaf in _leaves(value, _key_path("inputs", key))
+    ]
+    return change
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every scalar (and empty container) under ``value`` with its path."""
+    if isinstance(value, dict) and value:
+        for key in sorted(value):
+            yield from _leaves(value[key], _key_path(path, key))
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _flag_removal(resource: Mapping[str, Any], change: ResourceChange) -> None:
+    if is_protected(resource):
+        change.flags.append("protected resource deleted: `pulumi up` fails until protection is removed on purpose")
+    elif is_stateful(resource):
+        change.flags.append(f"stateful {type_kind(resource['type'])} deleted: its data or workloads go with it")
+    if is_iam(resource):
+        change.flags.append("IAM/RBAC grant removed: check nothing still needs it")
+    if is_secret_bearing(resource):
+        change.flags.append("secret-bearing resource deleted")
+
+
+def _changed(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    old: Mapping[str, Mapping[str, Any]],
+    new: Mapping[str, Mapping[str, Any]],
+) -> ResourceChange:
+    change = ResourceChange(after["id"], after["type"], "changed", diff_resource(before, after))
+    if not change.fields:
+        return change
+    replace_paths = _replacement_fields(before, change.fields)
+    if replace_paths:
+        shown = ", ".join(f"`{p}`" for p in replace_paths[:3]) + (" ..." if len(replace_paths) > 3 else "")
+        dbr = " (delete first: it has an explicit name)" if _has_physical_name(after) else ""
+        if is_protected(before) or is_stateful(before):
+            what = "protected" if is_protected(before) else f"stateful {type_kind(after['type'])}"
+            change.flags.append(f"{what} may be replaced{dbr}: {shown} cannot be changed in place")
+        else:
+            change.notes.append(f"may be replaced{dbr}: {shown} cannot be changed in place")
+    opts_before, opts_after = before.get("options", {}), after.get("options", {})
+    for option in ("protect", "retainOnDelete"):
+        if opts_before.get(option) and not opts_after.get(option):
+            change.flags.append(f"`{option}` removed: the resource is no longer guarded against deletion")
+    if _type_chain(before, old) != _type_chain(after, new) and not _alias_reparents(after):
+        change.flags.append(
+            f"parent changed from `{before.get('parent')}` to `{after.get('parent')}` without an alias: the URN "
+            f"changes, so Pulumi deletes and recreates it; add `aliases=[pulumi.Alias(parent=...)]`"
+        )
+    if is_secret_bearing(before) or is_secret_bearing(after):
+        change.flags.append("secret-bearing resource changed")
+    if is_iam(before):
+        change.flags.append("IAM/RBAC changed: check the role and the members")
+    return change
+
+
+def _has_physical_name(resource: Mapping[str, Any]) -> bool:
+    inputs = resource.get("inputs", {})
+    return bool(inputs.get("name") or inputs.get("metadata", {}).get("name") if isinstance(inputs, dict) else False)
+
+
+def diff_renders(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> list[StackDiff]:
+    return [diff_stack(stack, base.get(stack), head.get(stack)) for stack in sorted(set(base) | set(head))]
+
+
+def diff_dirs(base_dir: Path, head_dir: Path) -> Report:
+    return Report(str(base_dir), str(head_dir), diff_renders(load_render_dir(base_dir), load_render_dir(head_dir)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _show(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if "`" not in text else f"``{text}``"
+
+
+def to_markdown(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    head = _summary(report)
+    details = [_stack_details(s) for s in report.stacks if s.status != "unchanged"]
+    full = "\n".join([*head, *details, _footer()])
+    if len(full) <= max_chars:
+        return full
+    # Too long for a comment: keep the summary, the flags and per-stack tables; drop field details.
+    short = "\n".join(
+        [*head, *(_stack_details(s, with_fields=False) for s in report.stacks if s.status != "unchanged"),
+         "> Field-level details were left out to fit the comment size limit; run `triton-platform diff` "
+         "on the render artifacts to see them.\n", _footer()]
+    )
+    if len(short) <= max_chars:
+        return short
+    return short[: max_chars - 120] + "\n\n> … truncated to fit the comment size limit.\n"
+
+
+def _summary(report: Report) -> list[str]:
+    lines = [COMMENT_MARKER, "## Offline infrastructure diff", ""]
+    changed = [s for s in report.stacks if s.status != "unchanged"]
+    flagged = [(s.stack, subject, reason) for s in report.stacks for subject, reason in s.flagged]
+    if not report.stacks:
+        lines += ["No stacks were rendered on either side.", ""]
+        return lines
+    if not changed:
+        lines += [f"No infrastructure change in {len(report.stacks)} stack(s).", ""]
+    else:
+        verdict = f"**{len(flagged)} change(s) need careful review.**" if flagged else "Nothing is flagged."
+        lines += [f"{len(changed)} of {len(report.stacks)} stack(s) change. {verdict}", ""]
+    lines += [
+        "| Stack | Status | Added | Removed | Changed | Unchanged | Flagged |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in report.stacks:
+        changed_count = s.count("changed") + s.count("renamed")
+        flags = f"⚠️ {len(s.flagged)}" if s.flagged else "0"
+        outputs = " (+ outputs)" if s.outputs else ""
+        lines.append(
+            f"| {_cell(s.stack)} | {s.status}{outputs} | {s.count('added')} | {s.count('removed')} | "
+            f"{changed_count} | {s.unchanged} | {flags} |"
+        )
+    lines.append("")
+    if flagged:
+        lines += ["### ⚠️ Needs careful review", ""]
+        for stack, subject, reason in flagged:
+            where = f"**{_cell(stack)}**" + ("" if subject == "stack" else f" {_code(subject)}")
+            lines.append(f"- {where}: {reason}")
+        lines.append("")
+    return lines
+
+
+def _stack_details(s: StackDiff, with_fields: bool = True) -> str:
+    lines = [f"### Stack `{s.stack}` ({s.status})", ""]
+    if s.resources:
+        lines += ["| | Resource | Type | Fields | Review |", "|---|---|---|---:|---|"]
+        for r in s.resources:
+            review = "⚠️ " + "; ".join(r.flags) if r.flags else "; ".join(r.notes)
+            name = r.id.split("::", 1)[-1]
+            fields = str(len(r.fields)) if r.kind != "removed" else ""
+            lines.append(f"| {r.symbol} | {_code(name)} | {_code(r.type)} | {fields} | {_cell(review)} |")
+        lines.append("")
+    if with_fields:
+        for r in s.resources:
+            if r.kind == "removed" or not r.fields:
+                continue
+            lines += [
+                f"<details><summary>{r.symbol} <code>{r.id}</code>: {len(r.fields)} field(s)</summary>",
+                "",
+                "```diff",
+                *(f.line() for f in r.fields),
+                "```",
+                "</details>",
+                "",
+            ]
+    if s.outputs:
+        lines += ["<details><summary>Stack outputs</summary>", "", "```diff", *(f.line() for f in s.outputs),
+                  "```", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _footer() -> str:
+    return (
+        "<sub>Offline render under mocks (no cloud state): shows the intended change, not drift. Replacement "
+        "is inferred from immutable fields; `pulumi preview --diff` is authoritative. Secret values are redacted, "
+        "so a changed secret value does not show.</sub>\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI entry (wired into ``triton-platform diff``)
+
+
+def run(base_dir: Path, head_dir: Path, output: Path | None = None, fail_on_flagged: bool = False,
+        max_chars: int = DEFAULT_MAX_CHARS) -> int:
+    try:
+        report = diff_dirs(base_dir, head_dir)
+    except (FileNotFoundError, json.JSONDecodeError, KeyError) as error:
+        print(f"triton-platform diff: {error}", file=sys.stderr)
+        return 2
+    markdown = to_markdown(report, max_chars)
+    if output is None:
+        sys.stdout.write(markdown)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(markdown)
+        flags = sum(len(s.flagged) for s in report.stacks)
+        changed = sum(1 for s in report.stacks if s.status != "unchanged")
+        print(f"{changed} of {len(report.stacks)} stack(s) changed, {flags} flagged -> {output}")
+    return 1 if fail_on_flagged and report.flagged else 0
