@@ -6,8 +6,6 @@ Imported only when a stack has a ``triton-platform:aws`` section, so no other st
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -17,7 +15,7 @@ from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
 from triton_components.aws.s3_model_bucket import S3ModelBucket
 from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from .cloud import CloudLayer, exec_kubeconfig, slug
+from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import AwsSettings, Environment, PlatformSettings
 
 
@@ -100,19 +98,12 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         cloud_opts,
     )
 
-    triton_args: dict[str, Any] = {
-        "tolerations": group.tolerations,
-        "node_selector": group.node_selector,
-        "service_account_annotations": identity.service_account_annotations,
-        # Triton's S3 client needs the bucket's region (triton-inference-server/server#8090).
-        "extra_env": {"AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region},
-    }
-    if identity.credentials_file is not None:
-        triton_args["credentials_file"] = identity.credentials_file
+    # Triton's S3 client needs the bucket's region (triton-inference-server/server#8090).
+    region_env = {"AWS_DEFAULT_REGION": config.region, "AWS_REGION": config.region}
     return CloudLayer(
         model_repository=bucket.repository_url,
         kubernetes_provider=kubernetes,
-        triton_args=triton_args,
+        triton_args=triton_wiring(group, identity, extra_env=region_env),
         allocatable_gpus_per_node=group.allocatable_gpus_per_node,
         depends_on=[group, identity],
         outputs={

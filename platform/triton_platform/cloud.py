@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +22,34 @@ class CloudLayer:
     allocatable_gpus_per_node: int
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class GpuNodes(Protocol):
+    """What a GPU node pool/group exposes for scheduling (GkeGpuNodePool, EksGpuNodeGroup)."""
+
+    tolerations: list[dict[str, Any]]
+    node_selector: dict[str, str]
+
+
+class ModelReader(Protocol):
+    """What a model-reader identity exposes (GcpModelReaderIdentity, AwsModelReaderIdentity)."""
+
+    service_account_annotations: dict[str, pulumi.Output[str]]
+    credentials_file: dict[str, Any] | None
+
+
+def triton_wiring(nodes: GpuNodes, identity: ModelReader, **extra: Any) -> dict[str, Any]:
+    """The ``TritonServerArgs`` every cloud hands to Triton: pods tolerate exactly the pool's taints
+    and select its nodes; keyless identity annotates the ServiceAccount, key mode mounts a file."""
+    args: dict[str, Any] = {
+        "tolerations": nodes.tolerations,
+        "node_selector": nodes.node_selector,
+        "service_account_annotations": identity.service_account_annotations,
+        **extra,
+    }
+    if identity.credentials_file is not None:
+        args["credentials_file"] = identity.credentials_file
+    return args
 
 
 def slug(text: str, max_length: int) -> str:

@@ -6,8 +6,6 @@ Imported only when a stack has a ``triton-platform:gcp`` section, so no other st
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
@@ -18,7 +16,7 @@ from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from .cloud import CloudLayer, exec_kubeconfig, slug
+from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import Environment, GcpSettings, PlatformSettings
 
 
@@ -125,17 +123,10 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         cloud_opts,
     )
 
-    triton_args: dict[str, Any] = {
-        "tolerations": pool.tolerations,
-        "node_selector": pool.node_selector,
-        "service_account_annotations": identity.service_account_annotations,
-    }
-    if identity.credentials_file is not None:
-        triton_args["credentials_file"] = identity.credentials_file
     return CloudLayer(
         model_repository=bucket.repository_url,
         kubernetes_provider=kubernetes,
-        triton_args=triton_args,
+        triton_args=triton_wiring(pool, identity),
         allocatable_gpus_per_node=pool.allocatable_gpus_per_node,
         depends_on=[pool, identity],
         outputs={
