@@ -8,7 +8,7 @@ model no longer forces every pod to hold every model.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from typing import Any, Mapping, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s

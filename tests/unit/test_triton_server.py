@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import inputs, one
+from conftest import inputs
 from triton_components import TritonServer
 from triton_components.triton_pod import DEFAULT_RESTRICTED_APIS
 
