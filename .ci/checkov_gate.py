@@ -72,7 +72,8 @@ def main(waivers_path: str, report_path: str) -> int:
     verdict = "FAIL" if unwaived or parsing_errors else "ok"
     version = next((r.get("summary", {}).get("checkov_version") for r in reports if r.get("summary")), "?")
     print(
-        f"checkov {version}: {passed} passed, {failed} failed ({waived} waived: "
+        # Worded as checks and findings, not "N passed, N failed": CI reads that form as a test result.
+        f"checkov {version}: {passed} checks clean, {failed} findings ({waived} waived: "
         f"{', '.join(sorted(used)) or 'none'}; {len(unwaived)} not waived) -> {verdict}"
     )
     return 1 if verdict == "FAIL" else 0
