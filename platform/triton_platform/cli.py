@@ -63,7 +63,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff import run
+    from .diff_report import run
 
     return run(Path(args.base), Path(args.head), Path(args.output) if args.output else None, args.fail_on_flagged)
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from triton_platform.cli import main
-from triton_platform.diff import COMMENT_MARKER, diff_renders, diff_stack, to_markdown, Report
+from triton_platform.diff import COMMENT_MARKER, Report, diff_renders, diff_stack
+from triton_platform.diff_report import to_markdown
 from triton_platform.render import record, render_stack, stack_config, write_render
 
 ROOT = Path(__file__).resolve().parents[2]
