@@ -21,7 +21,6 @@ from .model_group_args import (
     validate_model_group,
 )
 
-TRACKS = ("stable", "canary")
 __all__ = ["CanaryArgs", "CredentialsSecretArgs", "ModelGroupArgs", "TritonModelGroup", "TritonModelGroupArgs",
            "validate_model_group"]
 

@@ -133,6 +133,4 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
 
 def _prometheus_uses_istio_certs(settings: PlatformSettings) -> bool:
     """The observability settings choose how Prometheus scrapes; plain text unless they ask for Istio certs."""
-    observability = settings.observability
-    scrape = getattr(observability, "scrape", None)
-    return bool(getattr(observability, "enabled", False) and getattr(scrape, "tls", "none") == "istio-certs")
+    return settings.observability.enabled and settings.observability.scrape.tls == "istio-certs"

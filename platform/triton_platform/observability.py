@@ -26,16 +26,10 @@ from triton_components.triton_autoscaler import hpa_name
 
 from .config.models import ModelGroupSettings, PlatformSettings
 
-#: Defaults used when the mesh settings do not name the ingress gateway.
-DEFAULT_GATEWAY_NAMESPACE = "istio-ingress"
-DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
-
-
 def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
-    gateway = getattr(settings.mesh, "gateway", None)
-    namespace = getattr(gateway, "namespace", DEFAULT_GATEWAY_NAMESPACE)
-    selector = dict(getattr(gateway, "selector", DEFAULT_GATEWAY_SELECTOR))
-    return namespace, selector
+    """Namespace and pod selector of the Istio ingress gateway (the scale-to-zero wake-up source)."""
+    gateway = settings.mesh.gateway
+    return gateway.namespace, dict(gateway.selector)
 
 
 def addons_args(settings: PlatformSettings) -> MonitoringAddonsArgs | None:

@@ -146,7 +146,7 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
             "istio-certs",
             "needs scrape.kind: ServiceMonitor; a PodMonitor cannot read the certificate files Istio writes for Prometheus",
         )
-    mesh_prometheus = getattr(settings.mesh, "prometheus_namespace", None)
+    mesh_prometheus = settings.mesh.prometheus_namespace
     if obs.enabled and obs.addons.prometheus_stack and settings.mesh.enabled and mesh_prometheus not in (None, obs.addons.monitoring_namespace):
         yield Problem(
             ("observability", "addons", "monitoringNamespace"),
