@@ -65,8 +65,9 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
             "disk_size_gb": group_settings.disk_size_gb,
             "ami_type": group_settings.ami_type,
             "install_device_plugin": group_settings.install_device_plugin,
+            "protect": prod,
         },
-        pulumi.ResourceOptions(providers=[provider, kubernetes], protect=prod),
+        pulumi.ResourceOptions(providers=[provider, kubernetes]),
     )
 
     bucket_settings = config.model_bucket

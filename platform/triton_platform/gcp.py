@@ -88,8 +88,9 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
             "gpu_sharing_strategy": sharing.strategy,
             "max_shared_clients_per_gpu": sharing.max_shared_clients_per_gpu,
             "mig_partition_size": sharing.mig_partition_size,
+            "protect": prod,
         },
-        pulumi.ResourceOptions(providers=[provider], protect=prod),
+        pulumi.ResourceOptions(providers=[provider]),
     )
 
     bucket_settings = config.model_bucket

@@ -11,7 +11,9 @@ from .render import StackRender
 
 def summary(render: StackRender, target: Path) -> str:
     kinds = Counter(obj["kind"] for obj in render.manifests)
-    protected = [r["id"] for r in render.resources if r["options"].get("protect")]
+    protected = [
+        f"{r['type'].rsplit(':', 1)[-1]} {r['name']}" for r in render.resources if r["custom"] and r["options"].get("protect")
+    ]
     lines = [
         f"{render.stack}: {len(render.resources)} resources, {len(render.manifests)} Kubernetes objects -> {target}",
         "  objects: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),

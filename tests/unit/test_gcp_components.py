@@ -161,3 +161,10 @@ def test_new_cluster_is_private_shielded_and_workload_identity_enabled(run):
     assert cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"][0]["cidrBlock"] == "203.0.113.0/24"
     assert "compute@developer" not in cluster["nodeConfig"]["serviceAccount"]
     assert one(render, "gcp:compute/routerNat:RouterNat")
+
+
+def test_protect_guards_the_node_pool_only(run):
+    program, _ = _pool(protect=True)
+    render = run(program)
+    assert one(render, NODE_POOL)["options"]["protect"] is True
+    assert not [r for r in render.resources if r["type"] != NODE_POOL and r["options"].get("protect")]

@@ -47,6 +47,8 @@ class EksGpuNodeGroupArgs(TypedDict):
     """NVIDIA-enabled AMI type. Default: ``AL2023_x86_64_NVIDIA``."""
     install_device_plugin: NotRequired[bool]
     """Install the NVIDIA device plugin chart (needs a Kubernetes provider in opts). Default: True."""
+    protect: NotRequired[bool]
+    """Protect the node group itself from deletion and replacement (prod). Default: False."""
 
 
 def validate_group(args: EksGpuNodeGroupArgs) -> int:
@@ -131,7 +133,12 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=labels,
             taints=[{**t, "effect": "NO_SCHEDULE"} for t in taints],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=attachments,
+                ignore_changes=["scalingConfig.desiredSize"],
+                protect=args.get("protect", False),
+            ),
         )
         if args.get("install_device_plugin", True):
             k8s.helm.v3.Release(

@@ -61,6 +61,8 @@ class GkeGpuNodePoolArgs(TypedDict):
     """MIG partition, e.g. ``1g.5gb``. Required for mig."""
     node_service_account_roles: NotRequired[Sequence[str]]
     """Project roles of the node service account. Default: ``NODE_SERVICE_ACCOUNT_ROLES``."""
+    protect: NotRequired[bool]
+    """Protect the node pool itself from deletion and replacement (prod). Default: False."""
 
 
 def validate_pool(args: GkeGpuNodePoolArgs) -> None:
@@ -175,7 +177,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
             # No spare GPU quota is assumed: upgrade one node at a time, the PDB keeps serving.
             upgrade_settings={"strategy": "SURGE", "max_surge": 0, "max_unavailable": 1},
             node_config=node_config,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.get("protect", False)),
         )
         self.node_pool_name = pool.name
         self.node_service_account_email = account.email
