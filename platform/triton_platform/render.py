@@ -9,13 +9,14 @@ Secret values are replaced by ``SECRET_PLACEHOLDER`` before anything is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pulumi
 import yaml
@@ -93,7 +94,57 @@ def _short(urn: str) -> str:
     return f"{head.rsplit('::', 1)[-1].rsplit('$', 1)[-1]}::{name}"
 
 
-class _Recorder(pulumi_mocks.MockMonitor):
+class TrackingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, with engine-style URNs and event loops that can be closed.
+
+    The stock monitor gives each executor thread an event loop it never closes (the garbage
+    collector then finalises them at random and prints errors) and keeps only the last link of
+    a parent's type chain in URNs (so nested components' children can look like duplicates).
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.thread_loops: list[asyncio.AbstractEventLoop] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self.thread_loops.append(loop)
+        return super().RegisterResource(request)
+
+
+@contextlib.contextmanager
+def mock_runtime(
+    monitor: TrackingMonitor, stack: str, config: Mapping[str, str], secret_keys: list[str]
+) -> Iterator[None]:
+    """A fresh Pulumi runtime under ``monitor`` for one program run; every event loop closed after.
+    Call inside a fresh ``contextvars.Context`` so runs never share runtime state."""
+    loop = asyncio.new_event_loop()
+    pulumi_settings.ROOT.set(None)
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_all_config(dict(config), secret_keys)
+        yield
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+        for thread_loop in monitor.thread_loops:
+            thread_loop.close()
+
+
+class _Recorder(TrackingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks, render: StackRender) -> None:
         super().__init__(mocks)
         self.render = render
@@ -249,18 +300,14 @@ def record(
 
 def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: list[str]) -> StackRender:
     render = StackRender(stack)
-    mocks = RenderMocks()
-    pulumi_settings.ROOT.set(None)
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=_Recorder(mocks, render))
-    pulumi.runtime.set_all_config(config, secret_keys)
 
     def run_and_collect() -> Any:
         program()
         root_stack: Any = pulumi_settings.get_root_resource()
         return asyncio.ensure_future(_collect_outputs(dict(root_stack.outputs), render))
 
-    pulumi.runtime.test(run_and_collect)()
+    with mock_runtime(_Recorder(RenderMocks(), render), stack, config, secret_keys):
+        pulumi.runtime.test(run_and_collect)()
     render.resources.sort(key=lambda r: r["id"])
     return render
 

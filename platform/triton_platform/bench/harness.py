@@ -9,7 +9,6 @@ engine would refuse.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import statistics
 import time
@@ -18,12 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime import settings as pulumi_settings
 
-from ..config.loader import PROJECT
-from ..render import RenderMocks, normalise
+from ..render import RenderMocks, TrackingMonitor, mock_runtime, normalise
 
 #: Type tokens of the benchmark's own scaffolding (never counted as the platform's resources).
 BENCH_PACKAGE = "triton-bench"
@@ -58,36 +54,14 @@ class Declared:
     inputs: dict[str, Any]
 
 
-class _CountingMonitor(pulumi_mocks.MockMonitor):
+class _CountingMonitor(TrackingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks, capture: bool = False) -> None:
         super().__init__(mocks)
         self.capture = capture
         self.registered: list[tuple[str, bool, str]] = []
         self.declared: list[Declared] = []
-        self.thread_loops: list[asyncio.AbstractEventLoop] = []
-
-    def _ensure_thread_loop(self) -> None:
-        """The mock monitor runs on executor threads and gives each one an event loop it never
-        closes; create them here instead so ``_timed`` can close them (else the garbage collector
-        finalises them at random and prints errors into CI logs)."""
-        try:
-            asyncio.get_event_loop()
-        except RuntimeError:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self.thread_loops.append(loop)
-
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
-        """URNs as the engine forms them: the parent's whole type chain (the stock mock keeps only
-        its last link, which makes distinct resources of nested components look like duplicates)."""
-        if parent:
-            parent_type = parent.split("::")[2]
-            if parent_type != "pulumi:pulumi:Stack":
-                type_ = f"{parent_type}${type_}"
-        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request: Any) -> Any:
-        self._ensure_thread_loop()
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registered.append((request.type, bool(request.custom), response.urn))
@@ -130,23 +104,11 @@ def capture(
 def _timed(
     program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: list[str], capturing: bool
 ) -> tuple[Run, list[Declared]]:
-    mocks = RenderMocks()
-    monitor = _CountingMonitor(mocks, capturing)
-    loop = asyncio.new_event_loop()
-    pulumi_settings.ROOT.set(None)
-    asyncio.set_event_loop(loop)
-    try:
-        pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        pulumi.runtime.set_all_config(config, secret_keys)
+    monitor = _CountingMonitor(RenderMocks(), capturing)
+    with mock_runtime(monitor, stack, config, secret_keys):
         start, start_cpu = time.perf_counter(), time.process_time()
         pulumi.runtime.test(_dropping_result(program))()
         seconds, wall = time.process_time() - start_cpu, time.perf_counter() - start
-    finally:
-        loop.run_until_complete(loop.shutdown_default_executor())
-        asyncio.set_event_loop(None)
-        loop.close()
-        for thread_loop in monitor.thread_loops:
-            thread_loop.close()
     ours = [(t, custom, urn) for t, custom, urn in monitor.registered if not t.startswith(f"{BENCH_PACKAGE}:")]
     duplicates = [urn for urn, n in Counter(urn for *_, urn in monitor.registered).items() if n > 1]
     if duplicates:
