@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 
 #: The managed policies an EKS worker node needs, and nothing else.
@@ -113,7 +114,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             update_default_version=True,
             opts=child,
         )
-        taints = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+        taints = [dict(GPU_TAINT)]
         labels = {GROUP_LABEL: args["group_label"], "nvidia.com/gpu.present": "true"}
         group = aws.eks.NodeGroup(
             f"{name}-node-group",
@@ -132,7 +133,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             update_config={"max_unavailable": 1},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=labels,
-            taints=[{**t, "effect": "NO_SCHEDULE"} for t in taints],
+            taints=cloud_taints(taints),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=attachments,
@@ -155,7 +156,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             )
         self.node_group_name = group.node_group_name
         self.node_role_arn = role.arn
-        self.tolerations = [{"operator": "Equal", **t} for t in taints]
+        self.tolerations = tolerations(taints)
         self.node_selector = {GROUP_LABEL: args["group_label"]}
         if spot:
             # Managed node groups label capacity; Triton may still run on Spot only where asked.

@@ -11,6 +11,7 @@ from typing import Any, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 from .node_service_account import NODE_SERVICE_ACCOUNT_ROLES, node_service_account
 
@@ -114,7 +115,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
             parent=self,
         )
 
-        taints = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+        taints = [dict(GPU_TAINT)]
         labels = {POOL_LABEL: args["pool_label"]}
         selector = {POOL_LABEL: args["pool_label"], "cloud.google.com/gke-accelerator": accelerator}
         guest_accelerator: dict[str, Any] = {
@@ -151,7 +152,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
             "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
             "metadata": {"disable-legacy-endpoints": "true"},
             "labels": labels,
-            "taints": [{**t, "effect": t["effect"].replace("NoSchedule", "NO_SCHEDULE")} for t in taints],
+            "taints": cloud_taints(taints),
             "gcfs_config": {"enabled": args.get("image_streaming", True)},
         }
         if args.get("secondary_boot_disk_image"):
@@ -181,7 +182,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
         )
         self.node_pool_name = pool.name
         self.node_service_account_email = account.email
-        self.tolerations = [{"operator": "Equal", **t} for t in taints]
+        self.tolerations = tolerations(taints)
         self.node_selector = selector
         self.allocatable_gpus_per_node = catalog.allocatable_gpus(
             count,
