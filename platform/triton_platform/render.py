@@ -274,17 +274,17 @@ def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
-def validate_stack(root: Path, stack: str) -> None:
-    """Raise ``ConfigError`` if the stack's config is invalid."""
+def validate_stack(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """Raise ``ConfigError`` if the stack's config is invalid; return it as the engine passes it."""
     path = root / f"Pulumi.{stack}.yaml"
     config, secret_keys = stack_config(path)
     load_settings(config, path.name, frozenset(secret_keys))
+    return config, secret_keys
 
 
 def render_stack(root: Path, stack: str) -> StackRender:
-    """Validate, then run ``stacks/__main__.py`` under mocks."""
-    validate_stack(root, stack)
-    config, secret_keys = stack_config(root / f"Pulumi.{stack}.yaml")
+    """Validate (a clean error before any mock runs), then run ``stacks/__main__.py`` under mocks."""
+    config, secret_keys = validate_stack(root, stack)
     return record(lambda: runpy.run_path(str(root / "stacks"), run_name="__main__"), stack, config, secret_keys)
 
 
