@@ -25,6 +25,7 @@ validate: install
 	$(BIN)/triton-platform validate
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from triton_components import _promql
+from triton_components.observability import promql as _promql
 
 #: Series outside Triton the queries may read: Prometheus itself, kube-state-metrics, Istio.
 OTHER_METRICS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from triton_platform.config import ConfigError, load_settings
-from triton_platform.config.observability import peak_stable_replicas
+from triton_platform.config.observability_rules import peak_stable_replicas
 
 GCP = {"project": "acme-ml-dev", "region": "us-central1", "cluster": {"name": "ml", "location": "us-central1"}}
 REPO = {"modelRepository": "gs://models/repo"}

@@ -1,34 +1,64 @@
 """Reusable Pulumi components for running NVIDIA Triton Inference Server on Kubernetes.
 
-Cloud-neutral components are importable from here. Cloud-specific ones live in
-``triton_components.gcp`` and ``triton_components.aws`` and are imported only by the
-programs that use them, so a GCP program never loads the AWS SDK and vice versa.
+The package is grouped by concern:
+
+* ``serving``: ``TritonServer`` and one ``TritonModelGroup`` per group of models (Deployment,
+  Service, PDB), with the hardened pod template;
+* ``mesh``: Istio installation, routing (gateway, ``/triton`` rewrite, canary split) and security;
+* ``observability``: monitors, alerts, dashboard, KEDA autoscaling and their add-ons;
+* ``gcp`` and ``aws``: each cloud's GPU nodes, model bucket and reader identity, imported only by
+  the programs that use them, so a GCP program never loads the AWS SDK and vice versa;
+* ``common``: labels, ports, quantities, pinned versions and the GPU taint contract.
+
+Every name in ``__all__`` below (and in ``gcp.__all__`` / ``aws.__all__``) is the public API and is
+importable from here; module paths inside the subpackages are internal and may move.
 """
 
-from .triton_model_group import (
-    CanaryArgs,
-    CredentialsSecretArgs,
-    ModelGroupArgs,
-    TritonModelGroup,
-    TritonModelGroupArgs,
-)
-from .triton_server import CredentialsFileArgs, TritonServer, TritonServerArgs
-from .istio_install import IstioInstallation, IstioInstallationArgs
-from .mesh_security import JwtArgs, MeshSecurity, MeshSecurityArgs
-from .triton_routing import (
+from .mesh import (
     CanaryRouteArgs,
     GatewayTlsArgs,
+    IstioInstallation,
+    IstioInstallationArgs,
+    JwtArgs,
+    MeshSecurity,
+    MeshSecurityArgs,
     OutlierDetectionArgs,
     RetryArgs,
     RouteGroupArgs,
     TritonRouting,
     TritonRoutingArgs,
 )
-from .monitoring_addons import KedaAddonArgs, MonitoringAddons, MonitoringAddonsArgs, PrometheusStackArgs
-from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
-from .triton_autoscaler import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscaler, TritonAutoscalerArgs
-from .triton_dashboard import TritonDashboard, TritonDashboardArgs
-from .triton_monitoring import DashboardArgs, GatewayMonitorArgs, TritonMonitoring, TritonMonitoringArgs
+from .observability import (
+    AlertGroupArgs,
+    AlertThresholdsArgs,
+    DashboardArgs,
+    FallbackArgs,
+    GatewayMonitorArgs,
+    KedaAddonArgs,
+    MonitoringAddons,
+    MonitoringAddonsArgs,
+    PrometheusStackArgs,
+    ScaleToZeroArgs,
+    ScaleUpArgs,
+    TritonAlerts,
+    TritonAlertsArgs,
+    TritonAutoscaler,
+    TritonAutoscalerArgs,
+    TritonDashboard,
+    TritonDashboardArgs,
+    TritonMonitoring,
+    TritonMonitoringArgs,
+)
+from .serving import (
+    CanaryArgs,
+    CredentialsFileArgs,
+    CredentialsSecretArgs,
+    ModelGroupArgs,
+    TritonModelGroup,
+    TritonModelGroupArgs,
+    TritonServer,
+    TritonServerArgs,
+)
 
 __all__ = [
     "CanaryArgs",

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from triton_components.aws.aws_model_reader_identity import AwsModelReaderIdentity
 from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
 from triton_components.aws.s3_model_bucket import S3ModelBucket
-from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
+from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import AwsSettings, Environment, PlatformSettings

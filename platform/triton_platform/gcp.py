@@ -14,7 +14,7 @@ from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdenti
 from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
-from triton_components.triton_server import DEFAULT_SERVICE_ACCOUNT
+from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import Environment, GcpSettings, PlatformSettings

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
-from triton_components.istio_routes import MODEL_HEADER
-from triton_components.triton_routing import CanaryRouteArgs, RouteGroupArgs
+from triton_components.mesh.istio_routes import MODEL_HEADER
+from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs
 
 from .config.models import Environment, PlatformSettings
 

@@ -22,7 +22,7 @@ from triton_components import (
     TritonMonitoringArgs,
     TritonServer,
 )
-from triton_components.triton_autoscaler import hpa_name
+from triton_components.observability.triton_autoscaler import hpa_name
 
 from .config.models import ModelGroupSettings, PlatformSettings
 

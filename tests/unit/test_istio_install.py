@@ -7,7 +7,8 @@ import re
 import pytest
 
 from conftest import inputs, one
-from triton_components import IstioInstallation, versions
+from triton_components import IstioInstallation
+from triton_components.common import versions
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 

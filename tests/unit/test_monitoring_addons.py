@@ -8,7 +8,8 @@ import pulumi
 import pytest
 
 from conftest import inputs, one
-from triton_components import MonitoringAddons, versions
+from triton_components import MonitoringAddons
+from triton_components.common import versions
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"

@@ -10,7 +10,7 @@ import pytest
 from conftest import inputs
 from promql_lint import problems
 from triton_components import TritonMonitoring, TritonServer
-from triton_components.triton_alerts import pod_regex
+from triton_components.observability.triton_alerts import pod_regex
 
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"

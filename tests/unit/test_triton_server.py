@@ -6,7 +6,7 @@ import pytest
 
 from conftest import inputs
 from triton_components import TritonServer
-from triton_components.triton_pod import DEFAULT_RESTRICTED_APIS
+from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .. import versions
-from ..gpu_taints import GPU_TAINT, cloud_taints, tolerations
+from ..common import versions
+from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 
 #: The managed policies an EKS worker node needs, and nothing else.

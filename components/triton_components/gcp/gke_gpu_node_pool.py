@@ -11,7 +11,7 @@ from typing import Any, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from ..gpu_taints import GPU_TAINT, cloud_taints, tolerations
+from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 from .node_service_account import NODE_SERVICE_ACCOUNT_ROLES, node_service_account
 

@@ -8,16 +8,15 @@ Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
 from __future__ import annotations
 
 import re
-from enum import Enum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from triton_components import versions
-from triton_components.quantities import cpu_millicores, memory_bytes
-from triton_components.triton_pod import DEFAULT_RESTRICTED_APIS
+from triton_components.common import versions
+from triton_components.common.quantities import cpu_millicores, memory_bytes
+from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
 
-from .base import Model
+from .base import Environment, Model
 from .observability import AutoscalingSettings, ObservabilitySettings
 from .routing import CanarySettings, MeshSettings
 
@@ -44,12 +43,6 @@ def _dns_label(value: str) -> str:
 Memory = Annotated[str, AfterValidator(_memory)]
 Cpu = Annotated[str, AfterValidator(_cpu)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-
-
-class Environment(str, Enum):
-    DEV = "dev"
-    STAGING = "staging"
-    PROD = "prod"
 
 
 RestrictableApi = Literal[

@@ -7,27 +7,20 @@ problem of a stack file at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
-from triton_components import versions
+from triton_components.common import versions
 from triton_components.aws import catalog as aws_catalog
 from triton_components.gcp import catalog
-from triton_components.quantities import memory_bytes
+from triton_components.common.quantities import memory_bytes
 
-from .models import AwsSettings, Environment, GcpSettings, PlatformSettings
-from .observability import check_observability, peak_stable_replicas
-from .routing import check_mesh
+from .base import Environment, Problem
+from .mesh_rules import check_mesh
+from .models import AwsSettings, GcpSettings, PlatformSettings
+from .observability_rules import check_observability, peak_stable_replicas
 
 #: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
 GKE_SPOT_SHUTDOWN_SECONDS = 15
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: tuple[str | int, ...]
-    value: Any
-    message: str
 
 
 def check(settings: PlatformSettings) -> list[Problem]:

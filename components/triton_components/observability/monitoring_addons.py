@@ -16,7 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import _labels, versions
+from ..common import labels as _labels
+from ..common import versions
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 #: Where Istio's "Prometheus with Istio certificates" recipe mounts the workload certificate.

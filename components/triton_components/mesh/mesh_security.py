@@ -26,7 +26,8 @@ from typing import Any, Mapping, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _labels, triton_pod
+from ..common import labels as _labels
+from ..common import ports
 from . import istio_authorization as authz
 
 SECURITY_API = "security.istio.io/v1"
@@ -112,7 +113,7 @@ class MeshSecurity(pulumi.ComponentResource):
                 {
                     "selector": {"matchLabels": workload},
                     "mtls": {"mode": "STRICT"},
-                    "portLevelMtls": {str(triton_pod.METRICS_PORT): {"mode": "PERMISSIVE"}},
+                    "portLevelMtls": {str(ports.METRICS_PORT): {"mode": "PERMISSIVE"}},
                 },
             )
         # An ALLOW policy without rules matches nothing: every request not allowed below is denied.
@@ -167,8 +168,8 @@ class MeshSecurity(pulumi.ComponentResource):
             {
                 "from": [gateway_peer],
                 "ports": [
-                    {"port": triton_pod.HTTP_PORT, "protocol": "TCP"},
-                    {"port": triton_pod.GRPC_PORT, "protocol": "TCP"},
+                    {"port": ports.HTTP_PORT, "protocol": "TCP"},
+                    {"port": ports.GRPC_PORT, "protocol": "TCP"},
                 ],
             }
         ]
@@ -176,7 +177,7 @@ class MeshSecurity(pulumi.ComponentResource):
             ingress.append(
                 {
                     "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": prometheus}}}],
-                    "ports": [{"port": triton_pod.METRICS_PORT, "protocol": "TCP"}],
+                    "ports": [{"port": ports.METRICS_PORT, "protocol": "TCP"}],
                 }
             )
         k8s.networking.v1.NetworkPolicy(

@@ -10,7 +10,7 @@ from typing import Any, Mapping, NotRequired, TypedDict
 
 import pulumi
 
-from .quantities import cpu_millicores, memory_bytes
+from ..common.quantities import cpu_millicores, memory_bytes
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 

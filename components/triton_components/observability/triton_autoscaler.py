@@ -14,7 +14,8 @@ from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _keda_triggers, _labels
+from ..common import labels as _labels
+from . import keda_triggers as _keda_triggers
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MIN_SCALE_DOWN_STABILIZATION_SECONDS = 300

@@ -15,7 +15,8 @@ from typing import Any, Mapping, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _labels, versions
+from ..common import labels as _labels
+from ..common import versions
 
 #: Values of Istio's ``global.platform`` (its ``manifests/helm-profiles/platform-*.yaml``); EKS needs none.
 PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")

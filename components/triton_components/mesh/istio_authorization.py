@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import triton_pod
+from ..common import ports
 
-HTTP = str(triton_pod.HTTP_PORT)
-GRPC = str(triton_pod.GRPC_PORT)
-METRICS = str(triton_pod.METRICS_PORT)
+HTTP = str(ports.HTTP_PORT)
+GRPC = str(ports.GRPC_PORT)
+METRICS = str(ports.METRICS_PORT)
 GRPC_SERVICE = "inference.GRPCInferenceService"
 #: Paths use Istio's path templates (Istio 1.22+): ``{*}`` is exactly one path segment.
 HTTP_READ_PATHS = (

@@ -12,7 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _labels, triton_pod
+from ..common import labels as _labels
+from . import triton_pod
 from .model_group_args import (
     CanaryArgs,
     CredentialsSecretArgs,

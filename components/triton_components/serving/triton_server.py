@@ -12,7 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from . import _labels, triton_pod, versions
+from ..common import labels as _labels
+from ..common import versions
+from . import triton_pod
 from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
 DEFAULT_IMAGE = f"{versions.TRITON_IMAGE_REPOSITORY}:{versions.TRITON_IMAGE_TAG}"

@@ -11,9 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import pulumi
 
-HTTP_PORT = 8000
-GRPC_PORT = 8001
-METRICS_PORT = 8002
+from ..common.ports import GRPC_PORT, HTTP_PORT, METRICS_PORT
 
 #: Triton's uid/gid in the NGC image (user ``triton-server``); NVIDIA's own charts run as 1000.
 TRITON_UID = 1000

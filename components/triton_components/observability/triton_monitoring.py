@@ -13,7 +13,8 @@ from typing import Any, Literal, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _labels, _promql
+from ..common import labels as _labels
+from . import promql as _promql
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, validate_alerts
 from .triton_dashboard import TritonDashboard
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import _promql
+from . import promql as _promql
 
 #: The wake-up trigger only needs to become active; this per-replica rate is far above what one
 #: Triton replica serves, so queue time, not the gateway's request rate, sizes the group.

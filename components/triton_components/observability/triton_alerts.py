@@ -14,7 +14,8 @@ from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import _labels, _promql
+from ..common import labels as _labels
+from . import promql as _promql
 
 
 class AlertGroupArgs(TypedDict):

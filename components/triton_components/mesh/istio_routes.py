@@ -7,17 +7,15 @@ flow they implement.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import _labels, triton_pod
-
-if TYPE_CHECKING:
-    from .triton_routing import GatewayTlsArgs, OutlierDetectionArgs, RouteGroupArgs, TritonRoutingArgs
+from ..common import labels as _labels
+from ..common import ports
+from .routing_args import DEFAULT_RETRY_ON, GatewayTlsArgs, OutlierDetectionArgs, RouteGroupArgs, TritonRoutingArgs
 
 #: Header that selects the model group of a gRPC request (gRPC paths do not name the model).
 MODEL_HEADER = "triton-model"
 GRPC_SERVICE_PREFIX = "/inference.GRPCInferenceService/"
-DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable")
 
 
 def servers(hosts: list[str], tls: GatewayTlsArgs | None) -> list[dict[str, Any]]:
@@ -96,7 +94,7 @@ def _group_routes(
     header = canary.get("override_header") if canary else None
     prefix = args.get("path_prefix", "/triton")
     routes: list[dict[str, Any]] = []
-    for protocol, matches, port in (("http", http, triton_pod.HTTP_PORT), ("grpc", grpc, triton_pod.GRPC_PORT)):
+    for protocol, matches, port in (("http", http, ports.HTTP_PORT), ("grpc", grpc, ports.GRPC_PORT)):
         extra: dict[str, Any] = {}
         if protocol == "http":
             # As the original guide's ingress: clients call <prefix>/v2/..., Triton serves /v2/....

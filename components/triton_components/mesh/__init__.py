@@ -1,0 +1,22 @@
+"""Mesh: the Istio installation, the Gateway/VirtualService/DestinationRules in front of Triton and
+the zero-trust defaults (mTLS, authorization policies, ingress NetworkPolicies)."""
+
+from .istio_install import IstioInstallation, IstioInstallationArgs
+from .mesh_security import JwtArgs, MeshSecurity, MeshSecurityArgs
+from .routing_args import CanaryRouteArgs, GatewayTlsArgs, OutlierDetectionArgs, RetryArgs, RouteGroupArgs, TritonRoutingArgs
+from .triton_routing import TritonRouting
+
+__all__ = [
+    "CanaryRouteArgs",
+    "GatewayTlsArgs",
+    "IstioInstallation",
+    "IstioInstallationArgs",
+    "JwtArgs",
+    "MeshSecurity",
+    "MeshSecurityArgs",
+    "OutlierDetectionArgs",
+    "RetryArgs",
+    "RouteGroupArgs",
+    "TritonRouting",
+    "TritonRoutingArgs",
+]

@@ -1,0 +1,97 @@
+"""Inputs of ``TritonRouting``: typed args and their defaults.
+
+Kept apart from the component so the pure spec builders in ``istio_routes`` and the component in
+``triton_routing`` both depend on the arg types without depending on each other.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NotRequired, TypedDict
+
+import pulumi
+
+DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable")
+
+
+class CanaryRouteArgs(TypedDict):
+    """Traffic split of a group that has a canary Deployment."""
+
+    stable_percent: int
+    """Percent of requests for the stable subset, 0..100. Required."""
+    canary_percent: int
+    """Percent for the canary subset, 0..100; the two sum to 100. Required."""
+    override_header: NotRequired[Mapping[str, str] | None]
+    """``{"name": ..., "value": ...}``: requests with this header always reach the canary. Default: none."""
+
+
+class RouteGroupArgs(TypedDict):
+    """One model group as routing sees it."""
+
+    name: str
+    """Model group name; names the DestinationRule and routes. Required."""
+    service_host: pulumi.Input[str]
+    """FQDN of the group's Service, e.g. ``triton-vision.triton.svc.cluster.local``. Required."""
+    models: NotRequired[list[str]]
+    """Models the group serves, each routed here by path and gRPC header. Default: none (default route only)."""
+    canary: NotRequired[CanaryRouteArgs | None]
+    """Weights when the group has a canary track. Default: none (all traffic to ``stable``)."""
+
+
+class GatewayTlsArgs(TypedDict):
+    credential_name: str
+    """Kubernetes Secret with the certificate, in the gateway's namespace. Required."""
+    mode: NotRequired[str]
+    """``SIMPLE`` or ``MUTUAL`` (client certificates). Default: ``SIMPLE``."""
+    https_redirect: NotRequired[bool]
+    """Answer plain HTTP on port 80 with a redirect to HTTPS. Default: True."""
+
+
+class RetryArgs(TypedDict):
+    attempts: int
+    """Retries after the first try, 0..2 (each repeats GPU work). Required."""
+    per_try_timeout_seconds: int
+    """Timeout of each try; at most the request timeout. Required."""
+    retry_on: NotRequired[list[str]]
+    """Envoy retry conditions. Default: connect-failure, refused-stream, unavailable."""
+
+
+class OutlierDetectionArgs(TypedDict):
+    consecutive_5xx_errors: int
+    """Errors in a row that eject a pod. Required."""
+    interval_seconds: int
+    """Sweep interval. Required."""
+    base_ejection_time_seconds: int
+    """Ejection time, multiplied by the number of ejections. Required."""
+    max_ejection_percent: int
+    """At most this share of a group's pods ejected at once, 0..50. Required."""
+
+
+class TritonRoutingArgs(TypedDict):
+    """Inputs of ``TritonRouting``."""
+
+    namespace: pulumi.Input[str]
+    """Namespace of Triton; the Gateway, VirtualService and DestinationRules go there. Required."""
+    hosts: list[str]
+    """Host names clients use. Required, at least one."""
+    groups: list[RouteGroupArgs]
+    """Model groups; the first is the default route. Required, at least one."""
+    gateway_selector: NotRequired[Mapping[str, str]]
+    """Pod labels of the ingress gateway. Default: ``{"istio": "ingressgateway"}``."""
+    tls: NotRequired[GatewayTlsArgs | None]
+    """TLS termination at the gateway. Default: none (plain HTTP on port 80)."""
+    allow_wildcard_hosts: NotRequired[bool]
+    """Accept ``*`` and ``*.domain`` hosts (never in prod). Default: False."""
+    path_prefix: NotRequired[str]
+    """External HTTP prefix stripped before Triton. Default: ``/triton``."""
+    request_timeout_seconds: NotRequired[int]
+    """Timeout of every route, retries included. Default: 60."""
+    retries: NotRequired[RetryArgs]
+    """Bounded retries. Default: 1 attempt, 30 s per try, connect-failure/refused-stream/unavailable."""
+    outlier_detection: NotRequired[OutlierDetectionArgs]
+    """Passive health checking per group. Default: 5 errors, 10 s interval, 30 s ejection, 50 %."""
+
+
+DEFAULT_RETRIES = RetryArgs(attempts=1, per_try_timeout_seconds=30, retry_on=list(DEFAULT_RETRY_ON))
+DEFAULT_OUTLIER_DETECTION = OutlierDetectionArgs(
+    consecutive_5xx_errors=5, interval_seconds=10, base_ejection_time_seconds=30, max_ejection_percent=50
+)

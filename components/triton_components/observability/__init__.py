@@ -1,0 +1,30 @@
+"""Observability: Prometheus monitors, alert rules, the Grafana dashboard, KEDA autoscaling on
+Triton's metrics, and the pinned KEDA / kube-prometheus-stack add-ons."""
+
+from .monitoring_addons import KedaAddonArgs, MonitoringAddons, MonitoringAddonsArgs, PrometheusStackArgs
+from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
+from .triton_autoscaler import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscaler, TritonAutoscalerArgs
+from .triton_dashboard import TritonDashboard, TritonDashboardArgs
+from .triton_monitoring import DashboardArgs, GatewayMonitorArgs, TritonMonitoring, TritonMonitoringArgs
+
+__all__ = [
+    "AlertGroupArgs",
+    "AlertThresholdsArgs",
+    "DashboardArgs",
+    "FallbackArgs",
+    "GatewayMonitorArgs",
+    "KedaAddonArgs",
+    "MonitoringAddons",
+    "MonitoringAddonsArgs",
+    "PrometheusStackArgs",
+    "ScaleToZeroArgs",
+    "ScaleUpArgs",
+    "TritonAlerts",
+    "TritonAlertsArgs",
+    "TritonAutoscaler",
+    "TritonAutoscalerArgs",
+    "TritonDashboard",
+    "TritonDashboardArgs",
+    "TritonMonitoring",
+    "TritonMonitoringArgs",
+]
