@@ -12,7 +12,9 @@ What is flagged for hard review:
 * protection removed (``protect`` or ``retainOnDelete`` dropped);
 * a resource whose name, type or parent chain changed without an ``alias`` (Pulumi deletes the old
   one and creates a new one);
-* any change to a secret-bearing resource and any change to IAM or Kubernetes RBAC;
+* any change to a secret-bearing resource (a secret type or a secret input; secret *outputs* the
+  provider SDK adds, such as GCP's ``effectiveLabels``, do not count) and any change to IAM or
+  Kubernetes RBAC;
 * a stack added or removed.
 
 Limits: the render has no cloud state, so this is the *intended* change, not a refresh; whether a
@@ -190,11 +192,14 @@ def is_protected(resource: Mapping[str, Any]) -> bool:
 
 
 def is_secret_bearing(resource: Mapping[str, Any]) -> bool:
-    return (
-        bool(_SECRET_TYPE.search(resource["type"]))
-        or bool(resource.get("options", {}).get("additionalSecretOutputs"))
-        or _contains_secret(resource.get("inputs"))
-    )
+    """A type that holds a secret, or a secret among the inputs we send.
+
+    ``additionalSecretOutputs`` alone does not count: provider SDKs mark computed outputs secret on
+    ordinary resources (the GCP SDK does so for every labelled resource's ``effectiveLabels`` and
+    ``pulumiLabels``), which would flag every bucket edit. An input of that name is still masked
+    (``_secret_fields``) and a change to it is flagged (``_changed``).
+    """
+    return bool(_SECRET_TYPE.search(resource["type"])) or _contains_secret(resource.get("inputs"))
 
 
 def is_iam(resource: Mapping[str, Any]) -> bool:
@@ -533,7 +538,7 @@ def _changed(
             f"parent changed from `{before.get('parent')}` to `{after.get('parent')}` without an alias: the URN "
             f"changes, so Pulumi deletes and recreates it; add `aliases=[pulumi.Alias(parent=...)]`"
         )
-    if is_secret_bearing(before) or is_secret_bearing(after):
+    if is_secret_bearing(before) or is_secret_bearing(after) or any(f.secret for f in change.fields):
         change.flags.append("secret-bearing resource changed")
     if is_iam(before):
         change.flags.append("IAM/RBAC changed: check the role and the members")

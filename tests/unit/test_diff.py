@@ -224,3 +224,23 @@ def test_golden_render_against_itself_is_unchanged(stack_name):
         pytest.skip("no golden render yet")
     payload = json.loads((golden / stack_name / "resources.json").read_text())
     assert diff_stack(stack_name, payload, payload).status == "unchanged"
+
+
+def test_sdk_secret_outputs_alone_do_not_make_a_bucket_edit_secret_bearing():
+    """The GCP SDK marks effectiveLabels/pulumiLabels as secret *outputs* on every bucket; only a
+    secret input (a ``[secret]`` value, or a type that holds one) makes a change secret-bearing."""
+    labelled = resource("gcp:storage/bucket:Bucket", "model-bucket",
+                        {"name": "models-1a2b", "labels": {"team": "ml"}},
+                        protect=True, additionalSecretOutputs=["effectiveLabels", "pulumiLabels"])
+    relabelled = copy.deepcopy(labelled)
+    relabelled["inputs"]["labels"]["team"] = "platform"
+    change = only(diff_stack("dev", stack(labelled), stack(relabelled)))
+    assert change.flags == []
+    assert [f.line() for f in change.fields] == ['~ inputs.labels.team: "ml" -> "platform"']
+    assert only(diff_stack("dev", stack(), stack(labelled))).flags == []
+
+    with_secret = copy.deepcopy(labelled)
+    with_secret["inputs"]["encryption"] = {"defaultKmsKeyName": "[secret]"}
+    changed_secret = copy.deepcopy(with_secret)
+    changed_secret["inputs"]["labels"]["team"] = "platform"
+    assert "secret-bearing resource changed" in only(diff_stack("dev", stack(with_secret), stack(changed_secret))).flags
