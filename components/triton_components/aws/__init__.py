@@ -1,13 +1,15 @@
 """AWS components (EKS GPU node group, S3 model bucket, model-reader identity).
 
-Exports load lazily (PEP 562): importing ``triton_components.aws.catalog`` for validation
-never imports ``pulumi_aws``.
+Exports load lazily (PEP 562): importing ``triton_components.aws.catalog`` for validation never
+imports ``pulumi_aws``; touching ``EksGpuNodeGroup`` does, and without the SDK it raises an
+ImportError naming the extra to install (``pip install 'triton-platform[aws]'``).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ..common.lazy_exports import load_export
 
 _EXPORTS = {
     "EksGpuNodeGroup": "eks_gpu_node_group",
@@ -24,4 +26,4 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    return load_export(__name__, _EXPORTS[name], name, sdk="pulumi_aws", extra="aws")

@@ -1,13 +1,15 @@
 """GCP components (GKE cluster, GPU node pool, GCS model bucket, model-reader identity).
 
-Exports load lazily (PEP 562): importing ``triton_components.gcp.catalog`` for validation
-never imports ``pulumi_gcp``; touching ``GkeGpuNodePool`` does.
+Exports load lazily (PEP 562): importing ``triton_components.gcp.catalog`` for validation never
+imports ``pulumi_gcp``; touching ``GkeGpuNodePool`` does, and without the SDK it raises an
+ImportError naming the extra to install (``pip install 'triton-platform[gcp]'``).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ..common.lazy_exports import load_export
 
 _EXPORTS = {
     "GkeCluster": "gke_cluster",
@@ -26,4 +28,4 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    return load_export(__name__, _EXPORTS[name], name, sdk="pulumi_gcp", extra="gcp")
