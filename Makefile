@@ -7,9 +7,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install render validate test bench lock clean
+.PHONY: help install render validate test bench golden lock clean
 
-install: $(VENV)/.installed
+# `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
+# list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@echo "usage: make <target>   (each target installs .venv from requirements.lock first if needed)"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install: $(VENV)/.installed ## create .venv from requirements.lock (every other target does this first)
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,27 +26,27 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-render: install
+render: install ## render every Pulumi.<stack>.yaml offline into ./rendered/<stack>/
 	$(BIN)/triton-platform render --out rendered
 
-validate: install
+validate: install ## check every stack's configuration only
 	$(BIN)/triton-platform validate
 
-test: install
+test: install ## run the import contracts and the test suite (the first step of .ci/run)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: install ## full benchmark (~3 min), writes benchmarks/results.json
 	$(BIN)/triton-platform bench
 
 # Maintainers only: re-resolve the lock after changing dependency ranges in pyproject.toml.
-lock:
+lock: ## maintainers: re-resolve uv.lock and requirements.lock after editing pyproject ranges
 	uv lock
 	uv export --frozen --all-extras --no-hashes --no-emit-project --no-header > requirements.lock
 
-clean:
+clean: ## remove .venv, ./rendered and caches
 	rm -rf $(VENV) rendered .pytest_cache
 
 # Re-record tests/golden after an intended change; review the diff like code.
-golden: install
+golden: install ## re-record tests/golden after an intended change (review the diff)
 	$(BIN)/triton-platform render --out tests/golden
