@@ -168,3 +168,13 @@ def test_protect_guards_the_node_pool_only(run):
     render = run(program)
     assert one(render, NODE_POOL)["options"]["protect"] is True
     assert not [r for r in render.resources if r["type"] != NODE_POOL and r["options"].get("protect")]
+
+
+def test_new_cluster_without_authorized_networks_sends_no_authorized_networks_block(run):
+    """An empty master_authorized_networks_config enables the feature with zero CIDRs: nobody, the
+    Kubernetes provider included, could reach the control plane. Without CIDRs the block is omitted."""
+    render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml"}))
+    assert "masterAuthorizedNetworksConfig" not in inputs(render, "gcp:container/cluster:Cluster")
+    render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml",
+                                                "master_authorized_networks": []}))
+    assert "masterAuthorizedNetworksConfig" not in inputs(render, "gcp:container/cluster:Cluster")

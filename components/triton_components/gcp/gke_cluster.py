@@ -6,7 +6,7 @@ environments that start from nothing. Private nodes reach nvcr.io through Cloud 
 
 from __future__ import annotations
 
-from typing import NotRequired, Sequence, TypedDict
+from typing import Any, NotRequired, Sequence, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
@@ -32,9 +32,18 @@ class GkeClusterArgs(TypedDict):
     master_ipv4_cidr_block: NotRequired[str]
     """/28 for the private control plane. Default: ``172.16.0.32/28``."""
     master_authorized_networks: NotRequired[Sequence[str]]
-    """CIDRs allowed to reach the control plane. Default: none (only Google-internal)."""
+    """CIDRs allowed to reach the control plane's public endpoint. Default: none, which leaves the
+    feature off (any source address, credentials still required): an enabled list without CIDRs
+    would lock out everyone, Pulumi's Kubernetes provider included."""
     system_machine_type: NotRequired[str]
     """Machine type of the system pool (Istio, KEDA, Prometheus). Default: ``e2-standard-4``."""
+
+
+def _authorized_networks(cidrs: Sequence[str]) -> dict[str, Any] | None:
+    """The block only when there are CIDRs: sent empty, it enables the feature with nothing allowed."""
+    if not cidrs:
+        return None
+    return {"cidr_blocks": [{"cidr_block": cidr, "display_name": f"authorized-{i}"} for i, cidr in enumerate(cidrs)]}
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -98,12 +107,7 @@ class GkeCluster(pulumi.ComponentResource):
                 "enable_private_endpoint": False,
                 "master_ipv4_cidr_block": args.get("master_ipv4_cidr_block", "172.16.0.32/28"),
             },
-            master_authorized_networks_config={
-                "cidr_blocks": [
-                    {"cidr_block": cidr, "display_name": f"authorized-{i}"}
-                    for i, cidr in enumerate(args.get("master_authorized_networks", []))
-                ],
-            },
+            master_authorized_networks_config=_authorized_networks(args.get("master_authorized_networks", [])),
             # The default pool would run as the Compute Engine default account: remove it.
             remove_default_node_pool=True,
             initial_node_count=1,
