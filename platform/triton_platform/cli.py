@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (for CI logs)")
     bench.add_argument("--json", metavar="FILE", help="write results to FILE (default: benchmarks/results.json, full runs only)")
     bench.set_defaults(func=_bench)
+    from .delivery.commands import add_model_commands
+
+    add_model_commands(commands, _project_root)
     args = parser.parse_args(argv)
     return args.func(args)
 
