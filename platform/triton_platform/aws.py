@@ -95,6 +95,8 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
             "oidc_provider_arn": oidc_provider.arn,
             "oidc_issuer": issuer,
             "mode": config.identity,
+            # SSE-KMS: S3 returns objects only to readers that may decrypt with the bucket's key.
+            "kms_key_arn": bucket_settings.kms_key_arn,
         },
         cloud_opts,
     )

@@ -122,3 +122,49 @@ def test_irsa_needs_the_clusters_oidc_provider(run):
     program, _ = _identity("irsa")
     with pytest.raises(ValueError, match="needs oidc_provider_arn and oidc_issuer"):
         run(program)
+
+
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("mode", ["irsa", "key"])
+def test_reader_may_decrypt_with_the_buckets_kms_key_only_through_s3(run, mode):
+    """SSE-KMS objects come back only if the reader may kms:Decrypt with the bucket's key: on that key
+    alone, and only when S3 in the bucket's region asks on its behalf (kms:ViaService)."""
+    program, _ = _identity(mode, kms_key_arn=KMS_KEY, **(OIDC if mode == "irsa" else {}))
+    policy_type = "aws:iam/rolePolicy:RolePolicy" if mode == "irsa" else "aws:iam/userPolicy:UserPolicy"
+    statements = json.loads(inputs(run(program), policy_type)["policy"])["Statement"]
+    kms = [s for s in statements if any(a.startswith("kms:") for a in s["Action"])]
+    assert kms == [{
+        "Sid": "DecryptModelsThroughS3",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": KMS_KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+    }]
+
+
+def test_reader_without_kms_key_gets_no_kms_permission(run):
+    program, _ = _identity("irsa", **OIDC)
+    policy = inputs(run(program), "aws:iam/rolePolicy:RolePolicy")["policy"]
+    assert "kms:" not in policy
+
+
+def test_reader_rejects_a_kms_key_that_is_not_a_key_arn(run):
+    program, _ = _identity("irsa", kms_key_arn="alias/models", **OIDC)
+    with pytest.raises(ValueError, match=r"kms_key_arn is 'alias/models'; give the key's ARN"):
+        run(program)
+
+
+def test_the_aws_layer_hands_the_buckets_kms_key_to_the_reader(run):
+    from triton_platform.config import load_settings
+    from triton_platform.environment import build_environment
+
+    settings = load_settings({
+        "triton-platform:environment": "dev",
+        "triton-platform:aws": {"region": "us-east-1", "cluster": {"name": "ml"},
+                                "gpuNodeGroup": {"minNodes": 1}, "modelBucket": {"kmsKeyArn": KMS_KEY}},
+    }, "Pulumi.test.yaml")
+    render = run(lambda: build_environment(settings))
+    statements = json.loads(inputs(render, "aws:iam/rolePolicy:RolePolicy")["policy"])["Statement"]
+    assert [s["Resource"] for s in statements if s["Action"] == ["kms:Decrypt"]] == [KMS_KEY]

@@ -2,12 +2,16 @@
 
 Read-only on the one bucket (``s3:GetObject`` on its objects, ``s3:ListBucket`` and
 ``s3:GetBucketLocation`` on the bucket; no wildcard action or resource), reached keylessly
-through IRSA (default) or through an access key in a credentials file.
+through IRSA (default) or through an access key in a credentials file. A bucket encrypted with a
+customer-managed KMS key also needs ``kms:Decrypt`` on that key, or S3 refuses to return its
+objects: granted on that key only, and only when S3 in the key's region calls KMS on the
+reader's behalf (``kms:ViaService``), so the identity cannot decrypt anything with it directly.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -16,6 +20,8 @@ import pulumi_aws as aws
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 MODES = ("irsa", "key")
 CREDENTIALS_FILE_NAME = "credentials"
+#: ``arn:<partition>:kms:<region>:<account>:key/<id>``; S3 needs the key in the bucket's region.
+_KMS_KEY_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):[0-9]{12}:key/[0-9A-Za-z-]+$")
 
 
 class AwsModelReaderIdentityArgs(TypedDict):
@@ -35,20 +41,43 @@ class AwsModelReaderIdentityArgs(TypedDict):
     """The cluster's OIDC issuer URL (with or without ``https://``). Required for ``irsa``."""
     mode: NotRequired[str]
     """``irsa`` (keyless) or ``key`` (an access key in a Secret). Default: ``irsa``."""
+    kms_key_arn: NotRequired[pulumi.Input[str] | None]
+    """ARN of the customer-managed KMS key the bucket encrypts with (SSE-KMS); the reader may decrypt
+    with it through S3 only. Default: none (SSE-S3 needs no KMS permission)."""
 
 
-def read_only_policy(bucket_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ListModelBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-                 "Resource": bucket_arn},
-                {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
-            ],
-        },
-        sort_keys=True,
-    )
+def _check_kms_key_arn(arn: str) -> re.Match[str]:
+    match = _KMS_KEY_ARN.match(arn)
+    if match is None:
+        raise ValueError(
+            f"kms_key_arn is {arn!r}; give the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> "
+            "(not an alias: IAM policies name keys by key ARN)"
+        )
+    return match
+
+
+def kms_decrypt_statement(kms_key_arn: str) -> dict[str, Any]:
+    """``kms:Decrypt`` on one key, only when S3 in the key's region calls KMS for the reader."""
+    partition, region = _check_kms_key_arn(kms_key_arn).groups()
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return {
+        "Sid": "DecryptModelsThroughS3",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": kms_key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{suffix}"}},
+    }
+
+
+def read_only_policy(bucket_arn: str, kms_key_arn: str | None = None) -> str:
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ListModelBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+         "Resource": bucket_arn},
+        {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
+    ]
+    if kms_key_arn:
+        statements.append(kms_decrypt_statement(kms_key_arn))
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 def irsa_trust_policy(provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:
@@ -89,9 +118,12 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")
         if mode == "irsa" and not (args.get("oidc_provider_arn") and args.get("oidc_issuer")):
             raise ValueError("mode 'irsa' needs oidc_provider_arn and oidc_issuer of the cluster")
+        kms_key = args.get("kms_key_arn")
+        if isinstance(kms_key, str):
+            _check_kms_key_arn(kms_key)
         super().__init__("tritonplatform:index:AwsModelReaderIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        policy = pulumi.Output.from_input(args["bucket_arn"]).apply(read_only_policy)
+        policy = pulumi.Output.all(args["bucket_arn"], kms_key).apply(lambda v: read_only_policy(v[0], v[1]))
         self.service_account_annotations = {}
         self.credentials_file = None
 

@@ -220,6 +220,14 @@ def _aws(s: PlatformSettings, aws: AwsSettings) -> Iterator[Problem]:
         yield Problem(("aws", "identity"), "key", "access keys are not allowed in prod; use irsa (keyless)")
     if aws.model_bucket.protect is False and prod:
         yield Problem(("aws", "modelBucket", "protect"), False, "prod always protects its model bucket; remove the key")
+    key = aws.model_bucket.kms_key_arn
+    if key is not None and key.split(":")[3] != aws.region:
+        yield Problem(
+            ("aws", "modelBucket", "kmsKeyArn"),
+            key,
+            f"the key is in {key.split(':')[3]} but the bucket is created in aws.region {aws.region}; S3 encrypts "
+            f"only with a KMS key of the bucket's region: give a key from {aws.region}",
+        )
     counts = {t: aws_catalog.gpus_of(t) for t in group.instance_types}
     for i, (instance, gpus) in enumerate(counts.items()):
         if gpus is None:
