@@ -9,6 +9,7 @@ step outside the group). Every problem is one line naming the file and the field
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +172,11 @@ def _inspect_model(folder: Path, problems: list[Problem], group: GroupSpec | Non
                     "use letters, digits, '_', '.' and '-' only")
         )
     info.versions = sorted(v for v in (_version_number(p.name) for p in _subdirs(folder)) if v is not None)
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() and not path.exists():
+            problems.append(Problem(str(path), "(file)", "is a broken symbolic link; publish would have nothing to upload"))
+        elif path.is_file() and not os.access(path, os.R_OK):
+            problems.append(Problem(str(path), "(file)", "cannot be read"))
     if not config_path.is_file():
         problems.append(
             Problem(shown, "(file)", "is missing; the platform runs Triton with --disable-auto-complete-config, "

@@ -1,0 +1,108 @@
+"""``model check``: every broken model of the corpus gets its one clear line; good models get none.
+
+That Triton itself rejects each broken model, and loads each good one, is shown on the real
+server by ``test_lab_check.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import corpus
+from triton_platform.cli import main
+from triton_platform.delivery import GroupSpec, MissingExtra, check_model_repository
+from triton_platform.delivery.check import inspect_repository
+
+LAB_GROUP = GroupSpec("lab", gpus_per_replica=0)
+
+
+@pytest.mark.parametrize("case", sorted(corpus.BROKEN))
+def test_each_broken_model_gets_one_line_naming_file_and_field(tmp_path: Path, case: str):
+    spec = corpus.BROKEN[case]
+    model = corpus.write_broken(tmp_path, case)
+    problems = check_model_repository(tmp_path, LAB_GROUP if spec.needs_group else None)
+    mine = [p for p in problems if p.file.startswith(str(model))]
+    field, fragment = spec.expect
+    assert any(field in p.field and fragment in p.message for p in mine), [str(p) for p in problems]
+    assert problems == mine, "only the broken model is reported, not the good ones beside it"
+    assert all("\n" not in str(p) and str(p).startswith(str(model)) for p in problems)
+
+
+def test_a_good_repository_has_no_problem(tmp_path: Path):
+    corpus.write_model(tmp_path, "addv", versions=(1, 2))
+    corpus.write_model(tmp_path, "plain", config_text=corpus.config("").replace('name: ""\n', ""))
+    (tmp_path / "addv" / "1" / "__pycache__").mkdir()
+    ensemble = tmp_path / "twice"
+    (ensemble / "1").mkdir(parents=True)
+    (ensemble / "config.pbtxt").write_text(corpus.ensemble_config("twice", "addv"))
+    assert check_model_repository(tmp_path) == []
+    assert check_model_repository(tmp_path / "addv") == [], "a model folder is checked alone too"
+
+
+def test_the_version_policy_decides_which_folders_need_the_model_file(tmp_path: Path):
+    model = corpus.write_model(tmp_path, "addv", versions=(1, 2))
+    (model / "1" / "model.py").unlink()  # version 1 is not served under the default policy (latest 1)
+    info = inspect_repository(tmp_path).models["addv"]
+    assert info.served_versions() == [2]
+    assert check_model_repository(tmp_path) == []
+    (model / "config.pbtxt").write_text(corpus.config("addv", "version_policy: { all: { } }\n"))
+    assert [p.field for p in check_model_repository(tmp_path)] == ["model.py"]
+
+
+def test_gpu_instances_must_fit_the_groups_gpus(tmp_path: Path):
+    corpus.write_model(tmp_path, "addv", config_text=corpus.config("addv").replace(
+        "kind: KIND_CPU count: 1", "kind: KIND_GPU count: 1 gpus: [ 0, 2 ]"))
+    [problem] = check_model_repository(tmp_path, GroupSpec("one-gpu", gpus_per_replica=1))
+    assert (problem.field, "GPU(s) [2]" in problem.message) == ("instance_group[0].gpus", True)
+    assert check_model_repository(tmp_path, GroupSpec("three-gpus", gpus_per_replica=3)) == []
+
+
+def test_an_ensemble_step_outside_the_group_is_named(tmp_path: Path):
+    corpus.write_model(tmp_path, "addv")
+    ensemble = tmp_path / "twice"
+    (ensemble / "1").mkdir(parents=True)
+    (ensemble / "config.pbtxt").write_text(corpus.ensemble_config("twice", "addv"))
+    group = GroupSpec("vision", models=("twice",), model_control_mode="explicit")
+    [problem] = check_model_repository(tmp_path, group)
+    assert problem.field == "ensemble_scheduling.step[0].model_name"
+    assert "'addv' is not a model of group 'vision' (twice)" in problem.message
+    assert check_model_repository(tmp_path, GroupSpec("vision", ("twice", "addv"), model_control_mode="explicit")) == []
+
+
+def test_a_broken_link_is_a_problem_before_any_upload(tmp_path: Path):
+    model = corpus.write_model(tmp_path, "addv")
+    (model / "1" / "weights.bin").symlink_to(tmp_path / "nowhere")
+    [problem] = check_model_repository(tmp_path)
+    assert problem.file.endswith("addv/1/weights.bin") and "broken symbolic link" in problem.message
+
+
+def test_cli_prints_one_line_per_problem_and_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    corpus.write_broken(tmp_path, "dims_zero")
+    corpus.write_broken(tmp_path, "name_mismatch")
+    assert main(["model", "check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[:2] == [
+        f"{tmp_path}/dims_zero/config.pbtxt: input[0] 'INPUT0'.dims: has [0]; each dimension is >= 1, or -1 for a variable size",
+        f"{tmp_path}/name_mismatch/config.pbtxt: name: is 'other' but the folder is 'name_mismatch'; Triton requires "
+        "them to be equal (rename one, or remove name)",
+    ]
+    assert err[2] == f"triton-platform: 2 problem(s) in {tmp_path}"
+
+
+def test_cli_checks_against_a_stacks_group(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    corpus.write_model(tmp_path, "bert-base")
+    assert main(["model", "check", str(tmp_path / "bert-base"), "--stack", "staging"]) == 0
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'bert-base'}: OK for group 'text'"
+
+
+def test_without_tritonclient_the_error_names_the_extra(tmp_path: Path, monkeypatch):
+    corpus.write_model(tmp_path, "addv")
+    for module in [m for m in sys.modules if m.startswith("tritonclient")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "tritonclient", None)  # what an install without the extra looks like
+    with pytest.raises(MissingExtra, match=r"pip install 'triton-platform\[delivery\]'"):
+        check_model_repository(tmp_path)
