@@ -29,8 +29,8 @@ def test_wrong_type_unknown_key_and_out_of_range_are_reported_together():
     assert problems(env("qa", colour="blue", triton=REPO, modelGroups='[{"name": "a", "replicas": -1}]')) == [
         "triton-platform:environment = 'qa': Input should be 'dev', 'staging' or 'prod'",
         "triton-platform:modelGroups[0].replicas = -1: Input should be greater than or equal to 0",
-        "triton-platform:colour: unknown key; accepted keys here: environment, gcp, aws, triton, mesh, observability, "
-        "modelGroups, adminApiKey",
+        "triton-platform:colour: unknown key; accepted keys here: environment, gcp, aws, cluster, triton, mesh, "
+        "observability, modelGroups, adminApiKey",
     ]
 
 
@@ -181,3 +181,47 @@ def test_aws_prod_rules_and_one_cloud_per_stack():
     ]
     assert problems(env("dev", aws=AWS, gcp=GCP))[0] == (
         "triton-platform:aws = 'set': a stack targets one cloud: keep either the gcp or the aws section")
+
+
+def test_existing_cluster_defaults_to_the_gpu_operator_label_and_the_common_gpu_taint():
+    cluster = load_settings(env("dev", triton=REPO), "P.yaml").existing_cluster
+    assert cluster is not None
+    assert cluster.gpu_node_selector == {"nvidia.com/gpu.present": "true"}
+    assert [t.model_dump() for t in cluster.gpu_node_taints] == [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    ]
+    assert load_settings(env("dev", gcp=GCP), "P.yaml").existing_cluster is None
+
+
+@pytest.mark.parametrize(
+    ("cluster", "groups", "expected"),
+    [
+        ({"gpuNodeTaints": [{"key": "nvidia.com/gpu", "effect": "NoRun"}]}, None,
+         "triton-platform:cluster.gpuNodeTaints[0].effect = 'NoRun': Input should be 'NoSchedule', 'PreferNoSchedule' "
+         "or 'NoExecute'"),
+        ({"gpuNodeSelector": {"gpu type": "a100"}}, None,
+         "triton-platform:cluster.gpuNodeSelector.gpu type.[key] = 'gpu type': does not have the accepted form "
+         "(regular expression ^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]"
+         "([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$)"),
+        ({"gpuNodeTaints": [{"key": "gpu", "value": "yes"}, {"key": "gpu", "value": "no"}]}, None,
+         "triton-platform:cluster.gpuNodeTaints[1].key = 'gpu': appears twice with effect NoSchedule; a node holds one "
+         "taint per key and effect"),
+        ({"gpusPerNode": 2}, [{"name": "a", "gpusPerReplica": 4}],
+         "triton-platform:modelGroups[0].gpusPerReplica = 4: each GPU node offers 2 GPU(s) to pods; use 2 or fewer"),
+        ({"gpuNodes": 2}, [{"name": "a", "replicas": 2}, {"name": "b", "replicas": 2}],
+         "triton-platform:cluster.gpuNodes = 2: the model groups need 4 GPU(s) at their maximum replica counts but "
+         "2 node(s) hold 2; raise gpuNodes or lower replicas (or autoscaling.maxReplicas)"),
+    ],
+)
+def test_existing_cluster_rules(cluster, groups, expected):
+    config = env("dev", triton=REPO, cluster=cluster)
+    if groups:
+        config["triton-platform:modelGroups"] = groups
+    assert problems(config) == [expected]
+
+
+def test_cluster_section_belongs_only_to_stacks_without_a_cloud():
+    assert problems(env("dev", gcp=GCP, cluster={"gpusPerNode": 2})) == [
+        "triton-platform:cluster = 'set': describes a cluster this stack does not provision, but it provisions one "
+        "(gcp); GPU scheduling comes from gcp's node pool: remove the cluster section"
+    ]

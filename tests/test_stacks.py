@@ -167,3 +167,24 @@ def test_aws_iam_policies_have_no_wildcard_allow(stack, renders):
                 assert statement["Effect"] == "Allow"
                 assert not any("*" in a for a in actions), statement
                 assert statement["Resource"] != "*" and not statement["Resource"].endswith(":::*"), statement
+
+
+def test_local_stack_schedules_triton_onto_the_existing_clusters_gpu_nodes(renders):
+    """The bring-your-own-cluster stack: no cloud, no provider of its own (the kubeconfig's cluster),
+    and the pods tolerate exactly the declared GPU taints and select the GPU Operator's label."""
+    render = renders["local"]
+    assert render.outputs["cloud"] == "none"
+    assert not [r for r in render.resources if r["type"].startswith(("gcp:", "aws:", "pulumi:providers:"))]
+    deployments = _deployments(render)
+    assert {d["metadata"]["name"] for d in deployments} == {"triton-vision", "triton-vision-canary", "triton-text"}
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert pod["tolerations"] == [
+            {"operator": "Equal", "key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+        ]
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert "--model-repository=s3://acme-triton-models/model_repository" in pod["containers"][0]["args"] or (
+            "--model-repository=s3://acme-triton-models/model_repository_canary" in pod["containers"][0]["args"])
+    account = next(o for o in render.manifests if o["kind"] == "ServiceAccount")
+    assert not account["metadata"].get("annotations")

@@ -10,6 +10,7 @@ from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
 from .cloud import CloudLayer
 from .config.models import ModelGroupSettings, PlatformSettings
+from .existing_cluster import existing_cluster_wiring
 from .mesh import build_mesh, install_istio, mesh_server_args
 from .observability import build_observability
 
@@ -77,6 +78,9 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
         outputs.update(cloud.outputs)
     else:
         repository = settings.triton.model_repository or ""
+        existing = settings.existing_cluster
+        if existing is not None:
+            server_args.update(existing_cluster_wiring(existing))
 
     args = TritonServerArgs(
         model_repository=repository,

@@ -88,8 +88,9 @@ def with_model_groups(base: StackConfig, count: int) -> StackConfig:
 
     Several groups only make sense with explicit model control (each group loads its models; with
     ``none`` every group would load the whole repository), so the copies use it at every size.
-    Every ``maxNodes`` in the cloud section is raised to the 100-node limit so the GPU capacity
-    rule admits the groups; any other rule a size breaks is reported by ``validate``.
+    Every ``maxNodes`` in the cloud section (``gpuNodes`` in an existing cluster's) is raised to
+    the 100-node limit so the GPU capacity rule admits the groups; any other rule a size breaks is
+    reported by ``validate``.
     """
     template = base.get("modelGroups", [{"name": "default"}])[0]
     groups = []
@@ -105,6 +106,9 @@ def with_model_groups(base: StackConfig, count: int) -> StackConfig:
         section = base.get(cloud)
         if section is not None:
             values[cloud] = _raise_node_limits(section)
+    cluster = base.get("cluster")
+    if cluster is not None and "gpuNodes" in cluster:
+        values["cluster"] = {**cluster, "gpuNodes": MAX_NODES}
     return base.with_values(**values)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from triton_components.common import versions
+from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
 
@@ -177,12 +178,44 @@ class AwsSettings(Model):
     identity: Literal["irsa", "key"] = "irsa"
 
 
+#: A qualified Kubernetes label (or taint) key: an optional DNS-subdomain prefix and a name.
+LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+#: The node label the NVIDIA GPU Operator (GPU Feature Discovery) puts on every GPU node.
+GPU_PRESENT_LABEL = {"nvidia.com/gpu.present": "true"}
+
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY_PATTERN, max_length=316)]
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+
+
+class TaintSettings(Model):
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class ClusterSettings(Model):
+    """A cluster this stack does not provision (on-premises or bring-your-own, from the kubeconfig):
+    how Triton finds its GPU nodes. Only for stacks without a gcp or aws section."""
+
+    #: Labels every GPU node carries. Default: ``nvidia.com/gpu.present: "true"`` (NVIDIA GPU Operator).
+    gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: dict(GPU_PRESENT_LABEL))
+    #: Taints on the GPU nodes, tolerated exactly by Triton. Default: ``nvidia.com/gpu=present:NoSchedule``.
+    gpu_node_taints: list[TaintSettings] = Field(default_factory=lambda: [TaintSettings.model_validate(GPU_TAINT)])
+    #: GPUs each GPU node offers to pods (``nvidia.com/gpu`` allocatable).
+    gpus_per_node: Annotated[int, Field(ge=1, le=64)] = 1
+    #: GPU nodes the stack may use; when set, every model group at its peak must fit them.
+    gpu_nodes: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
 class PlatformSettings(Model):
     """Root: every ``triton-platform:<key>`` of one stack."""
 
     environment: Environment
     gcp: GcpSettings | None = None
     aws: AwsSettings | None = None
+    #: Stacks without a cloud: the existing cluster's GPU nodes (defaults apply when absent).
+    cluster: ClusterSettings | None = None
     triton: TritonSettings = TritonSettings()
     mesh: MeshSettings = MeshSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
@@ -193,3 +226,10 @@ class PlatformSettings(Model):
     @property
     def cloud(self) -> str:
         return "gcp" if self.gcp is not None else "aws" if self.aws is not None else "none"
+
+    @property
+    def existing_cluster(self) -> ClusterSettings | None:
+        """The GPU nodes of a cluster this stack does not provision; None for a gcp or aws stack."""
+        if self.cloud != "none":
+            return None
+        return self.cluster if self.cluster is not None else ClusterSettings()

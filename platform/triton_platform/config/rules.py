@@ -16,7 +16,7 @@ from triton_components.common.quantities import memory_bytes
 
 from .base import Environment, Problem
 from .mesh_rules import check_mesh
-from .models import AwsSettings, GcpSettings, PlatformSettings
+from .models import AwsSettings, ClusterSettings, GcpSettings, PlatformSettings
 from .observability_rules import check_observability, peak_stable_replicas
 
 #: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
@@ -30,6 +30,7 @@ def check(settings: PlatformSettings) -> list[Problem]:
         *_model_repository(settings),
         *(_gcp(settings, settings.gcp) if settings.gcp else ()),
         *(_aws(settings, settings.aws) if settings.aws else ()),
+        *_cluster(settings),
         *check_mesh(settings),
         *check_observability(settings),
     ]
@@ -187,10 +188,37 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
                 )
 
 
+def _cluster(s: PlatformSettings) -> Iterator[Problem]:
+    if s.cluster is not None and s.cloud != "none":
+        yield Problem(
+            ("cluster",),
+            "set",
+            f"describes a cluster this stack does not provision, but it provisions one ({s.cloud}); GPU scheduling "
+            f"comes from {s.cloud}'s node pool: remove the cluster section",
+        )
+    cluster = s.existing_cluster
+    if cluster is None:
+        return
+    yield from _taints(cluster)
+    yield from _gpu_capacity(s, cluster.gpus_per_node, cluster.gpu_nodes, ("cluster", "gpuNodes"), "GPU")
+
+
+def _taints(cluster: ClusterSettings) -> Iterator[Problem]:
+    seen: set[tuple[str, str]] = set()
+    for i, taint in enumerate(cluster.gpu_node_taints):
+        if (taint.key, taint.effect) in seen:
+            yield Problem(
+                ("cluster", "gpuNodeTaints", i, "key"),
+                taint.key,
+                f"appears twice with effect {taint.effect}; a node holds one taint per key and effect",
+            )
+        seen.add((taint.key, taint.effect))
+
+
 def _gpu_capacity(
-    s: PlatformSettings, per_node: int, max_nodes: int, max_nodes_path: tuple[str | int, ...], node: str
+    s: PlatformSettings, per_node: int, max_nodes: int | None, max_nodes_path: tuple[str | int, ...], node: str
 ) -> Iterator[Problem]:
-    """Each replica fits a node, and every replica fits the pool at its maximum size."""
+    """Each replica fits a node, and every replica fits the pool at its maximum size (when known)."""
     for i, g in enumerate(s.model_groups):
         if g.gpus_per_replica > per_node:
             yield Problem(
@@ -198,6 +226,8 @@ def _gpu_capacity(
                 g.gpus_per_replica,
                 f"each {node} node offers {per_node} GPU(s) to pods; use {per_node} or fewer",
             )
+    if max_nodes is None:
+        return
     # Autoscaled groups count at autoscaling.maxReplicas: the pool must hold every group at its peak.
     needed = sum(
         (peak_stable_replicas(g) + (g.canary.replicas if g.canary else 0)) * g.gpus_per_replica for g in s.model_groups
@@ -208,7 +238,7 @@ def _gpu_capacity(
             max_nodes_path,
             max_nodes,
             f"the model groups need {needed} GPU(s) at their maximum replica counts but {max_nodes} node(s) hold "
-            f"{capacity}; raise maxNodes or lower replicas (or autoscaling.maxReplicas)",
+            f"{capacity}; raise {max_nodes_path[-1]} or lower replicas (or autoscaling.maxReplicas)",
         )
 
 
