@@ -32,3 +32,52 @@ def emulators(harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
         yield storage
     finally:
         storage.stop()
+
+
+@pytest.fixture(scope="session")
+def triton_install(harness):  # noqa: ANN201
+    return harness.triton_install()
+
+
+@pytest.fixture(scope="session")
+def rendered(harness):  # noqa: ANN201
+    """``rendered(stack, group)``: that group's stable Triton Deployment as the stack renders it."""
+    from triton_platform.render import render_stack
+
+    renders: dict[str, object] = {}
+
+    def deployment(stack: str, group: str, track: str = "stable"):  # noqa: ANN202
+        if stack not in renders:
+            renders[stack] = render_stack(ROOT, stack)
+        name = f"triton-{group}" + ("-canary" if track == "canary" else "")
+        [rt] = [rt for rt in harness.triton_deployments(renders[stack]) if rt.name == name]
+        return rt
+
+    return deployment
+
+
+@pytest.fixture
+def start_triton(harness, triton_install, tmp_path: Path):  # noqa: ANN201
+    """``start_triton(rt, repository_url, env)``: the rendered container running here; stopped after the test.
+
+    Returns ``(server, admin_key)``. Only the lab's substitutions apply (binary, ports, paths).
+    """
+    servers = []
+
+    def start(rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True):  # noqa: ANN202
+        workdir = tmp_path / f"triton-{len(servers)}"
+        admin_key = f"lab-admin-key-{len(servers)}"
+        _, secret, key = harness.admin_key_ref(rt)
+        launch = harness.launch_for(rt, workdir=workdir, install=triton_install, repository_url=repository_url,
+                                    secrets={(secret, key): admin_key}, extra_env=env or {})
+        server = harness.TritonServer(launch, workdir / "tritonserver.log")
+        servers.append(server)
+        if wait:
+            server.wait_ready(rt.startup_budget_seconds())
+        return server, admin_key
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()

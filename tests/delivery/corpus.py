@@ -129,7 +129,7 @@ BROKEN: dict[str, Broken] = {
                                     expect=("ensemble_scheduling.step[0].model_name", "'no_such_model' is not in this repository")),
     "ensemble_bad_input_map": Broken(files={"1/.keep": ""}, ensemble_step="addv_member", ensemble_input="NOPE",
                                      expect=("ensemble_scheduling.step[0].input_map", "key 'NOPE' is not an input")),
-    "bad name": Broken(expect=("(folder name)", "not a model name the gateway can route"), triton_rejects=False),
+    "bad+name": Broken(expect=("(folder name)", "not a model name the gateway can route"), triton_rejects=False),
     "duplicate_input": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT[:-2] + ', { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]'),
                               expect=("input[1] 'INPUT0'.name", "used by two inputs"), triton_rejects=False),
 }
