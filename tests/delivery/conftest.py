@@ -13,6 +13,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+#: One admin key for every server a test starts, as one Secret serves every pod of a stack.
+ADMIN_KEY = "lab-admin-key"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
@@ -66,7 +68,7 @@ def start_triton(harness, triton_install, tmp_path: Path):  # noqa: ANN201
 
     def start(rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True):  # noqa: ANN202
         workdir = tmp_path / f"triton-{len(servers)}"
-        admin_key = f"lab-admin-key-{len(servers)}"
+        admin_key = ADMIN_KEY
         _, secret, key = harness.admin_key_ref(rt)
         launch = harness.launch_for(rt, workdir=workdir, install=triton_install, repository_url=repository_url,
                                     secrets={(secret, key): admin_key}, extra_env=env or {})

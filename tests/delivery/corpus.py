@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODEL_PY = '''\
-import json
 import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+LOAD_SECONDS = 0  # a slow load makes a version swap take real time
+
 
 class TritonPythonModel:
     def initialize(self, args):
         self.version = float(args["model_version"])
-        parameters = json.loads(args["model_config"]).get("parameters", {})
-        time.sleep(float(parameters.get("load_seconds", {}).get("string_value", "0")))
+        time.sleep(LOAD_SECONDS)
 
     def execute(self, requests):
         responses = []
@@ -43,7 +43,7 @@ class TritonPythonModel:
 '''
 
 
-def config(name: str, extra: str = "", *, load_seconds: float = 0) -> str:
+def config(name: str, extra: str = "") -> str:
     text = f'''name: "{name}"
 backend: "python"
 max_batch_size: 8
@@ -51,8 +51,6 @@ input [ {{ name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }} ]
 output [ {{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }} ]
 instance_group [ {{ kind: KIND_CPU count: 1 }} ]
 '''
-    if load_seconds:
-        text += f'parameters {{ key: "load_seconds" value {{ string_value: "{load_seconds:g}" }} }}\n'
     return text + extra
 
 
@@ -62,9 +60,9 @@ def write_model(root: Path, name: str, versions: tuple[int, ...] = (1,), *, conf
     model = root / (folder or name)
     for version in versions:
         (model / str(version)).mkdir(parents=True, exist_ok=True)
-        (model / str(version) / "model.py").write_text(model_py)
+        (model / str(version) / "model.py").write_text(model_py.replace("LOAD_SECONDS = 0", f"LOAD_SECONDS = {load_seconds:g}"))
     model.mkdir(parents=True, exist_ok=True)
-    (model / "config.pbtxt").write_text(config_text if config_text is not None else config(name, load_seconds=load_seconds))
+    (model / "config.pbtxt").write_text(config_text if config_text is not None else config(name))
     return model
 
 

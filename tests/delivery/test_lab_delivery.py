@@ -1,0 +1,284 @@
+"""From a model folder to a live endpoint, on the real Triton and the S3/GCS emulators.
+
+Each test follows README "Serving your model" with the CLI: check, publish, the rendered Triton
+loads the model from the emulated bucket and answers, a second version is published and goes live
+as the stack's model-control mode says, under a small bounded load that must see no failed request.
+The traps from Triton's tracker are reproduced on the way: a repository-API load through a Service
+reaches one pod (#3001, #6007); a server started later serves the new version (#3471).
+"""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import json
+import shutil
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+import corpus
+from conftest import ADMIN_KEY, ROOT
+from triton_platform.cli import main
+from triton_platform.delivery.live import ready_versions
+
+pytestmark = pytest.mark.lab
+
+INPUT = [1.0, 2.0, 3.0, 4.0]
+
+
+def infer(server_url: str, model: str, timeout: float = 30) -> int:
+    """One inference; returns the version that answered (``addv`` adds its version number)."""
+    body = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": INPUT}]}).encode()
+    request = urllib.request.Request(f"{server_url}/v2/models/{model}/infer", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        output = json.loads(response.read())["outputs"][0]["data"]
+    version = round(output[0] - INPUT[0])
+    assert output == [x + version for x in INPUT], output
+    return version
+
+
+class Load:
+    """Closed-loop HTTP clients, round robin over ``servers``; bounded in requests and in time."""
+
+    def __init__(self, servers: list[str], model: str, clients: int = 4, deadline_seconds: float = 90,
+                 max_requests: int = 20_000) -> None:
+        self.servers, self.model = servers, model
+        self.deadline = time.monotonic() + deadline_seconds
+        self.remaining = itertools.count(max_requests, -1)
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.answers: list[tuple[float, int]] = []
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def _client(self, offset: int) -> None:
+        for i in itertools.count(offset):
+            if self.stopped.is_set() or time.monotonic() > self.deadline or next(self.remaining) <= 0:
+                return
+            try:
+                version = infer(self.servers[i % len(self.servers)], self.model)
+                with self.lock:
+                    self.answers.append((time.monotonic(), version))
+            except Exception as error:  # noqa: BLE001 - every failure is recorded; the test asserts none
+                with self.lock:
+                    self.errors.append(repr(error))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(40)
+
+    def versions_since(self, moment: float) -> set[int]:
+        return {version for at, version in self.answers if at > moment}
+
+
+class RoundRobinService:
+    """What a Kubernetes Service does to a repository-API call: it forwards it to one of the pods."""
+
+    def __init__(self, backends: list[str]) -> None:
+        choose = itertools.cycle(backends)
+
+        class Forward(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = urllib.request.Request(next(choose) + self.path, data=body, method="POST",
+                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    payload = response.read()
+                    self.send_response(response.status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_failed_request(
+    harness, emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+):
+    """Staging stack (GCS, explicit mode), group ``text`` serving ``bert-base``."""
+    monkeypatch.chdir(ROOT)
+    bucket = f"triton-models-{uuid.uuid4().hex[:8]}"
+    emulators.gcs.client().create_bucket(bucket)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulators.gcs.url)
+    repository = f"gs://{bucket}/model_repository"
+    triton_env = emulators.gcs.env  # google-cloud-cpp's emulator variable
+    rt = rendered("staging", "text")
+
+    v1 = corpus.write_model(tmp_path / "v1", "bert-base")
+    assert run_cli(capsys, "model", "check", str(v1), "--stack", "staging")[0] == 0
+    code, out, err = run_cli(capsys, "model", "publish", str(v1), "--stack", "staging", "--repository", repository)
+    assert code == 0, err
+    assert "HTTP: POST https://triton.staging.example.com/triton/v2/models/bert-base/infer" in out
+    assert "gRPC: triton.staging.example.com:443 (TLS) with header 'triton-model: bert-base'" in out
+    assert "triton-platform model load bert-base --stack staging --group text" in out
+
+    pods = [start_triton(rt, repository, triton_env)[0] for _ in range(2)]
+    urls = [pod.http for pod in pods]
+    assert [infer(url, "bert-base") for url in urls] == [1, 1]
+
+    # Version 2 loads slowly, so the swap takes real time while the load runs.
+    v2 = corpus.write_model(tmp_path / "v2", "bert-base", load_seconds=3)
+    code, out, err = run_cli(capsys, "model", "publish", str(v2), "--stack", "staging", "--repository", repository,
+                             "--version", "next")
+    assert code == 0, err
+    assert "published bert-base version(s) [2]" in out
+    assert [ready_versions(url, "bert-base") for url in urls] == [["1"], ["1"]], "explicit mode: nothing changes by itself"
+
+    load = Load(urls, "bert-base")
+    try:
+        # The trap: through a Service, the repository API reaches one pod only (#3001, #6007).
+        service = RoundRobinService(urls)
+        try:
+            status, _ = harness.http_status(f"{service.url}/v2/repository/models/bert-base/load", method="POST",
+                                            headers={"admin-key": ADMIN_KEY}, body=b"{}", timeout=60)
+        finally:
+            service.close()
+        assert status == 200
+        assert sorted(ready_versions(url, "bert-base") for url in urls) == [["1"], ["2"]]
+
+        # The platform's way: every pod by address, one at a time.
+        monkeypatch.setenv("TRITON_ADMIN_KEY", ADMIN_KEY)
+        code, out, err = run_cli(capsys, "model", "load", "bert-base", "--stack", "staging", "--version", "2",
+                                 *itertools.chain.from_iterable(("--url", url) for url in urls))
+        assert code == 0, err
+        swapped = time.monotonic()
+        time.sleep(2)
+    finally:
+        load.stop()
+    assert load.errors == [], load.errors[:5]
+    assert len(load.answers) > 50, "the load must have run through the swap"
+    assert {v for _, v in load.answers} == {1, 2}
+    assert load.versions_since(swapped) == {2}
+    assert [ready_versions(url, "bert-base") for url in urls] == [["2"], ["2"]]
+
+    # A pod created later reads the bucket at start: it has the new version already (#3471).
+    late, _ = start_triton(rt, repository, triton_env)
+    assert infer(late.http, "bert-base") == 2
+
+    # A version that fails to load is refused by the first pod; the pods keep serving version 2.
+    v3 = corpus.write_model(tmp_path / "v3", "bert-base", model_py=corpus.FAILING_MODEL_PY)
+    assert run_cli(capsys, "model", "publish", str(v3), "--stack", "staging", "--repository", repository,
+                   "--version", "next")[0] == 0
+    load = Load(urls, "bert-base", deadline_seconds=60)
+    try:
+        code, out, err = run_cli(capsys, "model", "load", "bert-base", "--stack", "staging", "--version", "3",
+                                 *itertools.chain.from_iterable(("--url", url) for url in urls))
+        time.sleep(1)
+    finally:
+        load.stop()
+    assert code == 1
+    assert f"{urls[0]}: loading bert-base failed with HTTP 400" in err and "0 of 2 server(s) had loaded it" in err
+    assert load.errors == [], load.errors[:5]
+    assert {v for _, v in load.answers} == {2}
+
+
+def test_none_mode_on_s3_new_pods_serve_the_new_version(harness, emulators, rendered, start_triton, tmp_path: Path,
+                                                         monkeypatch, capsys):
+    """dev-aws stack (S3, model-control mode none): the whole repository loads at start, ensembles too."""
+    monkeypatch.chdir(ROOT)
+    s3 = emulators.s3
+    bucket = f"triton-models-{uuid.uuid4().hex[:8]}"
+    s3.client().create_bucket(Bucket=bucket)
+    for var, value in (("AWS_ACCESS_KEY_ID", "lab"), ("AWS_SECRET_ACCESS_KEY", "lab"), ("AWS_DEFAULT_REGION", s3.region)):
+        monkeypatch.setenv(var, value)
+    triton_env = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": s3.region}
+    rt = rendered("dev-aws", "default")
+
+    source = tmp_path / "repository"
+    corpus.write_model(source, "addv")
+    (source / "twice" / "1").mkdir(parents=True)  # an ensemble: its version folder is empty
+    (source / "twice" / "config.pbtxt").write_text(corpus.ensemble_config("twice", "addv"))
+    code, out, err = run_cli(capsys, "model", "publish", str(source), "--stack", "dev-aws",
+                             "--repository", f"s3://{bucket}/model_repository", "--endpoint-url", s3.url)
+    assert code == 0, err
+    assert "kubectl rollout restart deployment/triton-default -n triton" in out
+    assert "HTTP: POST http://triton.dev-aws.example.com/triton/v2/models/addv/infer" in out
+
+    repository = s3.repository_url(bucket, "model_repository")  # Triton's s3://http://host:port/... form
+    running, _ = start_triton(rt, repository, triton_env)
+    assert infer(running.http, "addv") == 1
+    ensemble = json.dumps({"inputs": [{"name": "IN", "datatype": "FP32", "shape": [1, 4], "data": INPUT}]}).encode()
+    assert harness.http_status(f"{running.http}/v2/models/twice/infer", method="POST", body=ensemble)[0] == 200
+
+    v2 = corpus.write_model(tmp_path / "v2", "addv")
+    assert run_cli(capsys, "model", "publish", str(v2), "--stack", "dev-aws", "--repository",
+                   f"s3://{bucket}/model_repository", "--endpoint-url", s3.url, "--version", "next")[0] == 0
+    assert infer(running.http, "addv") == 1, "mode none: a running pod keeps what it loaded at start"
+    restarted, _ = start_triton(rt, repository, triton_env)
+    assert infer(restarted.http, "addv") == 2, "a pod that starts after the publish serves the new version"
+
+
+def local_project(tmp_path: Path, canary_percent: int) -> Path:
+    """A copy of the project's ``local`` stack with the canary carrying ``canary_percent``."""
+    project = tmp_path / "project"
+    project.mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    data = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+    vision = data["config"]["triton-platform:modelGroups"][0]
+    vision["canary"]["trafficPercent"] = {"stable": 100 - canary_percent, "canary": canary_percent}
+    (project / "Pulumi.local.yaml").write_text(yaml.safe_dump(data))
+    return project
+
+
+def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(emulators, rendered, start_triton,
+                                                                           tmp_path: Path, monkeypatch, capsys):
+    """local stack (S3 repository from config, explicit mode), group ``vision`` with a canary path."""
+    s3 = emulators.s3
+    data = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+    repository = data["config"]["triton-platform:triton"]["modelRepository"]
+    bucket = repository.split("/")[2]
+    s3.client().create_bucket(Bucket=bucket)
+    for var, value in (("AWS_ENDPOINT_URL", s3.url), ("AWS_ACCESS_KEY_ID", "lab"), ("AWS_SECRET_ACCESS_KEY", "lab"),
+                       ("AWS_DEFAULT_REGION", s3.region)):
+        monkeypatch.setenv(var, value)
+    triton_env = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": s3.region}
+    monkeypatch.chdir(local_project(tmp_path, canary_percent=0))
+
+    v1 = corpus.write_model(tmp_path / "v1", "resnet50")
+    assert run_cli(capsys, "model", "publish", str(v1), "--stack", "local")[0] == 0
+    v2 = corpus.write_model(tmp_path / "v2", "resnet50")
+    code, out, err = run_cli(capsys, "model", "publish", str(v2), "--stack", "local", "--canary", "--version", "2")
+    assert code == 0, err
+    assert f"s3://{bucket}/model_repository_canary/resnet50/" in out
+    assert "--group vision --canary" in out
+
+    stable, _ = start_triton(rendered("local", "vision"), s3.repository_url(bucket, "model_repository"), triton_env)
+    canary, _ = start_triton(rendered("local", "vision", "canary"), s3.repository_url(bucket, "model_repository_canary"),
+                             triton_env)
+    assert (infer(stable.http, "resnet50"), infer(canary.http, "resnet50")) == (1, 2)
+
+    code, _, err = run_cli(capsys, "model", "promote", "--stack", "local", "--group", "vision")
+    assert code == 1 and "the canary carries 0 % of the traffic" in err
+
+    monkeypatch.chdir(local_project(tmp_path / "at-100", canary_percent=100))
+    code, out, err = run_cli(capsys, "model", "promote", "--stack", "local", "--group", "vision")
+    assert code == 0, err
+    assert "promoted resnet50 version(s) [2]" in out
+    monkeypatch.setenv("TRITON_ADMIN_KEY", ADMIN_KEY)
+    assert run_cli(capsys, "model", "load", "resnet50", "--stack", "local", "--version", "2", "--url", stable.http)[0] == 0
+    assert infer(stable.http, "resnet50") == 2
