@@ -3,6 +3,7 @@ its multi-environment program is one the engine would accept. (Timings are not t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pulumi_kubernetes as k8s
@@ -92,3 +93,22 @@ def test_a_program_the_engine_would_refuse_is_not_measured(base):
 
     with pytest.raises(BenchError, match="duplicate URNs"):
         timed(duplicate)
+
+
+def test_the_environment_row_splits_this_virtualenv_by_extra():
+    """M4's environment row is `du -s` of sys.prefix, split into both clouds, then each extra."""
+    from triton_platform.bench.footprint import environment
+    from triton_platform.bench.table import Row, table
+
+    env = environment()
+    assert env["measured"], env
+    parts = env["parts_mb"]
+    assert list(parts)[0] == "triton-platform[gcp,aws]" and {"+test", "+lab"} <= set(parts)
+    assert parts["triton-platform[gcp,aws]"] > 0 and all(size >= 0 for size in parts.values())
+    assert env["other_mb"] >= 0 and env["disk_mb"] == pytest.approx(sum(parts.values()) + env["other_mb"], abs=0.2)
+
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())["results"]
+    row = table({**results, "environment": env})[-1]
+    assert row == Row(row.measurement, row.value, "-", "info") and row.value.startswith(f"{env['disk_mb']:.0f} MB: ")
+    older = {key: value for key, value in results.items() if key != "environment"}
+    assert not table(older)[-1].measurement.startswith("M4 this environment"), "results without it still render"

@@ -14,7 +14,8 @@ Four measurements (issue 8; anchors and goals from ``reference/performance.md`` 
    ``import pulumi`` (goal: within 0.2 s), a GCP stack's ``triton-platform render`` end to end in a
    fresh process, and the provider SDKs each cloud's stack loads (no foreign cloud SDK).
 4. **Install footprint**: installed size of ``triton-platform``, ``[gcp]`` and ``[aws]`` from the
-   installed distributions' RECORDs (goal: GCP-only < 400 MB, without the AWS SDK).
+   installed distributions' RECORDs (goal: GCP-only < 400 MB, without the AWS SDK), and the disk
+   size of the environment the bench runs in (the quickstart's ``.venv``, every extra included).
 
 Timings are medians of repetitions interleaved in the same process, reported as ratios; they
 never fail anything (the runner is noisy). Structural facts are asserted by tests instead
@@ -75,6 +76,7 @@ def run(root: Path, quick: bool = False, json_path: Path | None = None) -> int:
         ("imports", lambda: startup.imports(plan["imports"])),
         ("cold_start", lambda: startup.cold_render(root, plan["renders"])),
         ("footprint", footprint.footprint),
+        ("environment", footprint.environment),
     )
     for name, step in steps:
         start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""M4: installed size of the core, GCP-only and AWS-only installs, from this environment's metadata.
+"""M4: installed size of the core, GCP-only and AWS-only installs, from this environment's metadata,
+and the size of this environment itself (the quickstart's ``.venv``, which holds every extra).
 
 For ``triton-platform[<extras>]`` the dependency closure is followed through each installed
 distribution's requirements (markers evaluated for this interpreter), and the files each
@@ -10,6 +11,7 @@ the same locked versions puts on disk, byte-compiled.
 from __future__ import annotations
 
 import os
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -80,3 +82,46 @@ def footprint() -> dict[str, Any]:
             "missing": missing,
         }
     return result
+
+
+def _disk_bytes(path: str) -> int:
+    """Bytes the file takes on disk, as ``du`` counts them (allocated blocks, symlinks not followed)."""
+    try:
+        return os.lstat(path).st_blocks * 512
+    except OSError:
+        return 0
+
+
+def environment() -> dict[str, Any]:
+    """What this virtualenv takes on disk (``du -s`` of ``sys.prefix``), split by what brought it.
+
+    A quickstart's ``.venv`` is installed from requirements.lock, which holds every extra (both
+    clouds, the test tools, the lab), so it is much bigger than any install a library user makes.
+    The split follows the dependency closure: both clouds first, then each further extra's increment.
+    """
+    if sys.prefix == sys.base_prefix:
+        return {"measured": False, "reason": "not in a virtualenv"}
+    total = 0
+    for directory, _, files in os.walk(sys.prefix):
+        total += _disk_bytes(directory) + sum(_disk_bytes(os.path.join(directory, name)) for name in files)
+    provided = metadata.metadata(PROJECT_DIST).get_all("Provides-Extra") or []
+    layers = [("gcp", "aws")] + [(extra,) for extra in provided if extra not in ("gcp", "aws", "all")]
+    parts: dict[str, float] = {}
+    counted: set[str] = set()
+    wanted: tuple[str, ...] = ()
+    for layer in layers:
+        wanted += layer
+        dists, _ = closure(PROJECT_DIST, wanted)
+        added = {name: dist for name, dist in dists.items() if name not in counted}
+        counted |= set(added)
+        size = sum(_disk_bytes(str(dist.locate_file(entry))) for dist in added.values() for entry in dist.files or [])
+        parts[PROJECT_DIST + f"[{','.join(layer)}]" if not parts else f"+{','.join(layer)}"] = round(size / MB, 1)
+    everything = list(metadata.distributions())
+    return {
+        "measured": True,
+        "prefix": sys.prefix,
+        "disk_mb": round(total / MB, 1),
+        "distributions": len({canonicalize_name(d.metadata["Name"]) for d in everything}),
+        "parts_mb": parts,
+        "other_mb": round(total / MB - sum(parts.values()), 1),
+    }

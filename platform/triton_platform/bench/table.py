@@ -2,12 +2,22 @@
 
 Verdicts on timings are information (``ok`` / ``over``); only structural facts can be
 ``VIOLATED``, and those are asserted by tests as well.
+
+The README's Performance table is this table as Markdown, computed from the raw figures in
+``benchmarks/results.json`` (``tests/test_readme.py`` holds them equal). After a full run, print it with
+``python -m triton_platform.bench.table`` and paste it over the README's.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+#: Every verdict a row can carry. "not measured" rows carry the reason instead.
+VERDICTS = ("ok", "over", "info", "VIOLATED")
 
 
 @dataclass
@@ -183,6 +193,20 @@ def table(results: dict[str, Any]) -> list[Row]:
                 _verdict(ok) if not entry["foreign_sdk_included"] else "VIOLATED",
             )
         )
+    env = results.get("environment")  # absent from results written before it was measured
+    if env is not None and env["measured"]:
+        parts = ", ".join(f"{name} {size:.0f}" for name, size in env["parts_mb"].items())
+        rows.append(
+            Row(
+                "M4 this environment on disk (du; the quickstart's .venv holds every extra)",
+                f"{env['disk_mb']:.0f} MB: {parts}, other {env['other_mb']:.0f} MB; "
+                f"{env['distributions']} distributions",
+                "-",
+                "info",
+            )
+        )
+    elif env is not None:
+        rows.append(Row("M4 this environment on disk", "not measured", "-", env["reason"]))
     return rows
 
 
@@ -198,3 +222,24 @@ def render_table(rows: list[Row]) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def render_markdown(rows: list[Row]) -> str:
+    """The same table as Markdown, for the README."""
+    lines = ["| Measurement | Value | Goal | Verdict |", "|---|---|---|---|"]
+    for row in rows:
+        cells = (row.measurement, row.value, row.goal, row.verdict)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m triton_platform.bench.table [results.json]``: the README's table from a results file."""
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0] if args else "benchmarks/results.json")
+    print(render_markdown(table(json.loads(path.read_text())["results"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
