@@ -28,3 +28,53 @@ def test_the_kms_key_must_live_in_the_buckets_region():
         "in aws.region us-east-1; S3 encrypts only with a KMS key of the bucket's region: give a key from us-east-1"
     ]
     load_settings(env("dev", aws={**AWS, "modelBucket": {"kmsKeyArn": KMS_KEY.format(region="us-east-1")}}), "P.yaml")
+
+
+def test_mig_capacity_counts_the_instances_nvidia_allows_per_profile():
+    """H100 1g.20gb gives 4 instances per GPU (NVIDIA MIG user guide), not 7 // 1."""
+    pool = {"machineType": "a3-highgpu-1g", "acceleratorType": "nvidia-h100-80gb", "maxNodes": 1,
+            "gpuSharing": {"strategy": "mig", "migPartitionSize": "1g.20gb"}}
+    assert problems(env("dev", gcp={**GCP, "gpuPool": pool}, modelGroups=[{"name": "a", "replicas": 5}])) == [
+        "triton-platform:gcp.gpuPool.maxNodes = 1: the model groups need 5 GPU(s) at their maximum replica counts but "
+        "1 node(s) hold 4; raise maxNodes or lower replicas (or autoscaling.maxReplicas)"
+    ]
+    load_settings(env("dev", gcp={**GCP, "gpuPool": pool}, modelGroups=[{"name": "a", "replicas": 4}]), "P.yaml")
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "gpu"),
+    [("nvidia-tesla-v100", "V100 (Volta, compute capability 7.0)"),
+     ("nvidia-tesla-p100", "P100 (Pascal, compute capability 6.0)"),
+     ("nvidia-tesla-p4", "P4 (Pascal, compute capability 6.1)")],
+)
+def test_gke_gpus_the_pinned_triton_cannot_use_are_refused(accelerator, gpu):
+    config = env("dev", gcp={**GCP, "gpuPool": {"machineType": "n1-standard-8", "acceleratorType": accelerator}})
+    assert problems(config) == [
+        f"triton-platform:gcp.gpuPool.acceleratorType = '{accelerator}': is a {gpu}; Triton 26.10-py3 "
+        "(triton.imageTag) supports compute capability 7.5 and newer (release notes: every release from 25.03): "
+        "use nvidia-a100-80gb, nvidia-h100-80gb, nvidia-l4, nvidia-tesla-a100 or nvidia-tesla-t4"
+    ]
+
+
+def test_eks_gpus_the_pinned_triton_cannot_use_are_refused():
+    config = env("dev", aws={**AWS, "gpuNodeGroup": {"minNodes": 1, "instanceTypes": ["p3.2xlarge"]}})
+    assert problems(config) == [
+        "triton-platform:aws.gpuNodeGroup.instanceTypes[0] = 'p3.2xlarge': has V100 GPUs (Volta, compute capability "
+        "7.0); Triton 26.10-py3 (triton.imageTag) supports compute capability 7.5 and newer (release notes: every "
+        "release from 25.03): use a type of the g4dn, g5, g6, g6e, p4d, p5 families"
+    ]
+
+
+def test_the_gpu_floor_follows_the_image_release():
+    """An older (waived) release that still supported Volta accepts a V100; a canary on a newer release does not."""
+    pool = {"gpuPool": {"machineType": "n1-standard-8", "acceleratorType": "nvidia-tesla-v100"}}
+    old = {"imageTag": "24.01-py3", "allowVulnerableImage": True}
+    load_settings(env("dev", gcp={**GCP, **pool}, triton=old), "P.yaml")
+    found = problems(env("dev", gcp={**GCP, **pool}, triton=old, mesh={"enabled": True, "gateway": {"hosts": ["*"]}},
+                         modelGroups=[{"name": "a", "canary": {"imageTag": "25.08-py3"}}]))
+    assert found == [
+        "triton-platform:gcp.gpuPool.acceleratorType = 'nvidia-tesla-v100': is a V100 (Volta, compute capability 7.0); "
+        "Triton 25.08-py3 (modelGroups[0].canary.imageTag) supports compute capability 7.5 and newer (release notes: "
+        "every release from 25.03): use nvidia-a100-80gb, nvidia-h100-80gb, nvidia-l4, nvidia-tesla-a100 or "
+        "nvidia-tesla-t4"
+    ]

@@ -178,3 +178,26 @@ def test_new_cluster_without_authorized_networks_sends_no_authorized_networks_bl
     render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml",
                                                 "master_authorized_networks": []}))
     assert "masterAuthorizedNetworksConfig" not in inputs(render, "gcp:container/cluster:Cluster")
+
+
+@pytest.mark.parametrize(
+    ("machine", "accelerator", "partition", "per_gpu"),
+    [
+        ("a2-highgpu-1g", "nvidia-tesla-a100", "1g.5gb", 7),
+        ("a2-highgpu-1g", "nvidia-tesla-a100", "2g.10gb", 3),
+        ("a2-highgpu-1g", "nvidia-tesla-a100", "3g.20gb", 2),
+        ("a2-highgpu-1g", "nvidia-tesla-a100", "7g.40gb", 1),
+        ("a2-ultragpu-1g", "nvidia-a100-80gb", "1g.10gb", 7),
+        ("a2-ultragpu-1g", "nvidia-a100-80gb", "3g.40gb", 2),
+        ("a3-highgpu-1g", "nvidia-h100-80gb", "1g.10gb", 7),
+        ("a3-highgpu-1g", "nvidia-h100-80gb", "1g.20gb", 4),
+        ("a3-highgpu-1g", "nvidia-h100-80gb", "2g.20gb", 3),
+        ("a3-highgpu-1g", "nvidia-h100-80gb", "4g.40gb", 1),
+        ("a3-highgpu-1g", "nvidia-h100-80gb", "7g.80gb", 1),
+    ],
+)
+def test_mig_pools_offer_the_instances_per_gpu_of_nvidias_profile_table(run, machine, accelerator, partition, per_gpu):
+    program, created = _pool(machine_type=machine, accelerator_type=accelerator, gpu_sharing_strategy="mig",
+                             mig_partition_size=partition)
+    run(program)
+    assert created["pool"].allocatable_gpus_per_node == per_gpu

@@ -19,6 +19,24 @@ _FAMILIES = {
 _TYPE = re.compile(r"^([a-z0-9]+)\.([a-z0-9]+)$")
 GPU_FAMILIES = tuple(_FAMILIES)
 
+#: family -> (GPU, architecture, CUDA compute capability), from the EC2 accelerated-computing tables
+#: and NVIDIA's CUDA GPUs table. Compared with the Triton release's floor.
+GPUS: dict[str, tuple[str, str, tuple[int, int]]] = {
+    "g4dn": ("T4", "Turing", (7, 5)),
+    "g5": ("A10G", "Ampere", (8, 6)),
+    "g6": ("L4", "Ada Lovelace", (8, 9)),
+    "g6e": ("L40S", "Ada Lovelace", (8, 9)),
+    "p3": ("V100", "Volta", (7, 0)),
+    "p4d": ("A100", "Ampere", (8, 0)),
+    "p5": ("H100", "Hopper", (9, 0)),
+}
+
+
+def family_of(instance_type: str) -> str | None:
+    """``g5`` for ``g5.xlarge``; None for a malformed type."""
+    match = _TYPE.match(instance_type)
+    return match.group(1) if match else None
+
 
 def gpus_of(instance_type: str) -> int | None:
     """GPUs of an instance type, or None if it has none (or is not a known GPU type)."""

@@ -17,6 +17,21 @@ TRITON_IMAGE_TAG = "26.10-py3"
 #: 23320/23334); bulletin 5535 (CVE-2024-0087/0088/0100) was fixed in 24.04.
 TRITON_MINIMUM_RELEASE = (25, 7)
 
+#: Oldest GPU each Triton release runs on (CUDA compute capability), by first release: the "GPU
+#: Requirements" section of each release's notes. 25.03 and 25.08 (CUDA 13.0) say "compute capability
+#: 7.5 and later" (Turing onwards: no Volta V100, no Pascal P100/P4); 24.04 and earlier say 6.0. The
+#: releases between 24.05 and 25.02 are not verified here and keep 6.0. Config validation refuses a GPU
+#: below the floor of any image a stack runs (``triton.imageTag`` and every canary ``imageTag``).
+TRITON_COMPUTE_CAPABILITY_FLOORS: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((25, 3), (7, 5)),
+    ((0, 0), (6, 0)),
+)
+
+
+def triton_compute_capability_floor(release: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(first release of that floor, minimum compute capability)`` for a Triton ``(year, month)`` release."""
+    return next((first, floor) for first, floor in TRITON_COMPUTE_CAPABILITY_FLOORS if release >= first)
+
 #: KEDA Helm chart (https://kedacore.github.io/charts, chart ``keda``; chart version = KEDA version).
 #: 2.20.2 matches the ScaledObject CRD schema the tests validate against
 #: (``shared/crd-schemas/keda``, kedacore/keda tag v2.20.2).

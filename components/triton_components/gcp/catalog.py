@@ -30,14 +30,31 @@ _FIXED = [
     (re.compile(r"^a3-highgpu-(1|2|4|8)g$"), "nvidia-h100-80gb", lambda m: int(m.group(1))),
 ]
 
-#: GPUs with MIG, and the partition sizes GKE accepts for each.
-MIG_PARTITIONS = {
-    "nvidia-tesla-a100": ("1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb"),
-    "nvidia-a100-80gb": ("1g.10gb", "2g.20gb", "3g.40gb", "7g.80gb"),
-    "nvidia-h100-80gb": ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
+#: GPUs with MIG, the partition sizes GKE accepts for each, and how many instances of that profile
+#: one GPU holds. The counts are the "Number of Instances Available" column of NVIDIA's MIG user
+#: guide, "Supported MIG Profiles" (A100-SXM4-40GB; the 80 GB A100 and the H100 80 GB share one
+#: table with doubled memory sizes). The count is not 7 // compute slices: memory limits it too,
+#: e.g. 1g.20gb takes a quarter of an 80 GB GPU's memory, so 4 fit.
+MIG_PARTITIONS: dict[str, dict[str, int]] = {
+    "nvidia-tesla-a100": {"1g.5gb": 7, "2g.10gb": 3, "3g.20gb": 2, "7g.40gb": 1},
+    "nvidia-a100-80gb": {"1g.10gb": 7, "2g.20gb": 3, "3g.40gb": 2, "7g.80gb": 1},
+    "nvidia-h100-80gb": {"1g.10gb": 7, "1g.20gb": 4, "2g.20gb": 3, "3g.40gb": 2, "4g.40gb": 1, "7g.80gb": 1},
 }
 
 ACCELERATORS = tuple(sorted(set(N1_ACCELERATORS) | {acc for _, acc, _ in _FIXED}))
+
+#: accelerator type -> (GPU, architecture, CUDA compute capability), from NVIDIA's CUDA GPUs table.
+#: Compared with the Triton release's floor (``versions.triton_compute_capability_floor``).
+GPUS: dict[str, tuple[str, str, tuple[int, int]]] = {
+    "nvidia-tesla-p4": ("P4", "Pascal", (6, 1)),
+    "nvidia-tesla-p100": ("P100", "Pascal", (6, 0)),
+    "nvidia-tesla-v100": ("V100", "Volta", (7, 0)),
+    "nvidia-tesla-t4": ("T4", "Turing", (7, 5)),
+    "nvidia-tesla-a100": ("A100 40GB", "Ampere", (8, 0)),
+    "nvidia-a100-80gb": ("A100 80GB", "Ampere", (8, 0)),
+    "nvidia-l4": ("L4", "Ada Lovelace", (8, 9)),
+    "nvidia-h100-80gb": ("H100 80GB", "Hopper", (9, 0)),
+}
 TIME_SHARING_MAX_CLIENTS = 48
 
 
@@ -63,11 +80,21 @@ def accelerator_problem(machine_type: str, accelerator: str, count: int) -> str 
     return f"machine type {machine_type!r} takes no GPUs; use n1-*, g2-standard-*, a2-* or a3-highgpu-*"
 
 
-def allocatable_gpus(count: int, mig_partition_size: str | None, max_shared_clients_per_gpu: int | None) -> int:
-    """``nvidia.com/gpu`` a node offers to pods: MIG slices, time-shared clients, or whole GPUs."""
+def mig_instances_per_gpu(accelerator: str, mig_partition_size: str) -> int:
+    """Instances of one MIG profile a GPU holds (``KeyError`` for a combination GKE does not offer)."""
+    return MIG_PARTITIONS[accelerator][mig_partition_size]
+
+
+def allocatable_gpus(
+    count: int, mig_partition_size: str | None, max_shared_clients_per_gpu: int | None, accelerator: str | None = None
+) -> int:
+    """``nvidia.com/gpu`` a node offers to pods: MIG instances, time-shared clients, or whole GPUs.
+
+    MIG needs ``accelerator``: how many instances fit depends on the GPU's profile table."""
     if mig_partition_size:
-        slices = int(mig_partition_size.split("g.", 1)[0])
-        return count * (7 // slices)
+        if accelerator is None:
+            raise ValueError("allocatable_gpus needs the accelerator type to count MIG instances")
+        return count * mig_instances_per_gpu(accelerator, mig_partition_size)
     if max_shared_clients_per_gpu:
         return count * max_shared_clients_per_gpu
     return count

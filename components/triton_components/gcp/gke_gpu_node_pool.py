@@ -77,7 +77,8 @@ def validate_pool(args: GkeGpuNodePoolArgs) -> None:
     if strategy == "mig" and args.get("mig_partition_size") not in catalog.MIG_PARTITIONS.get(accelerator, ()):
         raise ValueError(
             f"mig_partition_size {args.get('mig_partition_size')!r} is not a MIG partition of {accelerator}; "
-            f"MIG GPUs and sizes: {catalog.MIG_PARTITIONS}"
+            "MIG GPUs and sizes: "
+            + "; ".join(f"{gpu}: {', '.join(sizes)}" for gpu, sizes in catalog.MIG_PARTITIONS.items())
         )
     clients = args.get("max_shared_clients_per_gpu")
     if strategy == "time-sharing" and not (clients and 2 <= clients <= catalog.TIME_SHARING_MAX_CLIENTS):
@@ -188,5 +189,6 @@ class GkeGpuNodePool(pulumi.ComponentResource):
             count,
             args.get("mig_partition_size") if strategy == "mig" else None,
             args.get("max_shared_clients_per_gpu") if strategy == "time-sharing" else None,
+            accelerator,
         )
         self.register_outputs({"node_pool_name": self.node_pool_name})

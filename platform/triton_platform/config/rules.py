@@ -15,6 +15,7 @@ from triton_components.gcp import catalog
 from triton_components.common.quantities import memory_bytes
 
 from .base import Environment, Problem
+from .gpu_rules import check_gpus
 from .mesh_rules import check_mesh
 from .models import AwsSettings, ClusterSettings, GcpSettings, PlatformSettings
 from .observability_rules import check_observability, peak_stable_replicas
@@ -30,6 +31,7 @@ def check(settings: PlatformSettings) -> list[Problem]:
         *_model_repository(settings),
         *(_gcp(settings, settings.gcp) if settings.gcp else ()),
         *(_aws(settings, settings.aws) if settings.aws else ()),
+        *check_gpus(settings),
         *_cluster(settings),
         *check_mesh(settings),
         *check_observability(settings),
@@ -172,9 +174,11 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
             (*at, "gpuSharing", "maxSharedClientsPerGpu"), sharing.max_shared_clients_per_gpu, "needs strategy: time-sharing"
         )
 
-    per_node = catalog.allocatable_gpus(
-        pool.accelerators_per_node, sharing.mig_partition_size if sharing.strategy == "mig" else None, shared_clients
-    )
+    # MIG capacity comes from the profile table; a profile GKE does not offer is reported above.
+    mig_size = sharing.mig_partition_size
+    if sharing.strategy != "mig" or mig_size not in catalog.MIG_PARTITIONS.get(pool.accelerator_type, {}):
+        mig_size = None
+    per_node = catalog.allocatable_gpus(pool.accelerators_per_node, mig_size, shared_clients, pool.accelerator_type)
     yield from _gpu_capacity(s, per_node, pool.max_nodes, (*at, "maxNodes"), pool.machine_type)
     if pool.spot:
         for i, g in enumerate(s.model_groups):
