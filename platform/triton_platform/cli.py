@@ -37,8 +37,8 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             validate_stack(root, stack)
             print(f"{stack}: configuration is valid")
-        except ConfigError as error:
-            print(error, file=sys.stderr)
+        except Exception as error:  # one stack's failure never stops the others
+            print(_failure("Validating", stack, error), file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
@@ -49,17 +49,42 @@ def _render(args: argparse.Namespace) -> int:
 
     root = _project_root(Path.cwd())
     out_dir = Path(args.out)
+    unusable = _unusable_out_dir(out_dir)
+    if unusable:
+        print(f"triton-platform render: {unusable}; give a directory (created if missing)", file=sys.stderr)
+        return 2
     failed = 0
     for stack in _stacks(root, args.stacks):
         try:
             render = render_stack(root, stack)
-        except ConfigError as error:
-            print(error, file=sys.stderr)
+            target = write_render(render, out_dir)
+        except Exception as error:  # one stack's failure never stops the others
+            print(_failure("Rendering", stack, error), file=sys.stderr)
             failed += 1
             continue
-        target = write_render(render, out_dir)
         print(summary(render, target))
     return 1 if failed else 0
+
+
+def _failure(action: str, stack: str, error: Exception) -> str:
+    """One message for a stack that failed: config errors as they are, anything else naming the file."""
+    if isinstance(error, ConfigError):
+        return str(error)
+    if isinstance(error, OSError) and error.filename:
+        return f"{action} Pulumi.{stack}.yaml failed: {error.filename}: {(error.strerror or str(error)).lower()}"
+    return f"{action} Pulumi.{stack}.yaml failed: {type(error).__name__}: {error}"
+
+
+def _unusable_out_dir(out_dir: Path) -> str | None:
+    """Why ``--out`` cannot be a directory (a file is in the way), or None."""
+    for candidate in (out_dir, *out_dir.parents):
+        if candidate.is_dir():
+            return None
+        if candidate.exists() or candidate.is_symlink():
+            if candidate == out_dir:
+                return f"--out {out_dir} is a file, not a directory"
+            return f"--out {out_dir} cannot be created: {candidate} is a file, not a directory"
+    return None
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -25,8 +25,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 
 from .config.loader import PROJECT, load_settings
-
-SECRET_PLACEHOLDER = "[secret]"
+from .config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 
 
 @dataclass
@@ -259,19 +258,9 @@ def stack_files(root: Path) -> dict[str, Path]:
 
 
 def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
-    """The stack file's config as the engine passes it: strings, objects as JSON, secrets masked."""
-    data = yaml.safe_load(path.read_text()) or {}
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in (data.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = SECRET_PLACEHOLDER
-            secret_keys.append(key)
-        elif isinstance(value, str):
-            config[key] = value
-        else:
-            config[key] = json.dumps(value)
-    return config, secret_keys
+    """The stack file's config as the engine passes it: strings, objects as JSON, secrets masked.
+    Raises ``ConfigError`` naming the file (and line) when it is not a readable stack file."""
+    return read_stack_file(path)
 
 
 def validate_stack(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
