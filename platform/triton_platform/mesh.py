@@ -46,6 +46,7 @@ def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | Non
         {
             "gateway_namespace": mesh.gateway.namespace,
             "gateway_replicas": mesh.install.gateway_replicas,
+            "istiod_replicas": mesh.install.istiod_replicas,
             "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
             "platform": "gke" if settings.gcp is not None else None,
         },

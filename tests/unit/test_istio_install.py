@@ -65,8 +65,24 @@ def test_gateway_is_highly_available_and_annotatable(run):
     render = run(_install(gateway_replicas=3, gateway_service_annotations={"networking.gke.io/load-balancer-type": "Internal"}))
     values = inputs(render, RELEASE, "istio-gateway")["values"]
     assert values["autoscaling"]["minReplicas"] == 3
-    assert values["podDisruptionBudget"] == {"minAvailable": 1}
+    assert values["podDisruptionBudget"] == {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
     assert values["service"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
+
+
+def test_a_single_gateway_replica_can_still_be_drained(run):
+    """The chart's minAvailable: 1 would allow zero disruptions with one replica."""
+    values = inputs(run(_install(gateway_replicas=1)), RELEASE, "istio-gateway")["values"]
+    assert values["autoscaling"]["minReplicas"] == 1
+    assert values["podDisruptionBudget"]["maxUnavailable"] == 1 and "minAvailable" not in values["podDisruptionBudget"]
+
+
+def test_istiod_runs_two_replicas_and_drops_its_fixed_budget_when_asked_for_one(run):
+    values = inputs(run(_install(platform="gke")), RELEASE, "istio-istiod")["values"]
+    assert (values["autoscaleMin"], values["replicaCount"]) == (2, 2)
+    assert values["global"] == {"platform": "gke"}  # the chart keeps its minAvailable: 1 budget
+    values = inputs(run(_install(platform="gke", istiod_replicas=1)), RELEASE, "istio-istiod")["values"]
+    assert (values["autoscaleMin"], values["replicaCount"]) == (1, 1)
+    assert values["global"] == {"platform": "gke", "defaultPodDisruptionBudget": {"enabled": False}}
 
 
 def test_platform_is_passed_to_every_chart(run):

@@ -6,6 +6,10 @@ ingress ``gateway`` (its pods are injected by istiod). Consumers pass the compon
 meshed pods wait for the sidecar injector. The CNI plugin is always installed: without it every
 meshed pod needs an ``istio-init`` container with NET_ADMIN/NET_RAW, which Pod Security
 ``restricted`` (the Triton namespace's level) rejects.
+
+No disruption budget may block a node drain at the configured minimum: the gateway's budget is
+``maxUnavailable: 1`` (the chart's usual ``minAvailable: 1`` allows nothing with one replica), and
+istiod's chart budget, fixed at ``minAvailable: 1``, is kept only with two or more istiod replicas.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class IstioInstallationArgs(TypedDict):
     """Release name of the gateway; its pods get ``istio: <name without istio->``. Default: ``istio-ingressgateway``."""
     gateway_replicas: NotRequired[int]
     """Minimum gateway replicas (the chart's HPA scales above). Default: 2."""
+    istiod_replicas: NotRequired[int]
+    """Minimum istiod replicas. With 1, the chart's disruption budget (``minAvailable: 1``, not
+    configurable) is turned off so a drain can move istiod. Default: 2."""
     gateway_service_annotations: NotRequired[Mapping[str, str]]
     """Annotations of the gateway's LoadBalancer Service (internal LB, static IP). Default: none."""
     platform: NotRequired[str | None]
@@ -49,9 +56,10 @@ def validate_installation(args: Mapping[str, Any]) -> None:
     platform = args.get("platform")
     if platform is not None and platform not in PLATFORMS:
         raise ValueError(f"platform is {platform!r}; use one of {', '.join(PLATFORMS)}, or None")
-    replicas = args.get("gateway_replicas", 2)
-    if replicas < 1:
-        raise ValueError(f"gateway_replicas is {replicas}; use 1 or more (2 or more keeps ingress up during a drain)")
+    for key in ("gateway_replicas", "istiod_replicas"):
+        replicas = args.get(key, 2)
+        if replicas < 1:
+            raise ValueError(f"{key} is {replicas}; use 1 or more (2 or more keeps it up during a drain)")
     name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
     if not name.startswith("istio-"):
         raise ValueError(
@@ -76,6 +84,7 @@ class IstioInstallation(pulumi.ComponentResource):
         gateway_name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
         platform = args.get("platform")
         platform_values: dict[str, Any] = {"global": {"platform": platform}} if platform else {}
+        istiod_replicas = args.get("istiod_replicas", 2)
 
         system_ns = self._namespace(name, "system", args.get("system_namespace", "istio-system"), "privileged", child)
         gateway_ns = self._namespace(name, "gateway", args.get("gateway_namespace", "istio-ingress"), "baseline", child)
@@ -89,7 +98,7 @@ class IstioInstallation(pulumi.ComponentResource):
                 version=version,
                 repository_opts=repository,
                 namespace=namespace,
-                values={**platform_values, **values},
+                values=_merge(platform_values, values),
                 # Helm waits for Deployments and DaemonSets to be ready, so dependants see a working mesh.
                 timeout=600,
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
@@ -106,6 +115,12 @@ class IstioInstallation(pulumi.ComponentResource):
                 # Path-based AuthorizationPolicies must see one canonical path: decode %2F and merge
                 # slashes before matching, so /v2//repository or %2F tricks cannot slip past a rule.
                 "meshConfig": {"pathNormalization": {"normalization": "DECODE_AND_MERGE_SLASHES"}},
+                # The chart's HPA minimum and initial count (top-level keys of istiod's values.yaml).
+                "autoscaleMin": istiod_replicas,
+                "replicaCount": istiod_replicas,
+                # The chart's istiod budget is a fixed minAvailable: 1; with one replica it would
+                # block every drain of that node, so it exists only when a second replica can serve.
+                **({} if istiod_replicas >= 2 else {"global": {"defaultPodDisruptionBudget": {"enabled": False}}}),
             },
             [base],
         )
@@ -118,7 +133,9 @@ class IstioInstallation(pulumi.ComponentResource):
             gateway_ns,
             {
                 "autoscaling": {"enabled": True, "minReplicas": replicas, "maxReplicas": max(5, replicas)},
-                "podDisruptionBudget": {"minAvailable": 1},
+                # One pod at a time, at any replica count: never zero allowed disruptions, and
+                # crash-looping pods may always be evicted.
+                "podDisruptionBudget": {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"},
                 "service": {"type": "LoadBalancer", "annotations": dict(args.get("gateway_service_annotations", {}))},
             },
             # Gateway pods are injected by istiod's webhook: it must be serving first.
@@ -148,3 +165,11 @@ class IstioInstallation(pulumi.ComponentResource):
             opts=opts,
         )
         return created.metadata.apply(lambda m: m["name"])
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Nested dictionaries merged key by key (``global.platform`` survives a chart's own ``global``)."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged

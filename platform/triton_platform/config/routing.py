@@ -94,6 +94,9 @@ class IstioInstallSettings(Model):
 
     enabled: bool = False
     gateway_replicas: Annotated[int, Field(ge=1, le=20)] = 2
+    #: 2 keeps sidecar injection and certificates served through a drain; 1 (a cheap dev cluster)
+    #: drops istiod's disruption budget so it never blocks one.
+    istiod_replicas: Annotated[int, Field(ge=1, le=5)] = 2
     gateway_service_annotations: dict[str, str] = Field(default_factory=dict)
 
 
