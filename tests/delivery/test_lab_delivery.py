@@ -170,6 +170,8 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
         time.sleep(2)
     finally:
         load.stop()
+    print(f"swap under load: {len(load.answers)} answers, {len(load.errors)} failed, "
+          f"{sum(1 for at, _ in load.answers if at > swapped)} after the swap")
     assert load.errors == [], load.errors[:5]
     assert len(load.answers) > 50, "the load must have run through the swap"
     assert {v for _, v in load.answers} == {1, 2}
@@ -282,3 +284,33 @@ def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(emulat
     monkeypatch.setenv("TRITON_ADMIN_KEY", ADMIN_KEY)
     assert run_cli(capsys, "model", "load", "resnet50", "--stack", "local", "--version", "2", "--url", stable.http)[0] == 0
     assert infer(stable.http, "resnet50") == 2
+
+
+def test_poll_mode_on_this_triton_why_the_platform_does_not_offer_it(rendered, start_triton, tmp_path: Path):
+    """#2076 reported poll mode unloading the old version before the new one was ready. On 2.51 with a
+    slow new version the old one keeps serving (measured here), so the reason the platform offers no
+    poll mode is another: the first object of a version in the live path *is* the go-live, on every
+    pod at its own poll, with no canary step and no way to publish first and switch later."""
+    repository = tmp_path / "repository"
+    corpus.write_model(repository, "bert-base")
+    server, _ = start_triton(rendered("dev-aws", "default"), str(repository), extra_args=(
+        "--model-control-mode=poll", "--repository-poll-secs=1"))
+    load = Load([server.http], "bert-base", clients=2, deadline_seconds=30)
+    try:
+        time.sleep(1)
+        corpus.write_model(repository, "bert-base", versions=(2,), load_seconds=3)  # seen by the next poll
+        switched = harness_wait(lambda: ready_versions(server.http, "bert-base") == ["2"], 20)
+        time.sleep(1)
+    finally:
+        load.stop()
+    assert switched and load.errors == [], load.errors[:5]
+    assert {v for _, v in load.answers} == {1, 2}
+
+
+def harness_wait(predicate, timeout: float) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
