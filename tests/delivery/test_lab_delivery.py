@@ -170,8 +170,9 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
         time.sleep(2)
     finally:
         load.stop()
-    print(f"swap under load: {len(load.answers)} answers, {len(load.errors)} failed, "
-          f"{sum(1 for at, _ in load.answers if at > swapped)} after the swap")
+    with capsys.disabled():  # shown with pytest -s: the size of the proof
+        print(f"\nswap under load: {len(load.answers)} answers, {len(load.errors)} failed, "
+              f"{sum(1 for at, _ in load.answers if at > swapped)} after the swap")
     assert load.errors == [], load.errors[:5]
     assert len(load.answers) > 50, "the load must have run through the swap"
     assert {v for _, v in load.answers} == {1, 2}
