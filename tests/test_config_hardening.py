@@ -78,3 +78,13 @@ def test_the_gpu_floor_follows_the_image_release():
         "every release from 25.03): use nvidia-a100-80gb, nvidia-h100-80gb, nvidia-l4, nvidia-tesla-a100 or "
         "nvidia-tesla-t4"
     ]
+
+
+def test_sidecar_resources_are_quantities():
+    mesh = {"enabled": True, "gateway": {"hosts": ["*"]}, "sidecar": {"cpu": "half", "memory": "lots"}}
+    assert problems(env("dev", triton={"modelRepository": "gs://models/repo"}, mesh=mesh)) == [
+        "triton-platform:mesh.sidecar.cpu = 'half': 'half' is not a CPU quantity; use cores (e.g. 4 or 1.5) or "
+        "millicores (e.g. 500m)",
+        "triton-platform:mesh.sidecar.memory = 'lots': 'lots' is not a memory quantity; use a number with Ki, Mi, Gi "
+        "or Ti (e.g. 16Gi)",
+    ]

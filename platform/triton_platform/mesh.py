@@ -32,7 +32,19 @@ def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
         "pod_annotations": {
             # Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail.
             "proxy.istio.io/config": json.dumps({"holdApplicationUntilProxyStarts": True}),
+            **sidecar_resource_annotations(settings.mesh.sidecar.cpu, settings.mesh.sidecar.memory),
         },
+    }
+
+
+def sidecar_resource_annotations(cpu: str, memory: str) -> dict[str, str]:
+    """The injector sizes the sidecar (and its istio-validation init container) from these; requests
+    equal to limits keep the Triton pod Guaranteed QoS, so a busy node never evicts it first."""
+    return {
+        "sidecar.istio.io/proxyCPU": cpu,
+        "sidecar.istio.io/proxyCPULimit": cpu,
+        "sidecar.istio.io/proxyMemory": memory,
+        "sidecar.istio.io/proxyMemoryLimit": memory,
     }
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+
+from triton_components.common.quantities import cpu_millicores, memory_bytes
 
 from .base import Model
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
@@ -100,6 +102,25 @@ class IstioInstallSettings(Model):
     gateway_service_annotations: dict[str, str] = Field(default_factory=dict)
 
 
+def _cpu(value: str) -> str:
+    cpu_millicores(value)
+    return value
+
+
+def _memory(value: str) -> str:
+    memory_bytes(value)
+    return value
+
+
+class SidecarSettings(Model):
+    """Resources of the Istio sidecar in each Triton pod: requests = limits, so the pod stays Guaranteed
+    QoS (the mesh default, 100m/128Mi requested with 2/1Gi limits, would make it Burstable). They add
+    to the model group's own cpu and memory on the GPU node."""
+
+    cpu: Annotated[str, AfterValidator(_cpu)] = "500m"
+    memory: Annotated[str, AfterValidator(_memory)] = "512Mi"
+
+
 class RetrySettings(Model):
     #: At most 2 (checked in ``check_mesh``): every retry repeats GPU work.
     attempts: Annotated[int, Field(ge=0)] = 1
@@ -136,3 +157,4 @@ class MeshSettings(Model):
     jwt: JwtSettings | None = None
     #: Namespace of the Prometheus that scrapes port 8002; null closes the metrics port entirely.
     prometheus_namespace: Namespace | None = "monitoring"
+    sidecar: SidecarSettings = SidecarSettings()
