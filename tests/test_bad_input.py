@@ -193,6 +193,66 @@ def test_render_out_pointing_at_a_file_is_one_message_and_renders_nothing(projec
 
 
 # ---------------------------------------------------------------------------------------------
+# Input that used to be accepted silently.
+
+
+def validate_file(project: Path, capsys, text: str) -> tuple[int, str]:
+    (project / BROKEN).write_text(text)
+    code, _, err = cli(capsys, "validate", "broken")
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [
+        ("{name: a, replicas: true}", "triton-platform:modelGroups[0].replicas = true: Input should be a valid integer"),
+        ("{name: a, replicas: '2'}", "triton-platform:modelGroups[0].replicas = '2': Input should be a valid integer"),
+        ("{name: a, replicas: 2.0}", "triton-platform:modelGroups[0].replicas = 2.0: Input should be a valid integer"),
+        ("{name: a, acceptSingleReplica: 1}",
+         "triton-platform:modelGroups[0].acceptSingleReplica = 1: Input should be a valid boolean"),
+    ],
+)
+def test_a_boolean_is_not_a_count_and_a_number_is_not_a_boolean(project, capsys, group, expected):
+    code, err = validate_file(project, capsys, GOOD + f"  triton-platform:modelGroups: [{group}]\n")
+    assert (code, err) == (1, f"Invalid configuration in Pulumi.broken.yaml (1 problem):\n  - {expected}\n")
+
+
+def test_a_key_given_twice_is_an_error_naming_the_lines(project, capsys):
+    code, err = validate_file(
+        project, capsys,
+        GOOD + "  triton-platform:environment: prod\n"
+        "  triton-platform:modelGroups:\n    - name: a\n      replicas: 1\n      cpu: '2'\n      replicas: 3\n",
+    )
+    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (2 problems):\n"
+        "  - line 5: triton-platform:environment is given twice in one mapping (first on line 2); YAML would "
+        "silently keep the last one, so remove one\n"
+        "  - line 10: replicas is given twice in one mapping (first on line 8); YAML would silently keep the last "
+        "one, so remove one\n")
+
+
+def test_keys_outside_the_namespace_are_errors_unless_a_provider_reads_them(project, capsys):
+    providers = "  gcp:project: acme\n  aws:region: us-east-1\n  kubernetes:context: kind\n  pulumi:tags: {a: b}\n" \
+                "  random:x: y\n"
+    code, err = validate_file(project, capsys, GOOD + providers)
+    assert (code, err) == (0, "")
+    code, err = validate_file(project, capsys, GOOD + "  modelGroups: []\n  tritonplatform:mesh: {}\n"
+                              "  datadog:apiKey: x\n")
+    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (3 problems):\n"
+        "  - modelGroups: has no namespace, so nothing reads it; write triton-platform:modelGroups\n"
+        "  - tritonplatform:mesh: no program reads the namespace 'tritonplatform'; did you mean triton-platform:mesh? "
+        "This stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n"
+        "  - datadog:apiKey: no program reads the namespace 'datadog'; "
+        "this stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n")
+
+
+def test_an_unknown_top_level_key_is_an_error(project, capsys):
+    code, err = validate_file(project, capsys, "confg:\n  triton-platform:environment: dev\nencryptionsalt: x\n")
+    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (1 problem):\n"
+        "  - line 1: confg is not a stack-file key; did you mean config? a stack file holds config, environment, "
+        "secretsprovider, encryptedkey, encryptionsalt\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # Property: for any bytes written as a stack file, the CLI exits 0 or 1 without a traceback, and a
 # failure message names the file.
 

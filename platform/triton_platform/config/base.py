@@ -6,20 +6,35 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema
 
 
 class Model(BaseModel):
-    """camelCase keys in YAML, unknown keys rejected, immutable once validated."""
+    """camelCase keys in YAML, unknown keys rejected, immutable once validated.
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True)
+    Strict: no value is converted into another type, so ``replicas: true`` is an error instead of
+    1, ``spot: 1`` instead of true, and ``replicas: "2"`` instead of 2. Stack files give every
+    type directly (``pulumi config set --path`` stores numbers and true/false as such).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True, strict=True
+    )
 
 
 class Environment(str, Enum):
     DEV = "dev"
     STAGING = "staging"
     PROD = "prod"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # Config gives the name as text; strict mode alone would want an Environment instance.
+        schema = handler(source)
+        schema["strict"] = False
+        return schema
 
 
 @dataclass(frozen=True)

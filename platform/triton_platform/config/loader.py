@@ -6,6 +6,7 @@ The same function serves the Pulumi program (config from the engine) and the CLI
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any, Mapping
 
@@ -16,6 +17,11 @@ from . import rules
 from .models import SECRET_KEYS, PlatformSettings
 
 PROJECT = "triton-platform"
+#: Other namespaces a stack file may hold: the providers this program uses read their own keys
+#: (``gcp:project``, ``aws:region``, ``kubernetes:context``, ...) and ``pulumi:`` is Pulumi's own.
+#: Any other namespace is read by nothing here, so it is an error (most often a misspelt
+#: ``triton-platform``), as is a key without a namespace.
+PROVIDER_NAMESPACES = ("aws", "gcp", "kubernetes", "pulumi", "random")
 
 
 class ConfigError(pulumi.RunError):
@@ -51,7 +57,7 @@ def load_settings(
 ) -> PlatformSettings:
     """Validate every ``triton-platform:*`` key; raise ``ConfigError`` listing every problem."""
     values = namespace_values(config)
-    problems: list[str] = []
+    problems = [p for key in config if (p := _foreign_key_problem(key))]
     for key in SECRET_KEYS:
         if key in values and f"{PROJECT}:{key}" not in secret_keys:
             problems.append(
@@ -67,6 +73,23 @@ def load_settings(
     if problems:
         raise ConfigError(stack_file, problems)
     return settings
+
+
+def _foreign_key_problem(full_key: str) -> str | None:
+    """Why a config key is read by nothing (no namespace, or a namespace no one reads), or None."""
+    namespace, colon, key = full_key.partition(":")
+    if not colon:
+        return f"{full_key}: has no namespace, so nothing reads it; write {PROJECT}:{full_key}"
+    if namespace == PROJECT or namespace in PROVIDER_NAMESPACES:
+        return None if key else f"{full_key}: has no key name after the namespace"
+    readers = f"{PROJECT} and the providers' {', '.join(PROVIDER_NAMESPACES)}"
+    close = difflib.get_close_matches(namespace, [PROJECT, *PROVIDER_NAMESPACES], n=1, cutoff=0.75)
+    if close:
+        return (
+            f"{full_key}: no program reads the namespace {namespace!r}; did you mean {close[0]}:{key}? "
+            f"This stack reads {readers}"
+        )
+    return f"{full_key}: no program reads the namespace {namespace!r}; this stack reads {readers}"
 
 
 def _format(path: tuple[str | int, ...], value: Any, message: str) -> str:
