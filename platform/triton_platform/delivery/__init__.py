@@ -11,7 +11,8 @@ tritonclient and the object-store clients are optional extras (``delivery``, ``d
 """
 
 from ._extras import MissingExtra
-from .check import GroupSpec, Problem, check_model_repository, inspect_repository
+from .check import Problem, check_model_repository, inspect_repository
+from .group import GroupSpec
 from .publish import PublishRefused, PublishResult, publish
 from .storage import Location, ObjectStore, StorageError, open_store, parse_location
 

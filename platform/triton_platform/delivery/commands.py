@@ -96,7 +96,8 @@ def _group_for(ctx: Any, args: argparse.Namespace, model: str | None) -> str:
 
 @_guarded
 def _check(args: argparse.Namespace) -> int:
-    from .check import GroupSpec, check_model_repository, inspect_repository
+    from .check import check_model_repository, inspect_repository
+    from .group import GroupSpec
 
     spec: GroupSpec | None = None
     if args.stack:

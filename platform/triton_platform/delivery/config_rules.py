@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
-    from .check import GroupSpec
+    from .group import GroupSpec
 
 Finding = tuple[str, str]
 

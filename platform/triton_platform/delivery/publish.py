@@ -31,7 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .check import CONFIG_FILE, GroupSpec, ModelInfo, Problem, inspect_repository
+from .check import CONFIG_FILE, ModelInfo, Problem, inspect_repository
+from .group import GroupSpec
 from .storage import Location, ObjectStore, StorageError
 
 STAGING_ROOT = ".triton-platform-staging"

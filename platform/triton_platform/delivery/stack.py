@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .check import GroupSpec
+from .group import GroupSpec
 from .storage import Location, StorageError, parse_location
 
 if TYPE_CHECKING:
