@@ -21,19 +21,19 @@ def staging():  # noqa: ANN201
 
 
 def test_a_model_new_to_an_explicit_group_needs_a_config_change_and_pulumi_up(staging):
-    steps = next_steps(staging, "efficientnet", "vision", "stable", new_model=True)
+    steps = next_steps(staging, "efficientnet", "vision", "stable")
     assert steps[1] == "  pulumi config set --path 'triton-platform:modelGroups[0].models[2]' efficientnet --stack staging"
     assert steps[2] == "  pulumi up --stack staging"
 
 
 def test_a_new_version_of_a_served_model_is_loaded_on_every_pod(staging):
-    steps = next_steps(staging, "bert-base", "text", "stable", new_model=False)
+    steps = next_steps(staging, "bert-base", "text", "stable")
     assert "  triton-platform model load bert-base --stack staging --group text" in steps
 
 
 def test_mode_none_rolls_the_deployment(tmp_path: Path):
     ctx = load_stack(ROOT, "dev")
-    assert "  kubectl rollout restart deployment/triton-default -n triton" in next_steps(ctx, "m", None, "stable", True)
+    assert "  kubectl rollout restart deployment/triton-default -n triton" in next_steps(ctx, "m", None, "stable")
 
 
 def test_endpoints_through_the_gateway_and_without_a_mesh(staging):

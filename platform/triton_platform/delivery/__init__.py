@@ -13,21 +13,34 @@ tritonclient and the object-store clients are optional extras (``delivery``, ``d
 from ._extras import MissingExtra
 from .check import Problem, check_model_repository, inspect_repository
 from .group import GroupSpec
+from .live import LoadFailed, load_on_group, load_on_servers
+from .promote import promote
 from .publish import PublishRefused, PublishResult, publish
+from .stack import StackContext, endpoints, load_stack, next_steps, repository_location, track_location
 from .storage import Location, ObjectStore, StorageError, open_store, parse_location
 
 __all__ = [
     "GroupSpec",
+    "LoadFailed",
     "Location",
     "MissingExtra",
     "ObjectStore",
     "Problem",
     "PublishRefused",
     "PublishResult",
+    "StackContext",
     "StorageError",
     "check_model_repository",
+    "endpoints",
     "inspect_repository",
+    "load_on_group",
+    "load_on_servers",
+    "load_stack",
+    "next_steps",
     "open_store",
     "parse_location",
+    "promote",
     "publish",
+    "repository_location",
+    "track_location",
 ]

@@ -16,35 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from . import _extras
+from .backends import BACKEND_FILES, OTHER_KNOWN_BACKENDS, PLATFORM_FILES, declared_model_file
 from .config_rules import check_config
 from .group import GroupSpec
 
 CONFIG_FILE = "config.pbtxt"
 #: Model names the gateway routes can carry (``/v2/models/<name>``, the ``triton-model`` header).
 MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-#: The model file each platform / backend loads from a version folder when the config names none
-#: (``default_model_filename``). Triton's backend docs; a trailing ``/`` is a directory.
-PLATFORM_FILES = {
-    "tensorrt_plan": "model.plan",
-    "onnxruntime_onnx": "model.onnx",
-    "pytorch_libtorch": "model.pt",
-    "tensorflow_graphdef": "model.graphdef",
-    "tensorflow_savedmodel": "model.savedmodel/",
-}
-BACKEND_FILES = {
-    "tensorrt": "model.plan",
-    "onnxruntime": "model.onnx",
-    "pytorch": "model.pt",
-    "python": "model.py",
-    "openvino": "model.xml",
-    "dali": "model.dali",
-    "vllm": "model.json",
-}
-#: Backends in NVIDIA's Triton images (``-py3``, ``-vllm-python-py3``, ``-trtllm-python-py3``)
-#: whose model files are not one fixed name; the folder is checked to exist only.
-OTHER_KNOWN_BACKENDS = frozenset({"tensorflow", "fil", "tensorrtllm", "identity", "repeat", "square"})
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -189,13 +167,9 @@ def _inspect_model(folder: Path, problems: list[Problem], group: GroupSpec | Non
 def _model_file(config: Any, folder: Path, shown: str, problems: list[Problem]) -> str | None:
     if config.platform == "ensemble":
         return None
-    if config.default_model_filename:
-        return config.default_model_filename
-    # With both set, Triton loads through the backend; platform names the file for tensorflow.
-    if config.backend in BACKEND_FILES:
-        return BACKEND_FILES[config.backend]
-    if config.platform in PLATFORM_FILES:
-        return PLATFORM_FILES[config.platform]
+    declared = declared_model_file(config)
+    if declared is not None:
+        return declared
     if config.backend in OTHER_KNOWN_BACKENDS:
         return None
     if config.backend:

@@ -141,7 +141,7 @@ def _publish(args: argparse.Namespace) -> int:
             continue
         print()
         print(f"{model.name} version(s) {model.versions} are in {location.url}/{model.name}/.")
-        print("\n".join(next_steps(ctx, model.name, spec.name if spec else None, track, model.new_model)))
+        print("\n".join(next_steps(ctx, model.name, spec.name if spec else None, track)))
         print("Endpoints:")
         print("\n".join(f"  {line}" for line in endpoints(ctx, model.name, track)))
     return 0

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .check import BACKEND_FILES, CONFIG_FILE, PLATFORM_FILES
+from .backends import declared_model_file
+from .check import CONFIG_FILE
 from .publish import PublishRefused, Upload, place
 from .storage import Location, ObjectStore
 
@@ -40,9 +41,7 @@ def _parse(text: str | None) -> Any:
 
 
 def _entry(config: Any) -> str:
-    if config.default_model_filename:
-        return config.default_model_filename
-    return (BACKEND_FILES.get(config.backend) or PLATFORM_FILES.get(config.platform) or "").rstrip("/")
+    return (declared_model_file(config) or "").rstrip("/")
 
 
 def _by_version(keys: dict[str, int], base: str) -> dict[int, dict[str, int]]:

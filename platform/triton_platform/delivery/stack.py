@@ -126,7 +126,7 @@ def endpoints(ctx: StackContext, model: str, track: str = "stable") -> list[str]
     return lines
 
 
-def next_steps(ctx: StackContext, model: str, group: str | None, track: str, new_model: bool) -> list[str]:
+def next_steps(ctx: StackContext, model: str, group: str | None, track: str) -> list[str]:
     """What makes a published model or version live, for this stack's model-control mode."""
     index, settings = ctx.group(group)
     namespace = ctx.settings.triton.namespace
