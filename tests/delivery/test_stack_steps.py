@@ -86,3 +86,13 @@ def test_each_delivery_extra_brings_only_what_its_commands_use(extras, present, 
     dists, missing = closure(PROJECT_DIST, extras)
     assert not missing, missing
     assert present <= set(dists) and not absent & set(dists), sorted(set(dists) & (present | absent))
+
+
+def test_load_refuses_what_a_restarted_pod_would_not_load(monkeypatch, capsys):
+    from triton_platform.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["model", "load", "efficientnet", "--stack", "staging", "--group", "vision", "--url", "http://x"]) == 1
+    assert "pulumi config set --path 'triton-platform:modelGroups[0].models[2]' efficientnet" in capsys.readouterr().err
+    assert main(["model", "load", "addv", "--stack", "dev", "--url", "http://x"]) == 1
+    assert "kubectl rollout restart deployment/triton-default -n triton" in capsys.readouterr().err

@@ -151,9 +151,16 @@ def _publish(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     from .live import load_on_group, load_on_servers
 
+    from .stack import next_steps
+
     ctx = _stack(args)
     group = _group_for(ctx, args, args.model)
     track = "canary" if args.canary else "stable"
+    _, settings = ctx.group(group)
+    if ctx.settings.triton.model_control_mode != "explicit" or args.model not in settings.models:
+        # A load the Deployment's args do not repeat would be lost by the next pod to start (#3471).
+        return _fail(f"{args.model} is not loaded by the repository API in this stack:\n"
+                     + "\n".join(next_steps(ctx, args.model, group, track)))
     key = os.environ.get(args.admin_key_env)
     if args.url:
         if not key:
