@@ -17,6 +17,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..common.args import check_args
+
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 MODES = ("irsa", "key")
 CREDENTIALS_FILE_NAME = "credentials"
@@ -113,6 +115,7 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
     """The IAM role or user ARN."""
 
     def __init__(self, name: str, args: AwsModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("AwsModelReaderIdentity", name, args, AwsModelReaderIdentityArgs)  # misspelt keys and wrong types, before anything else
         mode = args.get("mode", "irsa")
         if mode not in MODES:
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")

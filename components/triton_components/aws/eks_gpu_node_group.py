@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import versions
 from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
@@ -82,6 +83,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
     allocatable_gpus_per_node: int
 
     def __init__(self, name: str, args: EksGpuNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("EksGpuNodeGroup", name, args, EksGpuNodeGroupArgs)  # misspelt keys and wrong types, before anything else
         gpus = validate_group(args)
         super().__init__("tritonplatform:index:EksGpuNodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)

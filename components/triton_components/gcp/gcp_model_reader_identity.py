@@ -14,6 +14,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..common.args import check_args
+
 #: Read objects, plus storage.buckets.get which Triton calls before listing ("Could not get
 #: MetaData for bucket" otherwise). Nothing that writes or deletes.
 BUCKET_READER_ROLES = ("roles/storage.objectViewer", "roles/storage.legacyBucketReader")
@@ -50,6 +52,7 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
     """``CredentialsFileArgs`` for ``TritonServer`` in key mode (content stays secret); None otherwise."""
 
     def __init__(self, name: str, args: GcpModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("GcpModelReaderIdentity", name, args, GcpModelReaderIdentityArgs)  # misspelt keys and wrong types, before anything else
         mode = args.get("mode", "workload-identity")
         if mode not in MODES:
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
+from ..common.args import check_args
+
 
 class GcsModelBucketArgs(TypedDict):
     """Inputs of ``GcsModelBucket``."""
@@ -47,6 +49,7 @@ class GcsModelBucket(pulumi.ComponentResource):
     """The bucket itself, for IAM grants."""
 
     def __init__(self, name: str, args: GcsModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("GcsModelBucket", name, args, GcsModelBucketArgs)  # misspelt keys and wrong types, before anything else
         prefix = args["name_prefix"]
         if not _PREFIX.match(prefix):
             raise ValueError(f"name_prefix {prefix!r} must be 1-41 lowercase letters, digits or '-', starting alphanumeric")

@@ -11,6 +11,7 @@ from typing import Any, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..common.args import check_args
 from .node_service_account import node_service_account
 
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
@@ -54,6 +55,7 @@ class GkeCluster(pulumi.ComponentResource):
     """``<project>.svc.id.goog``: the Workload Identity pool."""
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("GkeCluster", name, args, GkeClusterArgs)  # misspelt keys and wrong types, before anything else
         channel = args.get("release_channel", "REGULAR")
         if channel not in RELEASE_CHANNELS:
             raise ValueError(f"release_channel is {channel!r}; use one of {', '.join(RELEASE_CHANNELS)}")

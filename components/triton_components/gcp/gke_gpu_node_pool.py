@@ -11,6 +11,7 @@ from typing import Any, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..common.args import check_args
 from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 from .node_service_account import NODE_SERVICE_ACCOUNT_ROLES, node_service_account
@@ -100,6 +101,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
     """``nvidia.com/gpu`` each node offers: MIG slices, time-shared clients or whole GPUs."""
 
     def __init__(self, name: str, args: GkeGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("GkeGpuNodePool", name, args, GkeGpuNodePoolArgs)  # misspelt keys and wrong types, before anything else
         validate_pool(args)
         super().__init__("tritonplatform:index:GkeGpuNodePool", name, None, opts)
         project = args["project"]

@@ -19,6 +19,7 @@ from typing import Any, Mapping, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
 
@@ -76,6 +77,7 @@ class IstioInstallation(pulumi.ComponentResource):
     """Pod labels of the ingress gateway, for ``Gateway.spec.selector`` and NetworkPolicies."""
 
     def __init__(self, name: str, args: IstioInstallationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("IstioInstallation", name, args, IstioInstallationArgs)  # misspelt keys and wrong types, before anything else
         validate_installation(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:IstioInstallation", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)

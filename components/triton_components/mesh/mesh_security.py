@@ -26,6 +26,7 @@ from typing import Any, Mapping, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import ports
 from . import istio_authorization as authz
@@ -83,6 +84,7 @@ class MeshSecurity(pulumi.ComponentResource):
     """STRICT mTLS, allow-list authorization, optional JWT and NetworkPolicies for Triton."""
 
     def __init__(self, name: str, args: MeshSecurityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("MeshSecurity", name, args, MeshSecurityArgs)  # misspelt keys and wrong types, before anything else
         validate_security(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:MeshSecurity", name, None, opts)
         # Custom resources wait for their CRDs: the caller's depends_on is named on every child.

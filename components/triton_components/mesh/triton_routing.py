@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from .istio_routes import destination_rule, routes, servers
 from .routing_args import DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRIES, TritonRoutingArgs
@@ -115,6 +116,7 @@ class TritonRouting(pulumi.ComponentResource):
     """Name of the VirtualService that holds the weights."""
 
     def __init__(self, name: str, args: TritonRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonRouting", name, args, TritonRoutingArgs)  # misspelt keys and wrong types, before anything else
         validate_routing(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonRouting", name, None, opts)
         # Custom resources name their dependencies (e.g. the Istio installation that creates the

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
 
@@ -148,6 +149,7 @@ class MonitoringAddons(pulumi.ComponentResource):
     """The kube-prometheus-stack release, when installed; monitors, rules and dashboards depend on it."""
 
     def __init__(self, name: str, args: MonitoringAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("MonitoringAddons", name, args, MonitoringAddonsArgs)  # misspelt keys and wrong types, before anything else
         validate_addons(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:MonitoringAddons", name, None, opts)
         self.keda_crds = []

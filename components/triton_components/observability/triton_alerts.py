@@ -14,6 +14,7 @@ from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from . import promql as _promql
 
@@ -164,6 +165,7 @@ class TritonAlerts(pulumi.ComponentResource):
     """Name of the PrometheusRule."""
 
     def __init__(self, name: str, args: TritonAlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonAlerts", name, args, TritonAlertsArgs)  # misspelt keys and wrong types, before anything else
         validate_alerts(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonAlerts", name, None, opts)
         groups = pulumi.Output.from_input(args["namespace"]).apply(

@@ -14,6 +14,7 @@ from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from . import keda_triggers as _keda_triggers
 
@@ -164,6 +165,7 @@ class TritonAutoscaler(pulumi.ComponentResource):
     """Name of the HPA that KEDA creates (alerts watch it)."""
 
     def __init__(self, name: str, args: TritonAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonAutoscaler", name, args, TritonAutoscalerArgs)  # misspelt keys and wrong types, before anything else
         validate_autoscaler(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonAutoscaler", name, None, opts)
         group = args["model_group"]

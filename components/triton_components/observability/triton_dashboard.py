@@ -13,6 +13,7 @@ from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from . import promql as _promql
 
@@ -121,6 +122,7 @@ class TritonDashboard(pulumi.ComponentResource):
     """Name of the ConfigMap."""
 
     def __init__(self, name: str, args: TritonDashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonDashboard", name, args, TritonDashboardArgs)  # misspelt keys and wrong types, before anything else
         labels = dict(args.get("labels", {"grafana_dashboard": "1"}))
         if not labels:
             raise ValueError("labels is empty; the Grafana sidecar finds dashboards only by label (e.g. grafana_dashboard: '1')")

@@ -13,6 +13,7 @@ from typing import Any, Literal, Mapping, NotRequired, Sequence, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from . import promql as _promql
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, validate_alerts
@@ -123,6 +124,7 @@ class TritonMonitoring(pulumi.ComponentResource):
     """Monitor name per model group."""
 
     def __init__(self, name: str, args: TritonMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonMonitoring", name, args, TritonMonitoringArgs)  # misspelt keys and wrong types, before anything else
         validate_monitoring(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonMonitoring", name, None, opts)
         wait_for = list(args.get("wait_for", []))

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from . import triton_pod
 from .model_group_args import (
@@ -35,6 +36,7 @@ class TritonModelGroup(pulumi.ComponentResource):
     """Deployment name per track (``stable``, ``canary``)."""
 
     def __init__(self, name: str, args: TritonModelGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonModelGroup", name, args, TritonModelGroupArgs)  # misspelt keys and wrong types, before anything else
         validate_model_group(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonModelGroup", name, None, opts)
         group = args["name"]

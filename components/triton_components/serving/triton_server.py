@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
 from . import triton_pod
@@ -108,6 +109,7 @@ class TritonServer(pulumi.ComponentResource):
     """The model-group children, for consumers that extend them."""
 
     def __init__(self, name: str, args: TritonServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonServer", name, args, TritonServerArgs)  # misspelt keys and wrong types, before anything else
         validate_server(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonServer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)

@@ -1,0 +1,217 @@
+"""One check of a component's args against its ``TypedDict``, shared by every component.
+
+Python does not check a ``TypedDict`` at run time, so a misspelt key used to be ignored (the
+default applied silently) and a wrong type failed deep inside with a ``TypeError``. Every component
+calls ``check_args`` first thing in ``__init__``, before anything is registered: unknown keys (with
+a close match), missing required keys and wrong basic types (``str``, ``int``, ``bool``, lists,
+mappings, nested args) fail with the component, the resource name, the key path and what is
+accepted. Values a ``TypedDict`` allows as ``pulumi.Input`` may be Outputs; their contents are
+checked by the component's own validation or the provider.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import difflib
+import functools
+import sys
+import types
+import typing
+from typing import Any, ForwardRef, Literal, Mapping, NotRequired, Required, Union
+
+import pulumi
+
+
+class ArgsError(TypeError, ValueError):
+    """Invalid args for a component: both a ``TypeError`` and a ``ValueError``, so callers catching
+    either (the components' own validation raises ``ValueError``) see it."""
+
+
+def check_args(component: str, name: str, args: Mapping[str, Any], schema: type) -> None:
+    """Raise ``ArgsError`` listing every unknown key, missing required key and wrong basic type."""
+    problems: list[str] = []
+    if isinstance(args, Mapping):
+        _check_typeddict(args, schema, "args", problems)
+    else:
+        problems.append(f"args is {_show(args)} ({type(args).__name__}); give a dict of {schema.__name__}")
+    if len(problems) == 1:
+        raise ArgsError(f"{component} {name!r}: {problems[0]}")
+    if problems:
+        lines = [f"{component} {name!r} has {len(problems)} problems in its args:", *(f"  - {p}" for p in problems)]
+        raise ArgsError("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving a TypedDict's fields (``from __future__ import annotations`` leaves them as strings,
+# and Python 3.11 then counts every ``NotRequired`` key as required).
+
+
+class _Output:
+    """Stands for ``pulumi.Output``/awaitables inside ``pulumi.Input[T]``."""
+
+
+@functools.cache
+def _fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """``({key: annotation}, required keys)`` of a TypedDict."""
+    fields: dict[str, Any] = {}
+    required: set[str] = set()
+    for key, raw in schema.__annotations__.items():
+        annotation = _resolve(raw, schema.__module__)
+        origin = typing.get_origin(annotation)
+        if origin in (NotRequired, Required):
+            (annotation,) = typing.get_args(annotation)
+        if origin is Required or (origin is not NotRequired and getattr(schema, "__total__", True)):
+            required.add(key)
+        fields[key] = annotation
+    return fields, frozenset(required)
+
+
+def _resolve(raw: Any, module: str) -> Any:
+    if isinstance(raw, ForwardRef):
+        module = getattr(raw, "__forward_module__", None) or module
+        raw = raw.__forward_arg__
+    if isinstance(raw, str):
+        try:
+            return eval(raw, dict(vars(sys.modules[module])))  # noqa: S307 - the module's own annotation
+        except Exception:
+            return Any  # an annotation we cannot evaluate is not checked
+    return raw
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The alternatives of a union (``pulumi.Input[T]`` is ``T | Awaitable[T] | Output[T]``)."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        found: list[Any] = []
+        for member in typing.get_args(annotation):
+            for inner in _members(member):
+                if inner not in found:
+                    found.append(inner)
+        return found
+    if isinstance(annotation, (ForwardRef, str)):
+        text = annotation.__forward_arg__ if isinstance(annotation, ForwardRef) else annotation
+        return [_Output] if text.startswith("Output") else [Any]
+    if typing.get_origin(annotation) is collections.abc.Awaitable or annotation is pulumi.Output:
+        return [_Output]
+    if typing.get_origin(annotation) is pulumi.Output:
+        return [_Output]
+    return [annotation]
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a value
+
+
+def _check(value: Any, annotation: Any, path: str, problems: list[str]) -> None:
+    members = _members(annotation)
+    if Any in members or (_Output in members and _is_output(value)):
+        return
+    attempts = []
+    for member in members:
+        found: list[str] = []
+        _check_one(value, member, path, found)
+        if not found:
+            return
+        attempts.append((member, found))
+    shaped = [found for member, found in attempts if _same_shape(value, member)]
+    if len(shaped) == 1:
+        problems.extend(shaped[0])  # e.g. a dict for a nested args TypedDict: report inside it
+    else:
+        problems.append(f"{path} is {_show(value)} ({type(value).__name__}); give {_describe(annotation)}")
+
+
+def _check_one(value: Any, annotation: Any, path: str, problems: list[str]) -> None:
+    origin, params = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        ok = value is None
+    elif annotation is _Output:
+        ok = _is_output(value)
+    elif typing.is_typeddict(annotation):
+        if isinstance(value, Mapping):
+            _check_typeddict(value, annotation, path, problems)
+            return
+        ok = False
+    elif origin is Literal:
+        # Only the basic type: which values are accepted is the component's own check, with its message.
+        ok = any(type(value) is type(option) for option in params)
+    elif annotation is bool:
+        ok = isinstance(value, bool)
+    elif annotation is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif annotation is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif origin in (list, collections.abc.Sequence, tuple, set, frozenset, collections.abc.Set):
+        ok = isinstance(value, (list, tuple, set, frozenset)) if origin is not collections.abc.Sequence else (
+            isinstance(value, collections.abc.Sequence) and not isinstance(value, (str, bytes)))
+        if ok and params and origin is not tuple:
+            for i, item in enumerate(value):
+                _check(item, params[0], f"{path}[{i}]", problems)
+    elif origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
+        ok = isinstance(value, Mapping)
+        if ok and len(params) == 2:
+            for key, item in value.items():
+                _check(key, params[0], f"{path} key {key!r}", problems)
+                _check(item, params[1], f"{path}[{key!r}]", problems)
+    elif isinstance(annotation, type):
+        ok = isinstance(value, annotation)
+    else:
+        ok = True  # a typing construct this check does not know: not checked
+    if not ok:
+        problems.append(f"{path} is {_show(value)} ({type(value).__name__}); give {_describe(annotation)}")
+
+
+def _check_typeddict(value: Mapping[str, Any], schema: type, path: str, problems: list[str]) -> None:
+    fields, required = _fields(schema)
+    for key in value:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ";"
+            problems.append(f"{path} has unknown key {key!r}{hint} Accepted keys: {', '.join(fields)}")
+    for key, annotation in fields.items():
+        if key in value:
+            _check(value[key], annotation, f"{path}.{key}", problems)
+        elif key in required:
+            problems.append(f"{path}.{key} is required")
+
+
+def _is_output(value: Any) -> bool:
+    return isinstance(value, pulumi.Output) or (
+        isinstance(value, collections.abc.Awaitable) and not isinstance(value, (str, bytes, Mapping, list))
+    )
+
+
+def _same_shape(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` has the container shape ``annotation`` asks for (so problems inside it are
+    the better report than 'wrong type')."""
+    origin = typing.get_origin(annotation) or annotation
+    if typing.is_typeddict(annotation) or origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
+        return isinstance(value, Mapping)
+    if origin in (list, collections.abc.Sequence, tuple, set, frozenset):
+        return isinstance(value, (list, tuple, set, frozenset))
+    return False
+
+
+def _describe(annotation: Any) -> str:
+    members = _members(annotation)
+    if len(members) > 1:
+        plain = [_describe(m) for m in members if m is not _Output]
+        return " or ".join(plain) + (" (or an Output)" if _Output in members else "")
+    (annotation,) = members
+    origin, params = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        return "None"
+    if annotation is _Output:
+        return "an Output"
+    if origin is Literal:
+        return " or ".join(dict.fromkeys(type(p).__name__ for p in params)) + " (" + ", ".join(repr(p) for p in params) + ")"
+    if origin in (list, collections.abc.Sequence, tuple, set, frozenset):
+        return f"list of {_describe(params[0])}" if params else "list"
+    if origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
+        return f"mapping of {_describe(params[0])} to {_describe(params[1])}" if len(params) == 2 else "mapping"
+    if typing.is_typeddict(annotation):
+        return annotation.__name__
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
