@@ -88,3 +88,14 @@ def test_sidecar_resources_are_quantities():
         "triton-platform:mesh.sidecar.memory = 'lots': 'lots' is not a memory quantity; use a number with Ki, Mi, Gi "
         "or Ti (e.g. 16Gi)",
     ]
+
+
+def test_private_https_endpoints_are_private_cidrs():
+    triton = {"modelRepository": "gs://models/repo", "egress": {"privateHttpsCidrs": ["10.0.12.0/24", "10.1.0.0/33",
+                                                                                     "169.254.169.254/32"]}}
+    assert problems(env("dev", triton=triton)) == [
+        "triton-platform:triton.egress.privateHttpsCidrs[1] = '10.1.0.0/33': is not a CIDR; give an address range such "
+        "as 10.0.12.0/24",
+        "triton-platform:triton.egress.privateHttpsCidrs[2] = '169.254.169.254/32': overlaps the link-local range "
+        "169.254.0.0/16 (metadata servers); list only the private addresses of your storage or token API endpoints",
+    ]

@@ -190,7 +190,8 @@ def test_staging_with_a_canary_renders_what_the_issue_promises():
     assert _by_kind(render, "PeerAuthentication")["default"]["spec"] == {"mtls": {"mode": "STRICT"}}
     policies = _by_kind(render, "AuthorizationPolicy")
     assert {"allow-nothing", "triton-allow-serving", "triton-deny-management-apis", "triton-require-jwt"} <= set(policies)
-    assert set(_by_kind(render, "NetworkPolicy")) == {"default-deny-ingress", "triton-ingress"}
+    assert set(_by_kind(render, "NetworkPolicy")) == {"default-deny-ingress", "triton-ingress", "default-deny-egress",
+                                                      "triton-egress"}
 
 
 def test_mesh_disabled_renders_no_istio_object_and_no_injection_label():

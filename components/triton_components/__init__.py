@@ -3,7 +3,7 @@
 The package is grouped by concern:
 
 * ``serving``: ``TritonServer`` and one ``TritonModelGroup`` per group of models (Deployment,
-  Service, PDB), with the hardened pod template;
+  Service, PDB), with the hardened pod template, and ``TritonEgressPolicy`` for its namespace;
 * ``mesh``: Istio installation, routing (gateway, ``/triton`` rewrite, canary split) and security;
 * ``observability``: monitors, alerts, dashboard, KEDA autoscaling and their add-ons;
 * ``gcp`` and ``aws``: each cloud's GPU nodes, model bucket and reader identity, imported only by
@@ -54,6 +54,9 @@ from .serving import (
     CredentialsFileArgs,
     CredentialsSecretArgs,
     ModelGroupArgs,
+    NodeEndpointArgs,
+    TritonEgressPolicy,
+    TritonEgressPolicyArgs,
     TritonModelGroup,
     TritonModelGroupArgs,
     TritonServer,
@@ -65,6 +68,9 @@ __all__ = [
     "CredentialsFileArgs",
     "CredentialsSecretArgs",
     "ModelGroupArgs",
+    "NodeEndpointArgs",
+    "TritonEgressPolicy",
+    "TritonEgressPolicyArgs",
     "TritonModelGroup",
     "TritonModelGroupArgs",
     "TritonServer",

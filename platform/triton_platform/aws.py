@@ -109,6 +109,9 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         triton_args=triton_wiring(group, identity, extra_env=region_env),
         allocatable_gpus_per_node=group.allocatable_gpus_per_node,
         depends_on=[group, identity],
+        # Egress: IRSA exchanges its token with STS over HTTPS (the public-HTTPS rule) and needs no
+        # metadata endpoint; IMDS stays unreachable for pods (hop limit 1, and no egress rule).
+        egress={},
         outputs={
             "clusterName": config.cluster.name,
             "nodePoolName": group.node_group_name,

@@ -22,6 +22,8 @@ class CloudLayer:
     allocatable_gpus_per_node: int
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    egress: dict[str, Any] = field(default_factory=dict)
+    """Cloud-specific ``TritonEgressPolicyArgs``: node endpoints the identity needs, DNS addresses."""
 
 
 class GpuNodes(Protocol):

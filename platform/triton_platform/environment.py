@@ -10,6 +10,7 @@ from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
 from .cloud import CloudLayer
 from .config.models import ModelGroupSettings, PlatformSettings
+from .egress import build_egress
 from .existing_cluster import existing_cluster_wiring
 from .mesh import build_mesh, install_istio, mesh_server_args
 from .observability import build_observability
@@ -98,6 +99,8 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
     # Istio custom resources need the CRDs.
     mesh_opts = install_istio(settings, opts)
     triton = TritonServer("triton", args, mesh_opts)
+    # Default-deny egress for Triton's namespace; DNS, istiod, the identity's endpoints and public HTTPS.
+    build_egress(settings, triton, cloud, opts)
     outputs.update(build_mesh(settings, triton, mesh_opts))
     outputs.update(build_observability(settings, triton, opts))
     outputs.update(

@@ -15,9 +15,14 @@ from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
+from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import Environment, GcpSettings, PlatformSettings
+
+
+#: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
+GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"
 
 
 def gke_kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -130,6 +135,11 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         triton_args=triton_wiring(pool, identity),
         allocatable_gpus_per_node=pool.allocatable_gpus_per_node,
         depends_on=[pool, identity],
+        egress={
+            "node_endpoints": identity.node_endpoints,
+            # NodeLocal DNSCache, and Cloud DNS for GKE, which answers on the metadata address.
+            "dns_cidrs": [NODE_LOCAL_DNS_ADDRESS, GKE_CLOUD_DNS_ADDRESS],
+        },
         outputs={
             "clusterName": cluster_name,
             "nodePoolName": pool.node_pool_name,

@@ -1,6 +1,8 @@
-"""Serving: the Triton server, one Deployment/Service/PDB per model group, and its pod template."""
+"""Serving: the Triton server, one Deployment/Service/PDB per model group, its pod template and the
+egress policy of its namespace."""
 
 from .model_group_args import CanaryArgs, CredentialsSecretArgs, ModelGroupArgs, TritonModelGroupArgs
+from .triton_egress_policy import NodeEndpointArgs, TritonEgressPolicy, TritonEgressPolicyArgs
 from .triton_model_group import TritonModelGroup
 from .triton_server import CredentialsFileArgs, TritonServer, TritonServerArgs
 
@@ -9,6 +11,9 @@ __all__ = [
     "CredentialsFileArgs",
     "CredentialsSecretArgs",
     "ModelGroupArgs",
+    "NodeEndpointArgs",
+    "TritonEgressPolicy",
+    "TritonEgressPolicyArgs",
     "TritonModelGroup",
     "TritonModelGroupArgs",
     "TritonServer",

@@ -7,6 +7,7 @@ Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -51,6 +52,27 @@ RestrictableApi = Literal[
 ]
 
 
+def _private_https_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError("is not a CIDR; give an address range such as 10.0.12.0/24") from None
+    if network.overlaps(ipaddress.ip_network("169.254.0.0/16")):
+        raise ValueError(
+            "overlaps the link-local range 169.254.0.0/16 (metadata servers); list only the private addresses of "
+            "your storage or token API endpoints"
+        )
+    return value
+
+
+class EgressSettings(Model):
+    """What Triton's pods may reach beyond DNS, istiod, their identity's metadata endpoint and public HTTPS."""
+
+    #: Private addresses of the model bucket's or the token service's API (VPC interface endpoints for
+    #: S3/STS, Private Service Connect for Google APIs); reachable on 443. Default: none.
+    private_https_cidrs: list[Annotated[str, AfterValidator(_private_https_cidr)]] = Field(default_factory=list)
+
+
 class TritonSettings(Model):
     namespace: DnsLabel = "triton"
     image_repository: str = versions.TRITON_IMAGE_REPOSITORY
@@ -60,6 +82,7 @@ class TritonSettings(Model):
     model_repository: str | None = None
     model_control_mode: Literal["none", "explicit"] = "none"
     restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: list(DEFAULT_RESTRICTED_APIS))
+    egress: EgressSettings = EgressSettings()
 
     @property
     def image(self) -> str:

@@ -1,0 +1,156 @@
+"""``TritonEgressPolicy``: default-deny egress for Triton's namespace, and the few destinations it needs.
+
+* DNS: the cluster DNS pods (``kube-dns``, NodeLocal DNSCache's ``node-local-dns``) in
+  ``kube-system`` and the link-local DNS addresses a platform serves (NodeLocal DNSCache's
+  169.254.20.10; GKE's Cloud DNS answers on the metadata address), UDP and TCP 53.
+* istiod on 15012 (configuration and certificates for the sidecar), when the pods are meshed.
+  15017 is istiod's webhook port: the API server calls it, workloads never do.
+* Node-local endpoints a cloud's workload identity needs, given by the caller (GKE's metadata
+  server; nothing on EKS, where IRSA exchanges tokens with STS over HTTPS).
+* HTTPS (TCP 443) to public addresses: the model bucket's API (storage.googleapis.com,
+  s3.<region>.amazonaws.com), token endpoints (oauth2.googleapis.com, sts.<region>.amazonaws.com).
+  These publish no fixed address ranges, so the rule admits 0.0.0.0/0 *except* private, shared
+  (100.64/10) and link-local ranges: Triton can still reach the storage APIs wherever they
+  resolve, but nothing inside the VPC or cluster (other pods, nodes, the control plane, databases)
+  and no metadata endpoint on 443. Private endpoints of those APIs (VPC interface endpoints,
+  Private Service Connect) are listed explicitly in ``private_https_cidrs``.
+
+Prometheus scraping and gateway traffic are ingress (``MeshSecurity``); they are not affected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..common import labels as _labels
+
+#: Ranges the public-HTTPS rule never reaches: RFC 1918, shared address space (CGNAT; some pod
+#: ranges live there) and link-local (metadata servers, NodeLocal DNSCache).
+NON_PUBLIC_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+DEFAULT_DNS_POD_LABELS = ("kube-dns", "node-local-dns")
+#: NodeLocal DNSCache's link-local listen address (its documented default).
+NODE_LOCAL_DNS_ADDRESS = "169.254.20.10/32"
+ISTIOD_XDS_PORT = 15012
+_LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+
+
+class NodeEndpointArgs(TypedDict):
+    """A node-local service pods must reach, e.g. a metadata server."""
+
+    cidr: str
+    """Address range, e.g. ``169.254.169.254/32``. Required."""
+    ports: Sequence[int]
+    """TCP ports. Required."""
+
+
+class TritonEgressPolicyArgs(TypedDict):
+    """Inputs of ``TritonEgressPolicy``."""
+
+    namespace: pulumi.Input[str]
+    """Triton's namespace; both policies go there. Required."""
+    instance: str
+    """``app.kubernetes.io/instance`` of the Triton release (the ``TritonServer`` name). Required."""
+    dns_namespace: NotRequired[str]
+    """Namespace of the cluster DNS pods. Default: ``kube-system``."""
+    dns_pod_labels: NotRequired[Sequence[str]]
+    """``k8s-app`` values of the DNS pods. Default: ``kube-dns`` and ``node-local-dns``."""
+    dns_cidrs: NotRequired[Sequence[str]]
+    """Link-local DNS addresses. Default: ``169.254.20.10/32`` (NodeLocal DNSCache)."""
+    istiod_namespace: NotRequired[str | None]
+    """Namespace of istiod when the pods carry a sidecar; None for no mesh. Default: None."""
+    node_endpoints: NotRequired[Sequence[NodeEndpointArgs]]
+    """Node-local services to reach (metadata servers). Default: none."""
+    private_https_cidrs: NotRequired[Sequence[str]]
+    """Private addresses of the storage or token APIs (VPC interface endpoints, Private Service
+    Connect), reachable on 443. Default: none."""
+
+
+def validate_egress(args: Mapping[str, Any]) -> None:
+    if not args.get("instance"):
+        raise ValueError("instance is empty; it is required")
+    for key in ("dns_cidrs", "private_https_cidrs"):
+        for cidr in args.get(key, ()):
+            _network(key, cidr)
+    for cidr in args.get("private_https_cidrs", ()):
+        if _network("private_https_cidrs", cidr).overlaps(_LINK_LOCAL):
+            raise ValueError(
+                f"private_https_cidrs has {cidr!r}, which overlaps the link-local range 169.254.0.0/16 (metadata "
+                "servers); give node endpoints with their exact ports in node_endpoints instead"
+            )
+    for endpoint in args.get("node_endpoints", ()):
+        _network("node_endpoints", endpoint["cidr"])
+        if not endpoint["ports"] or any(not 0 < p < 65536 for p in endpoint["ports"]):
+            raise ValueError(f"node_endpoints {endpoint['cidr']} has ports {list(endpoint['ports'])}; give 1 to 65535")
+
+
+def _network(key: str, cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(cidr)
+    except ValueError:
+        raise ValueError(f"{key} has {cidr!r}, which is not a CIDR such as 10.0.0.0/24") from None
+
+
+class TritonEgressPolicy(pulumi.ComponentResource):
+    """NetworkPolicies: the namespace denies all egress; Triton's pods reach DNS, istiod, node
+    endpoints and public HTTPS only."""
+
+    def __init__(self, name: str, args: TritonEgressPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_egress(args)  # before anything is registered: nothing is half-created
+        super().__init__("tritonplatform:index:TritonEgressPolicy", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = args["namespace"]
+        labels = _labels.recommended_labels(args["instance"], "egress-policy")
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny-egress", "namespace": namespace, "labels": labels},
+            spec={"podSelector": {}, "policyTypes": ["Egress"]},
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-triton",
+            metadata={"name": "triton-egress", "namespace": namespace, "labels": labels},
+            spec={
+                "podSelector": {"matchLabels": _labels.selector_labels(args["instance"])},
+                "policyTypes": ["Egress"],
+                "egress": egress_rules(args),
+            },
+            opts=child,
+        )
+        self.register_outputs({})
+
+
+def egress_rules(args: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The allow rules of ``triton-egress``, in the order the module docstring explains them."""
+    dns_ports = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    dns_peers: list[dict[str, Any]] = [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.get("dns_namespace", "kube-system")}},
+            "podSelector": {"matchExpressions": [
+                {"key": "k8s-app", "operator": "In", "values": list(args.get("dns_pod_labels", DEFAULT_DNS_POD_LABELS))}
+            ]},
+        },
+        *({"ipBlock": {"cidr": cidr}} for cidr in args.get("dns_cidrs", (NODE_LOCAL_DNS_ADDRESS,))),
+    ]
+    rules: list[dict[str, Any]] = [{"to": dns_peers, "ports": dns_ports}]
+    if args.get("istiod_namespace"):
+        rules.append({
+            "to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["istiod_namespace"]}},
+                "podSelector": {"matchLabels": {"app": "istiod"}},
+            }],
+            "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
+        })
+    for endpoint in args.get("node_endpoints", ()):
+        rules.append({
+            "to": [{"ipBlock": {"cidr": endpoint["cidr"]}}],
+            "ports": [{"port": port, "protocol": "TCP"} for port in endpoint["ports"]],
+        })
+    https_peers: list[dict[str, Any]] = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC_RANGES)}}]
+    https_peers += [{"ipBlock": {"cidr": cidr}} for cidr in args.get("private_https_cidrs", ())]
+    rules.append({"to": https_peers, "ports": [{"port": 443, "protocol": "TCP"}]})
+    return rules
