@@ -7,6 +7,7 @@ a user as a traceback, and a failed render never leaves an older render in place
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -192,6 +193,54 @@ def test_render_out_pointing_at_a_file_is_one_message_and_renders_nothing(projec
     )
 
 
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_a_project_without_stack_files_says_there_is_nothing_to_do(project, capsys, command):
+    code, out, err = cli(capsys, command)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"triton-platform {command}: nothing to {command}: {project} has Pulumi.yaml but no Pulumi.<stack>.yaml; "
+        "create one per stack (`pulumi stack init dev`, then `pulumi config set triton-platform:environment dev`)\n"
+    )
+
+
+def test_a_failed_render_leaves_no_older_render_of_that_stack_looking_current(project, capsys):
+    (project / "Pulumi.dev.yaml").write_text(GOOD)
+    (project / "Pulumi.other.yaml").write_text(GOOD)
+    assert cli(capsys, "render", "--out", "out")[0] == 0
+    assert (project / "out" / "dev" / "resources.json").exists()
+    (project / "Pulumi.dev.yaml").write_text(GOOD.replace("dev", "qa"))
+    code, _, err = cli(capsys, "render", "--out", "out")
+    assert code == 1
+    assert err.endswith(
+        "  - triton-platform:environment = 'qa': Input should be 'dev', 'staging' or 'prod'\n"
+        "Removed out/dev, the older render of this stack, so it is not mistaken for a current one\n"
+    )
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["other"]
+
+
+def test_a_render_that_fails_while_writing_keeps_neither_a_half_nor_an_older_render(project, capsys, monkeypatch):
+    (project / "Pulumi.dev.yaml").write_text(GOOD)
+    assert cli(capsys, "render", "--out", "out")[0] == 0
+    before = (project / "out" / "dev" / "manifests.yaml").read_text()
+    assert before
+
+    dumps = json.dumps
+
+    def full_disk(value, *args, **kwargs):  # fails on the last file of the render, after manifests.yaml
+        if isinstance(value, dict) and "resources" in value:
+            raise OSError(28, "No space left on device", "out/dev/resources.json")
+        return dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(json, "dumps", full_disk)
+    code, _, err = cli(capsys, "render", "--out", "out")
+    assert code == 1
+    assert err == (
+        "Rendering Pulumi.dev.yaml failed: out/dev/resources.json: no space left on device\n"
+        "Removed out/dev, the older render of this stack, so it is not mistaken for a current one\n"
+    )
+    assert list((project / "out").iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Input that used to be accepted silently.
 
@@ -317,3 +366,15 @@ def test_validate_never_shows_a_traceback_for_any_bytes(project, capsys, content
 @given(content=st.one_of(yaml_like, mutated(GOOD.encode())))
 def test_render_never_shows_a_traceback_for_any_bytes(project, capsys, content):
     assert_no_traceback_and_file_named(project, capsys, content, "render", "--out", "out")
+
+
+def test_a_new_render_replaces_the_render_files_and_keeps_anything_else(project, capsys):
+    (project / "Pulumi.dev.yaml").write_text(GOOD)
+    (project / "out" / "dev").mkdir(parents=True)
+    (project / "out" / "dev" / "resources.json").write_text("{}")
+    (project / "out" / "dev" / "notes.txt").write_text("mine")
+    assert cli(capsys, "render", "--out", "out")[0] == 0
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["dev"]
+    assert sorted(p.name for p in (project / "out" / "dev").iterdir()) == ["manifests.yaml", "notes.txt", "resources.json"]
+    assert json.loads((project / "out" / "dev" / "resources.json").read_text())["stack"] == "dev"
+    assert (project / "out" / "dev" / "notes.txt").read_text() == "mine"

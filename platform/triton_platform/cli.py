@@ -16,7 +16,7 @@ def _project_root(start: Path) -> Path:
     raise SystemExit(f"triton-platform: no Pulumi.yaml in {start} or any parent directory")
 
 
-def _stacks(root: Path, requested: list[str]) -> list[str]:
+def _stacks(root: Path, requested: list[str], command: str) -> list[str]:
     from .render import stack_files
 
     available = stack_files(root)
@@ -24,6 +24,12 @@ def _stacks(root: Path, requested: list[str]) -> list[str]:
     if unknown:
         raise SystemExit(
             f"triton-platform: no Pulumi.{unknown[0]}.yaml in {root}; stacks here: {', '.join(available) or 'none'}"
+        )
+    if not available:
+        # Exit 1, not 0: a CI job (or `make validate`) run in the wrong folder must not pass having checked nothing.
+        raise SystemExit(
+            f"triton-platform {command}: nothing to {command}: {root} has Pulumi.yaml but no Pulumi.<stack>.yaml; "
+            "create one per stack (`pulumi stack init dev`, then `pulumi config set triton-platform:environment dev`)"
         )
     return requested or list(available)
 
@@ -33,7 +39,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     root = _project_root(Path.cwd())
     failed = 0
-    for stack in _stacks(root, args.stacks):
+    for stack in _stacks(root, args.stacks, "validate"):
         try:
             validate_stack(root, stack)
             print(f"{stack}: configuration is valid")
@@ -44,7 +50,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render import render_stack, write_render
+    from .render import discard_render, render_stack, write_render
     from .report import summary
 
     root = _project_root(Path.cwd())
@@ -54,12 +60,16 @@ def _render(args: argparse.Namespace) -> int:
         print(f"triton-platform render: {unusable}; give a directory (created if missing)", file=sys.stderr)
         return 2
     failed = 0
-    for stack in _stacks(root, args.stacks):
+    for stack in _stacks(root, args.stacks, "render"):
         try:
             render = render_stack(root, stack)
             target = write_render(render, out_dir)
         except Exception as error:  # one stack's failure never stops the others
             print(_failure("Rendering", stack, error), file=sys.stderr)
+            removed = discard_render(out_dir, stack)
+            if removed:
+                print(f"Removed {removed}, the older render of this stack, so it is not mistaken for a current one",
+                      file=sys.stderr)
             failed += 1
             continue
         print(summary(render, target))

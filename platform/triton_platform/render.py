@@ -14,6 +14,8 @@ import contextvars
 import hashlib
 import json
 import runpy
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -309,11 +311,61 @@ async def _collect_outputs(outputs: dict[str, Any], render: StackRender) -> None
 
 
 def write_render(render: StackRender, out_dir: Path) -> Path:
-    """Write ``manifests.yaml`` and ``resources.json``: sorted, deterministic, diff-friendly."""
+    """Write ``manifests.yaml`` and ``resources.json``: sorted, deterministic, diff-friendly.
+
+    Written into a temporary folder beside the target and swapped in, so ``out_dir/<stack>`` is
+    always one complete render: never half of a new one, never a new file beside an old one.
+    """
     target = out_dir / render.stack
-    target.mkdir(parents=True, exist_ok=True)
-    documents = [yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120) for obj in render.manifests]
-    (target / "manifests.yaml").write_text("---\n" + "---\n".join(documents))
-    payload = {"stack": render.stack, "outputs": render.outputs, "resources": render.resources}
-    (target / "resources.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{render.stack}.", suffix=".partial", dir=out_dir))
+    try:
+        staging.chmod(0o755)
+        documents = [yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120) for obj in render.manifests]
+        (staging / "manifests.yaml").write_text("---\n" + "---\n".join(documents))
+        payload = {"stack": render.stack, "outputs": render.outputs, "resources": render.resources}
+        (staging / "resources.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        if target.is_dir() and not target.is_symlink():
+            for entry in target.iterdir():  # files that are not ours stay with the render
+                if entry.name not in RENDER_FILES:
+                    entry.rename(staging / entry.name)
+        if target.exists() or target.is_symlink():
+            previous = staging.with_name(staging.name.removesuffix(".partial") + ".previous")
+            target.rename(previous)
+            staging.rename(target)
+            _remove(previous)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return target
+
+
+#: The files a render writes; ``discard_render`` removes nothing else.
+RENDER_FILES = ("manifests.yaml", "resources.json")
+
+
+def discard_render(out_dir: Path, stack: str) -> Path | None:
+    """Remove an older render of ``stack`` (after that stack failed to render), so it is not taken
+    for a current one. Only the render's own files go; a folder holding anything else stays.
+    Returns the folder when something was removed."""
+    target = out_dir / stack
+    if target.is_symlink() or not target.is_dir():
+        return None
+    removed = False
+    for name in RENDER_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (target / name).unlink()
+            removed = True
+    with contextlib.suppress(OSError):
+        target.rmdir()  # only when empty
+    return target if removed else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
