@@ -27,6 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
+from ..common.args import check_args
 
 #: Ranges the public-HTTPS rule never reaches: RFC 1918, shared address space (CGNAT; some pod
 #: ranges live there) and link-local (metadata servers, NodeLocal DNSCache).
@@ -99,6 +100,7 @@ class TritonEgressPolicy(pulumi.ComponentResource):
     endpoints and public HTTPS only."""
 
     def __init__(self, name: str, args: TritonEgressPolicyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        check_args("TritonEgressPolicy", name, args, TritonEgressPolicyArgs)  # misspelt keys and wrong types first
         validate_egress(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonEgressPolicy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
