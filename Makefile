@@ -19,8 +19,25 @@ help: ## list the targets
 
 install: $(VENV)/.installed ## create .venv from requirements.lock (every other target does this first)
 
+# pyproject.toml's requires-python (>=3.11,<3.14) as a check any python can run: "<version> ok|unsupported".
+SUPPORTED := import sys; v = sys.version_info; print("%d.%d.%d" % tuple(v[:3]), "ok" if (3, 11) <= tuple(v[:2]) <= (3, 13) else "unsupported")
+NEEDS     := this project needs Python 3.11, 3.12 or 3.13 (requires-python in pyproject.toml). Install one and run: make PYTHON=python3.12 $(or $(MAKECMDGOALS),install)
+# A .venv whose Python no longer runs (upgraded or removed) or was made by an unsupported python3
+# would fail every later run while its stamp says "installed": notice it here and rebuild it.
+comma := ,
+VENV_PYTHON := $(if $(wildcard $(VENV)),$(shell $(BIN)/python -c '$(SUPPORTED)' 2>/dev/null))
+VENV_STATE  := $(if $(wildcard $(VENV)),$(or $(word 2,$(VENV_PYTHON)),broken))
+VENV_REBUILD := $(if $(filter unsupported,$(VENV_STATE)),$(VENV) was made by Python $(word 1,$(VENV_PYTHON))$(comma) which this project cannot use,$(if $(filter broken,$(VENV_STATE)),$(VENV)'s Python does not run (its interpreter was upgraded or removed)))
+ifneq ($(VENV_REBUILD),)
+.PHONY: $(VENV)/.installed
+endif
+
 $(VENV)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
+	@found=$$($(PYTHON) -c '$(SUPPORTED)' 2>/dev/null); case "$$found" in *" ok") ;; \
+	  "") echo "make: $(PYTHON) is not found; $(NEEDS)" >&2; exit 1 ;; \
+	  *) echo "make: $(PYTHON) is Python $${found% *}; $(NEEDS)" >&2; exit 1 ;; esac
+	$(if $(VENV_REBUILD),@echo "make: $(VENV_REBUILD); rebuilding it with $(PYTHON)" >&2)
+	$(PYTHON) -m venv $(if $(VENV_REBUILD),--clear )$(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
