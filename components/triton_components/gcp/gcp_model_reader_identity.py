@@ -43,6 +43,16 @@ class GcpModelReaderIdentityArgs(TypedDict):
     """``workload-identity`` (keyless) or ``key`` (a key file in a Secret). Default: ``workload-identity``."""
 
 
+#: Where Workload Identity hands pods their tokens, for egress NetworkPolicies: pods dial the metadata
+#: address on 80; the GKE metadata server listens on 169.254.169.252:988, which is what policy sees
+#: on the iptables dataplane (DNAT happens first), while Dataplane V2 sees the original address.
+#: Source: GKE "Control communication between Pods and Services using network policies".
+GKE_METADATA_ENDPOINTS = (
+    {"cidr": "169.254.169.254/32", "ports": [80]},
+    {"cidr": "169.254.169.252/32", "ports": [988]},
+)
+
+
 class GcpModelReaderIdentity(pulumi.ComponentResource):
     email: pulumi.Output[str]
     """The Google service account's email."""
@@ -50,6 +60,9 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
     """Annotations for Triton's Kubernetes ServiceAccount (Workload Identity); empty in key mode."""
     credentials_file: dict[str, Any] | None
     """``CredentialsFileArgs`` for ``TritonServer`` in key mode (content stays secret); None otherwise."""
+    node_endpoints: list[dict[str, Any]]
+    """Node-local endpoints Triton's pods must reach for their identity (``NodeEndpointArgs``): the GKE
+    metadata server with Workload Identity; none in key mode (the key file needs only HTTPS)."""
 
     def __init__(self, name: str, args: GcpModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_args("GcpModelReaderIdentity", name, args, GcpModelReaderIdentityArgs)  # misspelt keys and wrong types, before anything else
@@ -83,6 +96,7 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
         self.email = account.email
         self.service_account_annotations = {}
         self.credentials_file = None
+        self.node_endpoints = []
         if mode == "workload-identity":
             gcp.serviceaccount.IAMMember(
                 f"{name}-workload-identity",
@@ -93,6 +107,7 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
                 opts=child,
             )
             self.service_account_annotations = {WORKLOAD_IDENTITY_ANNOTATION: account.email}
+            self.node_endpoints = [dict(e) for e in GKE_METADATA_ENDPOINTS]
         else:
             key = gcp.serviceaccount.Key(
                 f"{name}-key",
