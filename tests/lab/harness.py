@@ -1139,3 +1139,10 @@ def start_rendered(rt: RenderedTriton, *, storage: Storage, workdir: Path, insta
             server.stop()
             raise
     return running
+
+
+def parse_seconds(text: str) -> float:
+    """A Prometheus duration of one unit (``5s``, ``1m``, ``500ms``) in seconds."""
+    match = re.fullmatch(r"([0-9.]+)(ms|s|m|h)", text)
+    assert match, f"unsupported duration {text!r}"
+    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
