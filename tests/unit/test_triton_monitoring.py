@@ -133,6 +133,15 @@ def test_alert_expressions_and_thresholds(run):
     ]
 
 
+def test_every_rule_is_told_apart_by_name_and_labels(run):
+    """Prometheus (and ``promtool check rules``) treat same name + same labels as a duplicate rule."""
+    rules = _rules(run(_monitoring()))
+    identities = [(r["alert"], tuple(sorted(r["labels"].items()))) for r in rules]
+    assert len(identities) == len(set(identities))
+    models = {r["labels"]["model"] for r in rules if r["alert"] == "TritonModelNotLoaded" and r["labels"]["model_group"] == "vision"}
+    assert models == {"resnet50", "yolo"}
+
+
 def test_not_ready_waits_for_the_model_load_budget(run):
     rules = _rules(run(_monitoring()))
     hold = {r["labels"]["model_group"]: r["for"] for r in rules if r["alert"] == "TritonModelNotReady"}

@@ -95,13 +95,14 @@ def alert_rules(
     for_ = f"{thresholds.get('for_minutes', 10)}m"
     rules: list[dict[str, Any]] = []
 
-    def rule(alert: str, expr: str, group: str, severity: str, summary: str, description: str, hold: str = for_) -> None:
+    def rule(alert: str, expr: str, group: str, severity: str, summary: str, description: str, hold: str = for_,
+             **labels: str) -> None:
         rules.append(
             {
                 "alert": alert,
                 "expr": expr,
                 "for": hold,
-                "labels": {"severity": severity, "environment": environment, "model_group": group},
+                "labels": {"severity": severity, "environment": environment, "model_group": group, **labels},
                 "annotations": {"summary": summary, "description": description},
             }
         )
@@ -128,9 +129,12 @@ def alert_rules(
              hold=f"{not_ready}m")
         for model in g.get("models", []):
             model_sel = _promql.selector({**_promql.group_matchers(namespace, name), "model": model})
+            # One rule per model, told apart by the model label: without it Prometheus sees duplicate
+            # rules (same name, same labels), which `promtool check rules` reports (tests/lab/test_promtool.py).
             rule("TritonModelNotLoaded", f"absent({_promql.REQUEST_SUCCESS}{model_sel}){running}", name, "warning",
                  f"Model {model} is not loaded in {name}",
-                 "No pod of the group reports this model: it failed to load or was unloaded.", hold=f"{not_ready}m")
+                 "No pod of the group reports this model: it failed to load or was unloaded.", hold=f"{not_ready}m",
+                 model=model)
         queue = thresholds.get("queue_time_ms", 200.0)
         rule("TritonHighQueueTime", f"{_promql.queue_time_ms(sel, '5m')} > {queue:g}", name, "warning",
              f"Requests to {name} queue for more than {queue:g} ms",
