@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import corpus
+from delivery_fixtures import harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
 from triton_platform.delivery import GroupSpec, check_model_repository
 
 pytestmark = pytest.mark.lab

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 import corpus
-from conftest import ADMIN_KEY, ROOT
+from delivery_fixtures import emulators, harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
+from corpus import ADMIN_KEY, ROOT
 from triton_platform.cli import main
 from triton_platform.delivery.live import ready_versions
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import corpus
+from delivery_fixtures import emulators, harness  # noqa: F401 - pytest fixtures
 from triton_platform.cli import main
 from triton_platform.delivery import PublishRefused, StorageError, open_store, parse_location, publish
 from triton_platform.delivery.publish import EMPTY_FOLDER_MARKER, STAGING_ROOT

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from corpus import ROOT
+from delivery_fixtures import harness, rendered  # noqa: F401 - pytest fixtures
 from triton_platform.bench.footprint import PROJECT_DIST, closure
 from triton_platform.delivery import StorageError
 from triton_platform.delivery.live import pod_selector

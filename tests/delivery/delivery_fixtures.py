@@ -1,29 +1,33 @@
-"""Delivery tests: model folders from ``corpus``; the lab's harness for the real Triton and emulators.
+"""Fixtures of the delivery tests: the lab's harness, the real Triton and the storage emulators.
 
-Tests that run real programs (Triton, moto, fake-gcs-server) are marked ``lab`` in their module.
+Imported by each test module that uses them (``from delivery_fixtures import ...``) instead of a
+``conftest.py``: test modules elsewhere import helpers with ``from conftest import``, which a
+second ``conftest`` module in this folder would shadow. Tests that run real programs (Triton,
+moto, fake-gcs-server) are marked ``lab`` in their module.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-#: One admin key for every server a test starts, as one Secret serves every pod of a stack.
-ADMIN_KEY = "lab-admin-key"
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
+from corpus import ADMIN_KEY, ROOT
 
 
 @pytest.fixture(scope="session")
 def harness():  # noqa: ANN201 - the lab's module
-    import harness as lab_harness
-
-    return lab_harness
+    """``tests/lab/harness.py``, loaded by path: no sys.path entry that could shadow another conftest."""
+    if "harness" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("harness", ROOT / "tests" / "lab" / "harness.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["harness"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["harness"]
 
 
 @pytest.fixture(scope="session")
