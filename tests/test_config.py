@@ -152,7 +152,7 @@ def test_cli_prints_one_screen_without_traceback_and_declares_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-AWS = {"region": "us-east-1", "cluster": {"name": "ml"}}
+AWS = {"region": "us-east-1", "cluster": {"name": "ml", "autoscaler": "cluster-autoscaler"}}
 
 
 @pytest.mark.parametrize(

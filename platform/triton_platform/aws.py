@@ -17,6 +17,7 @@ from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import AwsSettings, Environment, PlatformSettings
+from .prerequisites import eks_network_policy_problems, verified
 
 
 def eks_kubeconfig(name: str, region: str, endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -36,13 +37,25 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
     cloud_opts = pulumi.ResourceOptions(providers=[provider])
 
     cluster = aws.eks.get_cluster_output(name=config.cluster.name, opts=invoke)
+    cluster_name: pulumi.Input[str] = config.cluster.name
+    if config.cluster.network_policy == "vpc-cni-addon":
+        # NetworkPolicy enforcement, checked before anything uses the cluster: the node group and
+        # the Kubernetes provider take the cluster name through this Output.
+        addon = aws.eks.get_addon_output(cluster_name=config.cluster.name, addon_name="vpc-cni", opts=invoke)
+        cluster_name = addon.configuration_values.apply(
+            lambda values: verified(config.cluster.name, eks_network_policy_problems(values, settings))
+        )
     issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
     oidc_provider = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=invoke)
     kubernetes = k8s.Provider(
         "kubernetes",
-        kubeconfig=eks_kubeconfig(
-            config.cluster.name, config.region, cluster.endpoint, cluster.certificate_authorities.apply(lambda c: c[0].data)
-        ),
+        kubeconfig=pulumi.Output.all(
+            cluster_name,
+            eks_kubeconfig(
+                config.cluster.name, config.region, cluster.endpoint,
+                cluster.certificate_authorities.apply(lambda c: c[0].data),
+            ),
+        ).apply(lambda v: v[1]),
     )
     subnets: pulumi.Input[list[str]] = list(config.cluster.subnet_ids) or cluster.vpc_config.apply(
         lambda vpc: sorted(vpc.subnet_ids)
@@ -52,7 +65,7 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
     group = EksGpuNodeGroup(
         "gpu-node-group",
         {
-            "cluster_name": config.cluster.name,
+            "cluster_name": cluster_name,
             "subnet_ids": subnets,
             "group_label": f"triton-{stack}-gpu",
             "instance_types": list(group_settings.instance_types),

@@ -19,6 +19,7 @@ from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRES
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import Environment, GcpSettings, PlatformSettings
+from .prerequisites import gke_cluster_problems, verified
 
 
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
@@ -57,12 +58,15 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         cluster_name = cluster.cluster_name
         endpoint, ca = cluster.endpoint, cluster.cluster_ca_certificate
     else:
-        existing = gcp.container.get_cluster_output(
+        looked_up = gcp.container.get_cluster_output(
             name=config.cluster.name,
             location=config.cluster.location,
             project=config.project,
             opts=pulumi.InvokeOutputOptions(provider=provider),
         )
+        # Workload Identity and NetworkPolicy enforcement, checked before anything uses the cluster:
+        # the node pool and the Kubernetes provider read it through this Output.
+        existing = looked_up.apply(lambda c: verified(c, gke_cluster_problems(c, settings)))
         cluster_name = existing.name
         endpoint = existing.endpoint
         ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
@@ -71,6 +75,19 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
 
     pool_settings = config.gpu_pool
     sharing = pool_settings.gpu_sharing
+    pool_opts = pulumi.ResourceOptions(providers=[provider])
+    if pool_settings.image_streaming:
+        # Image streaming (gcfs) needs the Container File System API; GKE refuses the pool without it.
+        # Enabling is idempotent, and the API stays on when the stack goes: others may use it.
+        api = gcp.projects.Service(
+            "container-filesystem-api",
+            project=config.project,
+            service="containerfilesystem.googleapis.com",
+            disable_on_destroy=False,
+            disable_dependent_services=False,
+            opts=cloud_opts,
+        )
+        pool_opts = pulumi.ResourceOptions(providers=[provider], depends_on=[api])
     pool = GkeGpuNodePool(
         "gpu-pool",
         {
@@ -95,7 +112,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
             "mig_partition_size": sharing.mig_partition_size,
             "protect": prod,
         },
-        pulumi.ResourceOptions(providers=[provider]),
+        pool_opts,
     )
 
     bucket_settings = config.model_bucket

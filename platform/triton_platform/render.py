@@ -234,11 +234,20 @@ class RenderMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "gcp:container/getCluster:getCluster":
+            # A cluster that meets the prerequisites (prerequisites.py): Workload Identity, Dataplane V2.
             return {
                 "name": args.args.get("name"),
                 "location": args.args.get("location"),
                 "endpoint": "203.0.113.10",
                 "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
+                "workloadIdentityConfigs": [{"workloadPool": f"{args.args.get('project')}.svc.id.goog"}],
+                "datapathProvider": "ADVANCED_DATAPATH",
+            }
+        if args.token == "aws:eks/getAddon:getAddon":
+            return {
+                "addonName": args.args.get("addonName"),
+                "clusterName": args.args.get("clusterName"),
+                "configurationValues": '{"enableNetworkPolicy": "true"}',
             }
         if args.token == "aws:eks/getCluster:getCluster":
             return {

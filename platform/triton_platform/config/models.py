@@ -123,6 +123,10 @@ class GkeClusterSettings(Model):
     master_authorized_networks: list[Annotated[str, Field(pattern=r"^[0-9.]+/[0-9]{1,2}$")]] = Field(
         default_factory=list
     )
+    #: ``enforced``: an existing cluster must enforce NetworkPolicy (Dataplane V2 or Calico), checked
+    #: against the looked-up cluster before anything is created. ``not-enforced`` accepts a cluster
+    #: that ignores the Triton namespace's policies (not in prod).
+    network_policy: Literal["enforced", "not-enforced"] = "enforced"
 
 
 class GpuSharingSettings(Model):
@@ -169,6 +173,13 @@ class GcpSettings(Model):
 class EksClusterSettings(Model):
     name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
     subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    #: What enforces NetworkPolicy: ``vpc-cni-addon`` (the EKS add-on with ``enableNetworkPolicy``,
+    #: checked before anything is created), ``self-managed`` (Calico, Cilium or a self-managed VPC CNI;
+    #: not checked) or ``not-enforced`` (policies ignored; not in prod).
+    network_policy: Literal["vpc-cni-addon", "self-managed", "not-enforced"] = "vpc-cni-addon"
+    #: What resizes the GPU node group: a managed node group never does it itself. ``none`` needs
+    #: gpuNodeGroup.minNodes of 1 or more.
+    autoscaler: Literal["cluster-autoscaler", "none"] = "none"
 
 
 class EksGpuNodeGroupSettings(Model):

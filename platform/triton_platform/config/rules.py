@@ -19,6 +19,7 @@ from .gpu_rules import check_gpus
 from .mesh_rules import check_mesh
 from .models import AwsSettings, ClusterSettings, GcpSettings, PlatformSettings
 from .observability_rules import check_observability, peak_stable_replicas
+from .prerequisite_rules import check_prerequisites
 
 #: GKE gives non-system pods on a reclaimed Spot VM about 15 s to stop.
 GKE_SPOT_SHUTDOWN_SECONDS = 15
@@ -32,6 +33,7 @@ def check(settings: PlatformSettings) -> list[Problem]:
         *(_gcp(settings, settings.gcp) if settings.gcp else ()),
         *(_aws(settings, settings.aws) if settings.aws else ()),
         *check_gpus(settings),
+        *check_prerequisites(settings),
         *_cluster(settings),
         *check_mesh(settings),
         *check_observability(settings),
