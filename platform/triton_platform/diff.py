@@ -161,15 +161,66 @@ class Report:
 # Loading
 
 
+class RenderDirError(ValueError):
+    """A render that cannot be compared: the message names the file and what is wrong with it."""
+
+
 def load_render_dir(path: Path) -> dict[str, dict[str, Any]]:
     """``{stack: resources.json payload}`` for every ``<stack>/resources.json`` under ``path``."""
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory (expected the output of `triton-platform render --out`)")
     renders: dict[str, dict[str, Any]] = {}
     for file in sorted(path.glob("*/resources.json")):
-        payload = json.loads(file.read_text())
+        payload = _read_render(file)
         renders[payload.get("stack") or file.parent.name] = payload
     return renders
+
+
+def _read_render(file: Path) -> dict[str, Any]:
+    """One ``resources.json``, checked for the shape the diff relies on, or ``RenderDirError``."""
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise RenderDirError(f"{file}: cannot be read: {(error.strerror or str(error)).lower()}") from None
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise RenderDirError(
+            f"{file}: is not UTF-8 JSON (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise RenderDirError(f"{file}: is not JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise RenderDirError(
+            f"{file}: holds {_json_kind(payload)}, not a render (an object with stack, outputs and resources)"
+        )
+    resources = payload.get("resources")
+    if not isinstance(resources, list):
+        raise RenderDirError(f"{file}: has no resources list")
+    if not isinstance(payload.get("outputs", {}), dict):
+        raise RenderDirError(f"{file}: outputs is {_json_kind(payload['outputs'])}, not an object")
+    for i, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            raise RenderDirError(f"{file}: resources[{i}] is {_json_kind(resource)}, not an object")
+        for key in ("id", "type", "name"):
+            if not isinstance(resource.get(key), str):
+                raise RenderDirError(f"{file}: resources[{i}] has no text {key}")
+        for key in ("options", "inputs"):
+            if not isinstance(resource.get(key, {}), dict):
+                raise RenderDirError(f"{file}: resources[{i}].{key} is {_json_kind(resource[key])}, not an object")
+    return payload
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else "an object"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-
-from .diff import COMMENT_MARKER, DEFAULT_MAX_CHARS, Report, StackDiff, diff_dirs
+from .diff import COMMENT_MARKER, DEFAULT_MAX_CHARS, RenderDirError, Report, StackDiff, diff_dirs
 
 
 def _cell(text: str) -> str:
@@ -110,7 +108,7 @@ def run(base_dir: Path, head_dir: Path, output: Path | None = None, fail_on_flag
         max_chars: int = DEFAULT_MAX_CHARS) -> int:
     try:
         report = diff_dirs(base_dir, head_dir)
-    except (FileNotFoundError, json.JSONDecodeError, KeyError) as error:
+    except (FileNotFoundError, RenderDirError) as error:
         print(f"triton-platform diff: {error}", file=sys.stderr)
         return 2
     markdown = to_markdown(report, max_chars)

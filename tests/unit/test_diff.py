@@ -244,3 +244,34 @@ def test_sdk_secret_outputs_alone_do_not_make_a_bucket_edit_secret_bearing():
     changed_secret = copy.deepcopy(with_secret)
     changed_secret["inputs"]["labels"]["team"] = "platform"
     assert "secret-bearing resource changed" in only(diff_stack("dev", stack(with_secret), stack(changed_secret))).flags
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\xff\x00", "is not UTF-8 JSON (byte 0xff at offset 0)"),
+        (b'{"resources": [', "is not JSON: Expecting value: line 1 column 16 (char 15)"),
+        (b"[]", "holds a list, not a render (an object with stack, outputs and resources)"),
+        (b'{"stack": "dev"}', "has no resources list"),
+        (b'{"resources": [{"id": "a::b", "type": "t"}]}', "resources[0] has no text name"),
+        (b'{"resources": [{"id": "a::b", "type": "t", "name": "b", "options": []}]}',
+         "resources[0].options is a list, not an object"),
+    ],
+)
+def test_a_damaged_render_is_one_message_naming_the_file(tmp_path, capsys, content, problem):
+    for side in ("base", "head"):
+        (tmp_path / side / "dev").mkdir(parents=True)
+        (tmp_path / side / "dev" / "resources.json").write_text(json.dumps(stack(BUCKET)))
+    damaged = tmp_path / "head" / "dev" / "resources.json"
+    damaged.write_bytes(content)
+    assert main(["diff", str(tmp_path / "base"), str(tmp_path / "head")]) == 2
+    assert capsys.readouterr().err == f"triton-platform diff: {damaged}: {problem}\n"
+
+
+def test_a_render_file_that_is_a_directory_is_named(tmp_path, capsys):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "head" / "dev" / "resources.json").mkdir(parents=True)
+    assert main(["diff", str(tmp_path / "base"), str(tmp_path / "head")]) == 2
+    assert capsys.readouterr().err == (
+        f"triton-platform diff: {tmp_path / 'head' / 'dev' / 'resources.json'}: cannot be read: is a directory\n"
+    )
