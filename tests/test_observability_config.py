@@ -36,7 +36,7 @@ def test_defaults_are_off_and_autoscaling_defaults_are_safe():
     assert a.scale_down_stabilization_seconds == 300 and a.fallback.failure_threshold == 3
     assert not a.scale_to_zero.enabled
     obs = settings.observability
-    assert obs.scrape.kind == "ServiceMonitor" and obs.scrape.interval_seconds == 5
+    assert obs.scrape.kind == "ServiceMonitor" and obs.scrape.interval_seconds == 2
     assert obs.prometheus.selector_labels == {"release": "kube-prometheus-stack"}
     assert obs.prometheus_url == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
     assert not load_settings(env("dev", triton=REPO), "Pulumi.test.yaml").observability.enabled

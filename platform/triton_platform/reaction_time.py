@@ -26,8 +26,10 @@ KEDA_DEFAULT_POLLING_SECONDS = 30
 #: kube-prometheus-stack's scrape interval when a monitor sets none.
 DEFAULT_SCRAPE_SECONDS = 30
 DEFAULT_OVERLOAD = 2.0
-#: The limit the platform's defaults are held to.
-TARGET_SECONDS = 45
+#: The limit the platform's defaults are held to. The goal is 20 s; with the HPA's 15 s sync the queue-time
+#: trigger cannot reach it with the smallest window allowed (10 s): 15 + 10/2 is 20 before the scrape. The lab
+#: measures the defaults at 20.2-20.7 s worst case (benchmarks/lab_reaction_time.json).
+TARGET_SECONDS = 25
 
 _WINDOW = re.compile(r"\[([0-9]+)(s|m)\]")
 
@@ -138,7 +140,7 @@ def _s(value: float) -> str:
 
 
 def format_line(rt: ReactionTime) -> str:
-    """``triton-vision: 35 s from a 2x load step to a scale-out decision (scrape 5 s + ...)``."""
+    """``triton-vision: 22 s from a 2x load step to a scale-out decision (scrape 2 s + ...)``."""
     polling = _s(rt.polling_seconds) if rt.polling_seconds else "0 s (metrics not cached)"
     line = (
         f"{rt.name}: {_s(rt.total_seconds)} from a {rt.overload:g}x load step to a scale-out decision "

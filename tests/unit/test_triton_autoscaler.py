@@ -58,8 +58,8 @@ def test_queue_time_trigger_divides_summed_queue_time_by_summed_requests(run):
     assert meta["ignoreNullValues"] == "false"
     sel = '{namespace="triton",model_group="vision",track="stable"}'
     assert meta["query"] == (
-        f"(sum(rate(nv_inference_queue_duration_us{sel}[30s])) / 1000) / "
-        f"clamp_min(sum(rate(nv_inference_request_success{sel}[30s])), 0.001)"
+        f"(sum(rate(nv_inference_queue_duration_us{sel}[10s])) / 1000) / "
+        f"clamp_min(sum(rate(nv_inference_request_success{sel}[10s])), 0.001)"
     )
     # Not NVIDIA's per-model mean (issue #8979): no avg() and no per-model grouping before dividing.
     assert "avg" not in meta["query"] and " by " not in meta["query"]

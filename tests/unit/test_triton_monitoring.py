@@ -65,7 +65,7 @@ def test_service_monitor_selects_the_groups_service_on_its_metrics_port(run):
 
 def test_relabelings_carry_environment_group_and_track_into_every_series(run):
     [endpoint] = _by_name(run(_monitoring()), SERVICE_MONITOR)["triton-vision"]["spec"]["endpoints"]
-    assert endpoint["interval"] == "5s" and endpoint["scrapeTimeout"] == "5s"
+    assert endpoint["interval"] == "2s" and endpoint["scrapeTimeout"] == "2s"
     by_target = {r["targetLabel"]: r for r in endpoint["relabelings"]}
     assert by_target["environment"] == {"action": "replace", "targetLabel": "environment", "replacement": "staging"}
     assert by_target["model_group"]["sourceLabels"] == ["__meta_kubernetes_pod_label_triton_platform_io_model_group"]

@@ -21,7 +21,7 @@ def triggers(
 ) -> list[dict[str, Any]]:
     """Queue time (always), pending requests and GPU utilization (optional), wake-up (scale to zero)."""
     sel = _promql.selector(_promql.group_matchers(namespace, args["model_group"], track="stable"))
-    window = _promql.seconds(args.get("query_window_seconds", 30))
+    window = _promql.seconds(args.get("query_window_seconds", 10))
     scale_to_zero = args.get("scale_to_zero")
     # At zero pods Triton's series vanish; only then is "no data" a normal state (read as 0).
     guard = _promql.or_zero if scale_to_zero else (lambda expr: expr)

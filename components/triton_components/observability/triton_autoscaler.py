@@ -79,7 +79,7 @@ class TritonAutoscalerArgs(TypedDict):
     queue_time_activation_ms: NotRequired[float]
     """Queue time above which a group at zero wakes up. Default: 0."""
     query_window_seconds: NotRequired[int]
-    """``rate()`` window; at least 4 scrape intervals. Default: 30."""
+    """``rate()`` window; at least 4 scrape intervals. Default: 10."""
     pending_requests_per_replica: NotRequired[int | None]
     """Adds a trigger on pending requests per replica. Default: none."""
     gpu_utilization_percent: NotRequired[int | None]
@@ -116,10 +116,10 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
         )
     if args.get("scale_to_zero") and low > 0:
         raise ValueError(f"{where}: scale_to_zero is set but min_replicas is {low}; use min_replicas=0 or drop it")
-    for key, default in (("queue_time_target_ms", 50.0), ("query_window_seconds", 30), ("polling_interval_seconds", 15)):
+    for key, default in (("queue_time_target_ms", 50.0), ("query_window_seconds", 10), ("polling_interval_seconds", 15)):
         if args.get(key, default) <= 0:
             raise ValueError(f"{where}: {key} is {args[key]}; use a positive number")
-    if args.get("query_window_seconds", 30) < 10:
+    if args.get("query_window_seconds", 10) < 10:
         raise ValueError(f"{where}: query_window_seconds is {args['query_window_seconds']}; rate() needs 10 or more")
     stabilization = args.get("scale_down_stabilization_seconds", MIN_SCALE_DOWN_STABILIZATION_SECONDS)
     if not MIN_SCALE_DOWN_STABILIZATION_SECONDS <= stabilization <= 3600:

@@ -60,7 +60,7 @@ class TritonMonitoringArgs(TypedDict):
     monitor_labels: NotRequired[Mapping[str, str]]
     """Labels the Prometheus selects monitors and rules by. Default: none."""
     scrape_interval_seconds: NotRequired[int]
-    """Scrape interval. Default: 5."""
+    """Scrape interval. Default: 2."""
     tls: NotRequired[Literal["none", "istio-certs"]]
     """``none`` (plain HTTP; the mesh must leave 8002 permissive) or ``istio-certs`` (HTTPS with the
     Istio workload certificate mounted in Prometheus at /etc/prom-certs). Default: ``none``."""
@@ -85,7 +85,7 @@ def validate_monitoring(args: Mapping[str, Any]) -> None:
         raise ValueError(f"tls is {tls!r}; use one of {', '.join(TLS_MODES)}")
     if tls == "istio-certs" and kind == "PodMonitor":
         raise ValueError("tls 'istio-certs' reads certificate files, which a PodMonitor cannot; use monitor_kind ServiceMonitor")
-    interval = args.get("scrape_interval_seconds", 5)
+    interval = args.get("scrape_interval_seconds", 2)
     if not 1 <= interval <= 300:
         raise ValueError(f"scrape_interval_seconds is {interval}; use 1 to 300")
     if not args.get("model_groups"):
@@ -130,7 +130,7 @@ class TritonMonitoring(pulumi.ComponentResource):
         wait_for = list(args.get("wait_for", []))
         child = pulumi.ResourceOptions(parent=self, depends_on=wait_for)
         kind = args.get("monitor_kind", "ServiceMonitor")
-        interval = args.get("scrape_interval_seconds", 5)
+        interval = args.get("scrape_interval_seconds", 2)
         monitor_labels = dict(args.get("monitor_labels", {}))
 
         monitors = {}

@@ -41,7 +41,9 @@ class AutoscalingSettings(Model):
     max_replicas: Annotated[int, Field(ge=1, le=100)] = 3
     queue_time_target_milliseconds: Annotated[float, Field(gt=0, le=60000)] = 50
     queue_time_activation_milliseconds: Annotated[float, Field(ge=0, le=60000)] = 0
-    query_window_seconds: Annotated[int, Field(ge=10, le=600)] = 30
+    #: 10 s (the least allowed) with a 2 s scrape: a 2x load step crosses the target about 5 s after the step
+    #: (benchmarks/lab_reaction_time.py measures it on the real Triton and Prometheus). 30 s took 15 s.
+    query_window_seconds: Annotated[int, Field(ge=10, le=600)] = 10
     pending_requests_per_replica: Annotated[int, Field(ge=1, le=100000)] | None = None
     gpu_utilization_percent: Annotated[int, Field(ge=1, le=100)] | None = None
     polling_interval_seconds: Annotated[int, Field(ge=5, le=300)] = 15
@@ -76,7 +78,8 @@ class PrometheusSettings(Model):
 
 class ScrapeSettings(Model):
     kind: Literal["ServiceMonitor", "PodMonitor"] = "ServiceMonitor"
-    interval_seconds: Annotated[int, Field(ge=1, le=300)] = 5
+    #: 2 s: detection of a load step is scrape interval + window / overload; see AutoscalingSettings.query_window_seconds.
+    interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
     #: none: plain HTTP (the mesh leaves port 8002 permissive); istio-certs: Prometheus presents Istio's certificate.
     tls: Literal["none", "istio-certs"] = "none"
 
