@@ -27,7 +27,7 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     publish.add_argument("path", metavar="PATH")
     stack_args(publish, required=False)
     publish.add_argument("--repository", help="repository URL (default: stack output modelRepository via the Pulumi CLI)")
-    publish.add_argument("--version", help="publish the folder's one version as N, or 'next'")
+    publish.add_argument("--version", type=_version, help="publish the folder's one version as N, or 'next'")
     publish.add_argument("--canary", action="store_true", help="publish into the group's canary.modelRepositoryPath")
     publish.add_argument("--endpoint-url", help="S3-compatible endpoint or GCS emulator URL (also AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST)")
     publish.set_defaults(func=_publish, project_root=project_root)
@@ -53,6 +53,12 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     endpoints.add_argument("model", metavar="MODEL")
     endpoints.add_argument("--stack", required=True)
     endpoints.set_defaults(func=_endpoints, project_root=project_root)
+
+
+def _version(text: str) -> int | str:
+    if text == "next" or (text.isdigit() and int(text) > 0):
+        return text if text == "next" else int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a version: give a positive whole number or 'next'")
 
 
 def _fail(message: str) -> int:
@@ -122,7 +128,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     if args.stack is None and args.repository is None:
         return _fail("give --stack (the repository comes from its outputs) or --repository URL")
-    version = args.version if args.version in (None, "next") else int(args.version)
+    version = args.version
     track = "canary" if args.canary else "stable"
     if args.stack is None:
         location = parse_location(args.repository)
@@ -141,7 +147,8 @@ def _publish(args: argparse.Namespace) -> int:
             continue
         print()
         print(f"{model.name} version(s) {model.versions} are in {location.url}/{model.name}/.")
-        print("\n".join(next_steps(ctx, model.name, spec.name if spec else None, track)))
+        group = args.group or ctx.group_of_model(model.name) or (spec.name if spec else None)
+        print("\n".join(next_steps(ctx, model.name, group, track)))
         print("Endpoints:")
         print("\n".join(f"  {line}" for line in endpoints(ctx, model.name, track)))
     return 0
