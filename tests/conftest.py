@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
 from triton_platform.render import StackRender, record
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def one(render: StackRender, type_: str, name: str | None = None) -> dict[str, Any]:
-    """The single recorded resource of a type (and name); fails loudly otherwise."""
-    found = render.find(type_, name)
-    assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r['name'] for r in found]}"
-    return found[0]
-
-
-def inputs(render: StackRender, type_: str, name: str | None = None) -> dict[str, Any]:
-    return one(render, type_, name)["inputs"]
 
 
 @pytest.fixture

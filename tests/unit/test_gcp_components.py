@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import inputs, one
+from render_helpers import inputs, one
 from triton_components.gcp import GcpModelReaderIdentity, GcsModelBucket, GkeCluster, GkeGpuNodePool
 
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import inputs, one
+from render_helpers import inputs, one
 from triton_components import IstioInstallation
 from triton_components.common import versions
 from triton_platform.config import load_settings

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import inputs
+from render_helpers import inputs
 from triton_components import MeshSecurity, TritonServer
 
 PEER = "kubernetes:security.istio.io/v1:PeerAuthentication"

@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from conftest import inputs, one
+from render_helpers import inputs, one
 from triton_components import MonitoringAddons
 from triton_components.common import versions
 

@@ -7,7 +7,7 @@ import re
 import pulumi
 import pytest
 
-from conftest import inputs, one
+from render_helpers import inputs, one
 from promql_lint import problems
 from triton_components import TritonAutoscaler
 

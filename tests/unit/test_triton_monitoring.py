@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import inputs
+from render_helpers import inputs
 from promql_lint import problems
 from triton_components import TritonMonitoring, TritonServer
 from triton_components.observability.triton_alerts import pod_regex
