@@ -42,6 +42,8 @@ class Scenario:
     rt: harness.RenderedTriton
     monitor: dict[str, Any]
     covers: list[str] = field(default_factory=list)
+    #: Extra Triton flags for this scenario only (a benchmark candidate, e.g. --metrics-interval-ms).
+    extra_args: tuple[str, ...] = ()
 
     @property
     def threshold(self) -> float:
@@ -101,6 +103,7 @@ def scenarios(renders: dict[str, Any], triggers: Iterable[str] = ("queue-time", 
 class Measurement:
     scenario: str
     covers: list[str]
+    extra_args: list[str]
     trigger: str
     threshold: float
     scrape_seconds: float
@@ -135,7 +138,7 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
         for i, sc in enumerate(chosen):
             run = harness.start_rendered(sc.rt, storage=storage, workdir=workdir / f"s{i}", install=install,
                                          service_time_ms=SERVICE_TIME_MS, bucket_suffix="-reaction",
-                                         extra_args=extra_args, wait=False)
+                                         extra_args=(*extra_args, *sc.extra_args), wait=False)
             runs.append((sc, run, None))  # type: ignore[arg-type]
         for i, (sc, run, _) in enumerate(runs):
             run.ready_seconds = run.server.wait_ready(sc.rt.startup_budget_seconds())
@@ -149,7 +152,7 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
         longest_window = max(sc.window_seconds for sc in chosen)
         longest_scrape = max(sc.scrape_seconds for sc in chosen)
         bound = longest_window + 4 * longest_scrape + 30
-        results = [Measurement(sc.key, sc.covers, sc.trigger["name"], sc.threshold, sc.scrape_seconds, sc.window_seconds,
+        results = [Measurement(sc.key, sc.covers, list(sc.extra_args), sc.trigger["name"], sc.threshold, sc.scrape_seconds, sc.window_seconds,
                                sc.clients(overload)) for sc, _, _ in runs]
 
         def value(sc: Scenario, prometheus: harness.Prometheus) -> float | None:
