@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 import harness  # noqa: E402
-import reaction  # noqa: E402
+import lab_reaction as reaction  # noqa: E402
 from triton_platform import reaction_time  # noqa: E402
 from triton_platform.render import render_stack, stack_files  # noqa: E402
 

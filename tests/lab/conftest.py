@@ -6,14 +6,14 @@ installs it (``harness.MissingPrerequisite``); nothing here skips.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import harness
-from triton_platform.render import StackRender, render_stack, stack_files
+from lab_renders import rendered_stacks
+from triton_platform.render import StackRender
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -21,18 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if lab_dir in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.lab)
-
-
-@functools.lru_cache(maxsize=None)
-def rendered_stacks() -> dict[str, StackRender]:
-    """Every committed ``Pulumi.<stack>.yaml`` of the repository, rendered offline (discovered, not listed)."""
-    stacks = stack_files(harness.ROOT)
-    assert stacks, f"no Pulumi.<stack>.yaml in {harness.ROOT}"
-    return {name: render_stack(harness.ROOT, name) for name in stacks}
-
-
-def rendered_tritons() -> list[harness.RenderedTriton]:
-    return [rt for render in rendered_stacks().values() for rt in harness.triton_deployments(render)]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import harness
-import reaction
+import lab_reaction as reaction
 
 
 def test_every_rendered_trigger_crosses_its_threshold_and_falls_back(renders, storage: harness.Storage, lab_dir: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from conftest import rendered_stacks
+from lab_renders import rendered_stacks
 
 #: One Deployment per committed stack: each stack renders its own exit timeout and control mode.
 FIRST_TRITON = {stack: harness.triton_deployments(render)[0] for stack, render in rendered_stacks().items()}

@@ -13,8 +13,8 @@ from typing import Iterator
 import pytest
 
 import harness
-import observability as obs
-from conftest import rendered_stacks
+import lab_observability as obs
+from lab_renders import rendered_stacks
 
 STACKS = sorted(rendered_stacks())
 
@@ -41,8 +41,7 @@ def observations(renders, storage: harness.Storage, lab_dir: Path,
         time.sleep(2 * scrape)
         yield observed
     finally:
-        for observation in observed.values():
-            observation.stop()
+        obs.stop_all(observed.values())
 
 
 @pytest.fixture(params=STACKS)

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 import harness
-import observability as obs
-from conftest import rendered_stacks
+import lab_observability as obs
+from lab_renders import rendered_stacks
 
 STACKS = sorted(rendered_stacks())
 

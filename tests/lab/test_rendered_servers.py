@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 import harness
-from conftest import rendered_tritons
+from lab_renders import rendered_tritons
 
 TRITONS = {f"{rt.stack}/{rt.name}": rt for rt in rendered_tritons()}
 

@@ -74,9 +74,19 @@ class StackObservation:
     targets: dict[str, list[harness.ScrapeTarget]] = field(default_factory=dict)
 
     def stop(self) -> None:
-        self.prometheus.stop()
-        for run in self.running:
-            run.server.stop()
+        stop_all([self])
+
+
+def stop_all(observations: Iterable[StackObservation]) -> None:
+    """Prometheus first, then every Triton told to exit at once (each drains for up to its exit timeout)."""
+    observations = list(observations)
+    for observation in observations:
+        observation.prometheus.stop()
+    runs = [run for observation in observations for run in observation.running]
+    for run in runs:
+        run.server.process.signal(15)
+    for run in runs:
+        run.server.stop()
 
 
 def scrape_jobs(render: Any, running: Iterable[harness.Running], where: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[harness.ScrapeTarget]]]:

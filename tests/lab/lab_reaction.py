@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import harness
-import observability as obs
+import lab_observability as obs
 from triton_platform import reaction_time
 
 SERVICE_TIME_MS = 20.0
