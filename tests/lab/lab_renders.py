@@ -7,6 +7,10 @@ conftest of the suite Python loaded first.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
 
 import harness
 from triton_platform.render import StackRender, render_stack, stack_files
@@ -22,3 +26,27 @@ def rendered_stacks() -> dict[str, StackRender]:
 
 def rendered_tritons() -> list[harness.RenderedTriton]:
     return [rt for render in rendered_stacks().values() for rt in harness.triton_deployments(render)]
+
+
+def variant_render(stack: str, edit: Callable[[dict[str, Any]], None], label: str, where: Path) -> StackRender:
+    """A committed stack rendered with its config changed by ``edit`` (e.g. another identity mode or
+    scrape kind): the same program and render as the committed stack, one setting apart."""
+    config = yaml.safe_load((harness.ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    edit(config)
+    root = where / f"{stack}-{label}"
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("Pulumi.yaml", "stacks"):
+        if not (root / name).exists():
+            (root / name).symlink_to(harness.ROOT / name)
+    (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    render = render_stack(root, stack)
+    render.stack = f"{stack}+{label}"
+    return render
+
+
+def first_stack_with(section: str) -> str:
+    """The first committed stack (by name) whose config has ``triton-platform:<section>``."""
+    for stack, path in stack_files(harness.ROOT).items():
+        if f"triton-platform:{section}" in (yaml.safe_load(path.read_text()).get("config") or {}):
+            return stack
+    raise AssertionError(f"no committed stack configures triton-platform:{section}")

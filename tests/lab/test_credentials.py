@@ -20,12 +20,10 @@ import contextlib
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
-import yaml
-
 import harness
+from lab_renders import first_stack_with, variant_render
 from triton_platform import render as render_module
-from triton_platform.render import StackRender, render_stack, stack_files
+from triton_platform.render import StackRender
 
 
 @contextlib.contextmanager
@@ -41,21 +39,12 @@ def _secrets_revealed() -> Iterator[None]:
 
 def key_mode_render(cloud: str, where: Path) -> StackRender:
     """The first committed stack of ``cloud`` with ``identity: key``, rendered with secrets revealed."""
-    for stack, path in stack_files(harness.ROOT).items():
-        config = yaml.safe_load(path.read_text())["config"]
-        section = config.get(f"triton-platform:{cloud}")
-        if section is None:
-            continue
-        section["identity"] = "key"
-        root = where / f"{stack}-key"
-        root.mkdir(parents=True, exist_ok=True)
-        for name in ("Pulumi.yaml", "stacks"):
-            if not (root / name).exists():
-                (root / name).symlink_to(harness.ROOT / name)
-        (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
-        with _secrets_revealed():
-            return render_stack(root, stack)
-    raise AssertionError(f"no committed stack uses {cloud}")
+
+    def key_mode(config: dict[str, Any]) -> None:
+        config[f"triton-platform:{cloud}"]["identity"] = "key"
+
+    with _secrets_revealed():
+        return variant_render(first_stack_with(cloud), key_mode, "key", where)
 
 
 def credentials_secret(rt: harness.RenderedTriton, env_var: str) -> tuple[str, str, str]:

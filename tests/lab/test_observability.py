@@ -14,15 +14,25 @@ import pytest
 
 import harness
 import lab_observability as obs
-from lab_renders import rendered_stacks
+from lab_renders import first_stack_with, rendered_stacks, variant_render
 
 STACKS = sorted(rendered_stacks())
+#: No committed stack scrapes with a PodMonitor: the first one that monitors is also observed with one.
+POD_MONITOR = f"{first_stack_with('observability')}+PodMonitor"
 
 
 @pytest.fixture(scope="module")
 def observations(renders, storage: harness.Storage, lab_dir: Path,
                  triton_install: harness.TritonInstall) -> Iterator[dict[str, obs.StackObservation]]:
-    observed = obs.observe_stacks(renders, storage=storage, workdir=lab_dir / "observed", install=triton_install)
+    stack = POD_MONITOR.split("+")[0]
+
+    def pod_monitor(config: dict) -> None:
+        config["triton-platform:observability"].setdefault("scrape", {})["kind"] = "PodMonitor"
+
+    variant = variant_render(stack, pod_monitor, "PodMonitor", lab_dir / "roots")
+    assert harness.manifests_of(variant, "PodMonitor") and not harness.manifests_of(variant, "ServiceMonitor")
+    observed = obs.observe_stacks({**renders, POD_MONITOR: variant}, storage=storage, workdir=lab_dir / "observed",
+                                  install=triton_install)
     try:
         for observation in observed.values():
             expected = sum(len(t) for t in observation.targets.values())
@@ -44,7 +54,7 @@ def observations(renders, storage: harness.Storage, lab_dir: Path,
         obs.stop_all(observed.values())
 
 
-@pytest.fixture(params=STACKS)
+@pytest.fixture(params=[*STACKS, POD_MONITOR])
 def observed(request: pytest.FixtureRequest, observations: dict[str, obs.StackObservation]) -> obs.StackObservation:
     return observations[request.param]
 
