@@ -49,7 +49,7 @@ def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
     exit_timeout = rt.exit_timeout_seconds
     model = (rt.models or ["standin"])[0]
     # In-flight work that needs a good part of the exit timeout: 4 requests, one instance, serialized.
-    in_flight, service_ms = 4, min(1000.0, 1000 * exit_timeout / 8)
+    in_flight, service_ms = 4, min(1000.0, 1000 * exit_timeout / 12)
     run = harness.start_rendered(rt, storage=storage, workdir=lab_dir / "shutdown" / stack, install=triton_install,
                                  models=rt.models or ["standin"], service_time_ms=service_ms, bucket_suffix="-slow")
     server = run.server
