@@ -61,18 +61,31 @@ _IAM_TYPE = re.compile(r"iam|rbac\.authorization\.k8s\.io", re.IGNORECASE)
 
 # Fields providers cannot change in place: a change means replace (delete-before-replace for a
 # resource with an explicit physical name). Paths are relative to ``inputs``; a prefix matches
-# everything below it. The list is deliberately conservative; ``pulumi preview`` has the last word.
+# everything below it. ``pulumi preview`` has the last word.
+#
+# Kubernetes: the provider's own list (pulumi-kubernetes provider/v4 pkg/provider/diff.go,
+# ``forceNewProperties``), checked against the real engine by tests/e2e. Note ConfigMap and Secret
+# contents: the provider replaces them on any data change unless the provider is configured with
+# ``enableConfigMapMutable`` / ``enableSecretMutable`` (and the object is not ``immutable``); this
+# platform never sets those, so a changed dashboard or admin key is a replacement.
 _IMMUTABLE_KUBERNETES = ("metadata.name", "metadata.namespace", "apiVersion", "kind")
 _IMMUTABLE_KUBERNETES_BY_KIND = {
     "Deployment": ("spec.selector",),
     "ReplicaSet": ("spec.selector",),
     "DaemonSet": ("spec.selector",),
-    "StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy"),
-    "Job": ("spec.selector", "spec.template"),
+    "StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy",
+                    "spec.revisionHistoryLimit"),
+    "Job": ("spec.selector", "spec.template", "spec.completions", "spec.parallelism"),
     "Service": ("spec.clusterIP", "spec.clusterIPs"),
     "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeName", "spec.selector"),
     "PersistentVolume": ("spec",),
-    "PodDisruptionBudget": (),
+    "PodDisruptionBudget": (),  # policy/v1: in place (only the old v1beta1 was replaced)
+    "ConfigMap": ("data", "binaryData"),
+    "Secret": ("type", "data", "stringData"),
+    "RoleBinding": ("roleRef",),
+    "ClusterRoleBinding": ("roleRef",),
+    "StorageClass": ("parameters", "provisioner"),
+    "ResourceQuota": ("spec.scopes",),
 }
 _IMMUTABLE_CLOUD = (
     "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
@@ -270,10 +283,7 @@ def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
     type_ = resource["type"]
     if type_.startswith("kubernetes:"):
         kind = resource.get("inputs", {}).get("kind") or type_kind(type_)
-        prefixes = _IMMUTABLE_KUBERNETES + _IMMUTABLE_KUBERNETES_BY_KIND.get(kind, ())
-        if kind in ("Secret", "ConfigMap") and resource.get("inputs", {}).get("immutable"):
-            prefixes += ("data", "stringData", "binaryData")
-        return prefixes
+        return _IMMUTABLE_KUBERNETES + _IMMUTABLE_KUBERNETES_BY_KIND.get(kind, ())
     if not resource.get("custom", True):
         return ()
     return _IMMUTABLE_CLOUD

@@ -109,6 +109,28 @@ def test_stateful_deletion_and_replacement_are_flagged_but_a_deployment_replacem
     assert change.flags == [] and "may be replaced" in change.notes[0]
 
 
+def test_config_map_and_secret_content_changes_are_replacements_as_the_kubernetes_provider_decides():
+    """The real engine replaced the dashboard ConfigMap when only its data changed (tests/e2e): the
+    Kubernetes provider treats ConfigMap and Secret contents as immutable by default."""
+    dashboard = resource("kubernetes:core/v1:ConfigMap", "dashboard",
+                         {"kind": "ConfigMap", "metadata": {"name": "triton-dashboard"}, "data": {"d.json": "{}"}})
+    edited = stack(dashboard)
+    edited["resources"][0]["inputs"]["data"]["d.json"] = '{"panels": []}'
+    change = only(diff_stack("dev", stack(dashboard), edited))
+    assert change.notes == [
+        "may be replaced (delete first: it has an explicit name): `inputs.data[\"d.json\"]` cannot be changed in place"
+    ]
+
+    rotated = stack(SECRET)
+    rotated["resources"][0]["inputs"]["stringData"]["key"] = "[secret] "
+    change = only(diff_stack("dev", stack(SECRET), rotated))
+    assert "may be replaced" in change.notes[0] and "secret-bearing resource changed" in change.flags
+
+    labelled = stack(dashboard)
+    labelled["resources"][0]["inputs"]["metadata"]["labels"] = {"team": "ml"}
+    assert only(diff_stack("dev", stack(dashboard), labelled)).notes == []
+
+
 def test_rename_without_alias_is_flagged_and_with_alias_is_not():
     renamed = copy.deepcopy(BUCKET)
     renamed.update(id="gcp:storage/bucket:Bucket::models", name="models")
