@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install render validate test bench golden lock clean
+.PHONY: help install render validate test lab lab-bench bench golden lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
 # list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
@@ -49,9 +49,18 @@ render: install ## render every Pulumi.<stack>.yaml offline into ./rendered/<sta
 validate: install ## check every stack's configuration only
 	$(BIN)/triton-platform validate
 
-test: install ## run the import contracts and the test suite (the first step of .ci/run)
+test: install ## import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
+	bash tests/lab/install-prereqs
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
+
+lab: install ## the lab only: real Triton, Prometheus, promtool and bucket emulators on 127.0.0.1 (about 3 min)
+	bash tests/lab/install-prereqs
+	$(BIN)/python -m pytest tests/lab -m lab -q
+
+lab-bench: install ## measured reaction of the autoscaling signal to a 2x load step (about 6 min)
+	bash tests/lab/install-prereqs
+	$(BIN)/python benchmarks/lab_reaction_time.py --repeat 3
 
 bench: install ## full benchmark (~3 min), writes benchmarks/results.json
 	$(BIN)/triton-platform bench
