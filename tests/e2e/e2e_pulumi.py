@@ -85,9 +85,9 @@ class PulumiCli:
 
     def __post_init__(self) -> None:
         self.home = self.workdir / "pulumi-home"
-        self.state = self.workdir / "state"
+        self.state_dir = self.workdir / "state"
         self.tools = self.workdir / "tools"
-        for folder in (self.home, self.state, self.tools):
+        for folder in (self.home, self.state_dir, self.tools):
             folder.mkdir(parents=True, exist_ok=True)
         # uv comes from the project's own install (the `e2e` extra); only it joins PATH, not the
         # developer virtualenv's python.
@@ -108,7 +108,10 @@ class PulumiCli:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VIRTUAL_ENV", "KUBE"))}
         env.update(
-            PATH=os.pathsep.join([str(self.toolchain.bin), str(self.tools), env.get("PATH", "/usr/bin:/bin")]),
+            # The CLI runs by absolute path and finds its Python host next to itself (a bundled
+            # plugin); every provider comes from PULUMI_HOME (`plugin install --file`), never PATH.
+            PATH=os.pathsep.join([str(self.tools), env.get("PATH", "/usr/bin:/bin")]),
+            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
             PULUMI_HOME=str(self.home),
             PULUMI_CONFIG_PASSPHRASE=self.passphrase,
             PULUMI_SKIP_UPDATE_CHECK="true",
@@ -127,7 +130,8 @@ class PulumiCli:
                                    timeout=timeout, input=input)
         result = Result(list(args), completed.returncode, completed.stdout, completed.stderr,
                         time.monotonic() - start)
-        self.log.append(f"$ pulumi {' '.join(args)}  ({result.seconds:.1f} s, exit {result.returncode})")
+        shown = ["[secret]" if i and args[i - 1] == "adminApiKey" else a for i, a in enumerate(args)]
+        self.log.append(f"$ pulumi {' '.join(shown)}  ({result.seconds:.1f} s, exit {result.returncode})")
         if label:
             self.timings[label] = round(result.seconds, 2)
         if check and result.returncode != 0:
@@ -141,7 +145,7 @@ class PulumiCli:
 
     def setup(self) -> None:
         """Backend, provider plugin, dependencies, stack: what a user does once per machine and stack."""
-        self.run("login", f"file://{self.state}")
+        self.run("login", f"file://{self.state_dir}")
         versions = self.toolchain.versions
         self.run("plugin", "install", "resource", "kubernetes", "v" + versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
                  "--file", self.toolchain["pulumi-resource-kubernetes"])
