@@ -8,21 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from triton_platform.config import ConfigError, load_settings
-
-GCP = {"project": "acme-ml-dev", "region": "us-central1", "cluster": {"name": "ml", "location": "us-central1"}}
-REPO = {"modelRepository": "gs://models/repo"}
+from config_helpers import GCP, REPO, env, problems
+from triton_platform.config import load_settings
 
 
-def problems(config: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(config, "Pulumi.test.yaml")
-    assert str(caught.value).startswith("Invalid configuration in Pulumi.test.yaml (")
-    return caught.value.problems
 
-
-def env(name: str, **keys) -> dict:
-    return {"triton-platform:environment": name, **{f"triton-platform:{k}": v for k, v in keys.items()}}
 
 
 def test_wrong_type_unknown_key_and_out_of_range_are_reported_together():

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from triton_platform.config import ConfigError, load_settings
+from config_helpers import AWS, GCP, env, problems
+from triton_platform.config import load_settings
 
-GCP = {"project": "acme-ml-dev", "region": "us-central1", "cluster": {"name": "ml", "location": "us-central1"}}
-AWS = {"region": "us-east-1", "cluster": {"name": "ml"}, "gpuNodeGroup": {"minNodes": 1}}
 KMS_KEY = "arn:aws:kms:{region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def problems(config: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(config, "Pulumi.test.yaml")
-    return caught.value.problems
-
-
-def env(name: str, **keys) -> dict:
-    return {"triton-platform:environment": name, **{f"triton-platform:{k}": v for k, v in keys.items()}}
 
 
 def test_the_kms_key_must_live_in_the_buckets_region():

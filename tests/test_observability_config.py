@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
 
-from triton_platform.config import ConfigError, load_settings
+from config_helpers import GCP, REPO, env, problems
+from triton_platform.config import load_settings
 from triton_platform.config.observability_rules import peak_stable_replicas
 
-GCP = {"project": "acme-ml-dev", "region": "us-central1", "cluster": {"name": "ml", "location": "us-central1"}}
-REPO = {"modelRepository": "gs://models/repo"}
 OBS = {"enabled": True, "addons": {"keda": True, "prometheusStack": True}}
 MESH = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}}
 AT = "triton-platform:modelGroups[0].autoscaling"
 
 
-def env(name: str, **keys) -> dict:
-    return {"triton-platform:environment": name, **{f"triton-platform:{k}": v for k, v in keys.items()}}
-
-
-def problems(config: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(config, "Pulumi.test.yaml")
-    return caught.value.problems
 
 
 def autoscaled(autoscaling: dict, environment: str = "dev", observability: dict = OBS, **group) -> dict:

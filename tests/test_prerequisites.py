@@ -17,23 +17,14 @@ from typing import Any
 import pulumi
 import pytest
 
-from triton_platform.config import ConfigError, load_settings
+from config_helpers import AWS, GCP, env, problems
+from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack
 
 ROOT = Path(__file__).resolve().parents[1]
-GCP = {"project": "acme-ml-dev", "region": "us-central1", "cluster": {"name": "ml", "location": "us-central1"}}
-AWS = {"region": "us-east-1", "cluster": {"name": "ml"}, "gpuNodeGroup": {"minNodes": 1}}
 
 
-def problems(config: dict) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(config, "Pulumi.test.yaml")
-    return caught.value.problems
-
-
-def env(name: str, **keys) -> dict:
-    return {"triton-platform:environment": name, **{f"triton-platform:{k}": v for k, v in keys.items()}}
 
 
 class ClusterMocks(RenderMocks):
