@@ -4,19 +4,27 @@
 // github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3, and the
 // Go module proxy this project can reach serves no version of it (its @v/list
 // and every query answer "403 This module version is not available"). The
-// parts that matter for `pulumi preview/up/destroy` of a Python program are
-// small: start a gRPC server, print its port, and on Run start
-// `pulumi-language-python-exec` (shipped in the sdk/v3 module, copied next to
-// this binary by .ci/toolchain/build) with the arguments and environment that
-// script reads. Python and the virtualenv are resolved with sdk/v3's own
-// python/toolchain package, so `runtime.options.toolchain` (pip, poetry, uv)
-// and `virtualenv` in Pulumi.yaml behave as with upstream's host.
+// parts that the e2e suite needs are small:
+//
+//   - Run (`pulumi preview/up/destroy`): start `pulumi-language-python-exec`
+//     (shipped in the sdk/v3 module, copied next to this binary by
+//     .ci/toolchain/build) with the arguments and environment that script reads.
+//   - RunPlugin for kind "analyzer" (`--policy-pack DIR` with a Python
+//     PulumiPolicy.yaml): run the pack with `python -u -m pulumi.policy`, see
+//     plugin.go.
+//   - InstallDependencies (`pulumi install`), see install.go.
+//   - About, Handshake, GetPluginInfo.
+//
+// Python and the virtualenv are resolved with sdk/v3's own python/toolchain
+// package, so `runtime.options.toolchain` (pip, poetry, uv) and `virtualenv`
+// in Pulumi.yaml / PulumiPolicy.yaml behave as with upstream's host.
 //
 // Not implemented (the CLI falls back or the command is not used by the e2e
 // suite): GetRequiredPackages (the engine falls back to GetRequiredPlugins,
 // which reports none, so providers load on first use and must already be
-// installed), InstallDependencies (`pulumi install`), program generation,
-// templates and RunPlugin (Python providers/policy packs).
+// installed), RunPlugin for other kinds (Python providers, converters, tools),
+// program/project/package generation, templates (`pulumi new`), Pack,
+// GetProgramDependencies and debugging (attach_debugger is ignored).
 package main
 
 import (
@@ -137,14 +145,20 @@ func (h *host) GetRequiredPlugins(
 	return &pulumirpc.GetRequiredPluginsResponse{}, nil
 }
 
-func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+// toolchainOptions reads the `toolchain` and `virtualenv` runtime options of
+// Pulumi.yaml (or PulumiPolicy.yaml) from the program info the engine sends.
+func toolchainOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error) {
 	opts := toolchain.PythonOptions{
 		Root:       info.GetRootDirectory(),
 		ProgramDir: info.GetProgramDirectory(),
 	}
 	raw := info.GetOptions().AsMap()
-	if v, ok := raw["virtualenv"].(string); ok {
+	switch v := raw["virtualenv"].(type) {
+	case nil:
+	case string:
 		opts.Virtualenv = v
+	default:
+		return opts, fmt.Errorf("runtime option virtualenv=%v: expected a string", v)
 	}
 	switch raw["toolchain"] {
 	case nil, "", "auto":
@@ -155,7 +169,15 @@ func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) 
 	case "uv":
 		opts.Toolchain = toolchain.Uv
 	default:
-		return nil, fmt.Errorf("runtime option toolchain=%v: expected pip, poetry or uv", raw["toolchain"])
+		return opts, fmt.Errorf("runtime option toolchain=%v: expected pip, poetry or uv", raw["toolchain"])
+	}
+	return opts, nil
+}
+
+func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	opts, err := toolchainOptions(info)
+	if err != nil {
+		return nil, err
 	}
 	return toolchain.ResolveToolchain(opts)
 }
@@ -165,11 +187,20 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
+	// A stack without config sends nil here; the exec script needs a JSON
+	// object and a list ("null" crashes it in set_all_config).
+	configMap, keys := req.GetConfig(), req.GetConfigSecretKeys()
+	if configMap == nil {
+		configMap = map[string]string{}
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, fmt.Errorf("serializing config: %w", err)
 	}
-	secretKeys, err := json.Marshal(req.GetConfigSecretKeys())
+	secretKeys, err := json.Marshal(keys)
 	if err != nil {
 		return nil, fmt.Errorf("serializing config secret keys: %w", err)
 	}
@@ -199,6 +230,12 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 
 	cmd, err := tc.Command(ctx, args...)
 	if err != nil {
+		return nil, err
+	}
+	// After Command, which for uv syncs (and so creates) the venv: a missing
+	// pip venv now fails with the commands that create it, not with "fork/exec
+	// .../venv/bin/python: no such file or directory".
+	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
 	if cmd.Env == nil {

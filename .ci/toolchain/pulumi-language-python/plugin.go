@@ -1,0 +1,140 @@
+package main
+
+// RunPlugin: how the engine starts a plugin that is a directory of Python
+// source rather than an executable. The e2e suite needs one kind, "analyzer":
+// `pulumi preview --policy-pack DIR`, where DIR/PulumiPolicy.yaml says
+// `runtime: python`.
+//
+// The engine (pkg/resource/plugin.ExecPlugin in the CLI) sends
+//   - Info: root and program directory = DIR, options = PulumiPolicy.yaml's
+//     runtime options (toolchain, virtualenv);
+//   - Args: [--logtostderr] [-v=N] [--tracing ENDPOINT] ENGINE_ADDRESS;
+//   - Env: the whole environment for the plugin; Pwd: the project directory.
+// It then reads the plugin's stdout and stderr from the response stream, takes
+// the analyzer's gRPC port from the first stdout line, and waits for the exit
+// code message. Cancelling the call (the engine is done with the plugin) kills
+// the process.
+//
+// The pack runs as `python -u -m pulumi.policy ARGS... DIR` in the pack's
+// virtualenv. `pulumi.policy` ships in the pulumi Python SDK (a dependency of
+// pulumi_policy): it parses `engineAddress program [--tracing ...]`, ignoring
+// flags it does not know, and runs DIR/__main__.py, whose PolicyPack(...)
+// serves the Analyzer service and writes its port with
+// sys.stdout.buffer.write and no flush, hence -u: without it the port sits in
+// Python's buffer and the engine waits for ever.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
+)
+
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	if req.GetKind() != string(apitype.AnalyzerPlugin) {
+		return status.Errorf(codes.Unimplemented,
+			"this language host (the triton-platform e2e toolchain's) runs only Python policy packs "+
+				"(plugin kind %q), not kind %q", apitype.AnalyzerPlugin, req.GetKind())
+	}
+	ctx := server.Context()
+
+	info := req.GetInfo()
+	packDir := info.GetProgramDirectory()
+	if packDir == "" {
+		packDir = req.GetProgram() //nolint:staticcheck // older engines send only this
+	}
+	if packDir == "" {
+		return status.Error(codes.InvalidArgument, "RunPlugin: no plugin directory in info.program_directory")
+	}
+	opts, err := toolchainOptions(info)
+	if err != nil {
+		return err
+	}
+	if opts.Root == "" {
+		opts.Root = packDir
+	}
+	if opts.ProgramDir == "" {
+		opts.ProgramDir = packDir
+	}
+	// As upstream's host: with pip, a plugin gets its own virtualenv ("venv"
+	// beside PulumiPolicy.yaml) even when the file names none.
+	if opts.Toolchain == toolchain.Pip && opts.Virtualenv == "" {
+		opts.Virtualenv = "venv"
+	}
+	tc, err := toolchain.ResolveToolchain(opts)
+	if err != nil {
+		return err
+	}
+
+	args := []string{"-u", "-m", "pulumi.policy"}
+	args = append(args, req.GetArgs()...)
+	args = append(args, packDir)
+	cmd, err := tc.Command(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if err := tc.ValidateVenv(ctx); err != nil {
+		// The toolchain's message names Pulumi.yaml; for a pack the option is elsewhere.
+		return fmt.Errorf("%w\n(for this policy pack, runtime.options in %s)",
+			err, filepath.Join(packDir, "PulumiPolicy.yaml"))
+	}
+	env, err := activatedEnv(ctx, tc, req.GetEnv())
+	if err != nil {
+		return err
+	}
+	cmd.Env = env
+	cmd.Dir = req.GetPwd()
+
+	stdout, stderr := newStreamWriters(
+		func(b []byte) error {
+			return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: b}})
+		},
+		func(b []byte) error {
+			return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}})
+		},
+	)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	var code int32
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not start policy pack %s with %s: %w", packDir, cmd.Path, err)
+		}
+		if ctx.Err() != nil {
+			// The engine cancelled the call to stop the plugin; nobody reads the stream now.
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		code = int32(exitErr.ExitCode()) //nolint:gosec // an exit status, or -1 after a signal
+	}
+	// cmd.Run has returned, so stdout and stderr are fully sent and nothing
+	// else writes to the stream: the exit code comes last.
+	return server.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+// activatedEnv is the environment the engine asked for, with the toolchain's
+// virtualenv activated in it (its bin/ first on PATH, VIRTUAL_ENV set,
+// PYTHONHOME unset). tc.Command activates it in this host's own environment;
+// the plugin must get the engine's.
+func activatedEnv(ctx context.Context, tc toolchain.Toolchain, env []string) ([]string, error) {
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	venv, err := tc.VirtualEnvPath(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("locating the virtualenv: %w", err)
+	}
+	if venv == "" {
+		return env, nil
+	}
+	return toolchain.ActivateVirtualEnv(env, venv), nil
+}
