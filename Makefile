@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install render validate test lab lab-bench bench golden lock clean
+.PHONY: help install render validate test lab lab-bench e2e bench golden lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
 # list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
@@ -61,6 +61,12 @@ lab: install ## the lab only: real Triton, Prometheus, promtool and bucket emula
 lab-bench: install ## measured reaction of the autoscaling signal to a 2x load step (about 6 min)
 	bash tests/lab/install-prereqs
 	$(BIN)/python benchmarks/lab_reaction_time.py --repeat 3
+
+# The real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (tests/e2e/README.md).
+# The first run builds the Go toolchain (.ci/toolchain/build, ~25 min cold); then ~3 min.
+e2e: install ## the real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (builds the Go toolchain once)
+	bash .ci/toolchain/build >/dev/null
+	$(BIN)/python -m pytest -m e2e -p no:cacheprovider tests/e2e
 
 bench: install ## full benchmark (~3 min), writes benchmarks/results.json
 	$(BIN)/triton-platform bench
