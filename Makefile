@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 
 help: ## list the targets
 	@echo "usage: make <target>   (each target installs .venv from requirements.lock first if needed)"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## create .venv from requirements.lock (every other target does this first)
 
