@@ -64,10 +64,17 @@ class ClusterError(Exception):
     pass
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: every socket stays bound until all are taken, so the
+    kernel cannot hand the same port to two components."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
@@ -125,8 +132,8 @@ class LocalCluster:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
-        for name in ("etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler"):
-            self.ports[name] = free_port()
+        names = ("etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler")
+        self.ports.update(zip(names, free_ports(len(names))))
         self._keys()
         try:
             self._start_etcd()

@@ -60,9 +60,20 @@ class MissingPrerequisite(AssertionError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: every socket stays bound until all are taken, so the
+    kernel cannot hand the same port out twice (Triton refuses HTTP and gRPC on one port)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((LOOPBACK, 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
@@ -719,7 +730,7 @@ def launch_for(rt: RenderedTriton, *, workdir: Path, install: TritonInstall, rep
         else:
             raise AssertionError(f"{rt.stack}/{rt.name}: env {entry['name']} uses {entry.get('valueFrom')}, unknown to the lab")
 
-    ports = {name: free_port() for name in ("http", "grpc", "metrics")}
+    ports = dict(zip(("http", "grpc", "metrics"), free_ports(3)))
     rendered_ports = rt.ports
     argv = [str(install.binary)]
     seen_ports = set()
