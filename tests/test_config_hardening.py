@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config_helpers import AWS, GCP, env, problems
+from config_helpers import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 
 KMS_KEY = "arn:aws:kms:{region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -89,4 +89,24 @@ def test_private_https_endpoints_are_private_cidrs():
         "as 10.0.12.0/24",
         "triton-platform:triton.egress.privateHttpsCidrs[2] = '169.254.169.254/32': overlaps the link-local range "
         "169.254.0.0/16 (metadata servers); list only the private addresses of your storage or token API endpoints",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "message"),
+    [
+        (0, "triton-platform:mesh.install.istiodReplicas = 0: Input should be greater than or equal to 1"),
+        (6, "triton-platform:mesh.install.istiodReplicas = 6: Input should be less than or equal to 5"),
+        (True, "triton-platform:mesh.install.istiodReplicas = true: Input should be a valid integer"),
+    ],
+)
+def test_istiod_replicas_out_of_range_or_not_a_count(replicas, message):
+    mesh = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}, "install": {"enabled": True, "istiodReplicas": replicas}}
+    assert problems(env("dev", triton=REPO, mesh=mesh)) == [message]
+
+
+def test_network_policy_names_what_it_accepts():
+    gcp = {**GCP, "cluster": {**GCP["cluster"], "networkPolicy": "off"}}
+    assert problems(env("dev", gcp=gcp)) == [
+        "triton-platform:gcp.cluster.networkPolicy = 'off': Input should be 'enforced' or 'not-enforced'"
     ]
