@@ -19,7 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The interpreter this suite runs on: supported (3.11 to 3.13), so make may build a venv with it.
 REAL_PYTHON = Path(getattr(sys, "_base_executable", sys.executable))
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+@pytest.fixture(autouse=True)
+def make_is_installed():
+    """A missing prerequisite is a failure naming its install command, never a skip."""
+    assert shutil.which("make"), "make is not installed: apt-get install -y make"
 
 
 @pytest.fixture
