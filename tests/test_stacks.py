@@ -3,7 +3,11 @@ its cloud layer into Triton the way the issue promises."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
 import json
+import re
 from pathlib import Path
 
 import kubernetes_validate
@@ -188,3 +192,52 @@ def test_local_stack_schedules_triton_onto_the_existing_clusters_gpu_nodes(rende
             "--model-repository=s3://acme-triton-models/model_repository_canary" in pod["containers"][0]["args"])
     account = next(o for o in render.manifests if o["kind"] == "ServiceAccount")
     assert not account["metadata"].get("annotations")
+
+
+def _sdk_args_classes() -> dict[str, tuple[str, str]]:
+    """Provider type token -> (module, class name) of its resource, from each SDK's own index."""
+    classes: dict[str, tuple[str, str]] = {}
+    for package in ("pulumi_aws", "pulumi_gcp", "pulumi_kubernetes", "pulumi_random"):
+        spec = importlib.util.find_spec(package)
+        assert spec and spec.origin, f"{package} is not installed; run `make install`"
+        index = re.search(r'resource_modules="""(.*?)"""', Path(spec.origin).read_text(), re.DOTALL)
+        assert index, f"{package}/__init__.py has no resource_modules index"
+        for module in json.loads(index.group(1)):
+            for token, name in module["classes"].items():
+                classes[token] = (module["fqn"], name)  # imported lazily: only the types we render
+    return classes
+
+
+def _args_class(module: str, name: str) -> type:
+    """The resource's own args class, from its defining module: the package namespace may hold a
+    nested input type of the same name (``pulumi_aws.s3`` does; Kubernetes names its own ``InitArgs``)."""
+    defining = importlib.import_module(getattr(importlib.import_module(module), name).__module__)
+    return getattr(defining, f"{name}InitArgs", None) or getattr(defining, f"{name}Args")
+
+
+def _required_inputs(args_class: type) -> set[str]:
+    """The inputs a provider needs (no default in the SDK's Args), by their wire names."""
+    names = set()
+    for parameter in list(inspect.signature(args_class.__init__).parameters.values())[1:]:
+        if parameter.default is inspect.Parameter.empty:
+            names.add(getattr(args_class.__dict__[parameter.name].fget, "_pulumi_name", parameter.name))
+    return names
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_required_input_reaches_the_render(stack, renders):
+    """The mocks echo every input and make up the values a provider computes (an auto-named IAM
+    role's name): an input fed by another resource's output must never vanish from the render."""
+    classes = _sdk_args_classes()
+    missing = []
+    for resource in renders[stack].resources:
+        if not resource["custom"] or resource["type"].startswith("pulumi:providers:"):
+            continue
+        if resource["type"] in classes:
+            module, name = classes[resource["type"]]
+            required = _required_inputs(_args_class(module, name))
+        else:  # a custom resource (CRD kind): the SDK's generic CustomResource needs only these
+            assert resource["type"].startswith("kubernetes:"), f"{resource['type']} is in no installed SDK"
+            required = {"apiVersion", "kind"}
+        missing += [f"{resource['id']}: {key}" for key in sorted(required - set(resource["inputs"]))]
+    assert missing == []

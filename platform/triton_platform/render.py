@@ -200,8 +200,14 @@ class RenderMocks(pulumi.runtime.Mocks):
     """Echo inputs; compute the few outputs the program reads, deterministically."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # Every input comes back as an output, so whatever the program passes on from one resource
+        # to another reaches the render; only values a provider computes are made up below.
         state = dict(args.inputs)
         digest = hashlib.sha256(f"{args.typ}:{args.name}".encode()).hexdigest()
+        if args.typ.startswith(("aws:", "gcp:")) and not {"name", "namePrefix"} & set(args.inputs):
+            # The engine auto-names a cloud resource given no name (`<resource name>-<7 hex>`); a
+            # program that passes `role.name` on must see one, or the input vanishes from the render.
+            state["name"] = f"{args.name}-{digest[:7]}"
         if args.typ == "random:index/randomId:RandomId":
             state["hex"] = digest[: 2 * int(args.inputs.get("byteLength", 4))]
         elif args.typ == "random:index/randomPassword:RandomPassword":
@@ -219,9 +225,9 @@ class RenderMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:s3/bucket:Bucket":
             state.update(arn=f"arn:aws:s3:::{args.inputs['bucket']}", id=args.inputs["bucket"])
         elif args.typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::123456789012:role/{args.inputs.get('name', args.name)}"
+            state["arn"] = f"arn:aws:iam::123456789012:role/{state.get('name', args.name)}"
         elif args.typ == "aws:iam/user:User":
-            state["arn"] = f"arn:aws:iam::123456789012:user/{args.inputs.get('name', args.name)}"
+            state["arn"] = f"arn:aws:iam::123456789012:user/{state.get('name', args.name)}"
         elif args.typ == "aws:iam/accessKey:AccessKey":
             state["secret"] = "mock-secret-access-key"
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
