@@ -87,6 +87,7 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
         model_repository=repository,
         namespace=settings.triton.namespace,
         image=settings.triton.image,
+        image_digest=settings.triton.image_digest,
         model_control_mode=settings.triton.model_control_mode,
         restricted_apis=list(settings.triton.restricted_apis),
         model_groups=[model_group_args(g, settings, repository) for g in settings.model_groups],

@@ -65,12 +65,29 @@ def test_pulumi_cli_version_matches_the_locked_sdk():
     assert len(versions) >= 3 and set(versions.values()) == {sdk}, versions
 
 
+_USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", re.MULTILINE)
+
+
+def unpinned_actions(text: str) -> list[str]:
+    """Every `uses:` not pinned to a full commit SHA with its release as a comment: a tag can be moved
+    to other code after review, a commit cannot."""
+    return [
+        f"{ref}{rest}".strip()
+        for ref, rest in _USES.findall(text)
+        if not (re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref) and re.fullmatch(r"\s+# v\d+(\.\d+){1,2}", rest))
+    ]
+
+
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_actions_are_pinned_to_a_release(path):
-    uses = re.findall(r"uses:\s*([^\s#]+)", path.read_text())
-    assert uses
-    for ref in uses:
-        assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", ref), f"{path.name}: unpinned {ref}"
+def test_actions_are_pinned_to_a_commit(path):
+    assert _USES.search(path.read_text())
+    assert unpinned_actions(path.read_text()) == [], f"{path.name}: pin these to a commit SHA with a '# vX.Y.Z' comment"
+
+
+def test_the_pin_check_refuses_tags_and_bare_shas():
+    assert unpinned_actions("      - uses: actions/checkout@v6\n") == ["actions/checkout@v6"]
+    assert unpinned_actions("    - uses: a/b@" + "0" * 40 + "\n") == ["a/b@" + "0" * 40]
+    assert unpinned_actions("      - uses: a/b@" + "0" * 40 + " # v1.2.3\n") == []
 
 
 _PRINTS_A_SECRET = re.compile(r"\b(echo|printf|cat)\b[^>|;]*(\$\{?\w*(TOKEN|PASSWORD|SECRET|KEY)\b|secrets\.)")
@@ -206,3 +223,139 @@ def test_policy_pack_runs_in_its_own_environment():
     assert "from pulumi_policy" not in (ROOT / "policy" / "triton_policy_rules.py").read_text()
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"]["name"] == "python"
+
+
+# --- Who can change what: a pull/merge request runs its branch's own code, so none of its jobs may
+# hold a credential that can change a stack. Previews run in per-stack `preview-` environments whose
+# credentials are read-only; credentials that can write live only in the stack's own environment,
+# reachable from main alone. (The cloud side of the boundary, roles trusting only their environment's
+# OIDC subject, is configuration outside this repository: README, "CI/CD: who can change what".)
+
+_OIDC_CONSUMERS = ("google-github-actions/auth@", "aws-actions/configure-aws-credentials@", "pypa/gh-action-pypi-publish@")
+_WRITES = re.compile(r"\bpulumi\s+(up|destroy|refresh|import|cancel|state|config\s+set|stack\s+rm)\b")
+
+
+def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as true
+    if isinstance(on, str):
+        return {on: None}
+    return dict.fromkeys(on) if isinstance(on, list) else dict(on)
+
+
+def _environment(job: dict[str, Any]) -> str | None:
+    env = job.get("environment")
+    return env.get("name") if isinstance(env, dict) else env
+
+
+def github_threats(name: str, workflow: dict[str, Any]) -> list[str]:
+    """What lets unmerged code near a credential that can change a stack, in one workflow."""
+    found: list[str] = []
+    triggers = _triggers(workflow)
+    for unsafe in ("pull_request_target", "workflow_run"):
+        if unsafe in triggers:
+            found.append(f"{name}: triggered by {unsafe}, which runs with the base repository's secrets")
+    if "id-token" in (workflow.get("permissions") or {}):
+        found.append(f"{name}: id-token at workflow level; grant it to the jobs that log in, only")
+    on_pr = "pull_request" in triggers
+    for job_id, job in workflow["jobs"].items():
+        where = f"{name}: job {job_id}"
+        environment = _environment(job)
+        text = yaml.safe_dump(job)
+        uses = [str(step.get("uses", "")) for step in job.get("steps", [])]
+        oidc = (job.get("permissions") or {}).get("id-token") == "write"
+        commands = [str((step.get("with") or {}).get("command", "")) for step in job.get("steps", [])]
+        if oidc and not any(u.startswith(_OIDC_CONSUMERS) for u in uses):
+            found.append(f"{where}: id-token: write without a step that logs in with it")
+        preview = environment is not None and environment.startswith("preview-")
+        if on_pr:
+            if (oidc or "secrets." in text) and not preview:
+                found.append(f"{where}: holds credentials outside a preview- environment in a pull-request workflow")
+            if environment is not None and not preview:
+                found.append(f"{where}: runs in environment {environment!r} in a pull-request workflow")
+            if preview and "github.event_name == 'pull_request'" not in str(job.get("if", "")):
+                found.append(f"{where}: a preview job that does not require github.event_name == 'pull_request'")
+            if any(c and c != "preview" for c in commands) or _WRITES.search(text):
+                found.append(f"{where}: changes a stack in a pull-request workflow")
+        elif environment is not None and not preview and oidc and "pypa/gh-action-pypi-publish@" not in " ".join(uses):
+            if "workflow_dispatch" in triggers and "github.ref == 'refs/heads/main'" not in str(job.get("if", "")):
+                found.append(f"{where}: workflow_dispatch can run any branch with {environment!r}; require main")
+            if set(triggers) - {"push", "schedule", "workflow_dispatch"} or any(
+                b != "main" for b in ((triggers.get("push") or {}).get("branches") or ["main"])
+            ):
+                found.append(f"{where}: {environment!r} reachable from a trigger other than main")
+    return found
+
+
+def gitlab_threats(pipeline: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for job_id, raw in pipeline.items():
+        if job_id.startswith(".") or not isinstance(raw, dict) or "script" not in raw and "extends" not in raw:
+            continue
+        job = {**pipeline.get(raw.get("extends", ""), {}), **raw} if isinstance(raw.get("extends"), str) else raw
+        where = f".gitlab-ci.yml: job {job_id}"
+        env = job.get("environment") or {}
+        name = env.get("name") if isinstance(env, dict) else env
+        action = env.get("action") if isinstance(env, dict) else None
+        rules = " ".join(str(rule.get("if", "")) for rule in job.get("rules", []))
+        script = "\n".join(str(line) for key in ("before_script", "script") for line in job.get(key, []))
+        preview = name is not None and name.startswith("preview/")
+        if "id_tokens" in job and name is None:
+            found.append(f"{where}: an ID token without an environment whose variables and trust bound it")
+        if "merge_request_event" in rules or not job.get("rules"):
+            if name is not None and not (preview and action == "prepare"):
+                found.append(f"{where}: environment {name!r} ({action}) in merge-request pipelines")
+            if _WRITES.search(script):
+                found.append(f"{where}: changes a stack in merge-request pipelines")
+        elif name is not None and not preview and name != "pypi":
+            if any("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" not in str(rule.get("if", "")) for rule in job["rules"]):
+                found.append(f"{where}: environment {name!r} reachable from a branch other than the default")
+    return found
+
+
+def test_pull_requests_never_hold_credentials_that_can_change_a_stack():
+    found = [t for path in WORKFLOWS for t in github_threats(path.name, yaml.safe_load(path.read_text()))]
+    found += gitlab_threats(yaml.safe_load(GITLAB.read_text()))
+    assert found == []
+    ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    assert ci["jobs"]["preview"]["environment"] == "preview-${{ matrix.stack }}"
+    assert yaml.safe_load(GITLAB.read_text())["preview"]["environment"] == {"name": "preview/$STACK", "action": "prepare"}
+
+
+def _mutated(path: str, edit: Any) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / path).read_text())
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "edit", "expected"),
+    [
+        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"].pop("environment"),
+         "ci.yml: job preview: holds credentials outside a preview- environment in a pull-request workflow"),
+        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"].update(environment="${{ matrix.stack }}"),
+         "ci.yml: job preview: runs in environment '${{ matrix.stack }}' in a pull-request workflow"),
+        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"]["steps"][-1]["with"].update(command="up"),
+         "ci.yml: job preview: changes a stack in a pull-request workflow"),
+        (".github/workflows/ci.yml", lambda w: w["jobs"]["test"].update(permissions={"id-token": "write"}),
+         "ci.yml: job test: id-token: write without a step that logs in with it"),
+        (".github/workflows/ci.yml", lambda w: w.update({True: {"pull_request_target": None}}),
+         "ci.yml: triggered by pull_request_target, which runs with the base repository's secrets"),
+        (".github/workflows/deploy.yml", lambda w: w["jobs"]["up"].pop("if"),
+         "deploy.yml: job up: workflow_dispatch can run any branch with '${{ matrix.stack }}'; require main"),
+        (".github/workflows/deploy.yml", lambda w: w[True].update(pull_request=None),
+         "deploy.yml: job up: runs in environment '${{ matrix.stack }}' in a pull-request workflow"),
+        (".gitlab-ci.yml", lambda g: g["preview"].update(environment={"name": "$STACK"}),
+         ".gitlab-ci.yml: job preview: environment '$STACK' (None) in merge-request pipelines"),
+        (".gitlab-ci.yml", lambda g: g["deploy"]["rules"].append({"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}),
+         ".gitlab-ci.yml: job deploy: environment '$STACK' (start) in merge-request pipelines"),
+        (".gitlab-ci.yml", lambda g: g["preview"].update(script=["pulumi up --yes"]),
+         ".gitlab-ci.yml: job preview: changes a stack in merge-request pipelines"),
+    ],
+    ids=["gh-preview-without-environment", "gh-preview-in-stack-environment", "gh-up-from-pr", "gh-needless-id-token",
+         "gh-pull-request-target", "gh-dispatch-from-branch", "gh-deploy-on-pr", "gl-preview-in-stack-environment",
+         "gl-deploy-on-mr", "gl-up-from-mr"],
+)
+def test_the_threat_check_finds_a_prod_capable_pull_request_job(path, edit, expected):
+    data = _mutated(path, edit)
+    found = gitlab_threats(data) if path == ".gitlab-ci.yml" else github_threats(Path(path).name, data)
+    assert expected in found

@@ -137,9 +137,54 @@ def test_canary_gets_its_own_deployment_and_pdb(run):
     assert len(render.find("kubernetes:policy/v1:PodDisruptionBudget")) == 2
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_image_digest_pins_the_pull_and_the_version_label_stays_the_tag(run):
+    """A digest pins what the kubelet pulls; the version label must still be the tag: 64 hex digits are no
+    valid label value (63 characters at most), and the API server would refuse the Deployment."""
+    render = run(_server(image="nvcr.io/nvidia/tritonserver:26.10-py3", image_digest=DIGEST, model_groups=[
+        {"name": "default", "canary": {"replicas": 1}},
+        {"name": "next", "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}},
+    ]))
+    pinned = f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}"
+    for name in ("triton-default-stable", "triton-default-canary", "triton-next-stable"):
+        deployment = inputs(render, DEPLOYMENT, name)
+        assert _container(render, name)["image"] == pinned
+        for labels in (deployment["metadata"]["labels"], deployment["spec"]["template"]["metadata"]["labels"]):
+            assert labels["app.kubernetes.io/version"] == "26.10-py3"
+    # A canary with an image of its own runs that image, unpinned: the digest belongs to the stable tag.
+    assert _container(render, "triton-next-canary")["image"] == "nvcr.io/nvidia/tritonserver:26.11-py3"
+
+
+def test_without_a_digest_the_image_is_the_tag_alone(run):
+    render = run(_server())
+    assert _container(render)["image"] == "nvcr.io/nvidia/tritonserver:26.10-py3"
+
+
+@pytest.mark.parametrize(
+    ("image", "version"),
+    [
+        ("nvcr.io/nvidia/tritonserver:26.10-py3", "26.10-py3"),
+        (f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}", "26.10-py3"),
+        (f"registry.local:5000/tritonserver@{DIGEST}", "latest"),
+        ("registry.local:5000/tritonserver", "latest"),
+    ],
+)
+def test_version_label_is_the_tag_of_any_image_reference(image, version):
+    from triton_components.serving.triton_pod import image_version
+
+    assert image_version(image) == version
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
+        ({"image_digest": "sha256:ABC"},
+         "image_digest is 'sha256:ABC'; give 'sha256:' followed by 64 lowercase hex digits, as "
+         "`docker buildx imagetools inspect <image>` prints it"),
+        ({"image": f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}", "image_digest": DIGEST},
+         "already carries a digest; give image_digest or a digest in image, not both"),
         ({"model_control_mode": "poll"}, "model_control_mode is 'poll'; use one of none, explicit"),
         ({"restricted_apis": ["health"]}, "restricted_apis has health"),
         ({"model_groups": [{"name": "a"}, {"name": "a"}]}, "duplicate names: a"),

@@ -118,7 +118,7 @@ class TritonModelGroup(pulumi.ComponentResource):
         group, instance = args["name"], args["instance"]
         selector = _labels.selector_labels(instance, group, track)
         labels = _labels.recommended_labels(
-            instance, "model-group", model_group=group, track=track, version=image.rsplit(":", 1)[-1].split("@")[0]
+            instance, "model-group", model_group=group, track=track, version=triton_pod.image_version(image)
         )
         credentials = args.get("credentials_file")
         restricted = args.get("restricted_apis", list(triton_pod.DEFAULT_RESTRICTED_APIS))

@@ -38,6 +38,14 @@ CREDENTIALS_DIR = "/var/run/secrets/model-repository"
 STARTUP_PROBE_PERIOD_SECONDS = 10
 
 
+def image_version(image: str) -> str:
+    """The release an image reference names, for the ``app.kubernetes.io/version`` label: its tag, never
+    its digest (64 hex digits exceed a label value's 63 characters). ``latest`` when it has no tag."""
+    name = image.split("@", 1)[0]
+    repository, _, tag = name.rpartition(":")
+    return tag if repository and "/" not in tag else "latest"
+
+
 def triton_args(
     *,
     model_repository: pulumi.Input[str],

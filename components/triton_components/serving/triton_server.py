@@ -6,6 +6,7 @@ that unlocks Triton's restricted management APIs, and one ``TritonModelGroup`` p
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, NotRequired, TypedDict
 
 import pulumi
@@ -19,6 +20,8 @@ from . import triton_pod
 from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
 DEFAULT_IMAGE = f"{versions.TRITON_IMAGE_REPOSITORY}:{versions.TRITON_IMAGE_TAG}"
+#: A content digest as registries print it (``docker buildx imagetools inspect``, NGC's catalog).
+IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 MODEL_CONTROL_MODES = ("none", "explicit")
 DEFAULT_SERVICE_ACCOUNT = "triton"
 CREDENTIALS_SECRET = "triton-model-repository-credentials"
@@ -47,7 +50,11 @@ class TritonServerArgs(TypedDict):
     namespace_labels: NotRequired[Mapping[str, str]]
     """Extra namespace labels, e.g. ``istio-injection``. Default: none."""
     image: NotRequired[str]
-    """Triton image. Default: the release pinned in ``versions.py``."""
+    """Triton image, ``repository:tag``. Default: the release pinned in ``versions.py``."""
+    image_digest: NotRequired[str | None]
+    """Pins ``image`` by content (``sha256:`` and 64 lowercase hex digits): pods run ``image@digest``, so a
+    tag pushed again cannot change what runs; the tag still names the release in labels. A canary with an
+    image of its own runs that image without it. Default: none (the tag alone)."""
     model_control_mode: NotRequired[str]
     """``none`` (load the whole repository at start) or ``explicit`` (load each group's models). Default: ``none``."""
     model_groups: NotRequired[list[ModelGroupArgs]]
@@ -77,6 +84,14 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 
 def validate_server(args: Mapping[str, Any]) -> None:
+    digest = args.get("image_digest")
+    if digest is not None and not re.fullmatch(IMAGE_DIGEST_PATTERN, digest):
+        raise ValueError(
+            f"image_digest is {digest!r}; give 'sha256:' followed by 64 lowercase hex digits, as "
+            "`docker buildx imagetools inspect <image>` prints it"
+        )
+    if digest is not None and "@" in args.get("image", DEFAULT_IMAGE):
+        raise ValueError(f"image {args['image']!r} already carries a digest; give image_digest or a digest in image, not both")
     mode = args.get("model_control_mode", "none")
     if mode not in MODEL_CONTROL_MODES:
         raise ValueError(f"model_control_mode is {mode!r}; use one of {', '.join(MODEL_CONTROL_MODES)}")
@@ -194,7 +209,7 @@ class TritonServer(pulumi.ComponentResource):
                     **group,
                     "namespace": self.namespace,
                     "instance": name,
-                    "image": args.get("image", DEFAULT_IMAGE),
+                    "image": image_reference(args.get("image", DEFAULT_IMAGE), args.get("image_digest")),
                     "model_repository": args["model_repository"],
                     "service_account_name": self.service_account_name,
                     "model_control_mode": args.get("model_control_mode", "none"),
@@ -219,6 +234,11 @@ class TritonServer(pulumi.ComponentResource):
                 "endpoints": self.endpoints,
             }
         )
+
+
+def image_reference(image: str, digest: str | None) -> str:
+    """What the kubelet pulls: ``repository:tag@digest`` when pinned (the digest decides), else the image."""
+    return f"{image}@{digest}" if digest else image
 
 
 def _endpoints(namespace: str, groups: list[str], services: list[str]) -> dict[str, dict[str, str]]:

@@ -17,6 +17,7 @@ from triton_components.common import versions
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
+from triton_components.serving.triton_server import IMAGE_DIGEST_PATTERN
 
 from .base import Environment, Model
 from .observability import AutoscalingSettings, ObservabilitySettings
@@ -77,7 +78,8 @@ class TritonSettings(Model):
     namespace: DnsLabel = "triton"
     image_repository: str = versions.TRITON_IMAGE_REPOSITORY
     image_tag: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$")] = versions.TRITON_IMAGE_TAG
-    image_digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    #: ``TritonServerArgs.image_digest``: pins imageTag's image by content when given.
+    image_digest: Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None = None
     allow_vulnerable_image: bool = False
     model_repository: str | None = None
     model_control_mode: Literal["none", "explicit"] = "none"
@@ -86,8 +88,8 @@ class TritonSettings(Model):
 
     @property
     def image(self) -> str:
-        reference = f"{self.image_repository}:{self.image_tag}"
-        return f"{reference}@{self.image_digest}" if self.image_digest else reference
+        """``repository:tag``; the digest, when given, travels beside it (``TritonServerArgs.image_digest``)."""
+        return f"{self.image_repository}:{self.image_tag}"
 
     @property
     def release(self) -> tuple[int, int]:
