@@ -97,3 +97,19 @@ def test_load_refuses_what_a_restarted_pod_would_not_load(monkeypatch, capsys):
     assert "pulumi config set --path 'triton-platform:modelGroups[0].models[2]' efficientnet" in capsys.readouterr().err
     assert main(["model", "load", "addv", "--stack", "dev", "--url", "http://x"]) == 1
     assert "kubectl rollout restart deployment/triton-default -n triton" in capsys.readouterr().err
+
+
+def test_endpoints_of_a_model_no_group_serves_exits_1_naming_the_groups(capsys: pytest.CaptureFixture[str], monkeypatch):
+    from triton_platform.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main(["model", "endpoints", "efficientnet", "--stack", "staging"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (
+        "triton-platform: no model group of stack 'staging' serves 'efficientnet' (groups and their models: "
+        "vision: resnet50, yolov8; text: bert-base); add it to a group's models (`pulumi config set --path "
+        "'triton-platform:modelGroups[<i>].models[<n>]' efficientnet --stack staging`, then `pulumi up`), "
+        "or check the name")
+    assert main(["model", "endpoints", "bert-base", "--stack", "staging"]) == 0
+    assert capsys.readouterr().out.startswith("HTTP: POST ")

@@ -18,9 +18,11 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
         parser.add_argument("--stack", required=required, help="stack name (Pulumi.<stack>.yaml)")
         parser.add_argument("--group", help="model group (default: the group serving the model, else the first)")
 
-    check = sub.add_parser("check", help="validate a model folder or repository as Triton will read it")
+    check = sub.add_parser("check", help="validate a model folder or repository: fast checks, then Triton's own load")
     check.add_argument("path", metavar="PATH")
     stack_args(check, required=False)
+    check.add_argument("--fast", action="store_true",
+                       help="only the fast checks (no tritonserver start); the result is partial")
     check.set_defaults(func=_check, project_root=project_root)
 
     publish = sub.add_parser("publish", help="check, then upload new model versions to the stack's repository")
@@ -30,6 +32,8 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     publish.add_argument("--version", type=_version, help="publish the folder's one version as N, or 'next'")
     publish.add_argument("--canary", action="store_true", help="publish into the group's canary.modelRepositoryPath")
     publish.add_argument("--endpoint-url", help="S3-compatible endpoint or GCS emulator URL (also AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST)")
+    publish.add_argument("--fast", action="store_true",
+                         help="check with the fast checks only (no tritonserver start) before publishing")
     publish.set_defaults(func=_publish, project_root=project_root)
 
     load = sub.add_parser("load", help="load a published version on every running pod of a group (explicit mode)")
@@ -102,7 +106,7 @@ def _group_for(ctx: Any, args: argparse.Namespace, model: str | None) -> str:
 
 @_guarded
 def _check(args: argparse.Namespace) -> int:
-    from .check import check_model_repository, inspect_repository
+    from .check import check_repository, inspect_repository
     from .group import GroupSpec
 
     spec: GroupSpec | None = None
@@ -110,7 +114,9 @@ def _check(args: argparse.Namespace) -> int:
         ctx = _stack(args)
         names = list(inspect_repository(args.path).models)
         spec = ctx.spec(_group_for(ctx, args, names[0] if len(names) == 1 else None))
-    problems = check_model_repository(args.path, spec)
+    report = check_repository(args.path, spec, triton=not args.fast)
+    print("\n".join(report.lines()))
+    problems = report.problems
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -141,7 +147,7 @@ def _publish(args: argparse.Namespace) -> int:
         spec = ctx.spec(group)
         location = track_location(ctx, repository_location(ctx, args.repository), group, track)
     store = open_store(location, args.endpoint_url)
-    result = publish(args.path, location, store, group=spec, version=version, log=print)
+    result = publish(args.path, location, store, group=spec, version=version, log=print, triton=not args.fast)
     for model in result.models:
         if ctx is None:
             continue
@@ -209,5 +215,13 @@ def _promote(args: argparse.Namespace) -> int:
 def _endpoints(args: argparse.Namespace) -> int:
     from .stack import endpoints
 
-    print("\n".join(endpoints(_stack(args), args.model)))
+    ctx = _stack(args)
+    if ctx.settings.triton.model_control_mode == "explicit" and ctx.group_of_model(args.model) is None:
+        # Explicit mode loads only the models the groups list: the gateway would answer 404 for this one.
+        groups = "; ".join(f"{g.name}: {', '.join(g.models) or 'none'}" for g in ctx.settings.model_groups)
+        return _fail(f"no model group of stack {ctx.name!r} serves {args.model!r} (groups and their models: {groups}); "
+                     f"add it to a group's models (`pulumi config set --path "
+                     f"'triton-platform:modelGroups[<i>].models[<n>]' {args.model} --stack {ctx.name}`, then "
+                     "`pulumi up`), or check the name")
+    print("\n".join(endpoints(ctx, args.model)))
     return 0
