@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from config_helpers import AWS, GCP, env, problems
+from config_helpers import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack
@@ -107,6 +107,26 @@ def test_unenforced_network_policy_is_refused_in_prod():
         "triton-platform:aws.cluster.networkPolicy = 'not-enforced': is not allowed in prod: the Triton namespace's "
         "ingress and egress isolation depends on it; use vpc-cni-addon or self-managed"
     ]
+
+
+def test_a_bring_your_own_cluster_that_does_not_enforce_network_policy_is_refused_in_prod():
+    groups = [{"name": "a", "replicas": 2}]
+    unenforced = {"networkPolicy": "not-enforced", "gpuNodes": 2}
+    assert problems(env("prod", triton=REPO, cluster=unenforced, modelGroups=groups)) == [
+        "triton-platform:cluster.networkPolicy = 'not-enforced': is not allowed in prod: the Triton namespace's "
+        "ingress and egress isolation depends on it; run a network plugin that enforces NetworkPolicy (Calico, "
+        "Cilium, ...) and use enforced"
+    ]
+    assert load_settings(env("dev", triton=REPO, cluster=unenforced), "P.yaml").existing_cluster.network_policy == (
+        "not-enforced"
+    )
+    # Without a cluster section the defaults apply, enforced among them.
+    assert load_settings(env("prod", triton=REPO, modelGroups=groups), "P.yaml").existing_cluster.network_policy == (
+        "enforced"
+    )
+    assert problems(env("dev", triton=REPO, cluster={"networkPolicy": "off"}))[0].startswith(
+        "triton-platform:cluster.networkPolicy = 'off': Input should be 'enforced' or 'not-enforced'"
+    )
 
 
 def test_an_eks_group_at_zero_nodes_needs_an_autoscaler():

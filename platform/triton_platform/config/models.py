@@ -242,6 +242,10 @@ class ClusterSettings(Model):
     gpus_per_node: Annotated[int, Field(ge=1, le=64)] = 1
     #: GPU nodes the stack may use; when set, every model group at its peak must fit them.
     gpu_nodes: Annotated[int, Field(ge=1, le=1000)] | None = None
+    #: Whether the cluster's network plugin enforces NetworkPolicy (Calico, Cilium, ...): ``enforced``
+    #: (the default) or ``not-enforced``, which accepts a cluster that ignores the Triton namespace's
+    #: ingress and egress policies (not in prod). Kubernetes has no API that tells, so the stack says it.
+    network_policy: Literal["enforced", "not-enforced"] = "enforced"
 
 
 class PlatformSettings(Model):

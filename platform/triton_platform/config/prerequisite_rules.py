@@ -1,5 +1,5 @@
 """What a stack may assume of a cluster it does not create, as far as the stack file alone tells:
-NetworkPolicy enforcement may be waived only outside prod, and an EKS node group that starts at
+NetworkPolicy enforcement (GKE, EKS or a bring-your-own cluster) may be waived only outside prod, and an EKS node group that starts at
 zero nodes needs an autoscaler to ever grow. What only the cluster can tell (Workload Identity,
 the enforcing dataplane) is checked by ``triton_platform.prerequisites`` against the looked-up
 cluster."""
@@ -19,6 +19,14 @@ def check_prerequisites(settings: PlatformSettings) -> Iterator[Problem]:
             ("gcp", "cluster", "networkPolicy"),
             "not-enforced",
             "is not allowed in prod: the Triton namespace's ingress and egress isolation depends on it; use enforced",
+        )
+    existing = settings.existing_cluster
+    if existing is not None and prod and existing.network_policy == "not-enforced":
+        yield Problem(
+            ("cluster", "networkPolicy"),
+            "not-enforced",
+            "is not allowed in prod: the Triton namespace's ingress and egress isolation depends on it; run a "
+            "network plugin that enforces NetworkPolicy (Calico, Cilium, ...) and use enforced",
         )
     if settings.aws is None:
         return
