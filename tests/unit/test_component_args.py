@@ -51,7 +51,8 @@ def server(run, **args):
 def test_a_misspelt_key_names_the_close_match_and_every_accepted_key(run):
     assert server(run, model_group=[{"name": "a"}]) == (
         "TritonServer 'triton': args has unknown key 'model_group'; did you mean 'model_groups'? Accepted keys: "
-        "model_repository, namespace, create_namespace, namespace_labels, image, model_control_mode, model_groups, "
+        "model_repository, namespace, create_namespace, namespace_labels, image, image_digest, model_control_mode, "
+        "model_groups, "
         "restricted_apis, admin_api_key, service_account_annotations, credentials_file, service_account_name, "
         "extra_env, node_selector, tolerations, pod_annotations"
     )
@@ -88,7 +89,8 @@ def test_several_problems_are_listed_together(run):
     assert str(caught.value) == (
         "TritonServer 'triton' has 3 problems in its args:\n"
         "  - args has unknown key 'imge'; did you mean 'image'? Accepted keys: model_repository, namespace, "
-        "create_namespace, namespace_labels, image, model_control_mode, model_groups, restricted_apis, admin_api_key, "
+        "create_namespace, namespace_labels, image, image_digest, model_control_mode, model_groups, restricted_apis, "
+        "admin_api_key, "
         "service_account_annotations, credentials_file, service_account_name, extra_env, node_selector, tolerations, "
         "pod_annotations\n"
         "  - args.model_repository is required\n"
