@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from e2e_cluster import ClusterError, LocalCluster, wait_for
-from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project
+from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project, steps_of
 from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
 from triton_platform.config import load_settings
 from triton_platform.config.models import PlatformSettings
@@ -223,6 +223,19 @@ def evict(cluster: LocalCluster, pod: str) -> subprocess.CompletedProcess[str]:
                            input=json.dumps(body), check=False)
 
 
+def resources_summary(output: str) -> list[str]:
+    """The lines of the CLI's closing ``Resources:`` block (``+ 67 created``, ``3 unchanged``, ...)."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == "Resources:"]
+    assert starts, f"no Resources: summary in the output:\n{output[-2000:]}"
+    block = []
+    for line in lines[starts[-1] + 1:]:
+        if not line.startswith("    ") or not line.strip():
+            break
+        block.append(line.strip())
+    return block
+
+
 def _summary(found: dict[tuple[str, str], str]) -> list[str]:
     return sorted(f"{op} {t.split(':')[-1]} {n}" for (t, n), op in found.items())
 
@@ -257,7 +270,10 @@ def test_01_preview_and_up_run_the_stack_through_pulumi_yaml(e2e: E2E) -> None:
     )
 
     up = e2e.cli.up(label="up (stack, from empty)")
-    assert f"{len(declared) + 1} created" in up.output or "created" in up.output, up.output[-2000:]
+    # The engine counts the stack itself and explicit providers, never default providers.
+    explicit_providers = {s.key for s in steps_of(preview.json())
+                          if s.type.startswith("pulumi:providers:") and not s.name.startswith("default")}
+    assert resources_summary(up.output) == [f"+ {len(declared) + 1 + len(explicit_providers)} created"], up.output[-2000:]
     outputs = e2e.cli.outputs()
     assert outputs["cloud"] == "none" and outputs["tritonNamespace"] == NAMESPACE
     for obj in offline.manifests:
