@@ -77,7 +77,8 @@ def test_prod_single_replica_can_be_waived_explicitly():
          "triton-platform:gcp.gpuPool.maxNodes = 1: the model groups need 2 GPU(s) at their maximum replica counts but "
          "1 node(s) hold 1; raise maxNodes or lower replicas (or autoscaling.maxReplicas)"),
         ({"spot": True}, [{"name": "a"}],
-         "triton-platform:modelGroups[0].exitTimeoutSeconds = 30: preStopSleepSeconds + exitTimeoutSeconds is 40 s, "
+         "triton-platform:modelGroups[0].exitTimeoutSeconds = 30 (default; set this key to change it): "
+         "preStopSleepSeconds + exitTimeoutSeconds is 40 s, "
          "but GKE gives pods on a reclaimed Spot node 15 s; keep the sum at 15 or less"),
     ],
 )
@@ -214,4 +215,25 @@ def test_cluster_section_belongs_only_to_stacks_without_a_cloud():
     assert problems(env("dev", gcp=GCP, cluster={"gpusPerNode": 2})) == [
         "triton-platform:cluster = 'set': describes a cluster this stack does not provision, but it provisions one "
         "(gcp); GPU scheduling comes from gcp's node pool: remove the cluster section"
+    ]
+
+
+def test_a_problem_in_a_default_says_it_is_one_and_which_key_changes_it():
+    spot = env("dev", gcp={**GCP, "gpuPool": {"spot": True}})
+    # The user wrote the group but not its exit timeout: the default is what breaks the rule.
+    assert problems({**spot, "triton-platform:modelGroups": [{"name": "a", "preStopSleepSeconds": 5}]}) == [
+        "triton-platform:modelGroups[0].exitTimeoutSeconds = 30 (default; set this key to change it): "
+        "preStopSleepSeconds + exitTimeoutSeconds is 35 s, but GKE gives pods on a reclaimed Spot node 15 s; keep "
+        "the sum at 15 or less"
+    ]
+    # No modelGroups at all: the default group's default is at fault, and the key to write is modelGroups.
+    assert problems(spot) == [
+        "triton-platform:modelGroups[0].exitTimeoutSeconds = 30 (default, as the stack file has no "
+        "triton-platform:modelGroups; set this key to change it): preStopSleepSeconds + exitTimeoutSeconds is 40 s, "
+        "but GKE gives pods on a reclaimed Spot node 15 s; keep the sum at 15 or less"
+    ]
+    # A value the user wrote is shown as theirs.
+    assert problems({**spot, "triton-platform:modelGroups": [{"name": "a", "exitTimeoutSeconds": 20}]}) == [
+        "triton-platform:modelGroups[0].exitTimeoutSeconds = 20: preStopSleepSeconds + exitTimeoutSeconds is 30 s, "
+        "but GKE gives pods on a reclaimed Spot node 15 s; keep the sum at 15 or less"
     ]

@@ -115,7 +115,8 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
         ),
         (
             _config(mesh={"enabled": True}),
-            "triton-platform:mesh.gateway.hosts = []: is empty; list the host names clients use, "
+            "triton-platform:mesh.gateway.hosts = [] (default, as the stack file has no triton-platform:mesh.gateway; "
+            "set this key to change it): is empty; list the host names clients use, "
             "e.g. triton.example.com ('*' is accepted outside prod)",
         ),
         (

@@ -128,7 +128,8 @@ def test_scrape_and_addon_rules():
         "cannot read the certificate files Istio writes for Prometheus"
     ]
     assert problems(env("dev", triton=REPO, observability={"addons": {"keda": True}})) == [
-        "triton-platform:observability.enabled = false: observability.addons asks for KEDA or kube-prometheus-stack, "
+        "triton-platform:observability.enabled = false (default; set this key to change it): observability.addons "
+        "asks for KEDA or kube-prometheus-stack, "
         "which are installed only when this is true; set it to true or remove the add-ons"
     ]
     assert problems(env("dev", triton=REPO, observability={"enabled": True, "scrape": {"tls": "mtls"}, "autoscaling": 1})) == [

@@ -12,7 +12,7 @@ from .cloud import CloudLayer
 from .config.models import ModelGroupSettings, PlatformSettings
 from .egress import build_egress
 from .existing_cluster import existing_cluster_wiring
-from .mesh import build_mesh, install_istio, mesh_server_args
+from .mesh import build_mesh, install_istio, mesh_group_args, mesh_server_args
 from .observability import build_observability
 
 
@@ -33,6 +33,7 @@ def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repo
         pre_stop_sleep_seconds=group.pre_stop_sleep_seconds,
         exit_timeout_seconds=group.exit_timeout_seconds,
     )
+    args.update(mesh_group_args(settings, group))  # type: ignore[typeddict-item]
     if group.canary is not None:
         canary: dict[str, Any] = {"replicas": group.canary.replicas}
         if group.canary.image_tag:
@@ -64,8 +65,13 @@ def _build_cloud(settings: PlatformSettings) -> CloudLayer | None:
     return None
 
 
-def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[str] | None = None) -> dict[str, Any]:
-    """Declare every resource of the environment; return the stack outputs."""
+def build_environment(
+    settings: PlatformSettings,
+    admin_api_key: pulumi.Input[str] | None = None,
+    alert_receiver_secret: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
+    """Declare every resource of the environment; return the stack outputs. The secrets are the
+    stack's secret config keys (``SECRET_KEYS``), read by the program as Outputs."""
     outputs: dict[str, Any] = {"environment": settings.environment.value, "cloud": settings.cloud}
     server_args: dict[str, Any] = {}
     opts: pulumi.ResourceOptions | None = None
@@ -103,7 +109,7 @@ def build_environment(settings: PlatformSettings, admin_api_key: pulumi.Input[st
     # Default-deny egress for Triton's namespace; DNS, istiod, the identity's endpoints and public HTTPS.
     build_egress(settings, triton, cloud, opts)
     outputs.update(build_mesh(settings, triton, mesh_opts))
-    outputs.update(build_observability(settings, triton, opts))
+    outputs.update(build_observability(settings, triton, opts, alert_receiver_secret))
     outputs.update(
         {
             "modelRepository": repository,

@@ -19,8 +19,14 @@ import pulumi
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
 from triton_components.mesh.istio_routes import MODEL_HEADER
 from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs
+from triton_components.serving.triton_pod import shutdown_seconds
 
-from .config.models import Environment, PlatformSettings
+from .config.models import Environment, ModelGroupSettings, PlatformSettings
+
+
+#: Seconds the sidecar keeps forwarding after Triton's latest exit, so Triton's last responses still
+#: reach their clients; well inside the pod's ``triton_pod.EXIT_MARGIN_SECONDS``, so the proxy stops by itself.
+PROXY_OUTLIVES_TRITON_SECONDS = 2
 
 
 def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
@@ -29,11 +35,31 @@ def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
         return {}
     return {
         "namespace_labels": {"istio-injection": "enabled"},
-        "pod_annotations": {
-            # Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail.
-            "proxy.istio.io/config": json.dumps({"holdApplicationUntilProxyStarts": True}),
-            **sidecar_resource_annotations(settings.mesh.sidecar.cpu, settings.mesh.sidecar.memory),
-        },
+        "pod_annotations": sidecar_resource_annotations(settings.mesh.sidecar.cpu, settings.mesh.sidecar.memory),
+    }
+
+
+def mesh_group_args(settings: PlatformSettings, group: ModelGroupSettings) -> dict[str, Any]:
+    """Extra ``ModelGroupArgs`` of one group: its sidecar's ProxyConfig, sized from the group's shutdown."""
+    if not settings.mesh.enabled:
+        return {}
+    return {"pod_annotations": {"proxy.istio.io/config": json.dumps(proxy_config(group))}}
+
+
+def proxy_config(group: ModelGroupSettings) -> dict[str, Any]:
+    """The sidecar starts before Triton and stops after it.
+
+    Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail. At the end,
+    a classic sidecar gets SIGTERM with Triton, drains for ``terminationDrainDuration`` (Istio's default:
+    5 s) and exits, while Triton still sleeps in preStop and then serves its in-flight requests for up
+    to its exit timeout: the drain must outlast both, or those responses are cut. (A native sidecar,
+    which Istio injects by itself where every node runs Kubernetes 1.33 or later, already waits for
+    Triton to exit; both settings are then unused.)
+    """
+    triton_done = shutdown_seconds(group.pre_stop_sleep_seconds, group.exit_timeout_seconds)
+    return {
+        "holdApplicationUntilProxyStarts": True,
+        "terminationDrainDuration": f"{triton_done + PROXY_OUTLIVES_TRITON_SECONDS}s",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -128,7 +129,7 @@ def test_an_environment_orders_triton_and_istio_resources_after_the_releases(run
     namespace = inputs(render, NAMESPACE, "triton-namespace")
     assert namespace["metadata"]["labels"]["istio-injection"] == "enabled"
     pod = inputs(render, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]
-    assert pod["annotations"]["proxy.istio.io/config"] == '{"holdApplicationUntilProxyStarts": true}'
+    assert json.loads(pod["annotations"]["proxy.istio.io/config"])["holdApplicationUntilProxyStarts"] is True
 
 
 def test_an_environment_without_install_adds_no_releases(run):

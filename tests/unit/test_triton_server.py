@@ -137,6 +137,22 @@ def test_canary_gets_its_own_deployment_and_pdb(run):
     assert len(render.find("kubernetes:policy/v1:PodDisruptionBudget")) == 2
 
 
+def test_a_groups_pod_annotations_win_over_the_servers(run):
+    render = run(_server(pod_annotations={"a": "server", "b": "server"}, model_groups=[
+        {"name": "vision", "pod_annotations": {"b": "vision"}, "canary": {"replicas": 1}}, {"name": "text"}]))
+    for name in ("triton-vision-stable", "triton-vision-canary"):
+        assert inputs(render, DEPLOYMENT, name)["spec"]["template"]["metadata"]["annotations"] == {"a": "server", "b": "vision"}
+    assert inputs(render, DEPLOYMENT, "triton-text-stable")["spec"]["template"]["metadata"]["annotations"] == {
+        "a": "server", "b": "server"}
+
+
+def test_grace_period_is_tritons_shutdown_and_the_exit_margin(run):
+    from triton_components.serving.triton_pod import EXIT_MARGIN_SECONDS
+
+    render = run(_server(model_groups=[{"name": "default", "pre_stop_sleep_seconds": 7, "exit_timeout_seconds": 11}]))
+    assert inputs(render, DEPLOYMENT)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 7 + 11 + EXIT_MARGIN_SECONDS
+
+
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 

@@ -68,6 +68,9 @@ class ModelGroupArgs(TypedDict):
     """Triton's ``--exit-timeout-secs`` for in-flight requests. Default: 30."""
     canary: NotRequired[CanaryArgs | None]
     """Optional canary Deployment. Default: none."""
+    pod_annotations: NotRequired[Mapping[str, str]]
+    """Pod annotations of this group's Deployments, over the server-wide ones (e.g. a mesh sidecar's drain,
+    sized from this group's ``shutdown_seconds``). Default: none."""
 
 
 class TritonModelGroupArgs(ModelGroupArgs):
@@ -97,8 +100,6 @@ class TritonModelGroupArgs(ModelGroupArgs):
     """Node selector for GPU nodes. Default: none."""
     tolerations: NotRequired[list[dict[str, Any]]]
     """Tolerations matching the GPU pool's taints. Default: none."""
-    pod_annotations: NotRequired[Mapping[str, str]]
-    """Extra pod annotations (e.g. for the mesh). Default: none."""
 
 
 def validate_model_group(args: Mapping[str, Any]) -> None:

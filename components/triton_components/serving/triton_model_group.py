@@ -160,7 +160,7 @@ class TritonModelGroup(pulumi.ComponentResource):
                     "enableServiceLinks": False,
                     "securityContext": triton_pod.pod_security_context(),
                     # preStop sleep + Triton's in-flight drain + a margin to exit.
-                    "terminationGracePeriodSeconds": pre_stop + exit_timeout + 5,
+                    "terminationGracePeriodSeconds": triton_pod.termination_grace_seconds(pre_stop, exit_timeout),
                     "nodeSelector": dict(args.get("node_selector", {})),
                     "tolerations": list(args.get("tolerations", [])),
                     "topologySpreadConstraints": triton_pod.spread_constraints(selector),

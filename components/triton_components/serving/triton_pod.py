@@ -33,9 +33,24 @@ ADMIN_KEY_SECRET_KEY = "admin-key"
 #: HTTP clients send ``admin-key: <key>``; gRPC clients send ``triton-grpc-protocol-admin-key``.
 ADMIN_KEY_HEADER = "admin-key"
 
+#: Seconds the kubelet waits past Triton's latest exit before it kills the pod: room for a sidecar that
+#: stays a little longer than Triton (to pass on its last responses) to stop by itself.
+EXIT_MARGIN_SECONDS = 5
+
 MODEL_CACHE_DIR = "/var/lib/triton/model-cache"
 CREDENTIALS_DIR = "/var/run/secrets/model-repository"
 STARTUP_PROBE_PERIOD_SECONDS = 10
+
+
+def shutdown_seconds(pre_stop_sleep_seconds: int, exit_timeout_seconds: int) -> int:
+    """The longest a Triton pod serves after it is told to stop: the preStop sleep (routing drains away),
+    then Triton's wait for in-flight requests. A sidecar on the request path must stay at least this long."""
+    return pre_stop_sleep_seconds + exit_timeout_seconds
+
+
+def termination_grace_seconds(pre_stop_sleep_seconds: int, exit_timeout_seconds: int) -> int:
+    """``terminationGracePeriodSeconds``: Triton's shutdown and a margin, so the kubelet never cuts it short."""
+    return shutdown_seconds(pre_stop_sleep_seconds, exit_timeout_seconds) + EXIT_MARGIN_SECONDS
 
 
 def image_version(image: str) -> str:

@@ -77,7 +77,7 @@ class TritonServerArgs(TypedDict):
     tolerations: NotRequired[list[dict[str, Any]]]
     """Tolerations for the GPU pool's taints. Default: ``nvidia.com/gpu`` NoSchedule."""
     pod_annotations: NotRequired[Mapping[str, str]]
-    """Extra pod annotations. Default: none."""
+    """Extra pod annotations of every group (a group's own ``pod_annotations`` win). Default: none."""
 
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -219,7 +219,7 @@ class TritonServer(pulumi.ComponentResource):
                     "extra_env": args.get("extra_env", {}),
                     "node_selector": args.get("node_selector", {}),
                     "tolerations": args.get("tolerations", [GPU_TOLERATION]),
-                    "pod_annotations": args.get("pod_annotations", {}),
+                    "pod_annotations": {**args.get("pod_annotations", {}), **group.get("pod_annotations", {})},
                 },
                 opts=child,
             )

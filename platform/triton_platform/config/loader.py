@@ -69,7 +69,11 @@ def load_settings(
     except ValidationError as error:
         problems += [_describe(e) for e in error.errors()]
         raise ConfigError(stack_file, problems) from None
-    problems += [_format(p.path, p.value, p.message) for p in rules.check(settings)]
+    problems += [
+        # A missing value reads "(not set)" already; any other default says so and which key changes it.
+        _format(p.path, p.value, p.message, _default_note(settings, p.path) if p.value is not None else "")
+        for p in rules.check(settings)
+    ]
     if problems:
         raise ConfigError(stack_file, problems)
     return settings
@@ -92,8 +96,33 @@ def _foreign_key_problem(full_key: str) -> str | None:
     return f"{full_key}: no program reads the namespace {namespace!r}; this stack reads {readers}"
 
 
-def _format(path: tuple[str | int, ...], value: Any, message: str) -> str:
-    return f"{key_path(path)} = {_show(value)}: {message}"
+def _format(path: tuple[str | int, ...], value: Any, message: str, note: str = "") -> str:
+    return f"{key_path(path)} = {_show(value)}{note}: {message}"
+
+
+def _default_note(settings: BaseModel, path: tuple[str | int, ...]) -> str:
+    """`` (default; ...)`` when the stack file never wrote the key at ``path`` (nor maybe its parent), else ''.
+
+    A problem in a value the user never wrote reads as a mystery unless it says where the value came
+    from and which key to write to change it: the first key along the path the file leaves out."""
+    node: Any = settings
+    for depth, part in enumerate(path):
+        if isinstance(part, int):
+            if not isinstance(node, (list, tuple)) or part >= len(node):
+                return ""
+            node = node[part]
+            continue
+        if not isinstance(node, BaseModel):
+            return ""
+        name = next((n for n, f in type(node).model_fields.items() if (f.alias or n) == part), None)
+        if name is None:
+            return ""
+        if name not in node.model_fields_set:
+            if depth == len(path) - 1:
+                return " (default; set this key to change it)"
+            return f" (default, as the stack file has no {key_path(path[: depth + 1])}; set this key to change it)"
+        node = getattr(node, name)
+    return ""
 
 
 def key_path(path: tuple[str | int, ...]) -> str:
