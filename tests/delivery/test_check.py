@@ -14,9 +14,12 @@ import pytest
 import corpus
 from triton_platform.cli import main
 from triton_platform.delivery import GroupSpec, MissingExtra, check_model_repository
-from triton_platform.delivery.check import inspect_repository
+from triton_platform.delivery import check_repository
+from triton_platform.delivery.check import FAST_CHECKS, inspect_repository
 
 LAB_GROUP = GroupSpec("lab", gpus_per_replica=0)
+PARTIAL_FAST = ("partial result: Triton's own validation did not run (--fast was given); only the fast checks did, "
+                "and Triton may still refuse a model they accept")
 
 
 @pytest.mark.parametrize("case", sorted(corpus.BROKEN))
@@ -82,21 +85,60 @@ def test_a_broken_link_is_a_problem_before_any_upload(tmp_path: Path):
 def test_cli_prints_one_line_per_problem_and_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     corpus.write_broken(tmp_path, "dims_zero")
     corpus.write_broken(tmp_path, "name_mismatch")
-    assert main(["model", "check", str(tmp_path)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    assert main(["model", "check", str(tmp_path), "--fast"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert err[:2] == [
         f"{tmp_path}/dims_zero/config.pbtxt: input[0] 'INPUT0'.dims: has [0]; each dimension is >= 1, or -1 for a variable size",
         f"{tmp_path}/name_mismatch/config.pbtxt: name: is 'other' but the folder is 'name_mismatch'; Triton requires "
         "them to be equal (rename one, or remove name)",
     ]
     assert err[2] == f"triton-platform: 2 problem(s) in {tmp_path}"
+    assert captured.out.splitlines() == [f"checks run: {FAST_CHECKS}", PARTIAL_FAST]
 
 
 def test_cli_checks_against_a_stacks_group(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     corpus.write_model(tmp_path, "bert-base")
-    assert main(["model", "check", str(tmp_path / "bert-base"), "--stack", "staging"]) == 0
-    assert capsys.readouterr().out.strip() == f"{tmp_path / 'bert-base'}: OK for group 'text'"
+    assert main(["model", "check", str(tmp_path / "bert-base"), "--stack", "staging", "--fast"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"checks run: {FAST_CHECKS}; rules of this platform for group 'text' (GPUs per pod, models of the group)",
+        PARTIAL_FAST,
+        f"{tmp_path / 'bert-base'}: OK for group 'text'",
+    ]
+
+
+def test_a_rule_of_ours_says_so(tmp_path: Path):
+    corpus.write_broken(tmp_path, "bad+name")
+    [problem] = check_model_repository(tmp_path)
+    assert str(problem).endswith("use letters, digits, '_', '.' and '-' only (a rule of this platform, not of Triton)")
+
+
+def test_first_time_users_reshape_of_another_size_is_caught_by_the_fast_checks(tmp_path: Path):
+    corpus.write_broken(tmp_path, "reshape_other_size")
+    [problem] = check_model_repository(tmp_path)
+    assert str(problem) == (
+        f"{tmp_path}/reshape_other_size/config.pbtxt: input[0] 'INPUT0'.reshape: shape [3] holds a different number "
+        "of elements than dims [4]; Triton refuses it ('has different size for dims and reshape')")
+
+
+def test_without_a_runnable_tritonserver_the_check_falls_back_and_says_the_result_is_partial(tmp_path: Path, monkeypatch):
+    import importlib.util
+
+    corpus.write_broken(tmp_path, "dims_zero")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pytriton" else real_find_spec(name, *a))
+    report = check_repository(tmp_path)
+    assert [p.field for p in report.problems] == ["input[0] 'INPUT0'.dims"]
+    assert report.lines() == [
+        f"checks run: {FAST_CHECKS}",
+        "partial result: Triton's own validation did not run (tritonserver is not installed; pip install "
+        "'triton-platform[delivery]' (Linux x86_64)); only the fast checks did, and Triton may still refuse a model "
+        "they accept",
+    ]
+    monkeypatch.setattr("sys.platform", "darwin")
+    assert "runs on Linux x86_64 only, not darwin" in check_repository(tmp_path).partial
 
 
 def test_without_tritonclient_the_error_names_the_extra(tmp_path: Path, monkeypatch):

@@ -1,6 +1,8 @@
 """Model delivery: from a local model folder to a live endpoint (``triton-platform model ...``).
 
-- ``check_model_repository(path, group=...)``: what Triton would reject, before anything is uploaded;
+- ``check_repository(path, group=...)``: what Triton rejects (its own validation where it can run
+  here, the fast checks otherwise) and what the group cannot serve, before anything is uploaded;
+  ``check_model_repository`` runs the fast checks alone;
 - ``publish(source, location, store, ...)``: upload new versions without ever exposing half of one;
 - ``promote(...)``: copy a canary's versions into the stable repository;
 - ``load_on_servers(...)``: load a new version on every Triton of a group (repository API);
@@ -11,7 +13,7 @@ tritonclient and the object-store clients are optional extras (``delivery``, ``d
 """
 
 from ._extras import MissingExtra
-from .check import Problem, check_model_repository, inspect_repository
+from .check import CheckReport, Problem, check_model_repository, check_repository, inspect_repository
 from .group import GroupSpec
 from .live import LoadFailed, load_on_group, load_on_servers
 from .promote import promote
@@ -20,6 +22,7 @@ from .stack import StackContext, endpoints, load_stack, next_steps, repository_l
 from .storage import Location, ObjectStore, StorageError, open_store, parse_location
 
 __all__ = [
+    "CheckReport",
     "GroupSpec",
     "LoadFailed",
     "Location",
@@ -31,6 +34,7 @@ __all__ = [
     "StackContext",
     "StorageError",
     "check_model_repository",
+    "check_repository",
     "endpoints",
     "inspect_repository",
     "load_on_group",

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .check import CONFIG_FILE, ModelInfo, Problem, inspect_repository
+from .check import CONFIG_FILE, ModelInfo, Problem, check_repository
 from .group import GroupSpec
 from .storage import Location, ObjectStore, StorageError
 
@@ -87,16 +87,21 @@ def publish(
     group: GroupSpec | None = None,
     version: int | str | None = None,
     log: Callable[[str], None] = lambda line: None,
+    triton: bool = True,
 ) -> PublishResult:
     """Check ``source`` (a model folder or a repository) and publish its versions to ``location``.
 
     ``version``: publish a model folder's single version folder as this number, or ``"next"`` for one
     above the highest in the repository. Default: keep the local version numbers.
+    ``triton``: run Triton's own validation in the check, as ``model check`` does (False: the fast checks).
     Raises ``PublishRefused`` (nothing written) or ``StorageError``.
     """
-    inspection = inspect_repository(source, group)
-    if inspection.problems:
-        raise PublishRefused(inspection.problems)
+    report = check_repository(source, group, triton=triton)
+    for line in report.lines():
+        log(line)
+    if report.problems:
+        raise PublishRefused(report.problems)
+    inspection = report.inspection
     models = list(inspection.models.values())
     if version is not None and (len(models) != 1 or len(models[0].versions) != 1):
         raise PublishRefused(["--version: give a model folder with exactly one version folder (found "
