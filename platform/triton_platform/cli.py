@@ -100,7 +100,16 @@ def _unusable_out_dir(out_dir: Path) -> str | None:
 def _diff(args: argparse.Namespace) -> int:
     from .diff_report import run
 
-    return run(Path(args.base), Path(args.head), Path(args.output) if args.output else None, args.fail_on_flagged)
+    stack_map = {}
+    for pair in args.stack_map:
+        base, sep, head = pair.partition("=")
+        if not (sep and base and head):
+            print(f"triton-platform diff: --stack-map {pair}: give BASE_STACK=HEAD_STACK, e.g. --stack-map dev=mine",
+                  file=sys.stderr)
+            return 2
+        stack_map[base] = head
+    return run(Path(args.base), Path(args.head), Path(args.output) if args.output else None, args.fail_on_flagged,
+               stack_map=stack_map)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -124,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("head", metavar="HEAD_DIR", help="render output of the merge request")
     diff.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when a change is flagged for review")
     diff.add_argument("--output", metavar="FILE", help="write the Markdown to FILE instead of stdout")
+    diff.add_argument("--stack-map", action="append", default=[], metavar="BASE_STACK=HEAD_STACK",
+                      help="compare HEAD_STACK with BASE_STACK instead of a same-named stack (repeatable), "
+                           "e.g. a new stack with the one it was copied from: --stack-map dev=mine")
     diff.set_defaults(func=_diff)
     bench = commands.add_parser("bench", help="measure program cost, scaling, start-up and install size")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (for CI logs)")

@@ -1,8 +1,10 @@
 """Compare two offline renders and write a merge-request comment (``triton-platform diff``).
 
 Input: two directories written by ``triton-platform render --out DIR`` (one per side of a merge
-request), each holding ``<stack>/resources.json``. Output: Markdown with a summary table per stack,
-the changes a reviewer must look at hard, then every changed field path with before and after.
+request), each holding ``<stack>/resources.json``; stacks are paired by name, or across names with a
+stack map (a new stack against the one it was copied from). Output: Markdown with a summary table
+per stack, the changes a reviewer must look at hard, then every changed field path with before and
+after in full (a stack added or removed as a whole is a count per type).
 
 What is flagged for hard review:
 
@@ -59,34 +61,72 @@ _SECRET_TYPE = re.compile(
 )
 _IAM_TYPE = re.compile(r"iam|rbac\.authorization\.k8s\.io", re.IGNORECASE)
 
-# Fields providers cannot change in place: a change means replace (delete-before-replace for a
-# resource with an explicit physical name). Paths are relative to ``inputs``; a prefix matches
-# everything below it. ``pulumi preview`` has the last word.
+# Fields providers cannot change in place: a change means replace. Paths are relative to
+# ``inputs``; a prefix matches everything below it. ``pulumi preview`` has the last word.
 #
-# Kubernetes: the provider's own list (pulumi-kubernetes provider/v4 pkg/provider/diff.go,
-# ``forceNewProperties``), checked against the real engine by tests/e2e. Note ConfigMap and Secret
-# contents: the provider replaces them on any data change unless the provider is configured with
-# ``enableConfigMapMutable`` / ``enableSecretMutable`` (and the object is not ``immutable``); this
-# platform never sets those, so a changed dashboard or admin key is a replacement.
-_IMMUTABLE_KUBERNETES = ("metadata.name", "metadata.namespace", "apiVersion", "kind")
-_IMMUTABLE_KUBERNETES_BY_KIND = {
-    "Deployment": ("spec.selector",),
-    "ReplicaSet": ("spec.selector",),
-    "DaemonSet": ("spec.selector",),
-    "StatefulSet": ("spec.selector", "spec.serviceName", "spec.volumeClaimTemplates", "spec.podManagementPolicy",
-                    "spec.revisionHistoryLimit"),
-    "Job": ("spec.selector", "spec.template", "spec.completions", "spec.parallelism"),
-    "Service": ("spec.clusterIP", "spec.clusterIPs"),
-    "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeName", "spec.selector"),
-    "PersistentVolume": ("spec",),
-    "PodDisruptionBudget": (),  # policy/v1: in place (only the old v1beta1 was replaced)
-    "ConfigMap": ("data", "binaryData"),
-    "Secret": ("type", "data", "stringData"),
-    "RoleBinding": ("roleRef",),
-    "ClusterRoleBinding": ("roleRef",),
-    "StorageClass": ("parameters", "provisioner"),
+# Kubernetes: the provider's own rules, mirrored by group, version and kind (pulumi-kubernetes
+# provider/v4, pkg/provider/diff.go ``forceNew`` and ``forceNewProperties``; helm_release.go
+# ``Diff``: ``forceNewFields := []string{".name", ".namespace"}``). Every object is replaced when
+# ``metadata.name`` or ``metadata.namespace`` changes; a kind absent from the table (custom
+# resources: ScaledObject, VirtualService, ServiceMonitor...) only then. A changed ``apiVersion`` or
+# ``kind`` is another type token, so it already shows as one object removed and another added.
+# ConfigMap and Secret contents are replaced on any change unless the provider is configured with
+# ``enableConfigMapMutable`` / ``enableSecretMutable``: this platform never sets those, so a changed
+# dashboard or admin key is a replacement (tests/e2e saw the real engine do it).
+_KUBERNETES_METADATA = ("metadata.name", "metadata.namespace")
+_LABEL_SELECTOR = ("spec.selector",)
+_CONTAINER_FIELDS = (
+    "args", "command", "env", "image", "imagePullPolicy", "lifecycle", "livenessProbe", "ports",
+    "readinessProbe", "resources", "securityContext", "stdin", "stdinOnce", "terminationMessagePath",
+    "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts", "workingDir",
+)
+_POD = (
+    "spec.affinity", "spec.automountServiceAccountToken", "spec.dnsConfig", "spec.dnsPolicy",
+    "spec.enableServiceLinks", "spec.hostAliases", "spec.hostIPC", "spec.hostNetwork", "spec.hostPID",
+    "spec.hostname", "spec.imagePullSecrets", "spec.nodeName", "spec.nodeSelector", "spec.overhead",
+    "spec.preemptionPolicy", "spec.priority", "spec.priorityClassName", "spec.readinessGates",
+    "spec.restartPolicy", "spec.runtimeClassName", "spec.schedulerName", "spec.securityContext",
+    "spec.serviceAccount", "spec.serviceAccountName", "spec.shareProcessNamespace", "spec.subdomain",
+    "spec.terminationGracePeriodSeconds", "spec.volumes",
+    *(f"spec.{c}.{f}" for c in ("containers", "initContainers") for f in _CONTAINER_FIELDS),
+)
+_PERSISTENT_VOLUME = tuple(
+    f"spec.{source}" for source in (
+        "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "fc", "flexVolume",
+        "flocker", "gcePersistentDisk", "glusterfs", "hostPath", "iscsi", "local", "nfs",
+        "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume",
+    )
+)
+_STATEFUL_SET = ("spec.podManagementPolicy", "spec.revisionHistoryLimit", "spec.serviceName",
+                 "spec.volumeClaimTemplates", *_LABEL_SELECTOR)
+_JOB = ("spec.completions", "spec.parallelism", "spec.template", *_LABEL_SELECTOR)
+_CORE_V1 = {
+    "PersistentVolume": _PERSISTENT_VOLUME,
+    "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeName", *_LABEL_SELECTOR),
+    "Pod": _POD,
     "ResourceQuota": ("spec.scopes",),
+    "Service": ("spec.clusterIP",),
+    "Secret": ("type", "data", "stringData"),  # never mutable here (see above)
+    "ConfigMap": ("data", "binaryData"),  # never mutable here (see above)
 }
+_APPS = {"Deployment": _LABEL_SELECTOR, "DaemonSet": _LABEL_SELECTOR, "StatefulSet": _STATEFUL_SET}
+_ROLE_BINDINGS = {"RoleBinding": ("roleRef",), "ClusterRoleBinding": ("roleRef",)}
+#: ``apiVersion`` -> kind -> input paths that force a replacement, beyond ``metadata.name``/``namespace``.
+KUBERNETES_FORCE_NEW: dict[str, dict[str, tuple[str, ...]]] = {
+    "v1": _CORE_V1,
+    "apps/v1": _APPS,
+    "apps/v1beta2": _APPS,
+    "apps/v1beta1": {"StatefulSet": _STATEFUL_SET},
+    "batch/v1": {"Job": _JOB},
+    "batch/v1beta1": {"Job": _JOB},
+    "policy/v1beta1": {"PodDisruptionBudget": ("spec",)},  # policy/v1 updates in place
+    "rbac.authorization.k8s.io/v1": _ROLE_BINDINGS,
+    "rbac.authorization.k8s.io/v1beta1": _ROLE_BINDINGS,
+    "storage.k8s.io/v1": {"StorageClass": ("parameters", "provisioner")},
+}
+#: A Helm release (``kubernetes:helm.sh/v3:Release``) has no ``metadata``: its own name and namespace.
+HELM_RELEASE_FORCE_NEW = ("name", "namespace")
+_HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 _IMMUTABLE_CLOUD = (
     "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
     "nodeGroupName", "nodeLocations", "initialNodeCount", "network", "subnetwork", "subnetIds",
@@ -95,9 +135,18 @@ _IMMUTABLE_CLOUD = (
 )
 
 
-def _show(value: Any, limit: int = 160) -> str:
+#: A value added or removed as a whole is one line up to this many characters; a longer object or
+#: list becomes one line per leaf, so every route, weight and port shows in full.
+INLINE_CHARS = 160
+#: Only a single long text (a dashboard, a rule file) is shortened, its length said.
+TEXT_CHARS = 400
+
+
+def _show(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if isinstance(value, str) and len(text) > TEXT_CHARS:
+        return f"{text[: TEXT_CHARS - 1]}… ({len(value)} characters)"
+    return text
 
 
 @dataclass
@@ -178,10 +227,16 @@ class RenderDirError(ValueError):
     """A render that cannot be compared: the message names the file and what is wrong with it."""
 
 
+class DiffInputError(ValueError):
+    """Folders or a stack map that cannot make a comparison: the message says what to give instead."""
+
+
 def load_render_dir(path: Path) -> dict[str, dict[str, Any]]:
     """``{stack: resources.json payload}`` for every ``<stack>/resources.json`` under ``path``."""
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is not a directory (expected the output of `triton-platform render --out`)")
+    if (path / "resources.json").is_file():
+        raise DiffInputError(f"{path} is one stack's render; give the folder that holds it ({path.parent})")
     renders: dict[str, dict[str, Any]] = {}
     for file in sorted(path.glob("*/resources.json")):
         payload = _read_render(file)
@@ -281,9 +336,12 @@ def _contains_secret(value: Any) -> bool:
 def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
     """Input paths (``inputs.``-relative, dotted, no indices) that force a replacement."""
     type_ = resource["type"]
+    if type_ == _HELM_RELEASE:
+        return HELM_RELEASE_FORCE_NEW
     if type_.startswith("kubernetes:"):
-        kind = resource.get("inputs", {}).get("kind") or type_kind(type_)
-        return _IMMUTABLE_KUBERNETES + _IMMUTABLE_KUBERNETES_BY_KIND.get(kind, ())
+        module = type_.split(":")[1]  # "core/v1", "apps/v1", "keda.sh/v1alpha1"
+        api_version = module.removeprefix("core/")
+        return _KUBERNETES_METADATA + KUBERNETES_FORCE_NEW.get(api_version, {}).get(type_kind(type_), ())
     if not resource.get("custom", True):
         return ()
     return _IMMUTABLE_CLOUD
@@ -328,9 +386,9 @@ def diff_values(before: Any, after: Any, path: str = "", secret: bool = False) -
         for key in sorted(set(before) | set(after)):
             sub = _key_path(path, key)
             if key not in before:
-                yield _whole(sub, after[key], "added", secret)
+                yield from _whole(sub, after[key], "added", secret)
             elif key not in after:
-                yield _whole(sub, before[key], "removed", secret)
+                yield from _whole(sub, before[key], "removed", secret)
             else:
                 yield from diff_values(before[key], after[key], sub, secret)
         return
@@ -341,12 +399,15 @@ def diff_values(before: Any, after: Any, path: str = "", secret: bool = False) -
         yield FieldChange(path, before, after, "changed", secret)
 
 
-def _whole(path: str, value: Any, kind: str, secret: bool) -> FieldChange:
-    """A value added or removed as a whole."""
+def _whole(path: str, value: Any, kind: str, secret: bool) -> Iterator[FieldChange]:
+    """A value added or removed as a whole: one line when short, else one line per leaf."""
     secret = secret or _contains_secret(value)
-    if kind == "added":
-        return FieldChange(path, after=value, kind=kind, secret=secret)
-    return FieldChange(path, before=value, kind=kind, secret=secret)
+    short = len(json.dumps(value, sort_keys=True, ensure_ascii=False)) <= INLINE_CHARS
+    for leaf_path, leaf in [(path, value)] if secret or short else _leaves(value, path):
+        if kind == "added":
+            yield FieldChange(leaf_path, after=leaf, kind=kind, secret=secret)
+        else:
+            yield FieldChange(leaf_path, before=leaf, kind=kind, secret=secret)
 
 
 def _diff_lists(before: list[Any], after: list[Any], path: str, secret: bool) -> Iterator[FieldChange]:
@@ -355,12 +416,12 @@ def _diff_lists(before: list[Any], after: list[Any], path: str, secret: bool) ->
         new = {item["name"]: (i, item) for i, item in enumerate(after)}
         for name, (i, item) in new.items():
             if name not in old:
-                yield _whole(f"{path}[{i}]", item, "added", secret)
+                yield from _whole(f"{path}[{i}]", item, "added", secret)
             else:
                 yield from diff_values(old[name][1], item, f"{path}[{i}]", secret)
         for name, (i, item) in old.items():
             if name not in new:
-                yield _whole(f"{path}[{i}]", item, "removed", secret)
+                yield from _whole(f"{path}[{i}]", item, "removed", secret)
         common_old = [n for n in old if n in new]
         common_new = [n for n in new if n in old]
         if common_old != common_new:
@@ -378,9 +439,9 @@ def _diff_lists(before: list[Any], after: list[Any], path: str, secret: bool) ->
                 yield from diff_values(before[i1 + k], after[j1 + k], f"{path}[{j1 + k}]", secret)
             continue
         for k in range(i1, i2):
-            yield _whole(f"{path}[{k}]", before[k], "removed", secret)
+            yield from _whole(f"{path}[{k}]", before[k], "removed", secret)
         for k in range(j1, j2):
-            yield _whole(f"{path}[{k}]", after[k], "added", secret)
+            yield from _whole(f"{path}[{k}]", after[k], "added", secret)
 
 
 def _comparable(resource: Mapping[str, Any]) -> dict[str, Any]:
@@ -464,7 +525,12 @@ def diff_stack(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, An
         kind = "added" if base is None else "removed"
         result = StackDiff(stack, kind)
         if kind == "added":
-            result.flags.append(f"stack added: every resource of `{stack}` is created on its first `pulumi up`")
+            grants = sum(1 for r in present["resources"] if r.get("custom", True) and is_iam(r))
+            secrets = sum(1 for r in present["resources"] if r.get("custom", True) and is_secret_bearing(r))
+            result.flags.append(
+                f"stack added: every resource of `{stack}` is created on its first `pulumi up`, "
+                f"{grants} IAM/RBAC grant(s) and {secrets} secret-bearing resource(s) among them"
+            )
         else:
             result.flags.append(
                 f"stack removed: its resources stay in the cloud until `pulumi destroy` runs on `{stack}`; "
@@ -584,7 +650,7 @@ def _changed(
     replace_paths = _replacement_fields(before, change.fields)
     if replace_paths:
         shown = ", ".join(f"`{p}`" for p in replace_paths[:3]) + (" ..." if len(replace_paths) > 3 else "")
-        dbr = " (delete first: it has an explicit name)" if _has_physical_name(after) else ""
+        dbr = " (delete first: it has an explicit name)" if _deleted_before_replaced(before, after) else ""
         if is_protected(before) or is_stateful(before):
             what = "protected" if is_protected(before) else f"stateful {type_kind(after['type'])}"
             change.flags.append(f"{what} may be replaced{dbr}: {shown} cannot be changed in place")
@@ -606,14 +672,52 @@ def _changed(
     return change
 
 
-def _has_physical_name(resource: Mapping[str, Any]) -> bool:
-    inputs = resource.get("inputs", {})
-    return bool(inputs.get("name") or inputs.get("metadata", {}).get("name") if isinstance(inputs, dict) else False)
+def _deleted_before_replaced(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a replacement deletes the old object first (a gap in service) rather than creating
+    the new one beside it. The Kubernetes provider does so only when the new object keeps the old
+    name and namespace (provider.go ``Diff``: ``deleteBeforeReplace``); a Helm release never
+    (helm_release.go: ``DeleteBeforeReplace: false``). A cloud resource with an explicit name cannot
+    exist twice, so Pulumi must delete it first."""
+    if after["type"] == _HELM_RELEASE:
+        return False
+    old, new = before.get("inputs", {}), after.get("inputs", {})
+    if after["type"].startswith("kubernetes:"):
+        old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+        return bool(new_meta.get("name")) and all(old_meta.get(k) == new_meta.get(k) for k in ("name", "namespace"))
+    return bool(new.get("name"))
 
 
-def diff_renders(base: Mapping[str, Mapping[str, Any]], head: Mapping[str, Mapping[str, Any]]) -> list[StackDiff]:
-    return [diff_stack(stack, base.get(stack), head.get(stack)) for stack in sorted(set(base) | set(head))]
+def diff_renders(
+    base: Mapping[str, Mapping[str, Any]],
+    head: Mapping[str, Mapping[str, Any]],
+    stack_map: Mapping[str, str] | None = None,
+) -> list[StackDiff]:
+    """Stacks of the same name compared. ``stack_map`` (base stack -> head stack) compares a head
+    stack with a base stack of another name instead, shown as ``dev → mine``: a new stack against
+    the one it was copied from, or a renamed one, rather than every resource added (and removed)."""
+    stack_map = dict(stack_map or {})
+    for base_stack, head_stack in stack_map.items():
+        for side, name, renders in (("base", base_stack, base), ("head", head_stack, head)):
+            if name not in renders:
+                raise DiffInputError(
+                    f"--stack-map {base_stack}={head_stack}: no stack {name!r} on the {side} side "
+                    f"(rendered there: {', '.join(sorted(renders)) or 'none'})"
+                )
+    base_of = {head_stack: base_stack for base_stack, head_stack in stack_map.items()}
+    results = []
+    for stack in sorted(set(head) | (set(base) - set(stack_map))):
+        if stack in base_of:
+            results.append(diff_stack(f"{base_of[stack]} → {stack}", base[base_of[stack]], head[stack]))
+        else:
+            results.append(diff_stack(stack, base.get(stack), head.get(stack)))
+    return results
 
 
-def diff_dirs(base_dir: Path, head_dir: Path) -> Report:
-    return Report(str(base_dir), str(head_dir), diff_renders(load_render_dir(base_dir), load_render_dir(head_dir)))
+def diff_dirs(base_dir: Path, head_dir: Path, stack_map: Mapping[str, str] | None = None) -> Report:
+    base, head = load_render_dir(base_dir), load_render_dir(head_dir)
+    if not base and not head:
+        raise DiffInputError(
+            f"no rendered stack in {base_dir} or {head_dir}: give the folders `triton-platform render --out DIR` "
+            f"wrote (each holds <stack>/resources.json)"
+        )
+    return Report(str(base_dir), str(head_dir), diff_renders(base, head, stack_map))

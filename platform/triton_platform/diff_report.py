@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from pathlib import Path
+from typing import Mapping
 
-from .diff import COMMENT_MARKER, DEFAULT_MAX_CHARS, RenderDirError, Report, StackDiff, diff_dirs
+from .diff import (
+    COMMENT_MARKER,
+    DEFAULT_MAX_CHARS,
+    DiffInputError,
+    RenderDirError,
+    Report,
+    StackDiff,
+    diff_dirs,
+    is_iam,
+    is_secret_bearing,
+    is_stateful,
+)
 
 
 def _cell(text: str) -> str:
@@ -69,6 +82,8 @@ def _summary(report: Report) -> list[str]:
 
 def _stack_details(s: StackDiff, with_fields: bool = True) -> str:
     lines = [f"### Stack `{s.stack}` ({s.status})", ""]
+    if s.status in ("added", "removed"):
+        return "\n".join(lines + _whole_stack_summary(s))
     if s.resources:
         lines += ["| | Resource | Type | Fields | Review |", "|---|---|---|---:|---|"]
         for r in s.resources:
@@ -96,6 +111,29 @@ def _stack_details(s: StackDiff, with_fields: bool = True) -> str:
     return "\n".join(lines)
 
 
+def _whole_stack_summary(s: StackDiff) -> list[str]:
+    """A stack added or removed as a whole: a count per type, names only where a reviewer looks
+    (stateful, IAM, secret-bearing), no fields. The field-level view of a new stack is a diff
+    against the stack it was copied from (``--stack-map``)."""
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for r in s.resources:
+        by_type[r.type].append(r.id.split("::", 1)[-1])
+    verb = "created on its first `pulumi up`" if s.status == "added" else "no longer managed by this branch"
+    lines = [f"{len(s.resources)} resource(s), {verb}:", "", "| Type | Count | Names |", "|---|---:|---|"]
+    for type_, names in sorted(by_type.items()):
+        shown = ", ".join(sorted(names)) if _names_matter(type_) else ""
+        lines.append(f"| {_code(type_)} | {len(names)} | {_cell(shown)} |")
+    if s.status == "added":
+        lines += ["", "To review its settings field by field, compare it with the stack it was copied from: "
+                      f"`triton-platform diff BASE HEAD --stack-map <that stack>={s.stack}`."]
+    return [*lines, ""]
+
+
+def _names_matter(type_: str) -> bool:
+    probe = {"type": type_, "custom": True, "inputs": {}}
+    return is_stateful(probe) or is_iam(probe) or is_secret_bearing(probe)
+
+
 def _footer() -> str:
     return (
         "<sub>Offline render under mocks (no cloud state): shows the intended change, not drift. Replacement "
@@ -105,10 +143,10 @@ def _footer() -> str:
 
 
 def run(base_dir: Path, head_dir: Path, output: Path | None = None, fail_on_flagged: bool = False,
-        max_chars: int = DEFAULT_MAX_CHARS) -> int:
+        max_chars: int = DEFAULT_MAX_CHARS, stack_map: Mapping[str, str] | None = None) -> int:
     try:
-        report = diff_dirs(base_dir, head_dir)
-    except (FileNotFoundError, RenderDirError) as error:
+        report = diff_dirs(base_dir, head_dir, stack_map)
+    except (FileNotFoundError, RenderDirError, DiffInputError) as error:
         print(f"triton-platform diff: {error}", file=sys.stderr)
         return 2
     markdown = to_markdown(report, max_chars)

@@ -297,3 +297,183 @@ def test_a_render_file_that_is_a_directory_is_named(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"triton-platform diff: {tmp_path / 'head' / 'dev' / 'resources.json'}: cannot be read: is a directory\n"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# On the committed renders: replacement rules per kind, every changed value shown, stacks compared
+# across names, wrong folders refused, a new stack summarised.
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def _golden(stack_name: str) -> dict[str, Any]:
+    path = GOLDEN / stack_name / "resources.json"
+    assert path.exists(), f"no golden render of {stack_name}; run `make golden`"
+    return json.loads(path.read_text())
+
+
+def _golden_kinds() -> dict[str, dict[str, Any]]:
+    """The first resource of every Kubernetes type (custom resources and Helm releases included)
+    in the committed renders."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(GOLDEN.glob("*/resources.json")):
+        for r in json.loads(path.read_text())["resources"]:
+            if r["custom"] and r["type"].startswith("kubernetes:"):
+                found.setdefault(r["type"], r)
+    return found
+
+
+def _replaces(before: dict[str, Any], edit) -> list[str]:
+    """The paths the diff says force a replacement after ``edit`` changed a copy of ``before``."""
+    after = copy.deepcopy(before)
+    edit(after["inputs"])
+    change = only(diff_stack("dev", stack(before), stack(after)))
+    assert change.fields, "the edit changed nothing"
+    text = " ".join(change.notes + change.flags)
+    return re.findall(r"`(inputs\.[^`]+)`", text.split("cannot be changed in place")[0]) if "may be replaced" in text else []
+
+
+def test_a_helm_release_whose_name_or_namespace_changes_is_replaced_but_its_values_update():
+    """helm_release.go Diff: ``forceNewFields := []string{".name", ".namespace"}``, never delete-first."""
+    release = _golden_kinds()["kubernetes:helm.sh/v3:Release"]
+    assert _replaces(release, lambda i: i.update(name=i["name"] + "-2")) == ["inputs.name"]
+    assert _replaces(release, lambda i: i.update(namespace="elsewhere")) == ["inputs.namespace"]
+    renamed = copy.deepcopy(release)
+    renamed["inputs"]["name"] += "-2"
+    change = only(diff_stack("dev", stack(release), stack(renamed)))
+    assert "delete first" not in " ".join(change.notes + change.flags)
+    assert _replaces(release, lambda i: i.update(version="0.0.1-other")) == []
+
+
+# What each Kubernetes kind of the renders does on a change, as the provider decides it
+# (pulumi-kubernetes pkg/provider/diff.go): (edit, replaced?) beyond metadata.name.
+_KIND_CHANGES = {
+    "Deployment": [(lambda i: i["spec"]["selector"]["matchLabels"].update(extra="x"), True),
+                   (lambda i: i["spec"].update(replicas=7), False),
+                   (lambda i: i["spec"]["template"]["metadata"].setdefault("labels", {}).update(extra="x"), False)],
+    "Service": [(lambda i: i["spec"].update(clusterIP="10.0.0.9"), True),
+                (lambda i: i["spec"].update(type="NodePort"), False)],
+    "Secret": [(lambda i: i.update(type="Opaque-2"), True)],
+    "ConfigMap": [(lambda i: i.setdefault("data", {}).update(extra="x"), True)],
+    "PodDisruptionBudget": [(lambda i: i["spec"].update(maxUnavailable=3), False)],  # policy/v1
+    "NetworkPolicy": [(lambda i: i["spec"].update(policyTypes=["Ingress"]), False)],
+    "ServiceAccount": [(lambda i: i.update(automountServiceAccountToken=True), False)],
+    "Namespace": [(lambda i: i.update(spec={"finalizers": ["x"]}), False)],
+}
+
+
+@pytest.mark.parametrize("type_", sorted(_golden_kinds()))
+def test_replacement_rules_match_the_kubernetes_provider_for_every_rendered_kind(type_):
+    """Every object is replaced when its name or namespace changes (a Helm release: its own);
+    a label never replaces; the kind's own immutable fields do, its other fields update in place.
+    A kind of the renders that this test has no case for is a custom resource: name only."""
+    resource = _golden_kinds()[type_]
+    if type_ == "kubernetes:helm.sh/v3:Release":
+        assert _replaces(resource, lambda i: i.update(name="other")) == ["inputs.name"]
+        return
+    assert _replaces(resource, lambda i: i["metadata"].update(name="other")) == ["inputs.metadata.name"]
+    assert _replaces(resource, lambda i: i["metadata"].update(namespace="other")) == ["inputs.metadata.namespace"]
+    assert _replaces(resource, lambda i: i["metadata"].setdefault("labels", {}).update(extra="x")) == []
+    kind = resource["inputs"]["kind"]
+    group = type_.split(":")[1].split("/")[0]
+    if group in ("core", "apps", "policy", "networking.k8s.io"):
+        assert kind in _KIND_CHANGES, f"{kind} is new in the renders: add its cases from the provider's forceNew list"
+    for edit, replaced in _KIND_CHANGES.get(kind, [(lambda i: i.setdefault("spec", {}).update(extra="x"), False)]):
+        assert bool(_replaces(resource, edit)) is replaced, (kind, replaced)
+
+
+def test_every_changed_route_and_weight_shows_in_full():
+    """A new route of a rendered VirtualService: every field of it, weights included, on a line of its own."""
+    (virtual_service,) = [r for r in _golden("staging")["resources"] if r["type"].endswith(":VirtualService")]
+    after = copy.deepcopy(virtual_service)
+    routes = after["inputs"]["spec"]["http"]
+    new_route = copy.deepcopy(next(r for r in routes if len(r["route"]) == 2))
+    new_route["name"] = "vision-http-v2"
+    new_route["route"][0]["weight"], new_route["route"][1]["weight"] = 63, 37
+    routes.append(new_route)
+    routes[0]["timeout"] = "61s"
+    markdown = to_markdown(Report("a", "b", [diff_stack("staging", stack(virtual_service), stack(after))]))
+    lines = [line for line in markdown.splitlines() if line.startswith(("+ ", "- ", "~ "))]
+    index = len(routes) - 1
+    assert f"+ inputs.spec.http[{index}].route[0].weight: 63" in lines
+    assert f"+ inputs.spec.http[{index}].route[1].weight: 37" in lines
+    assert f'+ inputs.spec.http[{index}].route[1].destination.subset: "{new_route["route"][1]["destination"]["subset"]}"' in lines
+    assert '~ inputs.spec.http[0].timeout: "60s" -> "61s"' in lines
+    assert not [line for line in lines if "…" in line]
+
+
+def _write_renders(root: Path, payloads: dict[str, dict[str, Any]]) -> Path:
+    for name, payload in payloads.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "resources.json").write_text(json.dumps({**payload, "stack": name}))
+    return root
+
+
+def test_stack_map_compares_a_new_stack_with_the_one_it_was_copied_from(tmp_path, capsys):
+    dev = _golden("dev")
+    mine = copy.deepcopy(dev)
+    (pool,) = [r for r in mine["resources"] if r["type"] == "gcp:container/nodePool:NodePool"]
+    before_type = pool["inputs"]["nodeConfig"]["machineType"]
+    pool["inputs"]["nodeConfig"]["machineType"] = "g2-standard-96"
+    base = _write_renders(tmp_path / "base", {"dev": dev})
+    head = _write_renders(tmp_path / "head", {"dev": dev, "mine": mine})
+
+    assert main(["diff", str(base), str(head), "--stack-map", "dev=mine"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| dev | unchanged |" in markdown and "| dev → mine | changed |" in markdown
+    changed = [line for line in markdown.splitlines() if re.match(r"[-+~] (inputs|options|parent)", line)]
+    assert changed == [f'~ inputs.nodeConfig.machineType: "{before_type}" -> "g2-standard-96"']
+
+    assert main(["diff", str(base), str(head)]) == 0
+    assert "| mine | added |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("dev", "--stack-map dev: give BASE_STACK=HEAD_STACK, e.g. --stack-map dev=mine"),
+        ("dev=", "--stack-map dev=: give BASE_STACK=HEAD_STACK, e.g. --stack-map dev=mine"),
+        ("dev=yours", "--stack-map dev=yours: no stack 'yours' on the head side (rendered there: dev, mine)"),
+        ("qa=mine", "--stack-map qa=mine: no stack 'qa' on the base side (rendered there: dev)"),
+    ],
+)
+def test_a_bad_stack_map_is_one_message(tmp_path, capsys, argument, message):
+    base = _write_renders(tmp_path / "base", {"dev": stack(BUCKET)})
+    head = _write_renders(tmp_path / "head", {"dev": stack(BUCKET), "mine": stack(BUCKET)})
+    assert main(["diff", str(base), str(head), "--stack-map", argument]) == 2
+    assert capsys.readouterr().err == f"triton-platform diff: {message}\n"
+
+
+def test_folders_without_renders_are_refused(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert main(["diff", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == (
+        f"triton-platform diff: no rendered stack in {tmp_path / 'a'} or {tmp_path / 'b'}: give the folders "
+        f"`triton-platform render --out DIR` wrote (each holds <stack>/resources.json)\n"
+    )
+    one = _write_renders(tmp_path / "rendered", {"dev": stack(BUCKET)}) / "dev"
+    assert main(["diff", str(one), str(one)]) == 2
+    assert capsys.readouterr().err == (
+        f"triton-platform diff: {one} is one stack's render; give the folder that holds it ({one.parent})\n"
+    )
+
+
+def test_a_new_stack_is_summarised_by_type():
+    """Its first diff is a count per type (names where a reviewer looks: IAM, secrets, stateful),
+    not a row per resource; the fields come from --stack-map against the stack it was copied from."""
+    dev = _golden("dev")
+    report = Report("a", "b", diff_renders({"dev": dev}, {"dev": dev, "mine": {**dev, "stack": "mine"}}))
+    markdown = to_markdown(report)
+    section = markdown.split("### Stack `mine` (added)", 1)[1]
+    types = {r["type"] for r in dev["resources"]}
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(types)
+    namespaces = sum(1 for r in dev["resources"] if r["type"] == "kubernetes:core/v1:Namespace")
+    assert f"| `kubernetes:core/v1:Namespace` | {namespaces} |" in section
+    deployment = next(r for r in dev["resources"] if r["type"] == "kubernetes:apps/v1:Deployment")
+    assert deployment["name"] not in section and "<details>" not in section
+    grants = [r["name"] for r in dev["resources"] if r["type"] == "gcp:projects/iAMMember:IAMMember"]
+    assert grants and all(name in section for name in grants)
+    assert "--stack-map <that stack>=mine" in section
+    assert len(markdown) < 6000
