@@ -38,9 +38,46 @@ def test_node_group_uses_nvidia_ami_imdsv2_and_only_node_policies(run):
     assert plugin["chart"] == "nvidia-device-plugin" and plugin["version"]
 
 
+def _volumes(render) -> dict[str, dict]:
+    template = inputs(render, "aws:ec2/launchTemplate:LaunchTemplate")
+    return {m["deviceName"]: m["ebs"] for m in template["blockDeviceMappings"]}
+
+
+def test_al2023_sizes_its_root_volume_and_gets_the_device_plugin_chart(run):
+    program, _ = _group(disk_size_gb=300)
+    render = run(program)
+    assert _volumes(render) == {"/dev/xvda": {"volumeSize": 300, "volumeType": "gp3", "encrypted": "true",
+                                              "deleteOnTermination": "true"}}
+    assert [r["inputs"]["chart"] for r in render.find("kubernetes:helm.sh/v3:Release")] == ["nvidia-device-plugin"]
+
+
+def test_bottlerocket_sizes_its_data_volume_and_keeps_its_own_device_plugin(run):
+    """Bottlerocket boots from a small OS volume (/dev/xvda) and keeps container images and pod storage on
+    a second one (/dev/xvdb): the Triton image and model cache need the size there. Its NVIDIA variants
+    run NVIDIA's device plugin on the host; a second plugin for nvidia.com/gpu must not be installed."""
+    program, created = _group(ami_type="BOTTLEROCKET_x86_64_NVIDIA", disk_size_gb=300)
+    render = run(program)
+    volumes = _volumes(render)
+    assert volumes["/dev/xvdb"] == {"volumeSize": 300, "volumeType": "gp3", "encrypted": "true",
+                                    "deleteOnTermination": "true"}
+    # The OS volume keeps the AMI's size, encrypted like the data volume.
+    assert volumes["/dev/xvda"] == {"volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+    assert inputs(render, "aws:eks/nodeGroup:NodeGroup")["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
+    assert render.find("kubernetes:helm.sh/v3:Release") == []
+    assert created["group"].allocatable_gpus_per_node == 1
+
+
+def test_the_device_plugin_chart_can_be_left_out_on_al2023(run):
+    program, _ = _group(install_device_plugin=False)
+    assert run(program).find("kubernetes:helm.sh/v3:Release") == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
+        ({"ami_type": "BOTTLEROCKET_x86_64_NVIDIA", "install_device_plugin": True},
+         "install_device_plugin is True, but BOTTLEROCKET_x86_64_NVIDIA nodes run NVIDIA's device plugin "
+         "themselves; a second plugin for nvidia.com/gpu would fight it: leave install_device_plugin unset or False"),
         ({"instance_types": ["m5.large"]}, "m5.large have no GPUs"),
         ({"instance_types": ["g5.xlarge", "g5.12xlarge"]}, "mix GPU counts"),
         ({"ami_type": "AL2023_x86_64_STANDARD"}, "use an NVIDIA AMI type"),

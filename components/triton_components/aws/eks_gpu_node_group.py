@@ -22,6 +22,11 @@ NODE_POLICIES = (
 )
 GROUP_LABEL = "triton-platform.io/gpu-pool"
 NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
+#: AMI types whose nodes run NVIDIA's device plugin on the host (Bottlerocket's ``*-nvidia`` variants);
+#: the EKS-optimized AL2023 NVIDIA AMI ships the driver and container toolkit, not the plugin.
+AMI_TYPES_WITH_DEVICE_PLUGIN = ("BOTTLEROCKET_x86_64_NVIDIA",)
+#: Bottlerocket boots from a small OS volume and keeps container images and pod storage on a second one.
+BOTTLEROCKET_AMI_TYPES = ("BOTTLEROCKET_x86_64_NVIDIA",)
 
 
 class EksGpuNodeGroupArgs(TypedDict):
@@ -44,11 +49,14 @@ class EksGpuNodeGroupArgs(TypedDict):
     spot: NotRequired[bool]
     """Spot capacity. Default: False."""
     disk_size_gb: NotRequired[int]
-    """Encrypted gp3 root volume size. Default: 200."""
+    """Size of the encrypted gp3 volume that holds container images and pod storage (Triton's image, its
+    model cache): the root volume on AL2023, the data volume (``/dev/xvdb``) on Bottlerocket, whose OS
+    volume keeps the AMI's size. Default: 200."""
     ami_type: NotRequired[str]
     """NVIDIA-enabled AMI type. Default: ``AL2023_x86_64_NVIDIA``."""
-    install_device_plugin: NotRequired[bool]
-    """Install the NVIDIA device plugin chart (needs a Kubernetes provider in opts). Default: True."""
+    install_device_plugin: NotRequired[bool | None]
+    """Install the NVIDIA device plugin chart (needs a Kubernetes provider in opts). Default: None, which
+    installs it on AL2023 and not on Bottlerocket, whose NVIDIA nodes run the plugin themselves."""
     protect: NotRequired[bool]
     """Protect the node group itself from deletion and replacement (prod). Default: False."""
 
@@ -68,9 +76,28 @@ def validate_group(args: EksGpuNodeGroupArgs) -> int:
         raise ValueError(f"instance_types mix GPU counts ({counts}); use types with the same number of GPUs")
     if args.get("ami_type", NVIDIA_AMI_TYPES[0]) not in NVIDIA_AMI_TYPES:
         raise ValueError(f"ami_type is {args.get('ami_type')!r}; use an NVIDIA AMI type: {', '.join(NVIDIA_AMI_TYPES)}")
+    ami_type = args.get("ami_type", NVIDIA_AMI_TYPES[0])
+    if args.get("install_device_plugin") is True and ami_type in AMI_TYPES_WITH_DEVICE_PLUGIN:
+        raise ValueError(
+            f"install_device_plugin is True, but {ami_type} nodes run NVIDIA's device plugin themselves; a second "
+            "plugin for nvidia.com/gpu would fight it: leave install_device_plugin unset or False"
+        )
     if args.get("min_nodes", 0) > args.get("max_nodes", 3):
         raise ValueError(f"min_nodes {args.get('min_nodes')} is above max_nodes {args.get('max_nodes')}")
     return next(iter(counts.values())) or 0
+
+
+def block_devices(ami_type: str, disk_size_gb: int) -> list[dict[str, Any]]:
+    """Encrypted gp3 volumes; the one that stores images and pod data gets ``disk_size_gb``."""
+    ebs = {"volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}
+    if ami_type in BOTTLEROCKET_AMI_TYPES:
+        # /dev/xvda is Bottlerocket's OS volume (its size comes from the AMI); /dev/xvdb holds
+        # containerd's images and the kubelet's pod storage.
+        return [
+            {"device_name": "/dev/xvda", "ebs": dict(ebs)},
+            {"device_name": "/dev/xvdb", "ebs": {"volume_size": disk_size_gb, **ebs}},
+        ]
+    return [{"device_name": "/dev/xvda", "ebs": {"volume_size": disk_size_gb, **ebs}}]
 
 
 class EksGpuNodeGroup(pulumi.ComponentResource):
@@ -101,18 +128,13 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
                                          policy_arn=arn, opts=child)
             for arn in NODE_POLICIES
         ]
+        ami_type = args.get("ami_type", NVIDIA_AMI_TYPES[0])
         template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
             description="Triton GPU nodes: IMDSv2 only, hop limit 1, encrypted gp3",
             # IMDSv2 with one hop: pods cannot reach the node's instance credentials.
             metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
-            block_device_mappings=[
-                {
-                    "device_name": "/dev/xvda",
-                    "ebs": {"volume_size": args.get("disk_size_gb", 200), "volume_type": "gp3", "encrypted": "true",
-                            "delete_on_termination": "true"},
-                }
-            ],
+            block_device_mappings=block_devices(ami_type, args.get("disk_size_gb", 200)),
             update_default_version=True,
             opts=child,
         )
@@ -124,7 +146,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             node_group_name_prefix=f"{args['group_label'][:30]}-",
             node_role_arn=role.arn,
             subnet_ids=args["subnet_ids"],
-            ami_type=args.get("ami_type", NVIDIA_AMI_TYPES[0]),
+            ami_type=ami_type,
             capacity_type="SPOT" if spot else "ON_DEMAND",
             instance_types=list(args.get("instance_types", ["g5.xlarge"])),
             scaling_config={
@@ -143,7 +165,10 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
                 protect=args.get("protect", False),
             ),
         )
-        if args.get("install_device_plugin", True):
+        install_plugin = args.get("install_device_plugin")
+        if install_plugin is None:
+            install_plugin = ami_type not in AMI_TYPES_WITH_DEVICE_PLUGIN
+        if install_plugin:
             k8s.helm.v3.Release(
                 f"{name}-nvidia-device-plugin",
                 name="nvidia-device-plugin",

@@ -24,7 +24,7 @@ from .observability import AutoscalingSettings, ObservabilitySettings
 from .routing import CanarySettings, MeshSettings
 
 #: Config keys that hold secrets: set with ``pulumi config set --secret``, read as Outputs.
-SECRET_KEYS = ("adminApiKey",)
+SECRET_KEYS = ("adminApiKey", "alertReceiverSecret")
 
 
 def _memory(value: str) -> str:
@@ -194,7 +194,8 @@ class EksGpuNodeGroupSettings(Model):
     spot: bool = False
     disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
     ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
-    install_device_plugin: bool = True
+    #: ``EksGpuNodeGroupArgs.install_device_plugin``; unset: the chart on AL2023, none on Bottlerocket.
+    install_device_plugin: bool | None = None
 
 
 class S3BucketSettings(Model):

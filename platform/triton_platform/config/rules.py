@@ -11,6 +11,7 @@ from typing import Iterator
 
 from triton_components.common import versions
 from triton_components.aws import catalog as aws_catalog
+from triton_components.aws.eks_gpu_node_group import AMI_TYPES_WITH_DEVICE_PLUGIN
 from triton_components.gcp import catalog
 from triton_components.common.quantities import memory_bytes
 
@@ -277,6 +278,13 @@ def _aws(s: PlatformSettings, aws: AwsSettings) -> Iterator[Problem]:
         yield Problem((*at, "instanceTypes"), group.instance_types, "mixes GPU counts per node; use types with the same count")
     if group.min_nodes > group.max_nodes:
         yield Problem((*at, "minNodes"), group.min_nodes, f"is above maxNodes ({group.max_nodes})")
+    if group.install_device_plugin and group.ami_type in AMI_TYPES_WITH_DEVICE_PLUGIN:
+        yield Problem(
+            (*at, "installDevicePlugin"),
+            True,
+            f"{group.ami_type} nodes run NVIDIA's device plugin themselves, and a second plugin for nvidia.com/gpu "
+            "would fight it; remove the key",
+        )
     if group.desired_nodes is not None and not group.min_nodes <= group.desired_nodes <= group.max_nodes:
         yield Problem((*at, "desiredNodes"), group.desired_nodes, "must be between minNodes and maxNodes")
     if known:
