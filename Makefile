@@ -79,6 +79,9 @@ lock: ## maintainers: re-resolve uv.lock and requirements.lock after editing pyp
 clean: ## remove .venv, ./rendered and caches
 	rm -rf $(VENV) rendered .pytest_cache
 
-# Re-record tests/golden after an intended change; review the diff like code.
-golden: install ## re-record tests/golden after an intended change (review the diff)
-	$(BIN)/triton-platform render --out tests/golden
+# Re-record tests/golden after an intended change, and after adding, renaming or removing a
+# Pulumi.<stack>.yaml: renders of removed stacks go, and GitLab's stack list (which cannot be
+# computed at run time as GitHub's is) follows. Review the diff like code.
+golden: install ## re-record tests/golden and GitLab's stack list after a change or a new stack (review the diff)
+	$(BIN)/triton-platform render --out tests/golden --prune
+	$(BIN)/python .ci/gitlab_stacks.py

@@ -7,13 +7,16 @@ import importlib
 import importlib.util
 import inspect
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 
-from triton_platform.render import render_stack, stack_files, write_render
+from triton_platform.cli import main as cli_main
+from triton_platform.render import StackRender, render_stack, stack_files, write_render
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -33,17 +36,98 @@ def test_the_three_environments_exist():
     assert {"dev", "staging", "prod"} <= set(STACKS)
 
 
+def _golden_problem(render: StackRender, golden_root: Path, scratch: Path) -> str | None:
+    """One line saying what to run when ``render`` is not its golden render, else None."""
+    write_render(render, scratch)
+    for name in ("manifests.yaml", "resources.json"):
+        golden = golden_root / render.stack / name
+        if not golden.exists():
+            return f"no golden render of Pulumi.{render.stack}.yaml in tests/golden; run `make golden` and commit it"
+        if (scratch / render.stack / name).read_text() != golden.read_text():
+            return (f"tests/golden/{render.stack}/{name} differs from the render; if the change is intended, "
+                    f"run `make golden` and review the diff")
+    return None
+
+
+def _stale_goldens(root: Path) -> list[str]:
+    return [
+        f"tests/golden/{folder.name} has no Pulumi.{folder.name}.yaml; run `make golden` to remove it"
+        for folder in sorted((root / "tests" / "golden").iterdir())
+        if folder.is_dir() and folder.name not in stack_files(root)
+    ]
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_matches_its_golden_render(stack, renders, tmp_path):
     """Golden renders make an infrastructure change reviewable. Update them deliberately with
     `make golden` and review the diff like code."""
-    write_render(renders[stack], tmp_path)
-    for name in ("manifests.yaml", "resources.json"):
-        golden = GOLDEN / stack / name
-        assert golden.exists(), f"no golden render for {stack}; run `make golden`"
-        assert (tmp_path / stack / name).read_text() == golden.read_text(), (
-            f"{stack}/{name} differs from tests/golden; if the change is intended, run `make golden` and review the diff"
-        )
+    problem = _golden_problem(renders[stack], GOLDEN, tmp_path)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+def test_every_golden_render_has_its_stack():
+    stale = _stale_goldens(ROOT)
+    if stale:
+        pytest.fail("\n".join(stale), pytrace=False)
+
+
+def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
+    """A user copies Pulumi.dev.yaml to Pulumi.mine.yaml (here in a copy of the project): every
+    check that lists stacks either takes it by itself or says, in one line, to run `make golden`;
+    after what `make golden` runs, none complains."""
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    shutil.copytree(GOLDEN, project / "tests" / "golden")
+    shutil.copytree(ROOT / ".ci", project / ".ci", ignore=shutil.ignore_patterns("toolchain"))
+    (project / "stacks").symlink_to(ROOT / "stacks")
+    for path in [ROOT / "Pulumi.yaml", ROOT / ".gitlab-ci.yml", *stack_files(ROOT).values()]:
+        shutil.copy(path, project / path.name)
+    source = "dev" if "dev" in STACKS else STACKS[0]
+    shutil.copy(ROOT / f"Pulumi.{source}.yaml", project / "Pulumi.mine.yaml")
+    gitlab = _load_module(project / ".ci" / "gitlab_stacks.py")
+
+    mine = render_stack(project, "mine")
+    assert _golden_problem(mine, project / "tests" / "golden", tmp_path / "scratch") == (
+        "no golden render of Pulumi.mine.yaml in tests/golden; run `make golden` and commit it"
+    )
+    cloud = "triton-platform:gcp:" in (project / "Pulumi.mine.yaml").read_text()
+    assert gitlab.problem(project) == (
+        ".gitlab-ci.yml: the .pulumi job's STACK list lacks mine (the stacks with a gcp or aws section); run `make golden`"
+        if cloud else None
+    )
+
+    # What `make golden` runs (tests/unit/test_makefile.py holds the recipe), for the new stack only.
+    cwd = Path.cwd()
+    try:
+        os.chdir(project)
+        assert cli_main(["render", "mine", "--out", "tests/golden", "--prune"]) == 0
+        assert gitlab.main([str(project)]) == 0
+    finally:
+        os.chdir(cwd)
+    assert _golden_problem(mine, project / "tests" / "golden", tmp_path / "scratch2") is None
+    assert gitlab.problem(project) is None
+    assert "mine" in gitlab.listed_stacks(project) if cloud else True
+
+    # Removing a stack file: its golden render is reported, then pruned.
+    (project / f"Pulumi.{source}.yaml").unlink()
+    assert _stale_goldens(project) == [
+        f"tests/golden/{source} has no Pulumi.{source}.yaml; run `make golden` to remove it"
+    ]
+    os.chdir(project)
+    try:
+        assert cli_main(["render", "mine", "--out", "tests/golden", "--prune"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert _stale_goldens(project) == [] and not (project / "tests" / "golden" / source).exists()
+
+
+def _load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -50,7 +50,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render import discard_render, render_stack, write_render
+    from .render import discard_render, prune_renders, render_stack, stack_files, write_render
     from .report import summary
 
     root = _project_root(Path.cwd())
@@ -73,6 +73,9 @@ def _render(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(summary(render, target))
+    if args.prune:
+        for removed in prune_renders(out_dir, set(stack_files(root))):
+            print(f"Removed {removed}: Pulumi.{removed.name}.yaml is gone")
     return 1 if failed else 0
 
 
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     render = commands.add_parser("render", help="render stacks offline to manifests.yaml and resources.json")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stack names (default: every Pulumi.*.yaml)")
     render.add_argument("--out", default="rendered", metavar="DIR", help="output directory (default: rendered)")
+    render.add_argument("--prune", action="store_true",
+                        help="also remove renders in DIR of stacks whose Pulumi.<stack>.yaml is gone")
     render.set_defaults(func=_render)
     diff = commands.add_parser("diff", help="compare two render outputs; Markdown for a merge-request comment")
     diff.add_argument("base", metavar="BASE_DIR", help="render output of the target branch")

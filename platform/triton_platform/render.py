@@ -378,6 +378,20 @@ def discard_render(out_dir: Path, stack: str) -> Path | None:
     return target if removed else None
 
 
+def prune_renders(out_dir: Path, stacks: set[str]) -> list[Path]:
+    """Remove the renders in ``out_dir`` of stacks not in ``stacks`` (a deleted or renamed stack
+    file), so a golden render never outlives its stack; returns the folders removed."""
+    if not out_dir.is_dir():
+        return []
+    removed = []
+    for folder in sorted(out_dir.iterdir()):
+        if folder.name not in stacks and not folder.name.startswith(".") and (folder / "resources.json").is_file():
+            found = discard_render(out_dir, folder.name)
+            if found:
+                removed.append(found)
+    return removed
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)

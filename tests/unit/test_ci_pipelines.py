@@ -45,14 +45,26 @@ def test_the_ci_files_exist_and_parse():
 
 
 def test_gitlab_matrix_lists_every_stack():
-    """GitLab has no dynamic matrix: the list is static, so this test keeps it complete. Cloud-less
+    """GitLab has no dynamic matrix: the list is static, written by `make golden`
+    (.ci/gitlab_stacks.py) and checked here, in one line that names that command. Cloud-less
     stacks are left out (their cluster is the kubeconfig's), as the GitHub workflows' lists leave them out."""
-    pulumi_job = yaml.safe_load(GITLAB.read_text())[".pulumi"]
-    (entry,) = pulumi_job["parallel"]["matrix"]
-    provisions_a_cloud = re.compile(r"^  triton-platform:(gcp|aws):", re.MULTILINE)
-    cloud_stacks = [s for s in stack_files(ROOT) if provisions_a_cloud.search((ROOT / f"Pulumi.{s}.yaml").read_text())]
-    assert "local" not in cloud_stacks and len(cloud_stacks) < len(stack_files(ROOT))
-    assert sorted(entry["STACK"]) == sorted(cloud_stacks)
+    gitlab = _load(ROOT / ".ci" / "gitlab_stacks.py")
+    cloud_stacks = gitlab.cloud_stacks(ROOT)
+    assert "local" not in cloud_stacks and 0 < len(cloud_stacks) < len(stack_files(ROOT))
+    problem = gitlab.problem(ROOT)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml", "drift.yml"])
+def test_github_workflows_list_the_stacks_at_run_time_by_the_same_rule(name):
+    """GitHub's matrices are computed from the Pulumi.<stack>.yaml files at run time, so a new stack
+    needs no edit there; the rule is the one GitLab's list is checked against."""
+    gitlab = _load(ROOT / ".ci" / "gitlab_stacks.py")
+    assert gitlab.PROVISIONS_A_CLOUD.pattern == "^  triton-platform:(gcp|aws):"
+    text = (ROOT / ".github" / "workflows" / name).read_text()
+    assert "grep -lE '^  triton-platform:(gcp|aws):' Pulumi.*.yaml" in text
+    assert "fromJSON(needs.stacks.outputs.stacks)" in text
 
 
 def test_pulumi_cli_version_matches_the_locked_sdk():
