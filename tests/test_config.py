@@ -20,7 +20,7 @@ def test_wrong_type_unknown_key_and_out_of_range_are_reported_together():
         "triton-platform:environment = 'qa': Input should be 'dev', 'staging' or 'prod'",
         "triton-platform:modelGroups[0].replicas = -1: Input should be greater than or equal to 0",
         "triton-platform:colour: unknown key; accepted keys here: environment, gcp, aws, cluster, triton, mesh, "
-        "observability, modelGroups, adminApiKey",
+        "observability, modelGroups, adminApiKey, alertReceiverSecret",
     ]
 
 

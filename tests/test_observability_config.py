@@ -72,11 +72,15 @@ def test_scale_to_zero_with_the_mesh_is_accepted_outside_prod():
 
 
 def test_prod_needs_two_replicas_at_the_bottom_of_the_range():
-    assert problems(autoscaled({"minReplicas": 1}, environment="prod", replicas=2)) == [
+    # prod installing Alertmanager needs a receiver too: one that needs no secret.
+    relay = {"kind": "email", "emailTo": "oncall@acme.test", "emailFrom": "am@acme.test", "emailSmarthost": "relay.acme.test:25"}
+    observability = {**OBS, "alerts": {"receiver": relay}}
+    assert problems(autoscaled({"minReplicas": 1}, environment="prod", observability=observability, replicas=2)) == [
         f"{AT}.minReplicas = 1: prod needs at least 2 replicas so a rollout or node drain keeps serving; "
         "or set acceptSingleReplica: true to waive it"
     ]
-    load_settings(autoscaled({"minReplicas": 1}, environment="prod", replicas=2, acceptSingleReplica=True), "Pulumi.test.yaml")
+    load_settings(autoscaled({"minReplicas": 1}, environment="prod", observability=observability, replicas=2,
+                             acceptSingleReplica=True), "Pulumi.test.yaml")
 
 
 def test_window_stabilization_and_fallback_rules():

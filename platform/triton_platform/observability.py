@@ -13,6 +13,7 @@ import pulumi
 
 from triton_components import (
     AlertGroupArgs,
+    AlertReceiverArgs,
     MonitoringAddons,
     MonitoringAddonsArgs,
     ScaleToZeroArgs,
@@ -24,7 +25,11 @@ from triton_components import (
 )
 from triton_components.observability.triton_autoscaler import hpa_name
 
+from triton_components.observability.alertmanager_config import needs_credential
+
 from .config.models import ModelGroupSettings, PlatformSettings
+from .config.observability import AlertReceiverSettings
+from .config.observability_rules import alert_receiver_warning
 
 def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
     """Namespace and pod selector of the Istio ingress gateway (the scale-to-zero wake-up source)."""
@@ -32,7 +37,21 @@ def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
     return gateway.namespace, dict(gateway.selector)
 
 
-def addons_args(settings: PlatformSettings) -> MonitoringAddonsArgs | None:
+def receiver_args(
+    receiver: AlertReceiverSettings, credential: pulumi.Input[str] | None
+) -> AlertReceiverArgs:
+    """The component's receiver args: the settings' fields (camelCase in the stack file) and the secret."""
+    args = AlertReceiverArgs(kind=receiver.kind)
+    for key in ("slack_channel", "email_to", "email_from", "email_smarthost", "email_auth_username"):
+        value = getattr(receiver, key)
+        if value is not None:
+            args[key] = value  # type: ignore[literal-required]
+    if needs_credential(args):
+        args["credential"] = credential
+    return args
+
+
+def addons_args(settings: PlatformSettings, alert_receiver_secret: pulumi.Input[str] | None = None) -> MonitoringAddonsArgs | None:
     addons = settings.observability.addons
     args = MonitoringAddonsArgs()
     if addons.keda:
@@ -46,6 +65,9 @@ def addons_args(settings: PlatformSettings) -> MonitoringAddonsArgs | None:
             "retention": addons.prometheus_retention,
             "istio_certs": settings.observability.scrape.tls == "istio-certs",
         }
+        receiver = settings.observability.alerts.receiver
+        if receiver is not None:
+            args["prometheus_stack"]["alert_receiver"] = receiver_args(receiver, alert_receiver_secret)
     return args or None
 
 
@@ -138,15 +160,21 @@ def monitoring_args(
 
 
 def build_observability(
-    settings: PlatformSettings, triton: TritonServer, opts: pulumi.ResourceOptions | None
+    settings: PlatformSettings,
+    triton: TritonServer,
+    opts: pulumi.ResourceOptions | None,
+    alert_receiver_secret: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """Declare monitors, autoscalers, alerts and dashboards; return extra stack outputs."""
     obs = settings.observability
     if not obs.enabled:
         return {}
+    warning = alert_receiver_warning(settings, f"Pulumi.{pulumi.get_stack()}.yaml")
+    if warning is not None:
+        pulumi.log.warn(warning)
     keda_crds: list[pulumi.Resource] = []
     prometheus_crds: list[pulumi.Resource] = []
-    addons = addons_args(settings)
+    addons = addons_args(settings, alert_receiver_secret)
     if addons is not None:
         installed = MonitoringAddons("monitoring-addons", addons, opts)
         keda_crds, prometheus_crds = installed.keda_crds, installed.prometheus_crds

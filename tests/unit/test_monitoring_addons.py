@@ -124,3 +124,81 @@ def test_both_addons_expose_their_releases_for_crd_ordering(run):
 def test_invalid_inputs_fail_before_anything_is_declared(run, args, message):
     with pytest.raises(ValueError, match=message):
         run(_addons(**args))
+
+
+CREDENTIAL = "https://hooks.example.test/services/T0/B0/do-not-leak-me"
+KEY_FILE = "/etc/alertmanager/secrets/alertmanager-receiver/credential"
+
+
+@pytest.mark.parametrize(
+    ("receiver", "expected"),
+    [
+        ({"kind": "webhook"}, {"webhook_configs": [{"url_file": KEY_FILE, "send_resolved": True}]}),
+        ({"kind": "slack", "slack_channel": "#ml-oncall"},
+         {"slack_configs": [{"api_url_file": KEY_FILE, "channel": "#ml-oncall", "send_resolved": True}]}),
+        ({"kind": "pagerduty"}, {"pagerduty_configs": [{"routing_key_file": KEY_FILE, "send_resolved": True}]}),
+        ({"kind": "email", "email_to": "oncall@acme.test", "email_from": "am@acme.test",
+          "email_smarthost": "smtp.acme.test:587", "email_auth_username": "am"},
+         {"email_configs": [{"to": "oncall@acme.test", "from": "am@acme.test", "smarthost": "smtp.acme.test:587",
+                             "require_tls": True, "send_resolved": True, "auth_username": "am",
+                             "auth_password_file": KEY_FILE}]}),
+    ],
+    ids=["webhook", "slack", "pagerduty", "email"],
+)
+def test_alertmanager_routes_every_alert_to_the_receiver_reading_its_credential_from_a_secret(run, tmp_path, receiver, expected):
+    from triton_platform.render import write_render
+
+    render = run(_addons(prometheus_stack={"alert_receiver": {**receiver, "credential": CREDENTIAL}}))
+    alertmanager = inputs(render, RELEASE)["values"]["alertmanager"]
+    config = alertmanager["config"]
+    assert config["route"]["receiver"] == "platform"
+    assert config["route"]["routes"] == [
+        {"receiver": "null", "matchers": ['alertname = "Watchdog"']},
+        {"receiver": "null", "matchers": ['alertname = "InfoInhibitor"']},
+    ]
+    assert config["receivers"] == [{"name": "null"}, {"name": "platform", **expected}]
+    assert alertmanager["alertmanagerSpec"]["secrets"] == ["alertmanager-receiver"]
+    secret = inputs(render, "kubernetes:core/v1:Secret", "monitoring-addons-alertmanager-receiver")
+    assert secret["metadata"]["name"] == "alertmanager-receiver" and secret["stringData"] == {"credential": "[secret]"}
+    assert "kubernetes:core/v1:Secret::monitoring-addons-alertmanager-receiver" in one(render, RELEASE)["dependsOn"]
+    written = write_render(render, tmp_path)
+    assert CREDENTIAL not in json.dumps(render.resources)
+    assert all(CREDENTIAL not in p.read_text() for p in written.rglob("*") if p.is_file())
+
+
+def test_without_a_receiver_the_chart_keeps_its_null_receiver(run):
+    render = run(_addons(prometheus_stack={}))
+    assert "config" not in inputs(render, RELEASE)["values"]["alertmanager"]
+    assert [s["name"] for s in render.find("kubernetes:core/v1:Secret")] == ["monitoring-addons-grafana-admin"]
+
+
+def test_an_email_receiver_without_smtp_auth_has_no_secret(run):
+    receiver = {"kind": "email", "email_to": "a@acme.test", "email_from": "b@acme.test", "email_smarthost": "relay.acme.test:25"}
+    render = run(_addons(prometheus_stack={"alert_receiver": receiver}))
+    alertmanager = inputs(render, RELEASE)["values"]["alertmanager"]
+    assert "secrets" not in alertmanager["alertmanagerSpec"]
+    assert "auth_password_file" not in alertmanager["config"]["receivers"][1]["email_configs"][0]
+    assert len(render.find("kubernetes:core/v1:Secret")) == 1
+
+
+@pytest.mark.parametrize(
+    ("receiver", "message"),
+    [
+        ({"kind": "opsgenie"}, "alert_receiver kind 'opsgenie' must be one of webhook, slack, pagerduty, email"),
+        ({"kind": "slack"}, "alert_receiver kind 'slack' needs credential: the Slack incoming-webhook URL"),
+        ({"kind": "webhook", "credential": "x", "slack_channel": "#a"}, "alert_receiver slack_channel do not apply to kind 'webhook'"),
+        ({"kind": "email", "email_to": "a@acme.test"}, "alert_receiver kind 'email' needs email_from, email_smarthost"),
+        ({"kind": "email", "email_to": "a", "email_from": "b@acme.test", "email_smarthost": "h:25"},
+         "alert_receiver email_to 'a' must be an email address"),
+        ({"kind": "email", "email_to": "a@acme.test", "email_from": "b@acme.test", "email_smarthost": "h:25", "credential": "x"},
+         "credential is set for email without email_auth_username"),
+    ],
+)
+def test_invalid_receivers_fail_before_anything_is_declared(run, receiver, message):
+    with pytest.raises(ValueError, match=message):
+        run(_addons(prometheus_stack={"alert_receiver": receiver}))
+
+
+def test_a_receiver_without_alertmanager_is_refused(run):
+    with pytest.raises(ValueError, match="alert_receiver is set but alertmanager is False"):
+        run(_addons(prometheus_stack={"alertmanager": False, "alert_receiver": {"kind": "webhook", "credential": "x"}}))

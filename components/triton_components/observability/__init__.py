@@ -1,6 +1,7 @@
 """Observability: Prometheus monitors, alert rules, the Grafana dashboard, KEDA autoscaling on
 Triton's metrics, and the pinned KEDA / kube-prometheus-stack add-ons."""
 
+from .alertmanager_config import AlertReceiverArgs
 from .monitoring_addons import KedaAddonArgs, MonitoringAddons, MonitoringAddonsArgs, PrometheusStackArgs
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
 from .triton_autoscaler import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscaler, TritonAutoscalerArgs
@@ -9,6 +10,7 @@ from .triton_monitoring import DashboardArgs, GatewayMonitorArgs, TritonMonitori
 
 __all__ = [
     "AlertGroupArgs",
+    "AlertReceiverArgs",
     "AlertThresholdsArgs",
     "DashboardArgs",
     "FallbackArgs",

@@ -4,6 +4,8 @@ For clusters that lack them. Sized for a small cluster (requests a few hundred m
 Custom resources of other components must wait for ``keda_crds`` / ``prometheus_crds`` (the
 releases that install their CRDs).
 Grafana's admin password is generated and kept in a Secret, never the chart's well-known default.
+Alertmanager sends to the receiver given (``alertmanager_config``); without one, to the chart's
+``null`` receiver, i.e. nowhere.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ import pulumi_random as random
 from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
+from .alertmanager_config import (
+    RECEIVER_SECRET_KEY,
+    RECEIVER_SECRET_NAME,
+    AlertReceiverArgs,
+    alertmanager_config,
+    validate_receiver,
+)
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 #: Where Istio's "Prometheus with Istio certificates" recipe mounts the workload certificate.
@@ -56,6 +65,8 @@ class PrometheusStackArgs(TypedDict):
     """Install Grafana with the dashboard sidecar. Default: True."""
     alertmanager: NotRequired[bool]
     """Install Alertmanager. Default: True."""
+    alert_receiver: NotRequired[AlertReceiverArgs | None]
+    """Where Alertmanager sends every alert. Default: none, the chart's ``null`` receiver (alerts are dropped)."""
     node_exporter: NotRequired[bool]
     """Install node-exporter (host access: the namespace becomes Pod Security 'privileged'). Default: False."""
     retention: NotRequired[str]
@@ -89,11 +100,25 @@ def validate_addons(args: Mapping[str, Any]) -> None:
             raise ValueError(f"{what} {value!r} must be a DNS label of at most 26 characters")
     if stack is not None and not re.fullmatch(r"[0-9]+(h|d|w)", stack.get("retention", "2d")):
         raise ValueError(f"prometheus_stack retention {stack['retention']!r} must look like 12h, 2d or 1w")
+    receiver = (stack or {}).get("alert_receiver")
+    if receiver is not None:
+        if not stack.get("alertmanager", True):
+            raise ValueError("prometheus_stack alert_receiver is set but alertmanager is False; nothing would send to it")
+        validate_receiver(receiver)
 
 
 def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> dict[str, Any]:
     """Helm values of kube-prometheus-stack."""
     release = stack.get("release_name", "kube-prometheus-stack")
+    alertmanager: dict[str, Any] = {
+        "enabled": stack.get("alertmanager", True),
+        "alertmanagerSpec": {"resources": SMALL["alertmanager"]},
+    }
+    receiver = stack.get("alert_receiver")
+    if receiver is not None:
+        alertmanager["config"] = alertmanager_config(receiver)
+        if receiver.get("credential") is not None:
+            alertmanager["alertmanagerSpec"]["secrets"] = [RECEIVER_SECRET_NAME]
     prometheus_spec: dict[str, Any] = {
         "retention": stack.get("retention", "2d"),
         "resources": SMALL["prometheus"],
@@ -124,10 +149,7 @@ def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> di
         "nodeExporter": {"enabled": stack.get("node_exporter", False)},
         "prometheusOperator": {"resources": SMALL["operator"]},
         "kube-state-metrics": {"resources": SMALL["kube-state-metrics"]},
-        "alertmanager": {
-            "enabled": stack.get("alertmanager", True),
-            "alertmanagerSpec": {"resources": SMALL["alertmanager"]},
-        },
+        "alertmanager": alertmanager,
         "grafana": {
             "enabled": stack.get("grafana", True),
             "admin": {"existingSecret": admin_secret, "userKey": "admin-user", "passwordKey": "admin-password"},
@@ -192,6 +214,22 @@ class MonitoringAddons(pulumi.ComponentResource):
                 string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(password.result)},
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            waits_for: list[pulumi.Resource] = [admin]
+            credential = (stack.get("alert_receiver") or {}).get("credential")
+            if credential is not None:
+                waits_for.append(
+                    k8s.core.v1.Secret(
+                        f"{name}-alertmanager-receiver",
+                        metadata={
+                            "name": RECEIVER_SECRET_NAME,
+                            "namespace": namespace,
+                            "labels": _labels.recommended_labels(name, "monitoring"),
+                        },
+                        type="Opaque",
+                        string_data={RECEIVER_SECRET_KEY: pulumi.Output.secret(credential)},
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
+                )
             self.prometheus_crds.append(
                 self._release(
                     name,
@@ -202,7 +240,7 @@ class MonitoringAddons(pulumi.ComponentResource):
                     repository=versions.KUBE_PROMETHEUS_STACK_CHART_REPOSITORY,
                     values=prometheus_stack_values(stack, "grafana-admin"),
                     release_name=release,
-                    depends_on=[admin],
+                    depends_on=waits_for,
                 )
             )
             self.prometheus_url = pulumi.Output.from_input(

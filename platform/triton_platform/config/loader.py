@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import rules
 from .models import SECRET_KEYS, PlatformSettings
+from .observability_rules import check_alert_receiver
 
 PROJECT = "triton-platform"
 #: Other namespaces a stack file may hold: the providers this program uses read their own keys
@@ -58,6 +59,7 @@ def load_settings(
     """Validate every ``triton-platform:*`` key; raise ``ConfigError`` listing every problem."""
     values = namespace_values(config)
     problems = [p for key in config if (p := _foreign_key_problem(key))]
+    secrets_given = frozenset(key for key in SECRET_KEYS if key in values)
     for key in SECRET_KEYS:
         if key in values and f"{PROJECT}:{key}" not in secret_keys:
             problems.append(
@@ -69,6 +71,7 @@ def load_settings(
     except ValidationError as error:
         problems += [_describe(e) for e in error.errors()]
         raise ConfigError(stack_file, problems) from None
+    problems += [_format(p.path, p.value, p.message) for p in check_alert_receiver(settings, secrets_given)]
     problems += [
         # A missing value reads "(not set)" already; any other default says so and which key changes it.
         _format(p.path, p.value, p.message, _default_note(settings, p.path) if p.value is not None else "")

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from triton_components.observability.alertmanager_config import AlertReceiverKind
+
 from .base import Model
 Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 #: Prometheus needs at least two samples inside a rate() window; four keeps one lost scrape harmless.
@@ -84,8 +86,22 @@ class ScrapeSettings(Model):
     tls: Literal["none", "istio-certs"] = "none"
 
 
+class AlertReceiverSettings(Model):
+    """``alerts.receiver``: the args of ``AlertReceiverArgs`` (defaults and meaning there), in camelCase.
+    Its credential is the secret config key ``alertReceiverSecret``, never a field here."""
+
+    kind: AlertReceiverKind
+    slack_channel: Annotated[str, Field(min_length=1)] | None = None
+    email_to: str | None = None
+    email_from: str | None = None
+    email_smarthost: str | None = None
+    email_auth_username: Annotated[str, Field(min_length=1)] | None = None
+
+
 class AlertSettings(Model):
     enabled: bool = True
+    #: Where Alertmanager sends alerts. Default: nowhere (the chart's null receiver); required in prod.
+    receiver: AlertReceiverSettings | None = None
     queue_time_milliseconds: Annotated[float, Field(gt=0)] = 200
     failure_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
     gpu_memory_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from triton_components.observability.alertmanager_config import (
+    ALERT_RECEIVER_KINDS,
+    CREDENTIAL_MEANING,
+    EMAIL_ADDRESS,
+    HOST_PORT,
+    needs_credential,
+)
+
 from .base import Environment, Problem
 from .models import ModelGroupSettings, PlatformSettings
 from .observability import MIN_SCALE_DOWN_STABILIZATION_SECONDS, SAMPLES_PER_WINDOW
+
+#: How a secret value is shown in a problem (its text is never read offline).
+SECRET_SHOWN = "[secret]"
 
 
 def peak_stable_replicas(group: ModelGroupSettings) -> int:
@@ -115,3 +126,86 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
             "is required for autoscaling unless observability.addons.prometheusStack is true: give the in-cluster "
             "query URL, e.g. http://prometheus-operated.monitoring.svc:9090",
         )
+
+
+#: The secret config key holding the alert receiver's credential (``AlertReceiverArgs.credential``).
+ALERT_RECEIVER_SECRET = "alertReceiverSecret"
+_SET_SECRET = f"`pulumi config set --secret {ALERT_RECEIVER_SECRET} <value>`"
+_KINDS = f"{', '.join(ALERT_RECEIVER_KINDS[:-1])} or {ALERT_RECEIVER_KINDS[-1]}"
+
+
+def installs_alertmanager(settings: PlatformSettings) -> bool:
+    obs = settings.observability
+    return obs.enabled and obs.addons.prometheus_stack and obs.addons.alertmanager
+
+
+def check_alert_receiver(settings: PlatformSettings, secrets_given: frozenset[str]) -> Iterator[Problem]:
+    """The receiver and its secret key belong together; prod must have one where this stack installs
+    Alertmanager. (The loader calls this: only it knows which secret keys the stack file sets.)"""
+    receiver = settings.observability.alerts.receiver
+    has_secret = ALERT_RECEIVER_SECRET in secrets_given
+    at = ("observability", "alerts", "receiver")
+    if receiver is None:
+        if installs_alertmanager(settings) and settings.environment is Environment.PROD:
+            yield Problem(
+                at,
+                None,
+                "prod must send alerts to someone, but without a receiver Alertmanager drops every alert (the "
+                f"chart's null receiver); set observability.alerts.receiver.kind to {_KINDS}, and its credential "
+                f"with {_SET_SECRET}",
+            )
+        if has_secret:
+            yield Problem((ALERT_RECEIVER_SECRET,), SECRET_SHOWN, "is read by nothing: observability.alerts.receiver is not set; set it or remove this key")
+        return
+    if not installs_alertmanager(settings):
+        yield Problem(
+            (*at, "kind"),
+            receiver.kind,
+            "has no effect: this stack installs no Alertmanager (it needs observability.enabled, addons.prometheusStack "
+            "and addons.alertmanager true); configure your own Alertmanager or remove the receiver",
+        )
+    for key in ("slackChannel", "emailTo", "emailFrom", "emailSmarthost", "emailAuthUsername"):
+        value = getattr(receiver, _snake(key))
+        if value is not None and not _snake(key).startswith(f"{receiver.kind}_"):
+            yield Problem((*at, key), value, f"applies only to kind {_snake(key).split('_')[0]}, not {receiver.kind}; remove it")
+    if receiver.kind == "email":
+        for key, pattern, accepted in (
+            ("emailTo", EMAIL_ADDRESS, "an email address"),
+            ("emailFrom", EMAIL_ADDRESS, "an email address"),
+            ("emailSmarthost", HOST_PORT, "the SMTP server as host:port, e.g. smtp.example.com:587"),
+        ):
+            value = getattr(receiver, _snake(key))
+            if value is None:
+                yield Problem((*at, key), None, f"is required for kind email: {accepted}")
+            elif not pattern.match(value):
+                yield Problem((*at, key), value, f"must be {accepted}")
+    needed = needs_credential({"kind": receiver.kind, **({"email_auth_username": 1} if receiver.email_auth_username else {})})
+    if needed and not has_secret:
+        yield Problem(
+            (ALERT_RECEIVER_SECRET,),
+            None,
+            f"is required by observability.alerts.receiver.kind {receiver.kind}: {CREDENTIAL_MEANING[receiver.kind]}; "
+            f"set it with {_SET_SECRET}",
+        )
+    if has_secret and not needed:
+        yield Problem(
+            (ALERT_RECEIVER_SECRET,),
+            SECRET_SHOWN,
+            "is read only as the SMTP password of observability.alerts.receiver.emailAuthUsername, which is not set; "
+            "set that or remove this key",
+        )
+
+
+def alert_receiver_warning(settings: PlatformSettings, stack_file: str) -> str | None:
+    """Outside prod, a stack may go without a receiver, but nobody should think its alerts reach them."""
+    if settings.observability.alerts.receiver is not None or not installs_alertmanager(settings):
+        return None
+    return (
+        f"{stack_file}: triton-platform:observability.alerts.receiver is not set, so Alertmanager drops every alert "
+        f"(the chart's null receiver); prod refuses this. To receive them, set observability.alerts.receiver.kind to "
+        f"{_KINDS}, and {_SET_SECRET}."
+    )
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
