@@ -34,7 +34,7 @@ PUBLIC_NAMES = {
     },
     "triton_components.gcp": {
         "GcpModelReaderIdentity", "GcpModelReaderIdentityArgs", "GcsModelBucket", "GcsModelBucketArgs",
-        "GkeCluster", "GkeClusterArgs", "GkeGpuNodePool", "GkeGpuNodePoolArgs",
+        "GkeCluster", "GkeClusterArgs", "GkeGpuNodePool", "GkeGpuNodePoolArgs", "GkeSecretsKey", "GkeSecretsKeyArgs",
     },
     "triton_components.aws": {
         "AwsModelReaderIdentity", "AwsModelReaderIdentityArgs", "EksGpuNodeGroup", "EksGpuNodeGroupArgs",

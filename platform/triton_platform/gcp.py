@@ -35,6 +35,22 @@ def gke_kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pul
     )
 
 
+def _cluster_apis(config: GcpSettings, services: list[str], opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    """Project APIs a new cluster's settings need. Enabling is idempotent, and an API stays on when the
+    stack goes: others may use it."""
+    return [
+        gcp.projects.Service(
+            f"{service.split('.', 1)[0]}-api",
+            project=config.project,
+            service=service,
+            disable_on_destroy=False,
+            disable_dependent_services=False,
+            opts=opts,
+        )
+        for service in services
+    ]
+
+
 def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
     stack = slug(pulumi.get_stack(), 20)
     provider = gcp.Provider("gcp", project=config.project, region=config.region)
@@ -43,6 +59,14 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
 
     cluster_name: pulumi.Input[str]
     if config.cluster.create:
+        encryption = config.cluster.secret_encryption
+        services = []
+        if encryption.enabled and encryption.kms_key_name is None:
+            # The key ring is created in this project; a key given by name lives where its owner keeps it.
+            services.append("cloudkms.googleapis.com")
+        if config.cluster.binary_authorization != "DISABLED":
+            services.append("binaryauthorization.googleapis.com")
+        apis = _cluster_apis(config, services, cloud_opts)
         cluster = GkeCluster(
             "cluster",
             {
@@ -52,8 +76,11 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
                 "release_channel": config.cluster.release_channel,
                 "master_ipv4_cidr_block": config.cluster.master_ipv4_cidr_block,
                 "master_authorized_networks": list(config.cluster.master_authorized_networks),
+                "encrypt_secrets": encryption.enabled,
+                "secrets_kms_key": encryption.kms_key_name,
+                "binary_authorization": config.cluster.binary_authorization,
             },
-            pulumi.ResourceOptions(providers=[provider], protect=prod),
+            pulumi.ResourceOptions(providers=[provider], protect=prod, depends_on=apis),
         )
         cluster_name = cluster.cluster_name
         endpoint, ca = cluster.endpoint, cluster.cluster_ca_certificate

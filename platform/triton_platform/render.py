@@ -239,6 +239,10 @@ class RenderMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            project = str(args.args.get("projectId", "project"))
+            number = int(hashlib.sha256(project.encode()).hexdigest()[:8], 16)
+            return {"projectId": project, "number": str(100000000000 + number)}
         if args.token == "gcp:container/getCluster:getCluster":
             # A cluster that meets the prerequisites (prerequisites.py): Workload Identity, Dataplane V2.
             return {

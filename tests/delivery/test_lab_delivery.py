@@ -65,10 +65,13 @@ class Load:
         for i in itertools.count(offset):
             if self.stopped.is_set() or time.monotonic() > self.deadline or next(self.remaining) <= 0:
                 return
+            # Stamped when sent: a request sent before a swap may be answered by the old version after
+            # it, and that is correct; only requests sent after the swap must reach the new version.
+            sent = time.monotonic()
             try:
                 version = infer(self.servers[i % len(self.servers)], self.model)
                 with self.lock:
-                    self.answers.append((time.monotonic(), version))
+                    self.answers.append((sent, version))
             except Exception as error:  # noqa: BLE001 - every failure is recorded; the test asserts none
                 with self.lock:
                     self.errors.append(repr(error))
@@ -79,7 +82,62 @@ class Load:
             thread.join(40)
 
     def versions_since(self, moment: float) -> set[int]:
-        return {version for at, version in self.answers if at > moment}
+        """Versions that answered requests sent after ``moment``."""
+        return {version for sent, version in self.answers if sent > moment}
+
+
+class SlowSwapServer:
+    """An inference endpoint on 127.0.0.1 whose answer carries the version current when the request
+    arrived; the first request is held until ``release`` is set (an answer crossing a swap)."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.received = 0
+        self.release = threading.Event()
+        owner = self
+
+        class Infer(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers["Content-Length"]))
+                version, owner.received = owner.version, owner.received + 1
+                owner.release.wait(30)
+                body = json.dumps({"outputs": [{"data": [x + version for x in INPUT]}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Infer)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def test_an_answer_crossing_the_swap_counts_for_the_moment_its_request_was_sent(harness):
+    """A request sent to version 1 and answered after the swap is not a request 'after the swap'."""
+    server = SlowSwapServer()
+    load = Load([server.url], "m", clients=1, deadline_seconds=60, max_requests=500)
+    try:
+        harness.wait_until(lambda: server.received >= 1, 30, what="the first request to arrive")
+        server.version = 2
+        swapped = time.monotonic()
+        server.release.set()  # version 1's answer arrives after the swap
+        harness.wait_until(lambda: any(v == 2 for _, v in load.answers), 30, what="an answer from version 2")
+    finally:
+        load.stop()
+        server.close()
+    assert load.errors == []
+    assert {v for _, v in load.answers} == {1, 2}
+    assert load.versions_since(swapped) == {2}
 
 
 class RoundRobinService:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from render_helpers import inputs, one
@@ -201,3 +203,92 @@ def test_mig_pools_offer_the_instances_per_gpu_of_nvidias_profile_table(run, mac
                              mig_partition_size=partition)
     run(program)
     assert created["pool"].allocatable_gpus_per_node == per_gpu
+
+
+CLUSTER = "gcp:container/cluster:Cluster"
+FIREWALL = "gcp:compute/firewall:Firewall"
+
+
+def _cluster(**overrides):
+    args = {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml", **overrides}
+    return lambda: GkeCluster("cluster", args)
+
+
+def test_private_cluster_lets_the_control_plane_reach_the_add_on_webhooks_on_the_system_nodes(run):
+    """GKE opens only 443 and 10250 from the control plane to private nodes: istiod's injector (15017)
+    and KEDA's webhook (9443) and metrics API (6443) need a rule of their own, from the master CIDR."""
+    render = run(_cluster(master_ipv4_cidr_block="172.16.8.0/28"))
+    rule = inputs(render, FIREWALL)
+    assert rule["direction"] == "INGRESS"
+    assert rule["sourceRanges"] == ["172.16.8.0/28"]
+    assert rule["allows"] == [{"protocol": "tcp", "ports": ["15017", "9443", "6443"]}]
+    assert rule["network"] == inputs(render, CLUSTER)["network"] == "default"
+    system_nodes = inputs(render, "gcp:container/nodePool:NodePool")["nodeConfig"]["serviceAccount"]
+    assert rule["targetServiceAccounts"] == [system_nodes] == ["ml-system@acme-ml.iam.gserviceaccount.com"]
+    assert "targetTags" not in rule and "sourceTags" not in rule
+
+
+def test_secrets_are_encrypted_with_a_rotated_kms_key_only_gke_may_use(run):
+    render = run(_cluster())
+    encryption = inputs(render, CLUSTER)["databaseEncryption"]
+    ring = inputs(render, "gcp:kms/keyRing:KeyRing")
+    key = inputs(render, "gcp:kms/cryptoKey:CryptoKey")
+    assert ring["location"] == "us-central1" and ring["project"] == "acme-ml"
+    assert ring["name"].startswith("ml-secrets-") and len(ring["name"]) == len("ml-secrets-") + 8
+    assert key["keyRing"] == f"projects/acme-ml/locations/us-central1/keyRings/{ring['name']}"
+    assert key["purpose"] == "ENCRYPT_DECRYPT"
+    assert key["rotationPeriod"] == f"{90 * 86400}s"
+    assert encryption == {"state": "ENCRYPTED", "keyName": f"{key['keyRing']}/cryptoKeys/{key['name']}"}
+    grant = inputs(render, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert grant["cryptoKeyId"] == encryption["keyName"]
+    assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert re.fullmatch(r"serviceAccount:service-[0-9]+@container-engine-robot\.iam\.gserviceaccount\.com", grant["member"])
+    # GKE checks the agent's grant when it creates the cluster.
+    cluster = one(render, CLUSTER)
+    assert "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::cluster-secrets-key-gke-service-agent" in cluster["dependsOn"]
+
+
+def test_a_zonal_cluster_keys_its_secrets_in_its_region(run):
+    render = run(_cluster(location="us-central1-a"))
+    assert inputs(render, "gcp:kms/keyRing:KeyRing")["location"] == "us-central1"
+
+
+def test_an_existing_key_is_used_as_given_and_nothing_is_created_or_granted(run):
+    key = "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml"
+    render = run(_cluster(secrets_kms_key=key))
+    assert inputs(render, CLUSTER)["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": key}
+    assert not render.find("gcp:kms/keyRing:KeyRing") and not render.find("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+
+
+def test_secret_encryption_off_must_be_asked_for_by_name(run):
+    render = run(_cluster(encrypt_secrets=False))
+    assert inputs(render, CLUSTER)["databaseEncryption"] == {"state": "DECRYPTED"}
+    assert not render.find("gcp:kms/cryptoKey:CryptoKey")
+
+
+def test_binary_authorization_is_off_unless_enforced_by_name(run):
+    assert inputs(run(_cluster()), CLUSTER)["binaryAuthorization"] == {"evaluationMode": "DISABLED"}
+    render = run(_cluster(binary_authorization="PROJECT_SINGLETON_POLICY_ENFORCE"))
+    assert inputs(render, CLUSTER)["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"binary_authorization": "ENFORCE"},
+         "binary_authorization is 'ENFORCE'; use one of DISABLED, PROJECT_SINGLETON_POLICY_ENFORCE"),
+        ({"secrets_kms_key": "projects/acme-sec/locations/europe-west1/keyRings/gke/cryptoKeys/ml"},
+         "secrets_kms_key is in europe-west1, but GKE encrypts a cluster in us-central1 only with a key of "
+         "us-central1; give a key from us-central1"),
+        ({"secrets_kms_key": "gke/ml"},
+         "secrets_kms_key is 'gke/ml'; give a key's resource name, "
+         "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>"),
+        ({"secrets_kms_key": "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml", "encrypt_secrets": False},
+         "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both"),
+        ({"control_plane_webhook_ports": [0]}, "control_plane_webhook_ports has [0]; use TCP ports 1-65535"),
+    ],
+)
+def test_new_cluster_rejects_what_gke_would_refuse(run, overrides, message):
+    with pytest.raises(ValueError) as caught:
+        run(_cluster(**overrides))
+    assert str(caught.value) == message

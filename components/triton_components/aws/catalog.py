@@ -1,4 +1,5 @@
-"""GPUs per EC2 instance type for the GPU families EKS runs Triton on, as data (no SDK import).
+"""GPUs per EC2 instance type for the GPU families EKS runs Triton on, and the NVIDIA AMI types of
+EKS managed node groups, as data (no SDK import): config validation reads them too.
 
 Source: the EC2 accelerated-computing instance tables (G4dn, G5, G6, G6e, P3, P4d, P5).
 """
@@ -45,3 +46,12 @@ def gpus_of(instance_type: str) -> int | None:
         return None
     family, size = match.groups()
     return _FAMILIES.get(family, {}).get(size)
+
+
+#: EKS managed node group AMI types with NVIDIA drivers.
+NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
+#: AMI types whose nodes run NVIDIA's device plugin on the host (Bottlerocket's ``*-nvidia`` variants);
+#: the EKS-optimized AL2023 NVIDIA AMI ships the driver and container toolkit, not the plugin.
+AMI_TYPES_WITH_DEVICE_PLUGIN = ("BOTTLEROCKET_x86_64_NVIDIA",)
+#: Bottlerocket boots from a small OS volume and keeps container images and pod storage on a second one.
+BOTTLEROCKET_AMI_TYPES = ("BOTTLEROCKET_x86_64_NVIDIA",)

@@ -21,12 +21,9 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 )
 GROUP_LABEL = "triton-platform.io/gpu-pool"
-NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
-#: AMI types whose nodes run NVIDIA's device plugin on the host (Bottlerocket's ``*-nvidia`` variants);
-#: the EKS-optimized AL2023 NVIDIA AMI ships the driver and container toolkit, not the plugin.
-AMI_TYPES_WITH_DEVICE_PLUGIN = ("BOTTLEROCKET_x86_64_NVIDIA",)
-#: Bottlerocket boots from a small OS volume and keeps container images and pod storage on a second one.
-BOTTLEROCKET_AMI_TYPES = ("BOTTLEROCKET_x86_64_NVIDIA",)
+NVIDIA_AMI_TYPES = catalog.NVIDIA_AMI_TYPES
+AMI_TYPES_WITH_DEVICE_PLUGIN = catalog.AMI_TYPES_WITH_DEVICE_PLUGIN
+BOTTLEROCKET_AMI_TYPES = catalog.BOTTLEROCKET_AMI_TYPES
 
 
 class EksGpuNodeGroupArgs(TypedDict):

@@ -1,4 +1,4 @@
-"""GCP components (GKE cluster, GPU node pool, GCS model bucket, model-reader identity).
+"""GCP components (GKE cluster and its Secrets key, GPU node pool, GCS model bucket, model-reader identity).
 
 Exports load lazily (PEP 562): importing ``triton_components.gcp.catalog`` for validation never
 imports ``pulumi_gcp``; touching ``GkeGpuNodePool`` does, and without the SDK it raises an
@@ -14,6 +14,8 @@ from ..common.lazy_exports import load_export
 _EXPORTS = {
     "GkeCluster": "gke_cluster",
     "GkeClusterArgs": "gke_cluster",
+    "GkeSecretsKey": "gke_secrets_key",
+    "GkeSecretsKeyArgs": "gke_secrets_key",
     "GkeGpuNodePool": "gke_gpu_node_pool",
     "GkeGpuNodePoolArgs": "gke_gpu_node_pool",
     "GcsModelBucket": "gcs_model_bucket",

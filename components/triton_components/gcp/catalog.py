@@ -1,4 +1,4 @@
-"""What GKE accepts for GPU node pools, as data (no cloud SDK import).
+"""What GKE accepts for GPU node pools and for the clusters a stack creates, as data (no cloud SDK import).
 
 Sources: GKE "About GPUs" and Compute Engine GPU machine-type tables; MIG profiles from the
 NVIDIA MIG user guide. Used by config validation and by ``GkeGpuNodePool`` so a combination
@@ -98,3 +98,23 @@ def allocatable_gpus(
     if max_shared_clients_per_gpu:
         return count * max_shared_clients_per_gpu
     return count
+
+
+#: ``binary_authorization.evaluation_mode`` of a cluster: off, or every pod's image checked against the
+#: project's Binary Authorization policy.
+BINARY_AUTHORIZATION_MODES = ("DISABLED", "PROJECT_SINGLETON_POLICY_ENFORCE")
+#: A Cloud KMS key's resource name, as GKE's ``database_encryption.key_name`` takes it.
+KMS_KEY_NAME_PATTERN = (
+    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[A-Za-z0-9_-]{1,63}"
+    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}$"
+)
+
+
+def region_of(location: str) -> str:
+    """The region of a GKE location: a zonal cluster's Cloud KMS key lives in its region."""
+    return location if re.fullmatch(r"[a-z]+-[a-z]+[0-9]+", location) else location.rsplit("-", 1)[0]
+
+
+def kms_key_location(key_name: str) -> str:
+    """``projects/p/locations/<this>/keyRings/…`` -> the key's location."""
+    return key_name.split("/")[3]

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from triton_components.common import versions
+from triton_components.gcp import catalog as gcp_catalog
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
@@ -116,6 +117,13 @@ class ModelGroupSettings(Model):
     autoscaling: AutoscalingSettings | None = None
 
 
+class SecretEncryptionSettings(Model):
+    #: ``GkeClusterArgs.encrypt_secrets``; prod keeps it on.
+    enabled: bool = True
+    #: ``GkeClusterArgs.secrets_kms_key``: an existing key in the cluster's region; unset: one is created.
+    kms_key_name: Annotated[str, Field(pattern=gcp_catalog.KMS_KEY_NAME_PATTERN)] | None = None
+
+
 class GkeClusterSettings(Model):
     name: DnsLabel
     location: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$")]
@@ -129,6 +137,10 @@ class GkeClusterSettings(Model):
     #: against the looked-up cluster before anything is created. ``not-enforced`` accepts a cluster
     #: that ignores the Triton namespace's policies (not in prod).
     network_policy: Literal["enforced", "not-enforced"] = "enforced"
+    #: Application-layer Secrets encryption of a cluster this stack creates (``GkeClusterArgs``).
+    secret_encryption: SecretEncryptionSettings = SecretEncryptionSettings()
+    #: ``GkeClusterArgs.binary_authorization`` of a cluster this stack creates.
+    binary_authorization: Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES] = "DISABLED"  # type: ignore[valid-type]
 
 
 class GpuSharingSettings(Model):

@@ -11,7 +11,6 @@ from typing import Iterator
 
 from triton_components.common import versions
 from triton_components.aws import catalog as aws_catalog
-from triton_components.aws.eks_gpu_node_group import AMI_TYPES_WITH_DEVICE_PLUGIN
 from triton_components.gcp import catalog
 from triton_components.common.quantities import memory_bytes
 
@@ -143,6 +142,7 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
         yield Problem(
             ("gcp", "cluster", "masterAuthorizedNetworks"), [], "prod clusters need at least one authorized CIDR"
         )
+    yield from _created_cluster(s, gcp)
     problem = catalog.accelerator_problem(pool.machine_type, pool.accelerator_type, pool.accelerators_per_node)
     if problem:
         key = "acceleratorType" if pool.accelerator_type not in catalog.ACCELERATORS else "machineType"
@@ -193,6 +193,44 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
                     f"preStopSleepSeconds + exitTimeoutSeconds is {budget} s, but GKE gives pods on a reclaimed Spot "
                     f"node {GKE_SPOT_SHUTDOWN_SECONDS} s; keep the sum at {GKE_SPOT_SHUTDOWN_SECONDS} or less",
                 )
+
+
+def _created_cluster(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
+    """Secrets encryption and Binary Authorization describe a cluster this stack creates."""
+    cluster = gcp.cluster
+    at = ("gcp", "cluster")
+    if not cluster.create:
+        for key, field in (("secretEncryption", "secret_encryption"), ("binaryAuthorization", "binary_authorization")):
+            if field in cluster.model_fields_set:
+                yield Problem(
+                    (*at, key),
+                    "set",
+                    "applies to a cluster this stack creates (gcp.cluster.create: true); an existing cluster keeps its "
+                    "own setting: remove the key",
+                )
+        return
+    encryption = cluster.secret_encryption
+    if not encryption.enabled and s.environment is Environment.PROD:
+        yield Problem(
+            (*at, "secretEncryption", "enabled"),
+            False,
+            "prod clusters encrypt Secrets with a Cloud KMS key (CIS GKE Benchmark 5.3.1); remove the key",
+        )
+    key = encryption.kms_key_name
+    if key is None:
+        return
+    if not encryption.enabled:
+        yield Problem(
+            (*at, "secretEncryption", "kmsKeyName"), key, "names a key, but secretEncryption.enabled is false; remove one of the two"
+        )
+    region = catalog.region_of(cluster.location)
+    if catalog.kms_key_location(key) != region:
+        yield Problem(
+            (*at, "secretEncryption", "kmsKeyName"),
+            key,
+            f"the key is in {catalog.kms_key_location(key)}, but GKE encrypts the Secrets of a cluster in "
+            f"{cluster.location} only with a key of {region}: give a key from {region}",
+        )
 
 
 def _cluster(s: PlatformSettings) -> Iterator[Problem]:
@@ -278,7 +316,7 @@ def _aws(s: PlatformSettings, aws: AwsSettings) -> Iterator[Problem]:
         yield Problem((*at, "instanceTypes"), group.instance_types, "mixes GPU counts per node; use types with the same count")
     if group.min_nodes > group.max_nodes:
         yield Problem((*at, "minNodes"), group.min_nodes, f"is above maxNodes ({group.max_nodes})")
-    if group.install_device_plugin and group.ami_type in AMI_TYPES_WITH_DEVICE_PLUGIN:
+    if group.install_device_plugin and group.ami_type in aws_catalog.AMI_TYPES_WITH_DEVICE_PLUGIN:
         yield Problem(
             (*at, "installDevicePlugin"),
             True,
