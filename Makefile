@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install render validate test lab lab-bench e2e bench golden lock clean
+.PHONY: help install render example validate test lab lab-bench e2e bench golden lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
 # list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
@@ -64,6 +64,10 @@ $(VENV)/.render-installed: pyproject.toml requirements-render.lock
 
 render: $(VENV)/.render-installed ## render every Pulumi.<stack>.yaml offline into ./rendered/<stack>/
 	$(BIN)/triton-platform render --out rendered
+
+# A user's own project (examples/triton-server-only) under the same mocks: no Pulumi CLI needed.
+example: $(VENV)/.render-installed ## render examples/triton-server-only offline into ./rendered/examples/triton-server-only/
+	cd examples/triton-server-only && $(abspath $(BIN))/triton-platform render --out $(CURDIR)/rendered/examples/triton-server-only
 
 validate: $(VENV)/.render-installed ## check every stack's configuration only
 	$(BIN)/triton-platform validate

@@ -26,7 +26,7 @@ from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 
-from .config.loader import PROJECT, load_settings
+from .config.loader import PROJECT, ConfigError, load_settings
 from .config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 
 
@@ -126,7 +126,7 @@ class TrackingMonitor(pulumi_mocks.MockMonitor):
 
 @contextlib.contextmanager
 def mock_runtime(
-    monitor: TrackingMonitor, stack: str, config: Mapping[str, str], secret_keys: list[str]
+    monitor: TrackingMonitor, stack: str, config: Mapping[str, str], secret_keys: list[str], project: str = PROJECT
 ) -> Iterator[None]:
     """A fresh Pulumi runtime under ``monitor`` for one program run; every event loop closed after.
     Call inside a fresh ``contextvars.Context`` so runs never share runtime state."""
@@ -134,7 +134,7 @@ def mock_runtime(
     pulumi_settings.ROOT.set(None)
     asyncio.set_event_loop(loop)
     try:
-        pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
         pulumi.runtime.set_all_config(dict(config), secret_keys)
         yield
     finally:
@@ -284,18 +284,40 @@ def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     return read_stack_file(path)
 
 
+def project_program(root: Path) -> tuple[str, Path]:
+    """The project's name and its program (``main`` of ``Pulumi.yaml``, else the project folder), as
+    the Pulumi CLI finds them: this repository's, or a user's own project built from the components
+    (examples/)."""
+    path = root / "Pulumi.yaml"
+    try:
+        project = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(path.name, [f"cannot be read as a Pulumi project file: {error}"]) from None
+    name = project.get("name") if isinstance(project, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ConfigError(path.name, ["no project name (a `name:` key)"])
+    program = root / str(project.get("main") or ".")
+    if not (program / "__main__.py").is_file():
+        raise ConfigError(path.name, [f"no Python program at {program / '__main__.py'} (the project's `main`)"])
+    return name, program
+
+
 def validate_stack(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """Raise ``ConfigError`` if the stack's config is invalid; return it as the engine passes it."""
+    """Raise ``ConfigError`` if the stack's config is invalid; return it as the engine passes it.
+    A project of another name (a user's own, built from the components) has its own config, which
+    only its program checks: its stack file need only be readable."""
     path = root / f"Pulumi.{stack}.yaml"
     config, secret_keys = stack_config(path)
-    load_settings(config, path.name, frozenset(secret_keys))
+    if project_program(root)[0] == PROJECT:
+        load_settings(config, path.name, frozenset(secret_keys))
     return config, secret_keys
 
 
 def render_stack(root: Path, stack: str) -> StackRender:
-    """Validate (a clean error before any mock runs), then run ``stacks/__main__.py`` under mocks."""
+    """Validate (a clean error before any mock runs), then run the project's program under mocks."""
     config, secret_keys = validate_stack(root, stack)
-    return record(lambda: runpy.run_path(str(root / "stacks"), run_name="__main__"), stack, config, secret_keys)
+    project, program = project_program(root)
+    return record(lambda: runpy.run_path(str(program), run_name="__main__"), stack, config, secret_keys, project)
 
 
 def record(
@@ -303,12 +325,15 @@ def record(
     stack: str = "test",
     config: Mapping[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    project: str = PROJECT,
 ) -> StackRender:
     """Run ``program`` under recording mocks, in a fresh context so runs never share state."""
-    return contextvars.Context().run(_run, program, stack, dict(config or {}), list(secret_keys or []))
+    return contextvars.Context().run(_run, program, stack, dict(config or {}), list(secret_keys or []), project)
 
 
-def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: list[str]) -> StackRender:
+def _run(
+    program: Callable[[], Any], stack: str, config: dict[str, str], secret_keys: list[str], project: str
+) -> StackRender:
     render = StackRender(stack)
 
     def run_and_collect() -> Any:
@@ -316,7 +341,7 @@ def _run(program: Callable[[], Any], stack: str, config: dict[str, str], secret_
         root_stack: Any = pulumi_settings.get_root_resource()
         return asyncio.ensure_future(_collect_outputs(dict(root_stack.outputs), render))
 
-    with mock_runtime(_Recorder(RenderMocks(), render), stack, config, secret_keys):
+    with mock_runtime(_Recorder(RenderMocks(), render), stack, config, secret_keys, project):
         pulumi.runtime.test(run_and_collect)()
     render.resources.sort(key=lambda r: r["id"])
     return render
