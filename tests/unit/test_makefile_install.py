@@ -1,8 +1,8 @@
 """`make install` says which Python it needs, and never leaves a .venv made by the wrong Python
 broken for every later run: it notices and rebuilds it.
 
-Each case runs the real Makefile in a scratch folder with pip offline (``PIP_NO_INDEX``), so
-nothing is downloaded; what matters is what make decides before pip runs.
+Each case runs the real Makefile in a scratch folder with pip cut off from every package source
+(``offline_env``), so no case waits on a registry; what matters is what make decides before pip runs.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -45,9 +47,20 @@ def fake_python(folder: Path, version: tuple[int, int, int]) -> Path:
     return script
 
 
+def offline_env() -> dict[str, str]:
+    """This environment with pip unable to reach any package source: no index, none of the machine's
+    pip settings (a pip.conf or PIP_* variable may add an index or a find-links URL), and a proxy that
+    refuses at once, so a request that slips through fails in milliseconds instead of waiting."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("PIP_", "UV_")) and k != "MAKEFLAGS"}
+    refused = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
+    env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+               PIP_RETRIES="0", HTTP_PROXY=refused, HTTPS_PROXY=refused, ALL_PROXY=refused,
+               http_proxy=refused, https_proxy=refused, all_proxy=refused, NO_PROXY="", no_proxy="")
+    return env
+
+
 def make_install(folder: Path, python: Path | str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("MAKEFLAGS", None)
+    env = offline_env()
     return subprocess.run(["make", "-s", "install", f"PYTHON={python}"], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -103,3 +116,35 @@ def test_a_working_venv_is_left_alone(folder):
     stale_venv(folder, REAL_PYTHON)
     result = make_install(folder, REAL_PYTHON)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_no_case_reaches_a_package_source_the_machine_configures(folder, monkeypatch):
+    """A wheelhouse or index URL in the machine's pip settings must not turn these tests into
+    registry tests: pip runs (the venv is rebuilt) and the URL sees no request."""
+    requests: list[str] = []
+
+    class Wheelhouse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Wheelhouse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/wheels/"
+        monkeypatch.setenv("PIP_FIND_LINKS", url)
+        monkeypatch.setenv("PIP_EXTRA_INDEX_URL", url)
+        stale_venv(folder, "/nonexistent/python3.10")
+        result = make_install(folder, REAL_PYTHON)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    # pip ran, found no package source, and failed at once.
+    assert "rebuilding it with" in result.stderr and "No matching distribution found for" in result.stderr, result.stderr
+    assert requests == []
