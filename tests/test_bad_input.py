@@ -73,17 +73,17 @@ CORPUS = {
     ),
     "value its tag cannot hold": (
         "config:\n  triton-platform:modelGroups:\n    - name: a\n      replicas: !!int two\n",
-        "Cannot read Pulumi.broken.yaml: line 4, column 17: 'two' is not a valid !!int "
-        "(invalid literal for int() with base 10: 'two')",
+        "Cannot read Pulumi.broken.yaml: line 4, column 17: 'two' is not a valid !!int: Pulumi's YAML reads it "
+        "as !!str",
     ),
     "empty value with a tag": (
         "config:\n  triton-platform:environment: !!float\n",
-        "Cannot read Pulumi.broken.yaml: line 2, column 32: '' is not a valid !!float (string index out of range)",
+        "Cannot read Pulumi.broken.yaml: line 2, column 32: '' is not a valid !!float: Pulumi's YAML reads it as "
+        "!!null",
     ),
     "bad base64": (
         "config:\n  triton-platform:environment: !!binary /////\n",
-        "Cannot read Pulumi.broken.yaml: line 2, column 32: failed to decode base64 data: Invalid base64-encoded "
-        "string: number of data characters (5) cannot be 1 more than a multiple of 4",
+        "Cannot read Pulumi.broken.yaml: line 2, column 32: '/////' is not valid !!binary data (base64)",
     ),
     "python object tag": (
         "config:\n  triton-platform:environment: !!python/object/apply:os.system [id]\n",
@@ -256,9 +256,14 @@ def validate_file(project: Path, capsys, text: str) -> tuple[int, str]:
     [
         ("{name: a, replicas: true}", "triton-platform:modelGroups[0].replicas = true: Input should be a valid integer"),
         ("{name: a, replicas: '2'}", "triton-platform:modelGroups[0].replicas = '2': Input should be a valid integer"),
-        ("{name: a, replicas: 2.0}", "triton-platform:modelGroups[0].replicas = 2.0: Input should be a valid integer"),
+        ("{name: a, replicas: 2.5}", "triton-platform:modelGroups[0].replicas = 2.5: Input should be a valid integer"),
         ("{name: a, acceptSingleReplica: 1}",
          "triton-platform:modelGroups[0].acceptSingleReplica = 1: Input should be a valid boolean"),
+        # YAML 1.2, as the Pulumi CLI reads it: "yes" and "on" are text, not booleans.
+        ("{name: a, acceptSingleReplica: yes}",
+         "triton-platform:modelGroups[0].acceptSingleReplica = 'yes': Input should be a valid boolean"),
+        ("{name: a, acceptSingleReplica: on}",
+         "triton-platform:modelGroups[0].acceptSingleReplica = 'on': Input should be a valid boolean"),
     ],
 )
 def test_a_boolean_is_not_a_count_and_a_number_is_not_a_boolean(project, capsys, group, expected):
@@ -284,14 +289,15 @@ def test_keys_outside_the_namespace_are_errors_unless_a_provider_reads_them(proj
                 "  random:x: y\n"
     code, err = validate_file(project, capsys, GOOD + providers)
     assert (code, err) == (0, "")
+    # A key without a namespace is the project's, as the CLI reads it: modelGroups is checked as ours.
     code, err = validate_file(project, capsys, GOOD + "  modelGroups: []\n  tritonplatform:mesh: {}\n"
                               "  datadog:apiKey: x\n")
     assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (3 problems):\n"
-        "  - modelGroups: has no namespace, so nothing reads it; write triton-platform:modelGroups\n"
         "  - tritonplatform:mesh: no program reads the namespace 'tritonplatform'; did you mean triton-platform:mesh? "
         "This stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n"
         "  - datadog:apiKey: no program reads the namespace 'datadog'; "
-        "this stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n")
+        "this stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n"
+        "  - triton-platform:modelGroups = []: List should have at least 1 item after validation, not 0\n")
 
 
 def test_an_unknown_top_level_key_is_an_error(project, capsys):

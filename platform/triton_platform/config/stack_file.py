@@ -6,20 +6,32 @@ binary or non-UTF-8 bytes, NUL bytes, tabs, unclosed brackets or quotes) is a ``
 ("Cannot read ..."); a readable file of the wrong shape (not a mapping, ``config:`` not a mapping,
 a key given twice, a top-level key Pulumi does not know) is listed like any other invalid
 configuration ("Invalid configuration in ...").
+
+Values are read as the Pulumi CLI reads them, not as PyYAML would: the CLI parses stack files with
+Go's ``gopkg.in/yaml.v3`` (YAML 1.2 core schema, with that library's own number rules), so
+``spot: yes`` is the text "yes", not true; ``1e3``, ``0x1F``, ``017`` and ``1_000`` are numbers;
+``1:30`` is text; a timestamp reaches the program as Go prints it ("2026-01-02 00:00:00 +0000 UTC");
+a key left empty is "" at the top level; a key without a namespace belongs to the project; a
+secure value anywhere in an object makes the whole key secret. ``tests/e2e/test_stack_file_reader.py``
+compares this reader with the real CLI on a corpus of such files.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import math
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
 
-from .loader import ConfigError
+from .loader import PROJECT, ConfigError
 
 #: Marks a secret value in the config the CLI passes on (the ciphertext is never decrypted offline).
 SECRET_PLACEHOLDER = "[secret]"
@@ -62,24 +74,104 @@ def read_stack_file(path: Path) -> tuple[dict[str, str], list[str]]:
         )
     config = config if isinstance(config, dict) else {}
     for key in config:
-        if not isinstance(key, str):
+        if isinstance(key, _NonTextKey):
             problems.append(
                 f"line {_line(_key_node(config_node, key))}: config key {_scalar(key)} is not text; keys are "
                 "<namespace>:<name>, such as triton-platform:environment"
             )
     if problems:
         raise ConfigError(name, problems)
+    project = _project_name(path)
     values: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = SECRET_PLACEHOLDER
+    for written, value in config.items():
+        # As the CLI does: a key without a namespace is the project's.
+        key = written if ":" in written else f"{project}:{written}"
+        masked, secret = _mask_secrets(value)
+        if secret:
             secret_keys.append(key)
-        elif isinstance(value, str):
-            values[key] = value
-        else:
-            values[key] = json.dumps(_plain(value))
+        try:
+            values[key] = _engine_text(masked)
+        except ValueError as error:
+            problems.append(f"line {_line(_value_node(config_node, written))}: {written}: {error}")
+    if problems:
+        raise ConfigError(name, problems)
     return values, secret_keys
+
+
+def _project_name(path: Path) -> str:
+    """The ``name`` of the ``Pulumi.yaml`` beside the stack file (the namespace of keys without one)."""
+    try:
+        project = yaml.safe_load((path.parent / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return PROJECT
+    name = project.get("name") if isinstance(project, dict) else None
+    return name if isinstance(name, str) and name else PROJECT
+
+
+def _mask_secrets(value: Any) -> tuple[Any, bool]:
+    """``value`` with each ``{secure: <ciphertext>}`` as ``SECRET_PLACEHOLDER`` (never decrypted here), and
+    whether there was one: the engine marks the whole key secret when any part of it is."""
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get("secure"), str):
+            return SECRET_PLACEHOLDER, True
+        pairs = [(_go_key(k), *_mask_secrets(v)) for k, v in value.items()]
+        return {k: v for k, v, _ in pairs}, any(secret for _, _, secret in pairs)
+    if isinstance(value, list):
+        items = [_mask_secrets(v) for v in value]
+        return [v for v, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
+def _go_key(key: Any) -> str:
+    """A mapping key as the engine writes it (Go's ``fmt.Sprintf("%v", key)``)."""
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "<nil>"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float):
+        text = repr(key)
+        exponent = int(text.split("e")[1]) if "e" in text else len(str(int(abs(key)))) - 1 if abs(key) >= 1 else -1
+        if math.isfinite(key) and -4 <= exponent < 21:
+            return _go_float(key)
+        return text.replace("inf", "Inf").replace("nan", "NaN")
+    return str(key)
+
+
+def _engine_text(value: Any) -> str:
+    """The text the engine hands the program for one key (``config.object.MarshalString``): text as is,
+    an empty key as "", a scalar as Go's JSON prints it, a list or mapping as Go's JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return _go_json(value)
+
+
+def _go_json(value: Any) -> str:
+    """Go's ``encoding/json`` text for a decoded value: sorted keys, Go's float format, no NaN or infinity."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_go_json(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_go_json(v) for v in value) + "]"
+    if isinstance(value, float):
+        return _go_float(value)
+    return json.dumps(value)
+
+
+def _go_float(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{value} is not a value Pulumi can pass to the program (JSON has no NaN or infinity); the CLI refuses it"
+        )
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        text = repr(value)  # shortest round trip, as Go's 'e' format with precision -1
+        return re.sub(r"e-0(\d)$", r"e-\1", text)
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _text(path: Path) -> str:
@@ -116,31 +208,54 @@ class _Document:
         self.duplicates = duplicates
 
 
+class _NonTextKey(str):
+    """A mapping key written as a number, boolean or null, as the engine's text, remembering the value."""
+
+    def __new__(cls, text: str, original: Any) -> "_NonTextKey":
+        key = super().__new__(cls, text)
+        key.original = original
+        return key
+
+
 class _StackFileLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that records keys given twice in one mapping (the last one would win
-    silently), keeps timestamps as text (as Pulumi does), and turns a constructor's Python error
-    (``!!int two``) into a marked YAML error."""
+    """PyYAML's safe loader that resolves scalars as yaml.v3 does (``go_resolve``), records keys given
+    twice in one mapping (the CLI refuses them), and turns a constructor's error (``!!int two``) into
+    a marked YAML error."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[str] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:
-                continue  # an unhashable key: the base class reports it with its line
-            if first != key_node.start_mark.line + 1:
+        # Keys are kept apart as Go keeps them (Python would merge 1 and true), then written as the
+        # engine writes them (``_go_key``); a key that is not text remembers it for the config section.
+        written = [k for k, _ in node.value if k.tag != MERGE_TAG]
+        self.flatten_mapping(node)  # merged keys first, so the mapping's own keys win
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            mapping[self._key(node, key_node)] = self.construct_object(value_node, deep=deep)
+        seen: dict[tuple[bool, str], int] = {}
+        for key_node in written:
+            key = self._key(node, key_node)
+            line = key_node.start_mark.line + 1
+            identity = (isinstance(key, _NonTextKey), str(key))
+            if identity in seen:
                 self.duplicates.append(
-                    f"line {key_node.start_mark.line + 1}: {_scalar(key)} is given twice in one mapping (first on line "
-                    f"{first}); YAML would silently keep the last one, so remove one"
+                    f"line {line}: {_scalar(key)} is given twice in one mapping (first on line {seen[identity]}); "
+                    "YAML would silently keep the last one, so remove one"
                 )
-        return super().construct_mapping(node, deep=deep)
+            seen.setdefault(identity, line)
+        return mapping
+
+    def _key(self, mapping: yaml.MappingNode, key_node: yaml.Node) -> Any:
+        key = self.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise ConstructorError(
+                "while constructing a mapping", mapping.start_mark, "found an unhashable key", key_node.start_mark
+            ) from None
+        return key if isinstance(key, str) else _NonTextKey(_go_key(key), key)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -153,7 +268,143 @@ class _StackFileLoader(yaml.SafeLoader):
             raise ConstructorError(None, None, f"{shown} is not a valid {tag} ({error})", node.start_mark) from None
 
 
-_StackFileLoader.add_constructor("tag:yaml.org,2002:timestamp", _StackFileLoader.construct_yaml_str)
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # Plain scalars resolve as yaml.v3 resolves them (below); quoted ones stay text.
+        if kind is yaml.ScalarNode and implicit[0]:
+            return MERGE_TAG if value == "<<" else _PLAIN_TAG
+        return super().resolve(kind, value, implicit)
+
+    def construct_go_scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = "" if node.tag == _PLAIN_TAG else node.tag
+        if tag == BINARY_TAG:
+            try:
+                return base64.b64decode(node.value.replace("\n", "").replace(" ", ""), validate=True).decode(
+                    "utf-8", "replace"
+                )
+            except ValueError:
+                raise ConstructorError(
+                    None, None, f"{node.value!r} is not valid !!binary data (base64)", node.start_mark
+                ) from None
+        if node.style and tag in ("", STR_TAG):  # quoted or block text
+            return node.value
+        resolved_tag, value = go_resolve(node.value)
+        if tag in ("", STR_TAG) or tag == resolved_tag:
+            return node.value if tag == STR_TAG else value
+        if tag == FLOAT_TAG and resolved_tag == INT_TAG:
+            return float(value)
+        short = lambda t: t.replace("tag:yaml.org,2002:", "!!")  # noqa: E731
+        raise ConstructorError(
+            None,
+            None,
+            f"{node.value!r} is not a valid {short(tag)}: Pulumi's YAML reads it as {short(resolved_tag)}",
+            node.start_mark,
+        )
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+NULL_TAG = "tag:yaml.org,2002:null"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+BINARY_TAG = "tag:yaml.org,2002:binary"
+#: A plain scalar not yet resolved: PyYAML's YAML 1.1 resolvers are never consulted.
+_PLAIN_TAG = "tag:triton-platform,2026:plain"
+
+for _tag in (_PLAIN_TAG, STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG, NULL_TAG, TIMESTAMP_TAG, BINARY_TAG):
+    _StackFileLoader.add_constructor(_tag, _StackFileLoader.construct_go_scalar)
+
+#: yaml.v3's table of plain scalars with a fixed meaning (resolve.go): only these spellings are
+#: booleans and nulls; "yes", "no", "on", "off", "y" and "n" are text.
+_FIXED: dict[str, tuple[str, Any]] = {
+    **{s: (BOOL_TAG, True) for s in ("true", "True", "TRUE")},
+    **{s: (BOOL_TAG, False) for s in ("false", "False", "FALSE")},
+    **{s: (NULL_TAG, None) for s in ("", "~", "null", "Null", "NULL")},
+    **{s: (FLOAT_TAG, math.nan) for s in (".nan", ".NaN", ".NAN")},
+    **{s: (FLOAT_TAG, math.inf) for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
+    **{s: (FLOAT_TAG, -math.inf) for s in ("-.inf", "-.Inf", "-.INF")},
+}
+_YAML_STYLE_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")
+#: Go's ``strconv.ParseInt(s, 0, 64)`` syntax: a sign, then 0x/0o/0b or a leading 0 (octal), or decimal.
+_GO_INT = re.compile(r"^([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
+_TIMESTAMP = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2}))"
+    r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,9}))?))?$"
+)
+
+
+def go_resolve(text: str) -> tuple[str, Any]:
+    """The tag and value yaml.v3 gives a plain scalar (``resolve`` in its resolve.go), in Python terms;
+    a timestamp becomes the text Go's ``time.Time.String`` prints, which is what reaches the program."""
+    if text in _FIXED:
+        return _FIXED[text]
+    first = text[:1]
+    if first == ".":
+        if _DOT_FLOAT.match(text):
+            return _float_or_text(text)
+        return STR_TAG, text
+    if not first or not (first.isdigit() or first in "+-") or not first.isascii():
+        return STR_TAG, text
+    stamp = _go_timestamp(text)
+    if stamp is not None:
+        return TIMESTAMP_TAG, stamp
+    plain = text.replace("_", "")
+    match = _GO_INT.match(plain)
+    if match:
+        sign, digits = match.groups()
+        prefix = digits[:2].lower()
+        number = int(digits[2:], {"0x": 16, "0o": 8, "0b": 2}[prefix]) if prefix in ("0x", "0o", "0b") else (
+            int(digits, 8) if digits.startswith("0") else int(digits)
+        )
+        # ParseInt (int64, either sign), then ParseUint (no sign, up to 2**64 - 1).
+        if number <= 2**63 if sign == "-" else number < (2**63 if sign == "+" else 2**64):
+            return INT_TAG, -number if sign == "-" else number
+    if _YAML_STYLE_FLOAT.match(plain):
+        return _float_or_text(plain)
+    # yaml.v3 falls back to "0b..." / "-0b..." / "0o..." / "-0o..." parsed on their own: covered above.
+    return STR_TAG, text
+
+
+def _float_or_text(text: str) -> tuple[str, Any]:
+    value = float(text)
+    # Go's ParseFloat refuses a value out of range, and yaml.v3 then keeps the text.
+    return (FLOAT_TAG, value) if math.isfinite(value) else (STR_TAG, text)
+
+
+def _go_timestamp(text: str) -> str | None:
+    """Go's ``time.Time.String()`` of a timestamp yaml.v3 recognises (its four layouts), or None."""
+    match = _TIMESTAMP.match(text)
+    if not match:
+        return None
+    year, month, day, h1, m1, s1, f1, zone, h2, m2, s2, f2 = match.groups()
+    hour, minute, second, fraction = (h1, m1, s1, f1) if h1 is not None else (h2, m2, s2, f2)
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
+    nanos = int((fraction or "").ljust(9, "0") or 0)
+    if zone in (None, "Z"):
+        offset, name = 0, "UTC"
+    else:
+        offset = (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        name = _local_zone_name(moment - timedelta(seconds=offset), offset)
+    digits = f".{nanos:09d}".rstrip("0") if nanos else ""
+    sign = "-" if offset < 0 else "+"
+    numeric = f"{sign}{abs(offset) // 3600:02d}{abs(offset) % 3600 // 60:02d}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}{digits} {numeric} {name or numeric}"
+
+
+def _local_zone_name(utc: datetime, offset: int) -> str:
+    """Go's time.Parse names an offset after the local zone when that zone had the offset then."""
+    try:
+        local = utc.replace(tzinfo=timezone.utc).astimezone()
+    except (OverflowError, OSError, ValueError):
+        return ""
+    delta = local.utcoffset()
+    return (local.tzname() or "") if delta is not None and int(delta.total_seconds()) == offset else ""
 
 
 def _parse(text: str, name: str) -> tuple[_Document, yaml.Node | None]:
@@ -227,6 +478,7 @@ def _kind(value: Any) -> str:
 
 
 def _scalar(value: Any) -> str:
+    value = value.original if isinstance(value, _NonTextKey) else value
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (bool, int, float)) else repr(value)
 
 
@@ -236,16 +488,3 @@ def _top_level_key_problem(key: Any) -> str:
     return f"{_scalar(key)} is not a stack-file key; {hint}a stack file holds {', '.join(STACK_FILE_KEYS)}"
 
 
-def _plain(value: Any) -> Any:
-    """A YAML value as JSON can hold it (the engine passes objects as JSON): keys as text, sets and
-    tuples as lists, bytes and other scalars as text."""
-    if isinstance(value, dict):
-        return {(k if isinstance(k, str) else json.dumps(k) if isinstance(k, (bool, int, float)) or k is None
-                 else str(k)): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
