@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install render example validate test lab lab-bench e2e bench golden lock clean
+.PHONY: help install render example validate test test-stress lab lab-bench e2e bench golden lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
 # list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
@@ -16,7 +16,7 @@ BIN    := $(VENV)/bin
 
 help: ## list the targets
 	@echo "usage: make <target>   (each target installs .venv first if needed: render and validate from requirements-render.lock, the others from requirements.lock)"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9_-]*:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## create .venv from requirements.lock (every target but render and validate does this first)
 
@@ -76,6 +76,12 @@ test: install ## import contracts + the whole suite, the lab of real programs in
 	bash tests/lab/install-prereqs
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
+
+# The suite must hold on a busy machine: `make test` STRESS_RUNS times in a row while stress-ng (from
+# Debian, installed if missing) keeps every core busy; stress-ng is stopped at the end.
+STRESS_RUNS ?= 3
+test-stress: install ## `make test` 3 times in a row with stress-ng on every core (STRESS_RUNS=n; installs stress-ng)
+	STRESS_RUNS=$(STRESS_RUNS) bash .ci/test-stress
 
 lab: install ## the lab only: real Triton, Prometheus, promtool and bucket emulators on 127.0.0.1 (about 3 min)
 	bash tests/lab/install-prereqs

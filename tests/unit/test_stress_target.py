@@ -1,0 +1,80 @@
+"""`make test-stress` runs `make test` STRESS_RUNS times in a row while stress-ng keeps every core
+busy, and stops stress-ng when it ends, passed or failed.
+
+Here `make` is a stand-in on PATH that records what it sees (the whole suite is not run from inside
+the suite); `.ci/test-stress` is the script the Makefile target runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / ".ci" / "test-stress"
+
+
+@pytest.fixture(autouse=True)
+def stress_ng_is_installed():
+    """A missing prerequisite is a failure naming its install command, never a skip."""
+    assert shutil.which("stress-ng"), "stress-ng is not installed: apt-get install -y stress-ng (make test-stress does it)"
+
+
+def run_with_fake_make(tmp_path: Path, exit_codes: list[int], runs: int) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the script with a `make` that notes its arguments and the stress-ng its parent started
+    (that stress-ng process and its workers), and exits with the next of ``exit_codes``."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    notes = tmp_path / "notes"
+    codes = tmp_path / "codes"
+    codes.write_text("\n".join(map(str, exit_codes)) + "\n")
+    (shim / "make").write_text(
+        "#!/usr/bin/env bash\n"
+        "stress=$(pgrep -P \"$PPID\" -x stress-ng)\n"
+        f"echo \"make $* stress=$stress workers=$(pgrep -P \"$stress\" | wc -l)\" >> {notes}\n"
+        f"code=$(head -n 1 {codes}); sed -i 1d {codes}; exit \"$code\"\n"
+    )
+    (shim / "make").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "STRESS_RUNS": str(runs)}
+    result = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return result, notes.read_text().splitlines() if notes.exists() else []
+
+
+def _stress_pids(notes: list[str]) -> set[int]:
+    return {int(line.split("stress=")[1].split()[0]) for line in notes}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "stress-ng" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+
+
+def test_make_test_runs_three_times_under_one_stress_ng_on_every_core_then_it_stops(tmp_path):
+    result, notes = run_with_fake_make(tmp_path, [0, 0, 0], runs=3)
+    assert result.returncode == 0, result.stderr
+    assert len(notes) == 3 and all(n.startswith("make --no-print-directory test stress=") for n in notes), notes
+    (stress,) = _stress_pids(notes)  # one stress-ng for all runs, started by the script itself
+    assert {int(n.rsplit("workers=", 1)[1]) for n in notes} == {len(os.sched_getaffinity(0))}
+    assert not _alive(stress)
+    assert result.stdout.splitlines()[-1] == "test-stress: make test passed 3 times in a row under load"
+
+
+def test_a_failed_run_stops_the_loop_and_stress_ng(tmp_path):
+    result, notes = run_with_fake_make(tmp_path, [0, 2, 0], runs=3)
+    assert result.returncode == 1
+    assert len(notes) == 2
+    assert "test-stress: run 2 of 3 of make test FAILED under load" in result.stderr
+    assert not any(_alive(pid) for pid in _stress_pids(notes))
+
+
+def test_make_test_stress_runs_the_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\ntest-stress: install ## " in makefile
+    assert "\tSTRESS_RUNS=$(STRESS_RUNS) bash .ci/test-stress\n" in makefile
