@@ -6,11 +6,15 @@
 * On EKS the VPC CNI add-on must enforce NetworkPolicy (checked), or the stack names what does.
 * An EKS node group at minNodes 0 never grows without an autoscaler: the stack says it has one.
 * GKE image streaming needs the Container File System API: the stack enables it.
+* Where the stack does not install Istio, the cluster's sidecar injector must use Istio CNI (no
+  istio-init container, which Pod Security restricted refuses); where it installs Istio, it turns CNI on.
+* Where the stack autoscales but does not install KEDA, the cluster's KEDA must be 2.18 or newer.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,8 @@ import pytest
 from config_helpers import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack
+from triton_platform.prerequisites import istio_injector_problems, keda_problems
+from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack, stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,14 +33,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ClusterMocks(RenderMocks):
-    """The render's mocks, with the looked-up cluster (or add-on) replaced by what a test gives."""
+    """The render's mocks, with the looked-up cluster (or add-on), or an object read from the cluster,
+    replaced by what a test gives."""
 
-    def __init__(self, **answers: dict[str, Any]) -> None:
+    def __init__(self, reads: dict[str, dict[str, Any]] | None = None, **answers: dict[str, Any]) -> None:
         self.answers = answers
+        self.reads = reads or {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         answer = super().call(args)
         return {**answer, **self.answers.get(args.token, {})}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.resource_id and args.typ in self.reads:
+            return args.resource_id, self.reads[args.typ]
+        return super().new_resource(args)
 
 
 def run_program(config: dict, mocks: pulumi.runtime.Mocks) -> None:
@@ -49,6 +61,8 @@ def run_program(config: dict, mocks: pulumi.runtime.Mocks) -> None:
 
 
 GET_CLUSTER = "gcp:container/getCluster:getCluster"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 GET_ADDON = "aws:eks/getAddon:getAddon"
 
 
@@ -158,3 +172,84 @@ def _ancestors_depends(render, resource) -> list[list[str]]:
         found.append(by_id[parent]["dependsOn"])
         parent = by_id[parent]["parent"]
     return found
+
+
+def injector(values: dict) -> dict:
+    return {"metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+            "data": {"values": json.dumps(values)}}
+
+
+def keda_crd(version: str | None) -> dict:
+    return {"metadata": {"name": "scaledobjects.keda.sh",
+                         "labels": {} if version is None else {"app.kubernetes.io/version": version}}}
+
+
+def local_stack() -> dict:
+    """The committed bring-your-own-cluster stack (Istio and KEDA are the cluster's own)."""
+    config, _ = stack_config(ROOT / "Pulumi.local.yaml")
+    return config
+
+
+def test_an_injector_without_istio_cni_is_refused_where_the_stack_does_not_install_istio():
+    without_cni = injector({"global": {"hub": "docker.io/istio"}, "pilot": {"cni": {"enabled": False}}})
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(local_stack(), ClusterMocks(reads={CONFIG_MAP: without_cni}))
+    assert str(caught.value) == (
+        "The existing cluster does not meet what Pulumi.test.yaml needs (1 problem):\n"
+        "  - triton-platform:mesh.install.enabled = false: the cluster's Istio injects the istio-init container "
+        "(NET_ADMIN and NET_RAW as root; istio-system/istio-sidecar-injector has no pilot.cni.enabled), which Pod "
+        "Security restricted refuses in the Triton namespace, so no Triton pod would start: install Istio's CNI node "
+        "agent (Helm chart istio/cni, or ambient mode) and set pilot.cni.enabled=true on istiod, or set "
+        "mesh.install.enabled: true"
+    )
+    # Istio 1.22+ (pilot.cni.enabled) and the spelling older injectors still honour pass.
+    run_program(local_stack(), ClusterMocks(reads={CONFIG_MAP: injector({"pilot": {"cni": {"enabled": True}}})}))
+    assert istio_injector_problems({"values": json.dumps({"istio_cni": {"enabled": True}})}) == []
+    assert istio_injector_problems(None) != []
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "dev-aws"])
+def test_where_the_stack_installs_istio_its_injector_uses_cni(stack):
+    render = render_stack(ROOT, stack)
+    releases = {r["inputs"]["chart"]: r["inputs"] for r in render.find("kubernetes:helm.sh/v3:Release")}
+    assert {"istiod", "cni"} <= set(releases)
+    # The values istiod's chart writes into its injector ConfigMap pass the check a looked-up cluster gets.
+    assert istio_injector_problems({"values": json.dumps(releases["istiod"]["values"])}) == []
+
+
+def test_a_keda_older_than_2_18_is_refused_where_the_stack_does_not_install_keda():
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(local_stack(), ClusterMocks(reads={CRD: keda_crd("2.16.1")}))
+    assert str(caught.value) == (
+        "The existing cluster does not meet what Pulumi.test.yaml needs (1 problem):\n"
+        "  - triton-platform:modelGroups[1].autoscaling = 'set': the cluster's KEDA is 2.16.1 (app.kubernetes.io/version "
+        "of CRD scaledobjects.keda.sh), but this stack's ScaledObjects use fallback with Value-type triggers, which "
+        "KEDA accepts from 2.18: upgrade KEDA to 2.18 or newer (this platform pins 2.20.2: `helm upgrade keda "
+        "kedacore/keda --namespace <its namespace> --version 2.20.2`), or remove autoscaling"
+    )
+    run_program(local_stack(), ClusterMocks(reads={CRD: keda_crd("2.18.0")}))
+
+
+def test_an_unknown_keda_version_is_a_warning_naming_the_minimum():
+    settings = load_settings(local_stack(), "Pulumi.local.yaml")
+    warnings: list[str] = []
+    assert keda_problems(keda_crd(None)["metadata"], settings, warnings.append) == []
+    assert keda_problems(keda_crd("main")["metadata"], settings, warnings.append) == []
+    assert warnings == [
+        "The cluster's KEDA version is unknown (CRD scaledobjects.keda.sh has no app.kubernetes.io/version label); "
+        "this stack's ScaledObjects need KEDA 2.18 or newer (fallback with Value-type triggers). Check the "
+        "keda-operator image tag: `kubectl get deploy -A -l app.kubernetes.io/name=keda-operator -o "
+        "jsonpath='{..image}'`",
+        "The cluster's KEDA version is unknown (CRD scaledobjects.keda.sh has no app.kubernetes.io/version label, it "
+        "says 'main'); this stack's ScaledObjects need KEDA 2.18 or newer (fallback with Value-type triggers). Check "
+        "the keda-operator image tag: `kubectl get deploy -A -l app.kubernetes.io/name=keda-operator -o "
+        "jsonpath='{..image}'`",
+    ]
+
+
+def test_nothing_in_the_cluster_is_declared_before_the_checks():
+    render = render_stack(ROOT, "local")
+    top = [r for r in render.resources if r["parent"].startswith("pulumi:pulumi:Stack") or r["parent"] == ""]
+    reads = {"kubernetes:core/v1:ConfigMap::istio-sidecar-injector",
+             "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::keda-scaledobjects-crd"}
+    assert top and all(reads <= set(r["dependsOn"]) for r in top if r["type"].startswith(("kubernetes:", "tritonplatform:"))), top

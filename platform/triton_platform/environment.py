@@ -14,6 +14,7 @@ from .egress import build_egress
 from .existing_cluster import existing_cluster_wiring
 from .mesh import build_mesh, install_istio, mesh_group_args, mesh_server_args
 from .observability import build_observability
+from .prerequisites import cluster_checks
 
 
 def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]) -> ModelGroupArgs:
@@ -88,6 +89,11 @@ def build_environment(
         existing = settings.existing_cluster
         if existing is not None:
             server_args.update(existing_cluster_wiring(existing))
+    # What the cluster runs of what this stack does not install (Istio's injector, KEDA), checked
+    # before anything is declared in it.
+    checks = cluster_checks(settings, cloud.kubernetes_provider if cloud is not None else None)
+    if checks:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=checks))
 
     args = TritonServerArgs(
         model_repository=repository,

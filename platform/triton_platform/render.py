@@ -26,6 +26,8 @@ from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 
+from triton_components.common.versions import KEDA_CHART_VERSION
+
 from .config.loader import PROJECT, ConfigError, load_settings
 from .config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 
@@ -196,6 +198,23 @@ class _Recorder(TrackingMonitor):
         return response
 
 
+#: What the render's cluster runs, for the objects a stack reads from it: Istio's injector with CNI
+#: (so no istio-init container) and the KEDA the platform pins.
+CLUSTER_READS: dict[str, dict[str, Any]] = {
+    "kubernetes:core/v1:ConfigMap": {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+        "data": {"values": json.dumps({"pilot": {"cni": {"enabled": True}}})},
+    },
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "scaledobjects.keda.sh", "labels": {"app.kubernetes.io/version": KEDA_CHART_VERSION}},
+    },
+}
+
+
 class RenderMocks(pulumi.runtime.Mocks):
     """Echo inputs; compute the few outputs the program reads, deterministically."""
 
@@ -236,6 +255,9 @@ class RenderMocks(pulumi.runtime.Mocks):
             state.setdefault("nodeGroupName", f"{args.inputs.get('nodeGroupNamePrefix', '')}{digest[:8]}")
         elif args.typ == "gcp:container/cluster:Cluster":
             state.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "bW9jay1jYQ=="})
+        elif args.resource_id and args.typ in CLUSTER_READS:
+            # A read of what the cluster runs (prerequisites.py): a cluster that meets the prerequisites.
+            return args.resource_id, CLUSTER_READS[args.typ]
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

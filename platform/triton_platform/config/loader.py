@@ -72,11 +72,8 @@ def load_settings(
         problems += [_describe(e) for e in error.errors()]
         raise ConfigError(stack_file, problems) from None
     problems += [_format(p.path, p.value, p.message) for p in check_alert_receiver(settings, secrets_given)]
-    problems += [
-        # A missing value reads "(not set)" already; any other default says so and which key changes it.
-        _format(p.path, p.value, p.message, _default_note(settings, p.path) if p.value is not None else "")
-        for p in rules.check(settings)
-    ]
+    # A missing value reads "(not set)" already; any other default says so and which key changes it.
+    problems += [describe(settings, p) for p in rules.check(settings)]
     if problems:
         raise ConfigError(stack_file, problems)
     return settings
@@ -97,6 +94,12 @@ def _foreign_key_problem(full_key: str) -> str | None:
             f"This stack reads {readers}"
         )
     return f"{full_key}: no program reads the namespace {namespace!r}; this stack reads {readers}"
+
+
+def describe(settings: PlatformSettings, problem: Any) -> str:
+    """One line for a ``Problem`` of valid settings: key path, value (and whether it is a default), message."""
+    note = _default_note(settings, problem.path) if problem.value is not None else ""
+    return _format(problem.path, problem.value, problem.message, note)
 
 
 def _format(path: tuple[str | int, ...], value: Any, message: str, note: str = "") -> str:
