@@ -76,7 +76,8 @@ def test_a_looked_up_gke_cluster_without_workload_identity_or_network_policy_is_
         "runs the GKE metadata server, which GKE allows only with Workload Identity: enable it with `gcloud container "
         "clusters update ml --location=us-central1 --workload-pool=acme-ml-dev.svc.id.goog`, or set "
         "gcp.cluster.create: true\n"
-        "  - triton-platform:gcp.cluster.networkPolicy = 'enforced': GKE cluster ml enforces no NetworkPolicy (neither "
+        "  - triton-platform:gcp.cluster.networkPolicy = 'enforced' (default; set this key to change it): GKE cluster "
+        "ml enforces no NetworkPolicy (neither "
         "Dataplane V2 nor Calico), so the Triton namespace's ingress and egress policies would be ignored: enable "
         "Calico with `gcloud container clusters update ml --location=us-central1 "
         "--update-addons=NetworkPolicy=ENABLED` and then `--enable-network-policy` (node pools are recreated), use a "
@@ -97,7 +98,8 @@ def test_an_eks_vpc_cni_addon_without_network_policy_is_refused():
         run_program(env("dev", aws=AWS), ClusterMocks(**{GET_ADDON: {"configurationValues": '{"env": {}}'}}))
     assert str(caught.value) == (
         "The existing cluster does not meet what Pulumi.test.yaml needs (1 problem):\n"
-        "  - triton-platform:aws.cluster.networkPolicy = 'vpc-cni-addon': the vpc-cni add-on of EKS cluster ml does "
+        "  - triton-platform:aws.cluster.networkPolicy = 'vpc-cni-addon' (default; set this key to change it): the "
+        "vpc-cni add-on of EKS cluster ml does "
         "not enforce NetworkPolicy (its configuration lacks \"enableNetworkPolicy\": \"true\"), so the Triton "
         "namespace's ingress and egress policies would be ignored: enable it with `aws eks update-addon "
         "--cluster-name ml --addon-name vpc-cni --configuration-values '{\"enableNetworkPolicy\": \"true\"}'`, set "

@@ -43,7 +43,7 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         # the Kubernetes provider take the cluster name through this Output.
         addon = aws.eks.get_addon_output(cluster_name=config.cluster.name, addon_name="vpc-cni", opts=invoke)
         cluster_name = addon.configuration_values.apply(
-            lambda values: verified(config.cluster.name, eks_network_policy_problems(values, settings))
+            lambda values: verified(config.cluster.name, eks_network_policy_problems(values, settings), settings)
         )
     issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
     oidc_provider = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=invoke)

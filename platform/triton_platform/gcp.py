@@ -93,7 +93,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         )
         # Workload Identity and NetworkPolicy enforcement, checked before anything uses the cluster:
         # the node pool and the Kubernetes provider read it through this Output.
-        existing = looked_up.apply(lambda c: verified(c, gke_cluster_problems(c, settings)))
+        existing = looked_up.apply(lambda c: verified(c, gke_cluster_problems(c, settings), settings))
         cluster_name = existing.name
         endpoint = existing.endpoint
         ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
