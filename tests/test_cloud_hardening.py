@@ -150,9 +150,10 @@ def test_cluster_settings_on_a_cluster_the_stack_does_not_create_are_refused():
     config = _stack_with("staging", "gcp", {"cluster": {"binaryAuthorization": "PROJECT_SINGLETON_POLICY_ENFORCE",
                                                         "secretEncryption": {"enabled": True}}})
     assert problems(config) == [
-        f"triton-platform:gcp.cluster.{key} = 'set': applies to a cluster this stack creates (gcp.cluster.create: "
+        f"triton-platform:gcp.cluster.{key} = {shown}: applies to a cluster this stack creates (gcp.cluster.create: "
         "true); an existing cluster keeps its own setting: remove the key"
-        for key in ("secretEncryption", "binaryAuthorization")
+        for key, shown in (("secretEncryption", '{"enabled": true}'),
+                           ("binaryAuthorization", "'PROJECT_SINGLETON_POLICY_ENFORCE'"))
     ]
 
 

@@ -202,9 +202,10 @@ def _created_cluster(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]
     if not cluster.create:
         for key, field in (("secretEncryption", "secret_encryption"), ("binaryAuthorization", "binary_authorization")):
             if field in cluster.model_fields_set:
+                value = getattr(cluster, field)
                 yield Problem(
                     (*at, key),
-                    "set",
+                    value.model_dump(by_alias=True, exclude_unset=True) if hasattr(value, "model_dump") else value,
                     "applies to a cluster this stack creates (gcp.cluster.create: true); an existing cluster keeps its "
                     "own setting: remove the key",
                 )
