@@ -133,6 +133,23 @@ _IMMUTABLE_CLOUD = (
     "privateClusterConfig", "nodeConfig", "instanceTypes", "amiType", "capacityType", "diskSize",
     "nodeRoleArn", "roleArn", "vpcConfig.subnetIds", "keyRing", "purpose", "storageClass",
 )
+#: ``every input``: a provider that has no update for the type at all, so any change replaces it.
+EVERY_INPUT = "*"
+#: Cloud (and random) types whose providers replace them on more than the fields above: the ForceNew
+#: or RequiresReplace fields of the Terraform resources they bridge. IAM members and policy
+#: attachments have no update (google tpgiamresource ``IamMemberBaseSchema``; aws
+#: ``aws_iam_role_policy_attachment``), nor has a random value; an EKS node group is replaced when its
+#: name prefix, launch template (not its version) or remote access changes.
+CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
+    "gcp:projects/iAMMember:IAMMember": (EVERY_INPUT,),
+    "gcp:serviceaccount/iAMMember:IAMMember": (EVERY_INPUT,),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": (EVERY_INPUT,),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (EVERY_INPUT,),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
+    "random:index/randomId:RandomId": (EVERY_INPUT,),
+    "random:index/randomPassword:RandomPassword": (EVERY_INPUT,),
+    "aws:eks/nodeGroup:NodeGroup": ("nodeGroupNamePrefix", "launchTemplate.id", "launchTemplate.name", "remoteAccess"),
+}
 
 
 #: A value added or removed as a whole is one line up to this many characters; a longer object or
@@ -344,7 +361,7 @@ def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
         return _KUBERNETES_METADATA + KUBERNETES_FORCE_NEW.get(api_version, {}).get(type_kind(type_), ())
     if not resource.get("custom", True):
         return ()
-    return _IMMUTABLE_CLOUD
+    return _IMMUTABLE_CLOUD + CLOUD_FORCE_NEW.get(type_, ())
 
 
 def _replacement_fields(before: Mapping[str, Any], changes: Iterable[FieldChange]) -> list[str]:
@@ -354,7 +371,7 @@ def _replacement_fields(before: Mapping[str, Any], changes: Iterable[FieldChange
         if not change.path.startswith("inputs."):
             continue
         plain = re.sub(r"\[[^\]]*\]", "", change.path[len("inputs.") :])
-        if any(plain == p or plain.startswith(p + ".") for p in prefixes):
+        if EVERY_INPUT in prefixes or any(plain == p or plain.startswith(p + ".") for p in prefixes):
             hits.append(change.path)
     return hits
 

@@ -477,3 +477,37 @@ def test_a_new_stack_is_summarised_by_type():
     assert grants and all(name in section for name in grants)
     assert "--stack-map <that stack>=mine" in section
     assert len(markdown) < 6000
+
+
+def _golden_cloud(type_: str) -> dict[str, Any]:
+    """The first resource of a cloud (or random) type in the committed renders."""
+    for path in sorted(GOLDEN.glob("*/resources.json")):
+        for r in json.loads(path.read_text())["resources"]:
+            if r["type"] == type_:
+                return r
+    raise AssertionError(f"no {type_} in tests/golden: pick a type the renders still contain")
+
+
+# Cloud resources as their providers decide (the Terraform providers they bridge): a resource with
+# no update at all is replaced on any change; others on their ForceNew/RequiresReplace fields only.
+_CLOUD_CHANGES = [
+    # IAM members have no update in the Google provider: role and member are ForceNew.
+    ("gcp:projects/iAMMember:IAMMember", lambda i: i.update(role="roles/viewer"), True),
+    ("gcp:projects/iAMMember:IAMMember", lambda i: i.update(member="user:someone@example.com"), True),
+    # aws_iam_role_policy_attachment: role and policy_arn are ForceNew (no update).
+    ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+     lambda i: i.update(policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"), True),
+    # random_password: every argument requires replacement (a new value).
+    ("random:index/randomPassword:RandomPassword", lambda i: i.update(length=i["length"] + 1), True),
+    # aws_eks_node_group: the name prefix and the launch template's id are ForceNew; scaling updates.
+    ("aws:eks/nodeGroup:NodeGroup", lambda i: i.update(nodeGroupNamePrefix="other-"), True),
+    ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(id="lt-0123456789abcdef0"), True),
+    ("aws:eks/nodeGroup:NodeGroup", lambda i: i["scalingConfig"].update(maxSize=i["scalingConfig"]["maxSize"] + 1), False),
+    ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(version="7"), False),
+]
+
+
+@pytest.mark.parametrize(("type_", "edit", "replaced"), _CLOUD_CHANGES,
+                         ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_CLOUD_CHANGES)])
+def test_replacement_rules_of_rendered_cloud_resources_match_their_providers(type_, edit, replaced):
+    assert bool(_replaces(_golden_cloud(type_), edit)) is replaced
