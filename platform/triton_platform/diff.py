@@ -138,8 +138,9 @@ EVERY_INPUT = "*"
 #: Cloud (and random) types whose providers replace them on more than the fields above: the ForceNew
 #: or RequiresReplace fields of the Terraform resources they bridge. IAM members and policy
 #: attachments have no update (google tpgiamresource ``IamMemberBaseSchema``; aws
-#: ``aws_iam_role_policy_attachment``), nor has a random value; an EKS node group is replaced when its
-#: name prefix, launch template (not its version) or remote access changes.
+#: ``aws_iam_role_policy_attachment``), nor has a random value or a service account key; an EKS node
+#: group is replaced when its name prefix, launch template (not its version) or remote access changes;
+#: a firewall rule when its direction does; a KMS key when its immutable key settings do.
 CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "gcp:projects/iAMMember:IAMMember": (EVERY_INPUT,),
     "gcp:serviceaccount/iAMMember:IAMMember": (EVERY_INPUT,),
@@ -148,7 +149,14 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
     "random:index/randomId:RandomId": (EVERY_INPUT,),
     "random:index/randomPassword:RandomPassword": (EVERY_INPUT,),
+    "gcp:serviceaccount/key:Key": (
+        "serviceAccountId", "keyAlgorithm", "privateKeyType", "publicKeyType", "publicKeyData", "keepers",
+    ),
     "aws:eks/nodeGroup:NodeGroup": ("nodeGroupNamePrefix", "launchTemplate.id", "launchTemplate.name", "remoteAccess"),
+    "gcp:compute/firewall:Firewall": ("direction", "params"),
+    "gcp:kms/cryptoKey:CryptoKey": (
+        "cryptoKeyBackend", "destroyScheduledDuration", "importOnly", "versionTemplate.protectionLevel",
+    ),
 }
 
 

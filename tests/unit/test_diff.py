@@ -504,6 +504,8 @@ _CLOUD_CHANGES = [
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(id="lt-0123456789abcdef0"), True),
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i["scalingConfig"].update(maxSize=i["scalingConfig"]["maxSize"] + 1), False),
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(version="7"), False),
+    # google_service_account_key: every argument is ForceNew.
+    ("gcp:serviceaccount/key:Key", lambda i: i.update(keyAlgorithm="KEY_ALG_RSA_1024"), True),
 ]
 
 
@@ -511,3 +513,14 @@ _CLOUD_CHANGES = [
                          ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_CLOUD_CHANGES)])
 def test_replacement_rules_of_rendered_cloud_resources_match_their_providers(type_, edit, replaced):
     assert bool(_replaces(_golden_cloud(type_), edit)) is replaced
+
+
+def test_a_kms_key_is_replaced_when_an_immutable_key_setting_changes_and_rotates_in_place():
+    """google_kms_crypto_key: destroy_scheduled_duration is ForceNew, rotation_period updates."""
+    key = {"id": "gcp:kms/cryptoKey:CryptoKey::cluster-secrets-key-key", "type": "gcp:kms/cryptoKey:CryptoKey",
+           "name": "cluster-secrets-key-key", "custom": True, "options": {"protect": True},
+           "inputs": {"name": "gke-secrets", "keyRing": "projects/p/locations/us-central1/keyRings/r",
+                      "purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "7776000s",
+                      "destroyScheduledDuration": "2592000s"}}
+    assert _replaces(key, lambda i: i.update(destroyScheduledDuration="86400s")) == ["inputs.destroyScheduledDuration"]
+    assert _replaces(key, lambda i: i.update(rotationPeriod="2592000s")) == []
