@@ -117,5 +117,5 @@ def test_every_component_module_lives_in_a_concern_folder():
     package = ROOT / "components" / "triton_components"
     assert sorted(p.name for p in package.glob("*.py")) == ["__init__.py"]
     assert {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
-        "aws", "common", "gcp", "mesh", "observability", "serving"
+        "aws", "common", "gcp", "mesh", "observability", "provider", "serving"
     }

@@ -50,6 +50,19 @@ class _Output:
     """Stands for ``pulumi.Output``/awaitables inside ``pulumi.Input[T]``."""
 
 
+def contract_fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """``({key: annotation}, required keys)`` of an args ``TypedDict``, annotations evaluated and
+    ``NotRequired`` unwrapped: the contract ``check_args`` enforces, for whatever else describes the
+    args (the component package's schema)."""
+    return _fields(schema)
+
+
+def resolve_annotation(raw: Any, module: str) -> Any:
+    """An annotation as written (a string under ``from __future__ import annotations``), evaluated in
+    ``module``; ``Any`` when it cannot be."""
+    return _resolve(raw, module)
+
+
 @functools.cache
 def _fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
     """``({key: annotation}, required keys)`` of a TypedDict."""
