@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .alertmanager_config import RECEIVER_SECRET_NAME, alertmanager_config
 
 if TYPE_CHECKING:
-    from .monitoring_addons import PrometheusStackArgs
+    from .monitoring_addons_args import PrometheusStackArgs
 
 #: Where Istio's "Prometheus with Istio certificates" recipe mounts the workload certificate.
 ISTIO_CERTS_DIR = "/etc/prom-certs/"
