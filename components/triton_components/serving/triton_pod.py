@@ -38,6 +38,9 @@ ADMIN_KEY_HEADER = "admin-key"
 EXIT_MARGIN_SECONDS = 5
 
 MODEL_CACHE_DIR = "/var/lib/triton/model-cache"
+#: A content digest as registries print it (``docker buildx imagetools inspect``, NGC's catalog).
+#: Here, not in triton_server, so the config models can read it without importing resources.
+IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 CREDENTIALS_DIR = "/var/run/secrets/model-repository"
 STARTUP_PROBE_PERIOD_SECONDS = 10
 

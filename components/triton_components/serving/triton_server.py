@@ -20,8 +20,7 @@ from . import triton_pod
 from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
 DEFAULT_IMAGE = f"{versions.TRITON_IMAGE_REPOSITORY}:{versions.TRITON_IMAGE_TAG}"
-#: A content digest as registries print it (``docker buildx imagetools inspect``, NGC's catalog).
-IMAGE_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+IMAGE_DIGEST_PATTERN = triton_pod.IMAGE_DIGEST_PATTERN
 MODEL_CONTROL_MODES = ("none", "explicit")
 DEFAULT_SERVICE_ACCOUNT = "triton"
 CREDENTIALS_SECRET = "triton-model-repository-credentials"

@@ -17,8 +17,7 @@ from triton_components.common import versions
 from triton_components.gcp import catalog as gcp_catalog
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
-from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
-from triton_components.serving.triton_server import IMAGE_DIGEST_PATTERN
+from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
 
 from .base import Environment, Model
 from .observability import AutoscalingSettings, ObservabilitySettings
