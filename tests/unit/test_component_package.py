@@ -7,6 +7,7 @@ import ast
 import collections.abc
 import inspect
 import json
+import runpy
 import subprocess
 import sys
 import types
@@ -17,6 +18,7 @@ from typing import Any, Literal, Union
 import grpc
 import pulumi
 import pytest
+import yaml
 from pulumi.provider.experimental.util import camel_case
 from pulumi.provider.server import ComponentInitError
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
@@ -298,3 +300,32 @@ def test_a_misspelt_key_across_the_boundary_is_named_as_given(provider):
     assert isinstance(caught.value.inner, ArgsError)
     assert message.startswith("TritonServer 'triton': args has unknown key 'namespase'; did you mean 'namespace'? Accepted keys: ")
     assert "\n" not in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The YAML example: what a YAML program asks the provider for is what the Python example declares.
+
+
+def _yaml_inputs(value: Any, config: dict[str, Any]) -> Any:
+    """The YAML program's property values with its config references (``${key}``) resolved."""
+    if isinstance(value, dict):
+        return {k: _yaml_inputs(v, config) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_inputs(v, config) for v in value]
+    if isinstance(value, str) and value.startswith("${"):
+        return config[value[2:-1]]
+    assert not (isinstance(value, str) and "${" in value), value
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value  # as on the wire
+
+
+def test_yaml_example_declares_the_objects_of_the_python_example(run, provider):
+    program = yaml.safe_load((ROOT / "examples" / "triton-yaml" / "Pulumi.yaml").read_text())
+    assert program["runtime"] == "yaml" and program["packages"] == {PACKAGE_NAME: "../.."}
+    config = {key: spec["default"] for key, spec in program["config"].items()}
+    (name, resource), = ((n, r) for n, r in program["resources"].items() if r["type"].startswith(PACKAGE_NAME))
+    assert resource["type"] in provider.package_schema["resources"]
+    wire = _yaml_inputs(resource["properties"], config)
+    served = run(lambda: provider.construct(name, resource["type"], wire, None))
+    python = run(lambda: runpy.run_path(str(ROOT / "examples" / "triton-server-only" / "__main__.py"), run_name="__main__"))
+    assert served.manifests == python.manifests
+    assert {m["metadata"]["name"] for m in served.manifests if m["kind"] == "Deployment"} == {"triton-vision", "triton-text"}
