@@ -20,8 +20,9 @@ What is flagged for hard review:
 * a stack added or removed.
 
 Limits: the render has no cloud state, so this is the *intended* change, not a refresh; whether a
-provider replaces a resource is inferred from a list of immutable fields (``pulumi preview --diff``
-is authoritative); secret values are redacted in renders, so a changed secret value is invisible.
+provider replaces a resource is inferred from the immutable fields of each type's provider (a type
+with none on record gets a guess that says so; ``pulumi preview --diff`` is authoritative); secret
+values are redacted in renders, so a changed secret value is invisible.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+import yaml
 
 SECRET = "[secret]"
 #: Hidden marker CI uses to find and update its own comment instead of posting a new one.
@@ -127,37 +130,148 @@ KUBERNETES_FORCE_NEW: dict[str, dict[str, tuple[str, ...]]] = {
 #: A Helm release (``kubernetes:helm.sh/v3:Release``) has no ``metadata``: its own name and namespace.
 HELM_RELEASE_FORCE_NEW = ("name", "namespace")
 _HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-_IMMUTABLE_CLOUD = (
-    "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
-    "nodeGroupName", "nodeLocations", "initialNodeCount", "network", "subnetwork", "subnetIds",
-    "privateClusterConfig", "nodeConfig", "instanceTypes", "amiType", "capacityType", "diskSize",
-    "nodeRoleArn", "roleArn", "vpcConfig.subnetIds", "keyRing", "purpose", "storageClass",
-)
 #: ``every input``: a provider that has no update for the type at all, so any change replaces it.
 EVERY_INPUT = "*"
-#: Cloud (and random) types whose providers replace them on more than the fields above: the ForceNew
-#: or RequiresReplace fields of the Terraform resources they bridge. IAM members and policy
-#: attachments have no update (google tpgiamresource ``IamMemberBaseSchema``; aws
-#: ``aws_iam_role_policy_attachment``), nor has a random value or a service account key; an EKS node
-#: group is replaced when its name prefix, launch template (not its version) or remote access changes;
-#: a firewall rule when its direction does; a KMS key when its immutable key settings do.
+
+# Cloud (and random) types: the ForceNew / RequiresReplace fields of the Terraform resource each
+# Pulumi provider bridges, in Pulumi's names (camelCase; a block that is a list is plural, as the SDK
+# names it). A block listed whole replaces on any change below it; a block that is Optional+Computed
+# in the schema is never listed whole, because Terraform's SDK applies a block's own ForceNew only
+# when the block is added or removed, and a computed block always exists in the state. Replacements
+# that depend on the direction of a change (CustomizeDiff ``ForceNewIfChange``) are not listed.
+#
+# pulumi-gcp 10 bridges hashicorp/terraform-provider-google v8 (google/services/...); pulumi-aws 7
+# bridges hashicorp/terraform-provider-aws v6 (internal/service/...), whose v6 ``region`` argument
+# of regional resources replaces them (website/docs/guides/enhanced-region-support); pulumi-random 4
+# bridges hashicorp/terraform-provider-random (internal/provider/resource_*.go, every argument has
+# ``RequiresReplace``).
+#
+# GKE node_config (container/node_config.go ``schemaNodeConfig``), shared by node pools and
+# clusters: machine type, disk, image type, labels, taints, workload metadata, gcfs and kubelet
+# settings update in place; these do not.
+_GKE_NODE_CONFIG = tuple(
+    f"nodeConfig.{field}" for field in (
+        "advancedMachineFeatures", "bootDiskKmsKey", "confidentialNodes.confidentialInstanceType",
+        "enableConfidentialStorage", "ephemeralStorageLocalSsdConfig", "flexStart", "guestAccelerators",
+        "hostMaintenancePolicy", "localNvmeSsdBlockConfig", "localSsdCount", "localSsdEncryptionMode",
+        "maxRunDuration", "metadata", "minCpuPlatform", "nodeGroup", "oauthScopes", "preemptible",
+        "reservationAffinity", "sandboxConfig", "secondaryBootDisks", "serviceAccount", "shieldedInstanceConfig",
+        "soleTenantConfig", "spot",
+    )
+)
+#: S3 bucket sub-resources (s3/bucket_*.go): the bucket they configure, and the v6 region.
+_S3_BUCKET_PART = ("bucket", "region")
+#: Cloud type token -> input paths that force a replacement (``EVERY_INPUT``: all of them).
 CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
+    # IAM members have no update (tpgiamresource ``IamMemberBaseSchema``: every field ForceNew).
     "gcp:projects/iAMMember:IAMMember": (EVERY_INPUT,),
     "gcp:serviceaccount/iAMMember:IAMMember": (EVERY_INPUT,),
     "gcp:storage/bucketIAMMember:BucketIAMMember": (EVERY_INPUT,),
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (EVERY_INPUT,),
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
-    "random:index/randomId:RandomId": (EVERY_INPUT,),
-    "random:index/randomPassword:RandomPassword": (EVERY_INPUT,),
+    # resourcemanager/resource_google_service_account_key.go: every argument ForceNew.
     "gcp:serviceaccount/key:Key": (
         "serviceAccountId", "keyAlgorithm", "privateKeyType", "publicKeyType", "publicKeyData", "keepers",
     ),
-    "aws:eks/nodeGroup:NodeGroup": ("nodeGroupNamePrefix", "launchTemplate.id", "launchTemplate.name", "remoteAccess"),
-    "gcp:compute/firewall:Firewall": ("direction", "params"),
-    "gcp:kms/cryptoKey:CryptoKey": (
-        "cryptoKeyBackend", "destroyScheduledDuration", "importOnly", "versionTemplate.protectionLevel",
+    # resourcemanager/resource_google_service_account.go: display name and description update.
+    "gcp:serviceaccount/account:Account": ("accountId", "project"),
+    # resourcemanager/resource_google_project_service.go: the disable_* flags update.
+    "gcp:projects/service:Service": ("project", "service"),
+    # compute/resource_compute_firewall.go: the network, rules, ranges and targets update (PATCH).
+    "gcp:compute/firewall:Firewall": ("direction", "name", "params", "project"),
+    # compute/resource_compute_router.go
+    "gcp:compute/router:Router": (
+        "encryptedInterconnectRouter", "name", "nccGateway", "network", "params", "project", "region",
     ),
+    # compute/resource_compute_router_nat.go: allocation, ranges and logging update.
+    "gcp:compute/routerNat:RouterNat": (
+        "endpointTypes", "initialNatIps", "name", "project", "region", "router", "type",
+    ),
+    # kms/resource_kms_key_ring.go: nothing updates.
+    "gcp:kms/keyRing:KeyRing": ("location", "name", "project"),
+    # kms/resource_kms_crypto_key.go: rotation period and labels update.
+    "gcp:kms/cryptoKey:CryptoKey": (
+        "cryptoKeyBackend", "destroyScheduledDuration", "importOnly", "keyRing", "name", "purpose",
+        "versionTemplate.protectionLevel",
+    ),
+    # storage/resource_storage_bucket.go: storage class, versioning, lifecycle, soft delete, access
+    # settings and labels update.
+    "gcp:storage/bucket:Bucket": (
+        "customPlacementConfig.dataLocations", "enableObjectRetention", "hierarchicalNamespace", "location", "name",
+        "project",
+    ),
+    # container/resource_container_node_pool.go (``schemaNodePool``): node locations, autoscaling,
+    # management and upgrade settings update.
+    "gcp:container/nodePool:NodePool": (
+        "cluster", "initialNodeCount", "location", "maxPodsPerNode", "name", "namePrefix",
+        "networkConfig.acceleratorNetworkProfile", "networkConfig.additionalNodeNetworkConfigs",
+        "networkConfig.additionalPodNetworkConfigs", "networkConfig.createPodRange",
+        "networkConfig.podCidrOverprovisionConfig", "networkConfig.podIpv4CidrBlock", "networkConfig.podRange",
+        "networkConfig.subnetwork", "placementPolicy", "project", "queuedProvisioning", *_GKE_NODE_CONFIG,
+    ),
+    # container/resource_container_cluster.go: authorized networks, private endpoint and nodes,
+    # release channel, encryption, Binary Authorization, workload identity, deletion protection update.
+    "gcp:container/cluster:Cluster": (
+        "clusterAutoscaling.autoProvisioningDefaults.bootDiskKmsKey", "clusterIpv4Cidr",
+        "confidentialNodes.confidentialInstanceType", "confidentialNodes.enabled", "datapathProvider",
+        "dataplaneOptimizationMode", "defaultMaxPodsPerNode", "description", "enableAutopilot",
+        "enableKubernetesAlpha", "enableTpu", "initialNodeCount", "ipAllocationPolicy.clusterIpv4CidrBlock",
+        "ipAllocationPolicy.clusterSecondaryRangeName", "ipAllocationPolicy.podCidrOverprovisionConfig",
+        "ipAllocationPolicy.servicesIpv4CidrBlock", "ipAllocationPolicy.servicesSecondaryRangeName", "location",
+        "masterAuth.clientCertificateConfig", "name", "network", "networkingMode", "nodePools",
+        "privateClusterConfig.masterIpv4CidrBlock", "privateClusterConfig.privateEndpointSubnetwork", "project",
+        "subnetwork", "userManagedKeysConfig.aggregationCa", "userManagedKeysConfig.clusterCa",
+        "userManagedKeysConfig.etcdApiCa", "userManagedKeysConfig.etcdPeerCa", *_GKE_NODE_CONFIG,
+    ),
+    # iam/role_policy_attachment.go: role and policy_arn ForceNew, no update.
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
+    # iam/role.go: the trust policy, description, session length and tags update.
+    "aws:iam/role:Role": ("name", "namePrefix", "path"),
+    # iam/role_policy.go, iam/user_policy.go: the policy document updates (PutRolePolicy/PutUserPolicy).
+    "aws:iam/rolePolicy:RolePolicy": ("name", "namePrefix", "role"),
+    "aws:iam/userPolicy:UserPolicy": ("name", "namePrefix", "user"),
+    # iam/user.go: a new name or path renames the user in place (UpdateUser).
+    "aws:iam/user:User": (),
+    # iam/access_key.go: only the status updates.
+    "aws:iam/accessKey:AccessKey": ("pgpKey", "user"),
+    # ec2/ec2_launch_template.go: any other change writes a new version of the same template.
+    "aws:ec2/launchTemplate:LaunchTemplate": ("name", "namePrefix", "region"),
+    # eks/node_group.go: labels, taints, scaling, update config, version and the launch template's
+    # version update; remote access is ForceNew as a whole.
+    "aws:eks/nodeGroup:NodeGroup": (
+        "amiType", "capacityType", "clusterName", "diskSize", "instanceTypes", "launchTemplate.id",
+        "launchTemplate.name", "nodeGroupName", "nodeGroupNamePrefix", "nodeRoleArn", "region", "remoteAccess",
+        "subnetIds",
+    ),
+    # s3/bucket.go: force_destroy and tags update.
+    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "objectLockEnabled", "region"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _S3_BUCKET_PART,
+    "aws:s3/bucketPolicy:BucketPolicy": _S3_BUCKET_PART,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _S3_BUCKET_PART,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        *_S3_BUCKET_PART, "expectedBucketOwner",
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": (*_S3_BUCKET_PART, "expectedBucketOwner"),
+    # s3/bucket_lifecycle_configuration.go (plugin framework): ``stringplanmodifier.RequiresReplace``.
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (*_S3_BUCKET_PART, "expectedBucketOwner"),
+    "random:index/randomId:RandomId": (EVERY_INPUT,),
+    "random:index/randomPassword:RandomPassword": (EVERY_INPUT,),
+    # Explicit providers. The Terraform bridge's ``DiffConfig`` (pkg/tfbridge/provider.go
+    # ``configDiffer``) replaces a provider only for fields its ProviderInfo marks
+    # ``ForcesProviderReplace``; a new project or region updates the provider, and the resources
+    # that take it as a default then see their own ForceNew project/region change.
+    "pulumi:providers:gcp": (),
+    "pulumi:providers:aws": (),
 }
+#: The Kubernetes provider is replaced, and every object it manages with it, when its kubeconfig
+#: points at another cluster (provider.go ``DiffConfig``: the active cluster's settings differ, or
+#: the kubeconfig is not known yet); any other kubeconfig edit updates it.
+KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+#: A type with no rule above (a resource of a project's own code): a guess from field names the
+#: common providers treat as immutable, said to be a guess where it fires.
+_UNKNOWN_TYPE_GUESS = (
+    "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
+    "network", "subnetwork", "subnetIds", "keyRing", "purpose",
+)
 
 
 #: A value added or removed as a whole is one line up to this many characters; a longer object or
@@ -358,6 +472,14 @@ def _contains_secret(value: Any) -> bool:
     return value == SECRET
 
 
+def has_replacement_rule(type_: str) -> bool:
+    """Whether the diff knows from the type's provider which of its fields force a replacement."""
+    return (
+        type_ == _HELM_RELEASE or type_.startswith("kubernetes:") or type_ == KUBERNETES_PROVIDER
+        or type_ in CLOUD_FORCE_NEW
+    )
+
+
 def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
     """Input paths (``inputs.``-relative, dotted, no indices) that force a replacement."""
     type_ = resource["type"]
@@ -367,19 +489,60 @@ def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
         module = type_.split(":")[1]  # "core/v1", "apps/v1", "keda.sh/v1alpha1"
         api_version = module.removeprefix("core/")
         return _KUBERNETES_METADATA + KUBERNETES_FORCE_NEW.get(api_version, {}).get(type_kind(type_), ())
-    if not resource.get("custom", True):
+    if type_ == KUBERNETES_PROVIDER or not resource.get("custom", True):
         return ()
-    return _IMMUTABLE_CLOUD + CLOUD_FORCE_NEW.get(type_, ())
+    return CLOUD_FORCE_NEW.get(type_, _UNKNOWN_TYPE_GUESS)
 
 
-def _replacement_fields(before: Mapping[str, Any], changes: Iterable[FieldChange]) -> list[str]:
+def _active_cluster(kubeconfig: Any) -> Any:
+    """The settings of the cluster a kubeconfig's current context uses, or ``None`` where that
+    cannot be read offline (a secret, a file path, not YAML)."""
+    if not isinstance(kubeconfig, str) or kubeconfig == SECRET:
+        return None
+    try:
+        config = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    entries = lambda key: {e.get("name"): e for e in config.get(key) or () if isinstance(e, dict)}  # noqa: E731
+    context = (entries("contexts").get(config.get("current-context")) or {}).get("context") or {}
+    return (entries("clusters").get(context.get("cluster")) or {}).get("cluster")
+
+
+def _holds(value: Any, path: str) -> bool:
+    """Whether ``value`` (a dict, or a list of them) has something at the dotted ``path``."""
+    if not path:
+        return True
+    if isinstance(value, list):
+        return any(_holds(item, path) for item in value)
+    head, _, rest = path.partition(".")
+    return isinstance(value, dict) and head in value and _holds(value[head], rest)
+
+
+def _replacement_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any], changes: Iterable[FieldChange]
+) -> list[str]:
+    changed = [c for c in changes if c.path.startswith("inputs.")]
+    if before["type"] == KUBERNETES_PROVIDER:
+        old = _active_cluster(before.get("inputs", {}).get("kubeconfig"))
+        new = _active_cluster(after.get("inputs", {}).get("kubeconfig"))
+        moved = old is None or new is None or old != new
+        return [c.path for c in changed] if moved and any(c.path == "inputs.kubeconfig" for c in changed) else []
     prefixes = immutable_prefixes(before)
     hits = []
-    for change in changes:
-        if not change.path.startswith("inputs."):
-            continue
+    for change in changed:
         plain = re.sub(r"\[[^\]]*\]", "", change.path[len("inputs.") :])
-        if EVERY_INPUT in prefixes or any(plain == p or plain.startswith(p + ".") for p in prefixes):
+        if (
+            EVERY_INPUT in prefixes
+            or any(plain == p or plain.startswith(p + ".") for p in prefixes)
+            # A block added or removed whole that sets an immutable field below it.
+            or any(
+                p.startswith(plain + ".")
+                and (_holds(change.before, p[len(plain) + 1 :]) or _holds(change.after, p[len(plain) + 1 :]))
+                for p in prefixes
+            )
+        ):
             hits.append(change.path)
     return hits
 
@@ -672,10 +835,12 @@ def _changed(
     change = ResourceChange(after["id"], after["type"], "changed", diff_resource(before, after))
     if not change.fields:
         return change
-    replace_paths = _replacement_fields(before, change.fields)
+    replace_paths = _replacement_fields(before, after, change.fields)
     if replace_paths:
         shown = ", ".join(f"`{p}`" for p in replace_paths[:3]) + (" ..." if len(replace_paths) > 3 else "")
         dbr = " (delete first: it has an explicit name)" if _deleted_before_replaced(before, after) else ""
+        if not has_replacement_rule(after["type"]):
+            shown += f" (a guess: no rule from the provider of `{after['type']}`)"
         if is_protected(before) or is_stateful(before):
             what = "protected" if is_protected(before) else f"stateful {type_kind(after['type'])}"
             change.flags.append(f"{what} may be replaced{dbr}: {shown} cannot be changed in place")

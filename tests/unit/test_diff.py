@@ -5,6 +5,7 @@ an alias, secrets, IAM, stacks added or removed)."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import runpy
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from triton_platform.cli import main
-from triton_platform.diff import COMMENT_MARKER, Report, diff_renders, diff_stack
+from triton_platform.diff import COMMENT_MARKER, Report, diff_renders, diff_stack, has_replacement_rule
 from triton_platform.diff_report import to_markdown
 from triton_platform.render import record, render_stack, stack_config, write_render
 
@@ -94,10 +95,14 @@ def test_protected_bucket_deletion_is_flagged():
 def test_stateful_deletion_and_replacement_are_flagged_but_a_deployment_replacement_is_a_note():
     assert any("stateful NodePool deleted" in f for f in only(diff_stack("dev", stack(POOL), stack())).flags)
 
+    spot = stack(POOL)
+    spot["resources"][0]["inputs"]["nodeConfig"]["spot"] = True
+    change = only(diff_stack("dev", stack(POOL), spot))
+    assert change.flags == ["stateful NodePool may be replaced: `inputs.nodeConfig.spot` cannot be changed in place"]
+    # A GKE node pool resizes its machines in place (node_config.go ``nodePoolNodeConfigUpdate``).
     bigger = stack(POOL)
     bigger["resources"][0]["inputs"]["nodeConfig"]["machineType"] = "g2-standard-24"
-    change = only(diff_stack("dev", stack(POOL), bigger))
-    assert change.flags == ["stateful NodePool may be replaced: `inputs.nodeConfig.machineType` cannot be changed in place"]
+    assert only(diff_stack("dev", stack(POOL), bigger)).flags == []
 
     moved = stack(BUCKET)
     moved["resources"][0]["inputs"]["location"] = "EU"
@@ -524,3 +529,156 @@ def test_a_kms_key_is_replaced_when_an_immutable_key_setting_changes_and_rotates
                       "destroyScheduledDuration": "2592000s"}}
     assert _replaces(key, lambda i: i.update(destroyScheduledDuration="86400s")) == ["inputs.destroyScheduledDuration"]
     assert _replaces(key, lambda i: i.update(rotationPeriod="2592000s")) == []
+
+
+# Every cloud type a stack can declare: the committed renders, plus the variants that declare what
+# they do not (a GKE cluster the stack creates, an AWS reader with an access key).
+_VARIANTS = {
+    "prod-created-cluster": (
+        "prod", "gcp", {"cluster": {"create": True, "masterAuthorizedNetworks": ["203.0.113.0/24"]}},
+    ),
+    "dev-aws-access-key": ("dev-aws", "aws", {"identity": "key"}),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _variant(label: str) -> tuple[dict[str, Any], ...]:
+    """The resources of a committed stack rendered with one section of its config changed."""
+    stack_name, key, change = _VARIANTS[label]
+    config, secret_keys = stack_config(ROOT / f"Pulumi.{stack_name}.yaml")
+    section = json.loads(config[f"triton-platform:{key}"])
+    for name, value in change.items():
+        section[name] = {**section.get(name, {}), **value} if isinstance(value, dict) else value
+    config = {**config, f"triton-platform:{key}": json.dumps(section)}
+    render = record(lambda: runpy.run_path(str(ROOT / "stacks"), run_name="__main__"), stack_name, config, secret_keys)
+    return tuple(render.resources)
+
+
+def _every_renderable_resource() -> list[dict[str, Any]]:
+    found = [r for path in sorted(GOLDEN.glob("*/resources.json")) for r in json.loads(path.read_text())["resources"]]
+    return found + [r for label in _VARIANTS for r in _variant(label)]
+
+
+def _rendered(type_: str) -> dict[str, Any]:
+    """The first resource of ``type_`` in the committed renders or their variants."""
+    for r in _every_renderable_resource():
+        if r["type"] == type_:
+            return copy.deepcopy(r)
+    raise AssertionError(f"no {type_} in tests/golden or the variants: pick a type a stack still declares")
+
+
+def test_every_type_a_stack_can_declare_has_a_replacement_rule_from_its_provider():
+    """A type new in the renders fails here by name: add its ForceNew fields from the provider's
+    schema to ``CLOUD_FORCE_NEW`` (or its Kubernetes kind to ``KUBERNETES_FORCE_NEW``)."""
+    types = {r["type"] for r in _every_renderable_resource() if r.get("custom", True)}
+    declared = {"gcp:container/cluster:Cluster", "gcp:compute/routerNat:RouterNat", "aws:iam/accessKey:AccessKey",
+                "aws:s3/bucket:Bucket", "gcp:container/nodePool:NodePool"}
+    assert declared <= types, "a variant no longer declares its types"
+    assert sorted(t for t in types if not has_replacement_rule(t)) == []
+
+
+def test_a_type_without_a_provider_rule_is_a_guess_that_says_so():
+    own = resource("acme:index/thing:Thing", "thing", {"name": "a", "size": 1})
+    renamed = copy.deepcopy(own)
+    renamed["inputs"]["name"] = "b"
+    notes = only(diff_stack("dev", stack(own), stack(renamed))).notes
+    assert notes == ["may be replaced (delete first: it has an explicit name): `inputs.name` (a guess: no rule from the "
+                     "provider of `acme:index/thing:Thing`) cannot be changed in place"]
+
+
+def _set(path: str, value: Any):
+    """An edit that sets the dotted ``path`` (``[0]`` picks a list item) of the inputs to ``value``."""
+    def edit(inputs: dict[str, Any]) -> None:
+        *parents, last = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+        node: Any = inputs
+        for part in parents:
+            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+        node[last] = value(node.get(last)) if callable(value) else value
+    return edit
+
+
+# (type, edit, replaced?) on real fields of the renders, each as the type's provider decides it.
+_PROVIDER_FIELDS = [
+    # container/node_config.go: machine, disk, labels and taints update; GPUs, spot, identity, metadata replace.
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.machineType", "n1-standard-16"), False),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.diskSizeGb", 500), False),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.labels.extra", "x"), False),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.taints", []), False),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.workloadMetadataConfig.mode", "GCE_METADATA"), False),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.spot", lambda v: not v), True),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.guestAccelerators[0].count", 2), True),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.serviceAccount", "other@p.iam.gserviceaccount.com"), True),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.oauthScopes", []), True),
+    ("gcp:container/nodePool:NodePool", _set("nodeConfig.shieldedInstanceConfig.enableSecureBoot", False), True),
+    # container/resource_container_node_pool.go: locations and autoscaling update; the name prefix replaces.
+    ("gcp:container/nodePool:NodePool", _set("nodeLocations", ["us-central1-a"]), False),
+    ("gcp:container/nodePool:NodePool", _set("autoscaling.totalMaxNodeCount", 9), False),
+    ("gcp:container/nodePool:NodePool", _set("namePrefix", "other-"), True),
+    # container/resource_container_cluster.go
+    ("gcp:container/cluster:Cluster", _set("masterAuthorizedNetworksConfig.cidrBlocks", []), False),
+    ("gcp:container/cluster:Cluster", _set("releaseChannel.channel", "STABLE"), False),
+    ("gcp:container/cluster:Cluster", _set("privateClusterConfig.enablePrivateEndpoint", True), False),
+    ("gcp:container/cluster:Cluster", _set("privateClusterConfig.masterIpv4CidrBlock", "172.16.9.0/28"), True),
+    ("gcp:container/cluster:Cluster", _set("network", "other"), True),
+    # compute/resource_compute_firewall.go: the network is patched in place; the direction replaces.
+    ("gcp:compute/firewall:Firewall", _set("network", "other"), False),
+    ("gcp:compute/firewall:Firewall", _set("sourceRanges", ["10.0.0.0/28"]), False),
+    ("gcp:compute/firewall:Firewall", _set("direction", "EGRESS"), True),
+    ("gcp:compute/router:Router", _set("network", "other"), True),
+    ("gcp:compute/routerNat:RouterNat", _set("logConfig.filter", "ALL"), False),
+    ("gcp:compute/routerNat:RouterNat", _set("router", "other"), True),
+    ("gcp:kms/keyRing:KeyRing", _set("location", "europe-west4"), True),
+    ("gcp:kms/cryptoKey:CryptoKey", _set("rotationPeriod", "2592000s"), False),
+    ("gcp:kms/cryptoKey:CryptoKey", _set("purpose", "ASYMMETRIC_SIGN"), True),
+    # storage/resource_storage_bucket.go: storage class and versioning update; the location replaces.
+    ("gcp:storage/bucket:Bucket", _set("storageClass", "NEARLINE"), False),
+    ("gcp:storage/bucket:Bucket", _set("versioning.enabled", False), False),
+    ("gcp:storage/bucket:Bucket", _set("location", "EU"), True),
+    ("gcp:projects/service:Service", _set("disableOnDestroy", True), False),
+    ("gcp:projects/service:Service", _set("service", "other.googleapis.com"), True),
+    ("gcp:serviceaccount/account:Account", _set("displayName", "other"), False),
+    ("gcp:serviceaccount/account:Account", _set("accountId", "other"), True),
+    # ec2/ec2_launch_template.go: a change is a new version of the same template.
+    ("aws:ec2/launchTemplate:LaunchTemplate", _set("blockDeviceMappings[0].ebs.volumeSize", 400), False),
+    ("aws:ec2/launchTemplate:LaunchTemplate", _set("metadataOptions.httpPutResponseHopLimit", 2), False),
+    ("aws:eks/nodeGroup:NodeGroup", _set("instanceTypes", ["g5.4xlarge"]), True),
+    ("aws:eks/nodeGroup:NodeGroup", _set("labels.extra", "x"), False),
+    ("aws:iam/role:Role", _set("assumeRolePolicy", "{}"), False),
+    ("aws:iam/role:Role", _set("name", "other"), True),
+    ("aws:iam/rolePolicy:RolePolicy", _set("policy", "{}"), False),
+    ("aws:iam/rolePolicy:RolePolicy", _set("role", "other"), True),
+    ("aws:iam/user:User", _set("name", "other"), False),
+    ("aws:iam/userPolicy:UserPolicy", _set("policy", "{}"), False),
+    ("aws:iam/accessKey:AccessKey", _set("user", "other"), True),
+    ("aws:s3/bucket:Bucket", _set("forceDestroy", True), False),
+    ("aws:s3/bucket:Bucket", _set("tags.extra", "x"), False),
+    ("aws:s3/bucket:Bucket", _set("bucket", "other"), True),
+    ("aws:s3/bucketVersioning:BucketVersioning", _set("versioningConfiguration.status", "Suspended"), False),
+    ("aws:s3/bucketVersioning:BucketVersioning", _set("bucket", "other"), True),
+    ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", _set("blockPublicAcls", False), False),
+    ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+     _set("rules[0].bucketKeyEnabled", True), False),
+    ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", _set("rule.objectOwnership", "ObjectWriter"), False),
+    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+     _set("rules[0].noncurrentVersionExpiration.noncurrentDays", 60), False),
+    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", _set("bucket", "other"), True),
+    ("aws:s3/bucketPolicy:BucketPolicy", _set("policy", "{}"), False),
+    ("pulumi:providers:gcp", _set("region", "europe-west4"), False),
+    ("pulumi:providers:aws", _set("region", "eu-west-1"), False),
+]
+
+
+@pytest.mark.parametrize(("type_", "edit", "replaced"), _PROVIDER_FIELDS,
+                         ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_PROVIDER_FIELDS)])
+def test_rendered_fields_replace_or_update_as_the_type_provider_decides(type_, edit, replaced):
+    assert bool(_replaces(_rendered(type_), edit)) is replaced
+
+
+def test_the_kubernetes_provider_is_replaced_only_when_its_kubeconfig_points_at_another_cluster():
+    """provider.go ``DiffConfig``: replaced iff the active cluster's settings change."""
+    provider = _rendered("pulumi:providers:kubernetes")
+    kubeconfig = provider["inputs"]["kubeconfig"]
+    server = re.search(r"server: (\S+)", kubeconfig).group(1)
+    moved = _replaces(provider, lambda i: i.update(kubeconfig=kubeconfig.replace(server, "https://198.51.100.7")))
+    assert moved == ["inputs.kubeconfig"]
+    assert _replaces(provider, lambda i: i.update(kubeconfig=kubeconfig + "preferences: {}\n")) == []
