@@ -142,7 +142,8 @@ EVERY_INPUT = "*"
 #
 # pulumi-gcp 10 bridges hashicorp/terraform-provider-google v8 (google/services/...); pulumi-aws 7
 # bridges hashicorp/terraform-provider-aws v6 (internal/service/...), whose v6 ``region`` argument
-# of regional resources replaces them (website/docs/guides/enhanced-region-support); pulumi-random 4
+# of regional resources replaces them unless it only spells out the provider's own region
+# (internal/provider/sdkv2/region.go ``forceNewIfRegionChanges``); pulumi-random 4
 # bridges hashicorp/terraform-provider-random (internal/provider/resource_*.go, every argument has
 # ``RequiresReplace``).
 #
