@@ -128,7 +128,9 @@ def test_admin_key_must_be_a_pulumi_secret():
 
 
 def test_cli_prints_one_screen_without_traceback_and_declares_nothing(tmp_path):
-    (tmp_path / "Pulumi.yaml").write_text((Path(__file__).resolve().parents[1] / "Pulumi.yaml").read_text())
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text())
+    (tmp_path / "stacks").symlink_to(root / "stacks")  # render runs the project's own program
     (tmp_path / "Pulumi.broken.yaml").write_text(
         "config:\n  triton-platform:environment: prod\n  triton-platform:modelGroups:\n    - name: Bad Name\n"
     )
