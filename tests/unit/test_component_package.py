@@ -90,8 +90,9 @@ def _expected(annotation: Any, plain: bool, types_seen: dict[str, type]) -> dict
         assert params[0] is str, annotation
         return {"type": "object", "additionalProperties": _expected(params[1], plain, types_seen), **flag}
     assert typing.is_typeddict(annotation), f"{annotation!r} has no schema type"
-    types_seen[annotation.__name__] = annotation
-    return {"$ref": REF + annotation.__name__, **flag}
+    name = annotation.__name__.removesuffix("Args")  # SDKs add it to input shapes themselves
+    types_seen[name] = annotation
+    return {"$ref": REF + name, **flag}
 
 
 def _docstrings(cls: type) -> dict[str, str]:

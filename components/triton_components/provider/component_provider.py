@@ -30,7 +30,13 @@ import typing
 from typing import Any, Literal, NotRequired, Optional, Required, Union
 
 import pulumi
-from pulumi.provider.experimental.analyzer import Analyzer, PropertyDefinition, PropertyType
+from pulumi.provider.experimental.analyzer import (
+    Analyzer,
+    ComponentDefinition,
+    PropertyDefinition,
+    PropertyType,
+    TypeDefinition,
+)
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.experimental.schema import generate_schema
 from pulumi.provider.experimental.util import camel_case
@@ -158,6 +164,38 @@ class ContractAnalyzer(Analyzer):
         return properties, {camel_case(key): key for key in kept}
 
 
+def sdk_type_names(type_defs: dict[str, TypeDefinition], component_defs: dict[str, ComponentDefinition]) -> dict[str, TypeDefinition]:
+    """``type_defs`` renamed as Pulumi packages name their types: without the ``Args`` suffix our
+    TypedDicts carry, which every SDK adds to an input shape itself (Go would say ``ModelGroupArgsArgs``)."""
+    renames = {name: name.removesuffix("Args") for name in type_defs if name.endswith("Args") and name != "Args"}
+    taken = [*component_defs, *(renames.get(name, name) for name in type_defs)]
+    clashes = sorted({name for name in taken if taken.count(name) > 1})
+    if clashes:
+        raise ValueError(f"schema type names clash once 'Args' is dropped: {', '.join(clashes)}")
+    prefix = f"#/types/{PACKAGE_NAME}:index:"
+
+    def rename(prop: PropertyDefinition | None) -> None:
+        if prop is None:
+            return
+        if prop.ref and prop.ref.startswith(prefix):
+            name = prop.ref.removeprefix(prefix)
+            prop.ref = prefix + renames.get(name, name)
+        rename(prop.items)
+        rename(prop.additional_properties)
+
+    for component in component_defs.values():
+        for prop in [*component.inputs.values(), *component.outputs.values()]:
+            rename(prop)
+    renamed: dict[str, TypeDefinition] = {}
+    for name, definition in type_defs.items():
+        for prop in definition.properties.values():
+            rename(prop)
+        definition.name = renames.get(name, name)
+        definition.description = inspect.cleandoc(definition.description) if definition.description else None
+        renamed[definition.name] = definition
+    return renamed
+
+
 class TritonComponentProvider(ComponentProvider):
     """Serves ``components`` (by default every public one) as the ``tritonplatform`` package."""
 
@@ -173,12 +211,16 @@ class TritonComponentProvider(ComponentProvider):
         result = self.analyzer.analyze(components)
         self._components = {component.__name__: component for component in components}
         self._component_defs = result["component_definitions"]
-        self._type_defs = result["type_definitions"]
+        self._type_defs = sdk_type_names(result["type_definitions"], self._component_defs)
         self._external_enum_types = result["external_enum_types"]
         self._dependencies = sorted(result["dependencies"], key=lambda d: f"{d.name}{d.version}")
         self.package_schema: dict[str, Any] = generate_schema(
             PACKAGE_NAME, version, None, self._component_defs, self._type_defs, self._dependencies
         ).to_json()
+        # Go's generator writes the input shape of an object type only where some property takes it
+        # as an Input; ours are plain lists of args objects (model groups, route groups), whose
+        # `XArgs` it then references without writing it, and the SDK does not compile.
+        self.package_schema["language"]["go"]["generateExtraInputTypes"] = True
         Provider.__init__(self, version, json.dumps(self.package_schema))  # the schema built above, not a second analysis
 
     def construct(
