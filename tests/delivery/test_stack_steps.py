@@ -78,7 +78,7 @@ def test_the_pod_selector_is_the_rendered_deployments(harness, rendered):
     ("extras", "present", "absent"),
     [
         ((), set(), {"tritonclient", "boto3", "google-cloud-storage"}),
-        (("delivery",), {"tritonclient", "grpcio", "protobuf"}, {"boto3", "google-cloud-storage"}),
+        (("delivery",), {"tritonclient", "grpcio", "protobuf", "nvidia-pytriton", "numpy"}, {"boto3", "google-cloud-storage"}),
         (("delivery-gcs",), {"tritonclient", "google-cloud-storage"}, {"boto3"}),
         (("delivery-s3",), {"tritonclient", "boto3"}, {"google-cloud-storage"}),
     ],
