@@ -330,3 +330,26 @@ def test_yaml_example_declares_the_objects_of_the_python_example(run, provider):
     python = run(lambda: runpy.run_path(str(ROOT / "examples" / "triton-server-only" / "__main__.py"), run_name="__main__"))
     assert served.manifests == python.manifests
     assert {m["metadata"]["name"] for m in served.manifests if m["kind"] == "Deployment"} == {"triton-vision", "triton-text"}
+
+
+def test_secrets_from_another_language_stay_secrets(run, provider):
+    """The engine hands a secret input to the provider as a secret Output; it must reach the Secret
+    objects as one, never as plain text in any resource."""
+
+    def program():  # the Outputs belong to the run's event loop
+        wire = {
+            "modelRepository": "gs://b/m",
+            "adminApiKey": pulumi.Output.secret("wire-admin-key"),
+            "credentialsFile": {
+                "content": pulumi.Output.secret("wire-key-json"),
+                "fileName": "key.json",
+                "envVar": "GOOGLE_APPLICATION_CREDENTIALS",
+            },
+        }
+        provider.construct("triton", "tritonplatform:index:TritonServer", wire, None)
+
+    render = run(program)
+    secrets = {r["inputs"]["metadata"]["name"]: r["inputs"]["stringData"] for r in render.find("kubernetes:core/v1:Secret")}
+    assert secrets["triton-admin-key"] == {"admin-key": "[secret]"}
+    assert list(secrets["triton-model-repository-credentials"].values()) == ["[secret]"]
+    assert "wire-admin-key" not in repr(render.resources) and "wire-key-json" not in repr(render.resources)
