@@ -10,6 +10,7 @@ import json
 import runpy
 import subprocess
 import sys
+import tomllib
 import types
 import typing
 from pathlib import Path
@@ -353,3 +354,10 @@ def test_secrets_from_another_language_stay_secrets(run, provider):
     assert secrets["triton-admin-key"] == {"admin-key": "[secret]"}
     assert list(secrets["triton-model-repository-credentials"].values()) == ["[secret]"]
     assert "wire-admin-key" not in repr(render.resources) and "wire-key-json" not in repr(render.resources)
+
+
+def test_the_package_version_is_the_release_version(schema):
+    """`pulumi package add <repository>@vX.Y.Z` checks out the release tag, which must equal the version
+    in pyproject.toml (tests/unit/test_release.py); the schema and the SDKs generated from it carry it too."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert schema["version"] == version
