@@ -14,7 +14,7 @@ import pytest
 import corpus
 from delivery_fixtures import emulators, harness  # noqa: F401 - pytest fixtures
 from triton_platform.cli import main
-from triton_platform.delivery import PublishRefused, StorageError, open_store, parse_location, publish
+from triton_platform.delivery import PublishRefused, check_model_repository, StorageError, open_store, parse_location, publish
 from triton_platform.delivery.publish import EMPTY_FOLDER_MARKER, STAGING_ROOT
 from triton_platform.delivery.storage import ObjectStore
 
@@ -87,6 +87,25 @@ def test_bad_input_gets_a_clear_error_and_leaves_the_bucket_as_it_was(bucket: st
     missing = parse_location(f"{scheme}://no-such-bucket-{uuid.uuid4().hex[:6]}/model_repository")
     with pytest.raises(StorageError, match=rf"{scheme}://no-such-bucket-\w+ does not exist.*nothing was written"):
         publish(good, missing, open_store(missing), version=2)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("bucket", ["s3"], indirect=True)
+def test_publish_runs_tritons_own_check_first_and_writes_nothing_when_it_refuses(bucket: str, tmp_path: Path):
+    location = parse_location(bucket)
+    store = open_store(location)
+    before = snapshot(store)
+    # The fast checks accept this model; only Triton's own validation refuses it.
+    broken = corpus.write_model(tmp_path, "priority", config_text=corpus.config(
+        "priority", "dynamic_batching { priority_levels: 2 default_priority_level: 3 }\n"))
+    assert check_model_repository(broken) == []
+    lines: list[str] = []
+    with pytest.raises(PublishRefused) as refused:
+        publish(broken, location, store, log=lines.append)
+    assert refused.value.problems == [
+        f"{broken}/config.pbtxt: Triton 2.51.0 refuses it: default priority level must be in range [1, 2]"]
+    assert snapshot(store) == before
+    assert "Triton 2.51.0's own validation" in lines[0]
 
 
 class Recording(ObjectStore):

@@ -1,10 +1,13 @@
 """``model check``: read a model folder or a whole repository the way Triton will, before any upload.
 
-Each ``config.pbtxt`` is parsed with Triton's own ``ModelConfig`` protobuf (from tritonclient), so
-a file Triton cannot read is never accepted here. The rules then cover what Triton rejects when it
-loads the model (each seen on the real server in ``tests/delivery``) and what this platform cannot
-serve (a model name its routes cannot carry, GPU instances on a group without GPUs, an ensemble
-step outside the group). Every problem is one line naming the file and the field.
+Two kinds of checks. The fast ones (``inspect_repository``, pure Python, no server) parse each
+``config.pbtxt`` with Triton's own ``ModelConfig`` protobuf (from tritonclient) and catch the common
+mistakes with a message that says what to change; they also hold this platform's own rules (a
+model name its routes cannot carry, GPU instances on a group without GPUs, an ensemble step
+outside the group), labelled as such. Then ``check_repository`` lets Triton decide: each model is
+loaded by a private tritonserver (``triton_server``) and Triton's own message is reported. Where
+Triton cannot run here, the fast checks alone give a result marked partial. Every problem is one
+line naming the file.
 """
 
 from __future__ import annotations

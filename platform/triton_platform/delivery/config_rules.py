@@ -87,8 +87,6 @@ def _instances(config: Any, model: str, group: GroupSpec | None) -> Iterator[Rul
     kind_gpu = 1  # ModelInstanceGroup.Kind.KIND_GPU
     for i, instances in enumerate(config.instance_group):
         at = f"instance_group[{i}]"
-        if instances.count < 0:
-            yield f"{at}.count", f"is {instances.count}; use 1 or more", MIRROR
         if group is None:
             continue
         gpus = group.gpus_per_replica
