@@ -95,7 +95,7 @@ lab-bench: install ## measured reaction of the autoscaling signal to a 2x load s
 # The first run builds the Go toolchain (.ci/toolchain/build, ~25 min cold); then ~3 min.
 e2e: install ## the real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (builds the Go toolchain once)
 	bash .ci/toolchain/build >/dev/null
-	bash .ci/sdk-check/build >/dev/null
+	bash .ci/component-package/build >/dev/null
 	$(BIN)/python -m pytest -m e2e -p no:cacheprovider tests/e2e
 
 bench: install ## full benchmark (~3 min), writes benchmarks/results.json

@@ -1,7 +1,7 @@
 """The component package's generated SDKs compile, and a wrong argument type in a program does not.
 
 The TypeScript and Go SDKs are generated from the schema the provider serves, with the generators
-``pulumi package add`` uses (``.ci/sdk-check/build`` builds them from Pulumi's pkg/v3 module, and
+``pulumi package add`` uses (``.ci/component-package/build`` builds them from Pulumi's pkg/v3 module, and
 installs TypeScript and ``@pulumi/pulumi``); the programs in ``sdk_consumers/`` are the TypeScript
 and Go twins of ``examples/triton-yaml``. Nothing here skips: a missing prerequisite fails with the
 command that installs it.
@@ -22,13 +22,13 @@ from triton_components.provider import TritonComponentProvider
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / ".ci" / "sdk-check" / "build"
+BUILD = ROOT / ".ci" / "component-package" / "build"
 CONSUMERS = Path(__file__).resolve().parent / "sdk_consumers"
 
 
 @pytest.fixture(scope="module")
 def prerequisites() -> Path:
-    """``.ci/sdk-check/build``'s folder: bin/pulumi-sdkgen and node_modules/ (seconds when warm)."""
+    """``.ci/component-package/build``'s folder: bin/pulumi-sdkgen and node_modules/ (seconds when warm)."""
     result = subprocess.run(["bash", str(BUILD)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         pytest.fail(
@@ -58,7 +58,7 @@ def _generate(prerequisites: Path, language: str, schema_file: Path, out: Path) 
 
 
 def _go(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # Offline: .ci/sdk-check/build filled the module cache; the consumer's go.sum pins every module.
+    # Offline: .ci/component-package/build filled the module cache; the consumer's go.sum pins every module.
     env = {**os.environ, "GOTOOLCHAIN": "local", "GOPROXY": "off", "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
     return subprocess.run(["go", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
 

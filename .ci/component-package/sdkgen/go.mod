@@ -2,7 +2,7 @@
 // e2e check that the component package's SDKs compile. `pulumi package gen-sdk` would run the
 // pulumi-language-nodejs and pulumi-language-go hosts, whose modules the Go proxy does not serve;
 // the generators are the same code, in the pkg/v3 module the CLI is built from.
-module triton-platform.local/sdk-check/sdkgen
+module triton-platform.local/component-package/sdkgen
 
 go 1.26.6
 

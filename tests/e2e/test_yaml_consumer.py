@@ -1,0 +1,182 @@
+"""A Pulumi YAML program uses TritonServer through the component provider, on the real engine.
+
+``examples/triton-yaml`` runs with the toolchain's Pulumi CLI, Pulumi YAML's language host and the
+Kubernetes provider against a local control plane with kwok GPU nodes: its objects are those the
+Python example (``examples/triton-server-only``, same inputs) declares, a second ``up`` changes
+nothing, and ``destroy`` removes them.
+
+The provider runs as an installed plugin (``pulumi plugin install resource tritonplatform --file``,
+a script starting this checkout's ``__main__.py``), not through the example's ``packages:`` entry:
+the engine would start a source-based package through the Python language host, and the
+toolchain's host runs policy packs only. So the copy drops that entry and, as the README's deploy
+steps do, sets the admin key as a secret (the toolchain has no random provider).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from e2e_cluster import LocalCluster, wait_for
+from e2e_pulumi import STACK, PulumiCli
+from e2e_toolchain import ROOT, ToolchainMissing, ensure_toolchain
+from triton_components.provider.component_provider import package_version
+from triton_platform.render import record
+
+pytestmark = pytest.mark.e2e
+
+BUILD = ROOT / ".ci" / "component-package" / "build"
+EXAMPLE = ROOT / "examples" / "triton-yaml"
+PYTHON_EXAMPLE = ROOT / "examples" / "triton-server-only" / "__main__.py"
+NAMESPACE = "inference"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+def _prerequisites() -> Path:
+    result = subprocess.run(["bash", str(BUILD)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        pytest.fail(f"`bash {BUILD.relative_to(ROOT)}` failed (exit {result.returncode}); run it to see why:\n"
+                    + result.stderr[-3000:], pytrace=False)
+    return Path(result.stdout.split()[-1])
+
+
+class YamlCli(PulumiCli):
+    """The suite's CLI, finding YAML's host on PATH: the CLI counts it as bundled (no `plugin install`)
+    and looks for it beside itself or on PATH, which PULUMI_IGNORE_AMBIENT_PLUGINS hides. PATH is then
+    only the CLI's tools folder and the system's, so no other plugin comes from it."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(super().env)
+        del env["PULUMI_IGNORE_AMBIENT_PLUGINS"]
+        env["PATH"] = os.pathsep.join([str(self.tools), "/usr/bin", "/bin"])
+        return env
+
+
+def _provider_plugin(folder: Path) -> Path:
+    """The component provider as an executable plugin: this virtualenv's Python on ``__main__.py``."""
+    script = folder / "pulumi-resource-tritonplatform"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -u {ROOT / '__main__.py'} \"$@\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+@pytest.fixture(scope="module")
+def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
+    workdir = Path(tempfile.mkdtemp(prefix="triton-yaml-e2e-"))
+    try:
+        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
+    except ToolchainMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    prerequisites = _prerequisites()
+    cluster = LocalCluster(toolchain, workdir / "cluster")
+    cli: PulumiCli | None = None
+    try:
+        cluster.start()
+        # Two GPU nodes with room for the example's four one-GPU pods.
+        for name in ("gpu-0", "gpu-1"):
+            cluster.add_node(name, {}, [GPU_TAINT], {"cpu": "32", "memory": "128Gi", "pods": "110", "nvidia.com/gpu": "4"})
+        cluster.wait_nodes_ready(["gpu-0", "gpu-1"])
+
+        project = workdir / "project"
+        project.mkdir()
+        program = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
+        assert program.pop("packages") == {"tritonplatform": "../.."}
+        program["config"]["adminApiKey"] = {"type": "string", "secret": True}
+        program["resources"]["inference"]["properties"]["adminApiKey"] = "${adminApiKey}"
+        (project / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False))
+
+        cli = YamlCli(toolchain, workdir / "pulumi", project, cluster.kubeconfig)
+        cli.run("login", f"file://{cli.state_dir}")
+        cli.run("plugin", "install", "resource", "kubernetes", "v" + toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
+                "--file", toolchain["pulumi-resource-kubernetes"])
+        cli.run("plugin", "install", "resource", "tritonplatform", "v" + package_version(),
+                "--file", str(_provider_plugin(workdir)))
+        (cli.tools / "pulumi-language-yaml").symlink_to(prerequisites / "bin" / "pulumi-language-yaml")
+        cli.run("stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive")
+        cli.run("config", "set", "--secret", "adminApiKey", os.urandom(24).hex(), "--stack", STACK)
+    except Exception:
+        print(cluster.logs_tail())
+        if cli is not None:
+            print("\n".join(cli.log))
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    try:
+        yield cluster, cli
+    finally:
+        print("\n".join(cli.log))
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _difference(live: Any, sent: Any, path: str = "") -> str | None:
+    """Where a value the program sent is not in the live object (the API server may add defaults)."""
+    if isinstance(sent, dict):
+        if not isinstance(live, dict):
+            return f"{path}: live {live!r}"
+        for key, value in sent.items():
+            if key not in live:
+                if value in ({}, [], None):  # the API server drops empty fields
+                    continue
+                return f"{path}.{key}: not in the live object"
+            found = _difference(live[key], value, f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(sent, list):
+        if not isinstance(live, list) or len(live) != len(sent):
+            return f"{path}: live {live!r}, sent {sent!r}"
+        return next((d for i, (a, b) in enumerate(zip(live, sent)) if (d := _difference(a, b, f"{path}[{i}]"))), None)
+    return None if live == sent else f"{path}: live {live!r}, sent {sent!r}"
+
+
+def _python_objects() -> list[dict[str, Any]]:
+    """What the Python example sends to Kubernetes, from the offline render (same inputs)."""
+    return record(lambda: runpy.run_path(str(PYTHON_EXAMPLE), run_name="__main__"), stack="example").manifests
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    return obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+def test_up_declares_the_objects_of_the_python_program_then_changes_nothing_then_destroys(yaml_run) -> None:
+    cluster, cli = yaml_run
+    up = cli.up(label="yaml up")
+    assert "tritonplatform:index:TritonServer" in up.output
+
+    expected = _python_objects()
+    state = {
+        (r["outputs"]["kind"], r["outputs"]["metadata"].get("namespace", ""), r["outputs"]["metadata"]["name"])
+        for r in cli.state() if r["type"].startswith("kubernetes:") and "kind" in r.get("outputs", {})
+    }
+    assert state == {_key(o) for o in expected}, "the YAML program declared other objects than the Python program"
+    for obj in expected:
+        kind, namespace, name = _key(obj)
+        live = cluster.get(kind.lower(), name, *(["-n", namespace] if namespace else []))
+        sent = {k: v for k, v in obj.items() if k not in ("stringData", "status")}  # secrets are not readable back
+        difference = _difference(live, sent)
+        assert difference is None, f"{kind} {namespace}/{name} differs from the Python program's at {difference}"
+
+    cli.preview("--expect-no-changes", label="second preview")
+    second = cli.up("--expect-no-changes", label="second up")
+    assert "tritonplatform:index:TritonServer" not in second.stderr
+
+    cli.run("destroy", "--stack", STACK, "--yes", "--non-interactive", label="destroy", timeout=900)
+    assert [r for r in cli.state() if r["type"] != "pulumi:pulumi:Stack"] == []
+
+    def gone() -> bool:
+        found = cluster.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name")
+        return found.stdout.strip() == ""
+
+    wait_for(f"namespace {NAMESPACE} deleted", gone, timeout=120)
