@@ -27,6 +27,7 @@ import yaml
 from e2e_cluster import ClusterError, LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project, steps_of
 from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from triton_components.common import versions
 from triton_platform.config import load_settings
 from triton_platform.config.models import PlatformSettings
 from triton_platform.config.stack_file import read_stack_file
@@ -42,9 +43,9 @@ NAMESPACE = "triton"
 TRITON_POD_SELECTOR = "app.kubernetes.io/name=triton-inference-server"
 #: An older release than the pinned one, still above the CVE floor: the "image change".
 OTHER_IMAGE_TAG = "26.09-py3"
-#: What the cluster must already have for a bring-your-own-cluster stack (README): the
+#: What the cluster must already have for a bring-your-own-cluster stack (README): istio-system, and the
 #: namespace of the Prometheus that scrapes Triton, where the dashboard ConfigMap goes.
-PREEXISTING_NAMESPACES = ("monitoring",)
+PREEXISTING_NAMESPACES = ("monitoring", "istio-system")
 DECOY_TAINT = {"key": "dedicated", "value": "training", "effect": "NoSchedule"}
 
 
@@ -255,6 +256,15 @@ def test_01_preview_and_up_run_the_stack_through_pulumi_yaml(e2e: E2E) -> None:
     e2e.cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     for namespace in PREEXISTING_NAMESPACES:
         e2e.cluster.kubectl("create", "namespace", namespace)
+    # What the stack's preview checks read of an Istio and a KEDA it does not install: an injector
+    # that relies on Istio CNI, and the pinned KEDA's version label on its CRD.
+    e2e.cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+        "data": {"values": json.dumps({"pilot": {"cni": {"enabled": True}}})},
+    }))
+    e2e.cluster.kubectl("label", "--overwrite", "crd", "scaledobjects.keda.sh",
+                        f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}")
 
     preview = e2e.cli.preview("--json", "--diff")
     planned = engine_changes(preview)
@@ -608,7 +618,13 @@ def test_12_destroy_removes_everything_but_what_is_protected_and_says_so(e2e: E2
     kept = [line.strip() for line in result.output.splitlines() if "protected resources" in line]
     assert kept and kept[0].startswith("All unprotected resources were destroyed. There are still"), result.output[-2000:]
     left = [r for r in cli.state() if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
-    assert [r["urn"] for r in left] == [namespace]
+    assert [r["urn"] for r in left if not r.get("external")] == [namespace]
+    # The cluster checks' reads stay in state while what waits on them is kept; they were only
+    # ever read, so nothing of the cluster's Istio or KEDA is deleted.
+    reads = sorted((r["type"], r["urn"].rsplit("::", 1)[1]) for r in left if r.get("external"))
+    assert reads == [("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "keda-scaledobjects-crd"),
+                     ("kubernetes:core/v1:ConfigMap", "istio-sidecar-injector")], reads
+    assert cluster.kubectl("get", "configmap", "istio-sidecar-injector", "-n", "istio-system", check=False).returncode == 0
     assert cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0
     for kind in ("deployments", "services", "pdb", "secrets", "virtualservices.networking.istio.io",
                  "scaledobjects.keda.sh", "servicemonitors.monitoring.coreos.com"):
@@ -620,6 +636,7 @@ def test_12_destroy_removes_everything_but_what_is_protected_and_says_so(e2e: E2
     cli.run("state", "unprotect", namespace, "--stack", STACK, "--yes")
     cli.run("destroy", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive", label="destroy (rest)")
     assert [r for r in cli.state() if r.get("custom") and not r["type"].startswith("pulumi:providers:")] == []
+    assert cluster.kubectl("get", "crd", "scaledobjects.keda.sh", check=False).returncode == 0, "a read is never deleted"
     wait_for("the triton namespace to be gone",
              lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0, 120)
     e2e.done.add("destroyed")
