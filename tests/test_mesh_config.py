@@ -162,7 +162,7 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
         ),
         (
             _config(mesh={**MESH, "timeout": 3}),
-            "triton-platform:mesh.timeout: unknown key; accepted keys here: enabled, install, gateway, "
+            "triton-platform:mesh.timeout: unknown key; accepted keys here: enabled, install, revision, gateway, "
             "requestTimeoutSeconds, retries, outlierDetection, jwt, prometheusNamespace, sidecar",
         ),
     ],

@@ -24,6 +24,7 @@ import pytest
 from config_helpers import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
+from triton_platform.mesh import mesh_server_args
 from triton_platform.prerequisites import istio_injector_problems, keda_problems
 from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack, stack_config
 
@@ -208,6 +209,55 @@ def test_an_injector_without_istio_cni_is_refused_where_the_stack_does_not_insta
     run_program(local_stack(), ClusterMocks(reads={CONFIG_MAP: injector({"pilot": {"cni": {"enabled": True}}})}))
     assert istio_injector_problems({"values": json.dumps({"istio_cni": {"enabled": True}})}) == []
     assert istio_injector_problems(None) != []
+
+
+class ReadRecorder(ClusterMocks):
+    """ClusterMocks that also notes the ID of every object read from the cluster."""
+
+    def __init__(self, reads: dict[str, dict[str, Any]]) -> None:
+        super().__init__(reads=reads)
+        self.read_ids: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.resource_id:
+            self.read_ids.append(args.resource_id)
+        return super().new_resource(args)
+
+
+def test_a_revision_only_istio_is_read_and_selected_by_its_revision():
+    """A revision-only install (no default revision) has no istio-sidecar-injector ConfigMap and ignores
+    istio-injection: mesh.revision reads that revision's injector and labels the namespace for it."""
+    config = local_stack()
+    mesh = json.loads(config["triton-platform:mesh"])
+    config["triton-platform:mesh"] = json.dumps({**mesh, "revision": "1-22"})
+    recorder = ReadRecorder(reads={CONFIG_MAP: injector({"pilot": {"cni": {"enabled": False}}})})
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(config, recorder)
+    assert "istio-system/istio-sidecar-injector-1-22" in recorder.read_ids
+    assert "(NET_ADMIN and NET_RAW as root; istio-system/istio-sidecar-injector-1-22 has no pilot.cni.enabled)" in (
+        str(caught.value)
+    )
+    settings = load_settings(config, "Pulumi.local.yaml")
+    assert mesh_server_args(settings)["namespace_labels"] == {"istio.io/rev": "1-22"}
+    # Without a revision: the default revision's ConfigMap and label.
+    default = load_settings(local_stack(), "Pulumi.local.yaml")
+    assert mesh_server_args(default)["namespace_labels"] == {"istio-injection": "enabled"}
+    recorder = ReadRecorder(reads={CONFIG_MAP: injector({"pilot": {"cni": {"enabled": True}}})})
+    run_program(local_stack(), recorder)
+    assert "istio-system/istio-sidecar-injector" in recorder.read_ids
+
+
+def test_a_revision_is_refused_where_the_stack_installs_istio():
+    mesh = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}}
+    config = env("dev", triton=REPO, mesh={**mesh, "install": {"enabled": True}, "revision": "canary"})
+    assert problems(config) == [
+        "triton-platform:mesh.revision = 'canary': names a revision of the cluster's own Istio, but "
+        "mesh.install.enabled installs the default revision: remove mesh.revision, or set mesh.install.enabled: false"
+    ]
+    assert problems(env("dev", triton=REPO, mesh={**mesh, "revision": "1.22"})) == [
+        "triton-platform:mesh.revision = '1.22': does not have the accepted form (regular expression "
+        "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$)"
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod", "dev-aws"])

@@ -34,7 +34,10 @@ def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
     if not settings.mesh.enabled:
         return {}
     return {
-        "namespace_labels": {"istio-injection": "enabled"},
+        # istio-injection wins over istio.io/rev, so a revision is selected by its label alone.
+        "namespace_labels": (
+            {"istio-injection": "enabled"} if settings.mesh.revision is None else {"istio.io/rev": settings.mesh.revision}
+        ),
         "pod_annotations": sidecar_resource_annotations(settings.mesh.sidecar.cpu, settings.mesh.sidecar.memory),
     }
 

@@ -15,8 +15,10 @@ On a cluster where the stack does not install them, what the cluster runs is rea
 * Istio's sidecar injector (``mesh.install.enabled: false``): the Triton namespace enforces Pod
   Security ``restricted``, which refuses the ``istio-init`` container (NET_ADMIN, NET_RAW, root)
   the injector adds unless Istio's CNI node agent sets up the traffic redirection
-  (``pilot.cni.enabled`` in the injector's values, the ``istio-sidecar-injector`` ConfigMap). Those
-  values decide what the injector writes into every pod, so they are what is checked.
+  (``pilot.cni.enabled`` in the injector's values, the ``istio-sidecar-injector`` ConfigMap, or
+  ``istio-sidecar-injector-<rev>`` for ``mesh.revision``). Those values decide what the injector writes
+  into every pod, so they are what is checked. The Kubernetes provider reads an object only by
+  ``get``, which fails the whole preview when it is missing; the README says what that error means.
 * KEDA's version (autoscaling without ``observability.addons.keda``): the ScaledObjects use
   ``fallback`` with ``Value``-type triggers, which KEDA accepts from 2.18. Its Helm chart and its
   release manifests both label the ScaledObject CRD with ``app.kubernetes.io/version``. An older
@@ -43,7 +45,8 @@ from .config.base import Problem
 from .config.loader import describe, key_path
 from .config.models import PlatformSettings
 
-#: The injector's ConfigMap of Istio's default revision (the ``istio-injection: enabled`` label's).
+#: The injector's ConfigMap of Istio's default revision (the ``istio-injection: enabled`` label's);
+#: a revision's is this name with ``-<revision>`` appended.
 ISTIO_INJECTOR_CONFIG_MAP = "istio-system/istio-sidecar-injector"
 #: The CRD KEDA's chart and release manifests label with the KEDA version.
 KEDA_CRD = "scaledobjects.keda.sh"
@@ -82,8 +85,11 @@ def cluster_checks(settings: PlatformSettings, provider: k8s.Provider | None) ->
     opts = pulumi.ResourceOptions(provider=provider) if provider is not None else None
     checks: list[pulumi.Output[Any]] = []
     if settings.mesh.enabled and not settings.mesh.install.enabled:
-        injector = k8s.core.v1.ConfigMap.get("istio-sidecar-injector", ISTIO_INJECTOR_CONFIG_MAP, opts=opts)
-        checks.append(injector.data.apply(lambda data: verified(injector, istio_injector_problems(data), settings)))
+        config_map = istio_injector_config_map(settings.mesh.revision)
+        injector = k8s.core.v1.ConfigMap.get("istio-sidecar-injector", config_map, opts=opts)
+        checks.append(
+            injector.data.apply(lambda data: verified(injector, istio_injector_problems(data, config_map), settings))
+        )
     autoscaled = any(g.autoscaling is not None for g in settings.model_groups)
     if settings.observability.enabled and autoscaled and not settings.observability.addons.keda:
         crd = k8s.apiextensions.v1.CustomResourceDefinition.get("keda-scaledobjects-crd", KEDA_CRD, opts=opts)
@@ -93,7 +99,12 @@ def cluster_checks(settings: PlatformSettings, provider: k8s.Provider | None) ->
     return checks
 
 
-def istio_injector_problems(data: Mapping[str, str] | None) -> list[Problem]:
+def istio_injector_config_map(revision: str | None) -> str:
+    """``namespace/name`` of the injector ConfigMap of ``revision`` (None: the default revision)."""
+    return ISTIO_INJECTOR_CONFIG_MAP if revision is None else f"{ISTIO_INJECTOR_CONFIG_MAP}-{revision}"
+
+
+def istio_injector_problems(data: Mapping[str, str] | None, config_map: str = ISTIO_INJECTOR_CONFIG_MAP) -> list[Problem]:
     """Problems of the cluster's sidecar injector, from its ConfigMap's ``data``."""
     try:
         values = json.loads((data or {}).get("values") or "{}")
@@ -106,7 +117,7 @@ def istio_injector_problems(data: Mapping[str, str] | None) -> list[Problem]:
         ("mesh", "install", "enabled"),
         False,
         "the cluster's Istio injects the istio-init container (NET_ADMIN and NET_RAW as root; "
-        f"{ISTIO_INJECTOR_CONFIG_MAP} has no pilot.cni.enabled), which Pod Security restricted refuses in the "
+        f"{config_map} has no pilot.cni.enabled), which Pod Security restricted refuses in the "
         "Triton namespace, so no Triton pod would start: install Istio's CNI node agent (Helm chart istio/cni, "
         "or ambient mode) and set pilot.cni.enabled=true on istiod, or set mesh.install.enabled: true",
     )]

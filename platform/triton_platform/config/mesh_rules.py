@@ -27,6 +27,14 @@ def check_mesh(settings: PlatformSettings) -> Iterator[Problem]:
         yield from _gateway(settings)
     elif settings.mesh.install.enabled:
         yield Problem(("mesh", "install", "enabled"), True, "installs Istio for nothing: set mesh.enabled: true, or remove it")
+    if settings.mesh.revision is not None and settings.mesh.install.enabled:
+        # The stack's own Istio is the default revision: a revision label would leave its pods uninjected.
+        yield Problem(
+            ("mesh", "revision"),
+            settings.mesh.revision,
+            "names a revision of the cluster's own Istio, but mesh.install.enabled installs the default revision: "
+            "remove mesh.revision, or set mesh.install.enabled: false",
+        )
 
 
 def _canaries(settings: PlatformSettings) -> Iterator[Problem]:

@@ -150,6 +150,10 @@ class JwtSettings(Model):
 class MeshSettings(Model):
     enabled: bool = False
     install: IstioInstallSettings = IstioInstallSettings()
+    #: The cluster's own Istio revision to inject (``istio.io/rev``) where it runs no default
+    #: revision; None: the default revision (``istio-injection: enabled``). A revision-only install
+    #: ignores the ``istio-injection`` label and has no ``istio-sidecar-injector`` ConfigMap to check.
+    revision: Annotated[str, Field(pattern=NAMESPACE_PATTERN, max_length=63)] | None = None
     gateway: GatewaySettings = GatewaySettings()
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     retries: RetrySettings = RetrySettings()
