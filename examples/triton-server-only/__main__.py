@@ -8,6 +8,8 @@ from triton_components import TritonServer
 config = pulumi.Config()
 # The consumer owns where resources land: the provider is theirs, passed through opts.
 cluster = k8s.Provider("my-cluster", context=config.get("kubeContext"))
+# Triton's admin key: a secret of yours (`pulumi config set --secret adminApiKey ...`), or generated.
+admin_api_key = config.get_secret("adminApiKey")
 
 triton = TritonServer(
     "inference",
@@ -21,6 +23,7 @@ triton = TritonServer(
         ],
         # Keyless access: the user's Workload Identity binding, made elsewhere in their program.
         "service_account_annotations": {"iam.gke.io/gcp-service-account": "models@my-project.iam.gserviceaccount.com"},
+        **({"admin_api_key": admin_api_key} if admin_api_key is not None else {}),
     },
     pulumi.ResourceOptions(providers=[cluster]),
 )

@@ -14,13 +14,18 @@ steps do, sets the admin key as a secret (the toolchain has no random provider).
 
 from __future__ import annotations
 
+import json
 import os
+import platform as host_platform
 import runpy
 import shutil
 import stat
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,6 +44,7 @@ BUILD = ROOT / ".ci" / "component-package" / "build"
 EXAMPLE = ROOT / "examples" / "triton-yaml"
 PYTHON_EXAMPLE = ROOT / "examples" / "triton-server-only" / "__main__.py"
 NAMESPACE = "inference"
+RESULTS = ROOT / "benchmarks" / "e2e-component-package.json"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 
 
@@ -180,3 +186,66 @@ def test_up_declares_the_objects_of_the_python_program_then_changes_nothing_then
         return found.stdout.strip() == ""
 
     wait_for(f"namespace {NAMESPACE} deleted", gone, timeout=120)
+
+
+def _python_project(cli: PulumiCli) -> Path:
+    """``examples/triton-server-only`` as its user runs it, with this virtualenv (same pulumi, same
+    pulumi_kubernetes as the provider) and the admin key as a secret, like the YAML run."""
+    project = cli.workdir / "python-example"
+    project.mkdir(exist_ok=True)
+    shutil.copy2(PYTHON_EXAMPLE, project / "__main__.py")
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump({
+        "name": "triton-server-only",
+        "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": sys.prefix}},
+    }))
+    cli.run("stack", "init", "python", "--secrets-provider", "passphrase", "--non-interactive", cwd=project)
+    cli.run("config", "set", "--secret", "adminApiKey", os.urandom(24).hex(), "--stack", "python", cwd=project)
+    return project
+
+
+def _provider_start_seconds(plugin: Path) -> float:
+    """From starting the plugin to its gRPC port on stdout (what the engine waits for)."""
+    start = time.monotonic()
+    process = subprocess.Popen([str(plugin), "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = process.stdout.readline().strip()
+        seconds = time.monotonic() - start
+        assert port.isdigit(), f"the plugin printed {port!r}, not its port"
+        return seconds
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) -> None:
+    """Timings, not assertions: preview (median of 3, from empty), up and destroy of the YAML program
+    against the Python example (same objects), in the same run on the same cluster, and the
+    provider's start. Written to benchmarks/e2e-component-package.json."""
+    cluster, cli = yaml_run
+    seconds: dict[str, float] = {}
+    python = _python_project(cli)
+    for label, cwd, stack in (("yaml", cli.project, STACK), ("python", python, "python")):
+        runs = [cli.run("preview", "--stack", stack, "--non-interactive", cwd=cwd).seconds for _ in range(3)]
+        seconds[f"preview ({label}, from empty)"] = round(statistics.median(runs), 2)
+        seconds[f"up ({label}, from empty)"] = round(
+            cli.run("up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
+        seconds[f"destroy ({label})"] = round(
+            cli.run("destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
+    starts = [_provider_start_seconds(cli.workdir.parent / "pulumi-resource-tritonplatform") for _ in range(3)]
+    seconds["provider start (median of 3)"] = round(statistics.median(starts), 2)
+
+    report = {
+        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {host_platform.system()} {host_platform.machine()}",
+        "what": "wall seconds of the real `pulumi` CLI against a local kube-apiserver (kwok nodes): "
+                "examples/triton-yaml through the component provider vs examples/triton-server-only in "
+                "Python, the same Kubernetes objects, same run",
+        "kubernetes objects": len(_python_objects()),
+        "seconds": seconds,
+        "ratios": {
+            "preview (yaml / python)": round(seconds["preview (yaml, from empty)"] / seconds["preview (python, from empty)"], 2),
+            "up (yaml / python)": round(seconds["up (yaml, from empty)"] / seconds["up (python, from empty)"], 2),
+        },
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
