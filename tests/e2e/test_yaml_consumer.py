@@ -18,6 +18,7 @@ import json
 import os
 import platform as host_platform
 import runpy
+import select
 import shutil
 import stat
 import statistics
@@ -208,6 +209,8 @@ def _provider_start_seconds(plugin: Path) -> float:
     start = time.monotonic()
     process = subprocess.Popen([str(plugin), "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready, "the plugin printed no port within 120 s"
         port = process.stdout.readline().strip()
         seconds = time.monotonic() - start
         assert port.isdigit(), f"the plugin printed {port!r}, not its port"

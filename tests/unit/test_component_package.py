@@ -8,6 +8,7 @@ import collections.abc
 import inspect
 import json
 import runpy
+import select
 import subprocess
 import sys
 import tomllib
@@ -196,7 +197,10 @@ def test_the_plugin_serves_the_schema_over_grpc(schema):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:
-        port = plugin.stdout.readline().strip()  # the SDK writes it once it listens (on 127.0.0.1)
+        # The SDK writes the port once it listens (on 127.0.0.1); a plugin that never does fails here.
+        ready, _, _ = select.select([plugin.stdout], [], [], 120)
+        assert ready, "the plugin printed no port within 120 s"
+        port = plugin.stdout.readline().strip()
         assert port.isdigit(), plugin.stderr.read() if plugin.poll() is not None else port
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
