@@ -220,3 +220,49 @@ def test_no_backend_library_and_no_gpu_are_not_failures_and_say_what_was_not_ver
         f"{broken_onnx}/config.pbtxt: Triton 2.51.0 refuses it: default priority level must be in range [1, 2]",
         f"triton-platform: 1 problem(s) in {tmp_path}",
     ], "the configuration of a model whose backend is absent is still checked by Triton"
+
+
+def test_a_check_killed_outright_takes_its_private_tritonserver_with_it(tmp_path: Path) -> None:
+    """A CI timeout or an OOM kill sends SIGKILL, which runs no cleanup: the private server must
+    still exit, not linger holding its ports and memory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "server.pid"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from triton_platform.delivery.triton_server import TritonValidator\n"
+        "with TritonValidator() as server:\n"
+        f"    Path({str(pid_file)!r}).write_text(str(server.process.pid))\n"
+        "    time.sleep(600)\n"
+    )])
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pid_file.exists(), f"the holder never started its server (exit code {holder.poll()})"
+        server_pid = int(pid_file.read_text())
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+
+        def gone() -> bool:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                return True
+            # A zombie has exited; only its entry waits for a parent that no longer reaps it.
+            return Path(f"/proc/{server_pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+        deadline = time.monotonic() + 60
+        while not gone() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = not gone()
+        if alive:
+            os.kill(server_pid, signal.SIGKILL)
+        assert not alive, "tritonserver outlived the check that started it"
+    finally:
+        if holder.poll() is None:
+            holder.kill()

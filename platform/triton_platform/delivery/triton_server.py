@@ -167,6 +167,15 @@ def rendered_flags(admin_key: str) -> list[str]:
             if isinstance(a, str) and a.partition("=")[0] not in own]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: a check killed outright (SIGKILL, a CI timeout) takes its private
+    server with it instead of leaving an orphaned tritonserver holding ports and memory."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -237,7 +246,8 @@ class TritonValidator:
             self.url = f"http://{LOOPBACK}:{http}"
             with self.log.open("wb") as out:
                 self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                                cwd=self.workdir, start_new_session=True)
+                                                cwd=self.workdir, start_new_session=True,
+                                                preexec_fn=_die_with_parent)
             deadline = time.monotonic() + START_SECONDS
             while self.process.poll() is None and time.monotonic() < deadline:
                 if self._request("GET", "/v2/health/ready", timeout=2)[0] == 200:
