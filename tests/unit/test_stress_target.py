@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,15 @@ def stress_ng_is_installed():
 def run_with_fake_make(tmp_path: Path, exit_codes: list[int], runs: int) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the script with a `make` that notes its arguments and the stress-ng its parent started
     (that stress-ng process and its workers), and exits with the next of ``exit_codes``."""
+    env = fake_make(tmp_path, exit_codes, runs)
+    notes = tmp_path / "notes"
+    result = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return result, notes.read_text().splitlines() if notes.exists() else []
+
+
+def fake_make(tmp_path: Path, exit_codes: list[int | str], runs: int) -> dict[str, str]:
+    """The environment that puts the recording `make` first on PATH; an exit code "hang" makes it wait
+    (for a minute) until it is interrupted."""
     shim = tmp_path / "bin"
     shim.mkdir()
     notes = tmp_path / "notes"
@@ -36,12 +47,12 @@ def run_with_fake_make(tmp_path: Path, exit_codes: list[int], runs: int) -> tupl
         "#!/usr/bin/env bash\n"
         "stress=$(pgrep -P \"$PPID\" -x stress-ng)\n"
         f"echo \"make $* stress=$stress workers=$(pgrep -P \"$stress\" | wc -l)\" >> {notes}\n"
-        f"code=$(head -n 1 {codes}); sed -i 1d {codes}; exit \"$code\"\n"
+        f"code=$(head -n 1 {codes}); sed -i 1d {codes}\n"
+        "if [ \"$code\" = hang ]; then exec sleep 60; fi\n"
+        "exit \"$code\"\n"
     )
     (shim / "make").chmod(0o755)
-    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "STRESS_RUNS": str(runs)}
-    result = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return result, notes.read_text().splitlines() if notes.exists() else []
+    return {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "STRESS_RUNS": str(runs)}
 
 
 def _stress_pids(notes: list[str]) -> set[int]:
@@ -72,6 +83,33 @@ def test_a_failed_run_stops_the_loop_and_stress_ng(tmp_path):
     assert len(notes) == 2
     assert "test-stress: run 2 of 3 of make test FAILED under load" in result.stderr
     assert not any(_alive(pid) for pid in _stress_pids(notes))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "terminated"])
+def test_an_interrupted_run_stops_stress_ng(tmp_path, signum):
+    """Ctrl-C reaches the terminal's whole process group; a CI runner's cancel sends SIGTERM to the script."""
+    env = fake_make(tmp_path, [0, "hang", 0], runs=3)
+    notes = tmp_path / "notes"
+    script = subprocess.Popen(["bash", str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (notes.exists() and len(notes.read_text().splitlines()) == 2):
+            assert script.poll() is None and time.monotonic() < deadline, "the second run never started"
+            time.sleep(0.1)
+        (stress,) = _stress_pids(notes.read_text().splitlines())
+        if signum == signal.SIGINT:
+            os.killpg(script.pid, signum)
+        else:
+            script.send_signal(signum)
+        assert script.wait(timeout=120) != 0
+        assert not _alive(stress)
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
+            script.wait()
+        # The fake make's sleep outlives a SIGTERM to the script alone (as make would); stop it here.
+        subprocess.run(["pkill", "-KILL", "-s", str(script.pid)], check=False)
 
 
 def test_make_test_stress_runs_the_script():
