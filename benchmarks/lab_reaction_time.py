@@ -1,4 +1,4 @@
-"""Lab benchmark (issue 12, item 4): how fast the rendered autoscaling signal reacts to a 2x load step,
+"""Lab benchmark: how fast the rendered autoscaling signal reacts to a 2x load step,
 measured on the real Triton and Prometheus, against the estimate `triton-platform render` prints and
 the goal of a scale-out decision within 20 s of the step.
 

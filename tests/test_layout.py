@@ -1,4 +1,4 @@
-"""The layout is checked by tools, not by memory (issue 11).
+"""The layout is checked by tools, not by memory.
 
 ``lint-imports`` (contracts in pyproject.toml, run by ``make test``) enforces the layers between
 packages. This module adds what import-linter does not: no import cycle between any two modules of

@@ -1,4 +1,4 @@
-"""The README stays true (issue 14, item 14): what it shows is checked against the code.
+"""The README stays true: what it shows is checked against the code.
 
 - The Performance table is the benchmark's own table for the figures in benchmarks/results.json,
   verdicts included, as ``triton_platform.bench`` computes them today.

@@ -1,4 +1,4 @@
-"""Structural performance facts (issue 8), asserted. Timings are benchmarks, not tests: they live
+"""Structural performance facts, asserted. Timings are benchmarks, not tests: they live
 in ``triton-platform bench`` and never fail a build; the facts below do.
 
 - Engine, preview and state costs grow with the resource count (reference/performance.md §1.4),

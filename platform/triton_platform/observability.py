@@ -1,4 +1,4 @@
-"""Compose KEDA autoscaling and Prometheus monitoring for one environment (issue 5).
+"""Compose KEDA autoscaling and Prometheus monitoring for one environment.
 
 Order: the add-ons (when this stack installs them) first, because every custom resource below
 waits for the CRDs their Helm releases create; then one monitor per model group, the alert rules

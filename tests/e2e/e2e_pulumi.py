@@ -48,6 +48,22 @@ class Result:
         return json.loads(self.stdout)
 
 
+def isolated_env(tools: Path, home: Path, passphrase: str, **extra: str) -> dict[str, str]:
+    """The environment of one isolated Pulumi CLI: nothing of the developer's Pulumi, virtualenv or
+    kubeconfig leaks in, no update check, no plugin download (nothing outside is reachable)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VIRTUAL_ENV", "KUBE"))}
+    env.update(
+        PATH=os.pathsep.join([str(tools), env.get("PATH", "/usr/bin:/bin")]),
+        PULUMI_HOME=str(home),
+        PULUMI_CONFIG_PASSPHRASE=passphrase,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_SELF_MANAGED_STATE_NO_LEGACY_WARNING="true",
+        **extra,
+    )
+    return env
+
+
 def project_files(root: Path) -> list[str]:
     """What a clone with the developer's uncommitted work has: tracked and untracked, not ignored."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -106,21 +122,10 @@ class PulumiCli:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VIRTUAL_ENV", "KUBE"))}
-        env.update(
-            # The CLI runs by absolute path and finds its Python host next to itself (a bundled
-            # plugin); every provider comes from PULUMI_HOME (`plugin install --file`), never PATH.
-            PATH=os.pathsep.join([str(self.tools), env.get("PATH", "/usr/bin:/bin")]),
-            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
-            PULUMI_HOME=str(self.home),
-            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_SELF_MANAGED_STATE_NO_LEGACY_WARNING="true",
-            KUBECONFIG=str(self.kubeconfig),
-            NO_COLOR="1",
-        )
-        return env
+        # The CLI runs by absolute path and finds its Python host next to itself (a bundled
+        # plugin); every provider comes from PULUMI_HOME (`plugin install --file`), never PATH.
+        return isolated_env(self.tools, self.home, self.passphrase, PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+                            KUBECONFIG=str(self.kubeconfig), NO_COLOR="1")
 
     def run(self, *args: str, label: str | None = None, check: bool = True, cwd: Path | None = None,
             timeout: float = 600, input: str | None = None) -> Result:

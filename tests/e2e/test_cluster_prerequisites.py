@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from e2e_cluster import LocalCluster
+from e2e_pulumi import isolated_env
 from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
 
 pytestmark = pytest.mark.e2e
@@ -54,19 +55,9 @@ class Preview:
             f"    virtualenv: {sys.prefix}\n"
         )
         (workdir / "state").mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VIRTUAL_ENV", "KUBE"))}
-        env.update(
-            PATH=os.pathsep.join([str(toolchain.bin), env.get("PATH", "/usr/bin:/bin")]),
-            PULUMI_HOME=str(workdir / "home"),
-            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
-            PULUMI_BACKEND_URL=(workdir / "state").as_uri(),
-            PULUMI_CONFIG_PASSPHRASE=os.urandom(16).hex(),
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_SELF_MANAGED_STATE_NO_LEGACY_WARNING="true",
-            KUBECONFIG=str(cluster.kubeconfig),
-        )
-        self.env = env
+        self.env = isolated_env(toolchain.bin, workdir / "home", os.urandom(16).hex(),
+                                PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+                                PULUMI_BACKEND_URL=(workdir / "state").as_uri(), KUBECONFIG=str(cluster.kubeconfig))
         version = toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"]
         self.run("plugin", "install", "resource", "kubernetes", f"v{version}", "--file",
                  toolchain["pulumi-resource-kubernetes"])

@@ -1,4 +1,4 @@
-"""The real Pulumi engine deploys Pulumi.local.yaml to a real Kubernetes control plane (issue 13).
+"""The real Pulumi engine deploys Pulumi.local.yaml to a real Kubernetes control plane.
 
 One stack, one cluster, tests in the order they are written (each builds on the state the previous
 one left, so they run as one story; pulumi operations are few and deliberate). What each proves is

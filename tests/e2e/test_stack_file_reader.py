@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from e2e_pulumi import isolated_env
 from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
 from stack_file_corpus import CASES, SECRETS, secrets_of, stack_text
 from triton_platform.config import ConfigError, load_settings
@@ -59,18 +60,8 @@ class ConfigCli:
         )
         (workdir / "state").mkdir()
         self.dump = workdir / "dump.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "VIRTUAL_ENV"))}
-        env.update(
-            PATH=os.pathsep.join([str(toolchain.bin), env.get("PATH", "/usr/bin:/bin")]),
-            PULUMI_HOME=str(workdir / "home"),
-            PULUMI_BACKEND_URL=(workdir / "state").as_uri(),
-            PULUMI_CONFIG_PASSPHRASE=os.urandom(16).hex(),
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_SELF_MANAGED_STATE_NO_LEGACY_WARNING="true",
-            TRITON_CONFIG_DUMP=str(self.dump),
-        )
-        self.env = env
+        self.env = isolated_env(toolchain.bin, workdir / "home", os.urandom(16).hex(),
+                                PULUMI_BACKEND_URL=(workdir / "state").as_uri(), TRITON_CONFIG_DUMP=str(self.dump))
 
     def run(self, *args: str) -> str:
         result = subprocess.run([self.toolchain["pulumi"], *args, "--non-interactive"], cwd=self.project,

@@ -1,4 +1,4 @@
-"""The autoscaling signal under a real load step (issue item 4), shared by the lab test and benchmark.
+"""The autoscaling signal under a real load step, shared by the lab test and benchmark.
 
 A scenario is one rendered ScaledObject trigger with the Deployment it scales and the monitor that
 scrapes it. All scenarios share one timeline, each with its own Triton and Prometheus:

@@ -1,4 +1,4 @@
-"""Issue item 4: under a bounded 2x load step from tritonclient against a model with a known service
+"""Under a bounded 2x load step from tritonclient against a model with a known service
 time, every rendered autoscaling trigger (queue time, pending requests) rises above its ScaledObject
 threshold and falls back below it after the load stops. The speed is a benchmark figure
 (benchmarks/lab_reaction_time.py), not asserted here beyond the bound of the wait."""

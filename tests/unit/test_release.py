@@ -1,4 +1,4 @@
-"""Shipped like a library (issue 14, item 15): the license the metadata names, a changelog in Keep a
+"""Shipped like a library: the license the metadata names, a changelog in Keep a
 Changelog form, artifacts checked in every CI run, and tag-triggered releases with trusted
 publishing (no stored token). Building and installing the artifacts is `.ci/package` itself, run
 by `.ci/run`; these tests keep its guards and the release pipelines honest."""

@@ -1,6 +1,6 @@
 """``triton-platform bench``: what the platform costs over the Pulumi SDK, measured in one run.
 
-Four measurements (issue 8; anchors and goals from ``reference/performance.md`` §6 M1-M4):
+Four measurements (anchors and goals from ``reference/performance.md`` §6 M1-M4):
 
 1. **Overhead vs the SDK floor**: the real stack program (``stacks/__main__.py``: config
    validation, composition, components) under the render's mocks, over floors that replay the very
