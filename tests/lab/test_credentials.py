@@ -1,4 +1,4 @@
-"""Issue item 2 (credentials): a credentials file shaped exactly like the rendered key Secret is what
+"""A credentials file shaped exactly like the rendered key Secret is what
 lets Triton read the emulated bucket, and a wrong one makes the server fail to start (``--exit-on-error``).
 
 Key mode is rendered from a committed stack of each cloud with only ``identity: key`` changed (the

@@ -1,4 +1,4 @@
-"""Issue items 5 and 6: graceful shutdown under the rendered flags, and a broken model failing fast."""
+"""Graceful shutdown under the rendered flags, and a broken model failing fast."""
 
 from __future__ import annotations
 

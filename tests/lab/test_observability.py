@@ -1,4 +1,4 @@
-"""Issue item 3: real Prometheus scrapes the real Tritons with the rendered monitors, and every
+"""Real Prometheus scrapes the real Tritons with the rendered monitors, and every
 KEDA query, alert expression and dashboard query of the render returns series with the labels it
 relies on (or the intended empty result); the rendered PrometheusRules pass promtool's lint and
 promtool unit tests that make every alert fire and not fire."""

@@ -1,4 +1,4 @@
-"""Issue item 3 (rules): every rendered PrometheusRule passes ``promtool check rules --lint-fatal``
+"""Every rendered PrometheusRule passes ``promtool check rules --lint-fatal``
 (promtool's default lint, duplicate rules, made fatal), and ``promtool test rules`` makes every alert
 of the render fire and stay quiet.
 

@@ -1,4 +1,4 @@
-"""Issue items 1 and 2 (restricted APIs): every rendered Triton Deployment of every committed stack
+"""Every rendered Triton Deployment of every committed stack
 starts for real, answers its probes, serves every model of its group, and keeps its management APIs
 behind the admin key over HTTP and gRPC."""
 
