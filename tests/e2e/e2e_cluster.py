@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from e2e_toolchain import Toolchain
+from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
 
 HERE = Path(__file__).resolve().parent
 KWOK_STAGES = HERE / "kwok-stages.yaml"
@@ -62,19 +62,6 @@ plugins:
 
 class ClusterError(Exception):
     pass
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free loopback ports: every socket stays bound until all are taken, so the
-    kernel cannot hand the same port to two components."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:

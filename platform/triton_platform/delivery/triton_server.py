@@ -176,7 +176,9 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _free_ports(count: int) -> list[int]:
+def free_loopback_ports(count: int) -> list[int]:
+    """``count`` distinct free ports on 127.0.0.1: every socket stays bound until all are taken, so
+    the kernel cannot hand the same port out twice (Triton refuses HTTP and gRPC on one port)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:
@@ -238,7 +240,7 @@ class TritonValidator:
         }
         started = time.monotonic()
         for _ in range(3):  # a free port can be taken between the probe and the bind
-            http, grpc, metrics = _free_ports(3)
+            http, grpc, metrics = free_loopback_ports(3)
             argv = [str(self.install.binary), f"--model-repository={self.repository}", *rendered_flags(self.admin_key),
                     f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}",
                     f"--http-address={LOOPBACK}", f"--grpc-address={LOOPBACK}", f"--metrics-address={LOOPBACK}",
