@@ -15,12 +15,12 @@ secret.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping, NotRequired, TypedDict
+from typing import Any, Literal, Mapping, NotRequired, TypedDict, get_args
 
 import pulumi
 
 AlertReceiverKind = Literal["webhook", "slack", "pagerduty", "email"]
-ALERT_RECEIVER_KINDS: tuple[str, ...] = ("webhook", "slack", "pagerduty", "email")
+ALERT_RECEIVER_KINDS: tuple[str, ...] = get_args(AlertReceiverKind)
 #: What the credential is, per kind (for messages and docs).
 CREDENTIAL_MEANING = {
     "webhook": "the webhook URL (it usually carries a token)",
