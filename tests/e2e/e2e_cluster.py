@@ -9,6 +9,11 @@ garbage collection are Kubernetes' own.
 
 Every listener binds 127.0.0.1 on a free port; pod and node addresses kwok writes into status are
 data only (no kube-proxy, no CNI: nothing ever connects to them).
+
+``LocalCluster(..., aggregation=True)`` also turns on the API aggregation layer's front proxy (a
+front-proxy CA and the client certificate kube-apiserver presents to extension API servers), so
+an APIService can send a group such as ``external.metrics.k8s.io`` to a server on 127.0.0.1
+through a Service of type ExternalName (``externalName: localhost``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ SERVICE_CIDR = "10.96.0.0/16"
 #: Pod IPs kwok writes into pod status (never routed; Endpoints reject loopback addresses).
 POD_CIDR = "10.244.0.0/16"
 NODE_IP = "10.240.0.1"
+#: The HorizontalPodAutoscaler's sync period: kube-controller-manager's default, and what GKE and EKS
+#: run (neither lets a user change it), so HPA timings measured here are the managed clusters'.
+HPA_SYNC_PERIOD_SECONDS = 15
+#: The common name kube-apiserver's front-proxy client certificate carries; extension API servers
+#: accept forwarded requests only from the names in ``--requestheader-allowed-names``.
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 ADMISSION_CONFIG = """\
 apiVersion: apiserver.config.k8s.io/v1
@@ -100,6 +111,8 @@ class LocalCluster:
     processes: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     token: str = ""
+    #: Serve the aggregation layer (front-proxy flags); off keeps the plain control plane.
+    aggregation: bool = False
 
     @property
     def kubeconfig(self) -> Path:
@@ -179,6 +192,45 @@ class LocalCluster:
                  for token, (user, groups) in users.items()]
         (pki / "tokens.csv").write_text("\n".join(lines) + "\n")
         (self.workdir / "admission.yaml").write_text(ADMISSION_CONFIG)
+        if self.aggregation:
+            self._front_proxy_keys(pki)
+
+    @property
+    def front_proxy_ca_file(self) -> Path:
+        return self.workdir / "pki" / "front-proxy-ca.crt"
+
+    def _front_proxy_keys(self, pki: Path) -> None:
+        """The front-proxy CA and the client certificate the aggregator presents (as kubeadm makes them)."""
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=front-proxy-ca",
+                "-keyout", str(pki / "front-proxy-ca.key"), "-out", str(self.front_proxy_ca_file),
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={FRONT_PROXY_CLIENT}",
+                "-keyout", str(pki / "front-proxy-client.key"), "-out", str(pki / "front-proxy-client.csr"))
+        extensions = pki / "front-proxy-client.ext"
+        extensions.write_text("keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n")
+        openssl("x509", "-req", "-days", "2", "-in", str(pki / "front-proxy-client.csr"),
+                "-CA", str(self.front_proxy_ca_file), "-CAkey", str(pki / "front-proxy-ca.key"), "-CAcreateserial",
+                "-extfile", str(extensions), "-out", str(pki / "front-proxy-client.crt"))
+
+    def _aggregation_flags(self) -> list[str]:
+        if not self.aggregation:
+            return []
+        pki = self.workdir / "pki"
+        return [
+            f"--requestheader-client-ca-file={self.front_proxy_ca_file}",
+            f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-username-headers=X-Remote-User",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+            # Off (the default): an APIService's Service is resolved as a Service, so an ExternalName
+            # Service reaches a server on loopback; routing to endpoints would need pod IPs that answer.
+            "--enable-aggregator-routing=false",
+        ]
 
     def _start_etcd(self) -> None:
         client, peer = self.ports["etcd-client"], self.ports["etcd-peer"]
@@ -216,6 +268,7 @@ class LocalCluster:
             "--allow-privileged=false",
             # The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints reject.
             "--endpoint-reconciler-type=none",
+            *self._aggregation_flags(),
             "--profiling=false", "--v=1",
         ])
 
@@ -263,6 +316,7 @@ class LocalCluster:
             f"--root-ca-file={self.ca_file}",
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD_SECONDS}s",
             "--leader-elect=false", "--profiling=false", "--v=1",
         ])
 
