@@ -33,6 +33,7 @@ from test_local_stack import (
     _settings,
     cache_dir,
     deployments,
+    is_ready,
     render_text,
     triton_pods,
     wait_rolled_out,
@@ -334,3 +335,50 @@ def test_04_an_injector_without_istio_cni_stops_the_stack_at_preview_not_at_roll
         assert sorted(p["metadata"]["name"] for p in triton_pods(cluster)) == pods_before
     finally:
         istiod.install(installed)
+
+
+def test_05_on_kubernetes_1_33_nodes_the_sidecar_is_native_and_restricted_still_admits_it(mesh: Mesh) -> None:
+    """Where every node's kubelet is 1.33 or later (what GKE and EKS run today), istiod injects the
+    sidecar as a native one: an init container with `restartPolicy: Always`, which the kubelet
+    stops only after Triton has exited, so the order itself covers Triton's preStop and exit timeout
+    and the pod's grace period must (the proxy config's drain settings are unused there). With the
+    kwok nodes reporting the control plane's version, a Triton pod its ReplicaSet recreates is
+    injected that way, in CNI mode, and admitted by `restricted`."""
+    mesh.needs("injected")
+    cluster = mesh.cluster
+    version = mesh.toolchain.versions["KUBERNETES_VERSION"]
+    for node in cluster.items("nodes"):
+        cluster.kubectl("patch", "node", node["metadata"]["name"], "--subresource=status", "--type=merge",
+                        "-p", json.dumps({"status": {"nodeInfo": {"kubeletVersion": version}}}))
+    probe = probe_pod(cluster, "triton-text")
+
+    def injected_natively() -> bool:
+        result = dry_run_create(cluster, probe)
+        return result.returncode == 0 and PROXY in [c["name"] for c in json.loads(result.stdout)["spec"].get("initContainers", [])]
+
+    wait_for("istiod to see the nodes' kubelet version and inject native sidecars", injected_natively, 60)
+    group = "triton-platform.io/model-group"
+    old = next(p for p in triton_pods(cluster) if p["metadata"]["labels"][group] == "text")
+    cluster.kubectl("delete", "pod", old["metadata"]["name"], "-n", NAMESPACE, "--wait=false")
+
+    def replacement() -> dict[str, Any] | None:
+        pods = [p for p in triton_pods(cluster) if p["metadata"]["labels"][group] == "text"
+                and p["metadata"]["name"] != old["metadata"]["name"] and not p["metadata"].get("deletionTimestamp")]
+        return pods[0] if len(pods) == 1 and is_ready(pods[0]) else None
+
+    pod = wait_for("the recreated text pod Ready", replacement, 120)
+    spec = pod["spec"]
+    inits = {c["name"]: c for c in spec["initContainers"]}
+    assert list(inits) == [ISTIO_VALIDATION, PROXY], list(inits)
+    assert inits[PROXY].get("restartPolicy") == "Always"
+    assert PROXY not in [c["name"] for c in spec["containers"]]
+    assert {c: caps for c, caps in capabilities_added(pod).items() if caps} == {}
+    # The init order starts Triton only once the proxy's startup probe passes (what the classic
+    # sidecar's postStart wait does); at shutdown its preStop starts a graceful drain of inbound
+    # listeners and it gets SIGTERM only after Triton has exited.
+    assert "startupProbe" in inits[PROXY] and "postStart" not in inits[PROXY]["lifecycle"]
+    assert inits[PROXY]["lifecycle"]["preStop"]["exec"]["command"][-2:] == ["POST", "drain"]
+    triton = next(c for c in spec["containers"] if any(a.startswith("--exit-timeout-secs=") for a in c.get("args", [])))
+    exit_timeout = int(next(a for a in triton["args"] if a.startswith("--exit-timeout-secs=")).split("=", 1)[1])
+    pre_stop = triton["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pre_stop + exit_timeout < spec["terminationGracePeriodSeconds"]
