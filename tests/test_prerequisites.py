@@ -260,15 +260,6 @@ def test_a_revision_is_refused_where_the_stack_installs_istio():
     ]
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "dev-aws"])
-def test_where_the_stack_installs_istio_its_injector_uses_cni(stack):
-    render = render_stack(ROOT, stack)
-    releases = {r["inputs"]["chart"]: r["inputs"] for r in render.find("kubernetes:helm.sh/v3:Release")}
-    assert {"istiod", "cni"} <= set(releases)
-    # The values istiod's chart writes into its injector ConfigMap pass the check a looked-up cluster gets.
-    assert istio_injector_problems({"values": json.dumps(releases["istiod"]["values"])}) == []
-
-
 def test_a_keda_older_than_2_18_is_refused_where_the_stack_does_not_install_keda():
     with pytest.raises(pulumi.RunError) as caught:
         run_program(local_stack(), ClusterMocks(reads={CRD: keda_crd("2.16.1")}))
