@@ -203,11 +203,12 @@ def test_01_triton_pods_are_injected_by_istiod_and_admitted_by_restricted_with_i
 
 
 def test_02_the_injected_sidecar_drains_for_longer_than_triton_serves(mesh: Mesh) -> None:
-    """Read from the injected pods: the sidecar (a classic container: kwok's nodes report no
-    Kubernetes version, so istiod's auto-detection does not pick native sidecars) starts first and
-    drains for `terminationDrainDuration` after the pod is told to stop, while Triton sleeps in
-    preStop and then serves in-flight requests for up to --exit-timeout-secs. The drain must outlast
-    both, and end before terminationGracePeriodSeconds, when the kubelet kills what is left."""
+    """Read from the injected pods: the sidecar (a classic container: kwok's nodes report
+    `kwok-v0.8.0` as kubelet version, so istiod's auto-detection does not pick native sidecars)
+    starts first and drains for `terminationDrainDuration` after the pod is told to stop, while
+    Triton sleeps in preStop and then serves in-flight requests for up to --exit-timeout-secs. The
+    drain must outlast both, and end before terminationGracePeriodSeconds, when the kubelet kills
+    what is left."""
     mesh.needs("injected")
     checked = {}
     for pod in triton_pods(mesh.cluster):
@@ -244,8 +245,8 @@ def test_03_istiod_validation_refuses_broken_virtual_services_with_its_own_messa
     for name in ("istiod-default-validator", "istio-validator-istio-system"):
         config = cluster.get("validatingwebhookconfiguration", name)
         assert {w["failurePolicy"] for w in config["webhooks"]} == {"Fail"}, name
-    live = next(m for m in render_text(mesh.base_config, mesh.cli.workdir).manifests if m["kind"] == "VirtualService")
-    live = cluster.get("virtualservice.networking.istio.io", live["metadata"]["name"], "-n", NAMESPACE)
+    rendered = next(m for m in render_text(mesh.base_config, mesh.cli.workdir).manifests if m["kind"] == "VirtualService")
+    live = cluster.get("virtualservice.networking.istio.io", rendered["metadata"]["name"], "-n", NAMESPACE)
     sent = {"apiVersion": live["apiVersion"], "kind": live["kind"],
             "metadata": {"name": live["metadata"]["name"], "namespace": NAMESPACE}, "spec": live["spec"]}
     accepted = cluster.kubectl("apply", "--dry-run=server", "--server-side", "--field-manager=probe", "--force-conflicts",
@@ -310,7 +311,7 @@ def test_04_an_injector_without_istio_cni_stops_the_stack_at_preview_not_at_roll
             result = dry_run_create(cluster, probe)
             return result.returncode != 0 and f'container "{ISTIO_INIT}"' in result.stderr and result.stderr
 
-        refusal = wait_for("istiod to inject istio-init (and restricted to refuse it)", refused_for_istio_init, 60)
+        refusal = wait_for("istiod to inject istio-init (and restricted to refuse it)", refused_for_istio_init, 120)
         assert 'violates PodSecurity "restricted:latest"' in refusal, refusal
         assert f'container "{ISTIO_INIT}" must not include "NET_ADMIN", "NET_RAW"' in refusal, refusal
 
@@ -353,10 +354,11 @@ def test_05_on_kubernetes_1_33_nodes_the_sidecar_is_native_and_restricted_still_
     probe = probe_pod(cluster, "triton-text")
 
     def injected_natively() -> bool:
+        # Admitted (CNI mode again after the previous test) and native.
         result = dry_run_create(cluster, probe)
         return result.returncode == 0 and PROXY in [c["name"] for c in json.loads(result.stdout)["spec"].get("initContainers", [])]
 
-    wait_for("istiod to see the nodes' kubelet version and inject native sidecars", injected_natively, 60)
+    wait_for("istiod to see the nodes' kubelet version and inject native sidecars", injected_natively, 120)
     group = "triton-platform.io/model-group"
     old = next(p for p in triton_pods(cluster) if p["metadata"]["labels"][group] == "text")
     cluster.kubectl("delete", "pod", old["metadata"]["name"], "-n", NAMESPACE, "--wait=false")
