@@ -110,3 +110,15 @@ def test_network_policy_names_what_it_accepts():
     assert problems(env("dev", gcp=gcp)) == [
         "triton-platform:gcp.cluster.networkPolicy = 'off': Input should be 'enforced' or 'not-enforced'"
     ]
+
+
+def test_a_chart_folder_without_istios_charts_is_refused(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "Chart.yaml").write_text("name: base\n")
+    mesh = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]},
+            "install": {"enabled": True, "chartFolder": str(tmp_path)}}
+    assert problems(env("dev", triton=REPO, mesh=mesh)) == [
+        f"triton-platform:mesh.install.chartFolder = '{tmp_path}': has no istio-control/istio-discovery/Chart.yaml, "
+        "istio-cni/Chart.yaml, gateway/Chart.yaml: use the manifests/charts folder of Istio's source tree (relative "
+        "to the project folder), or remove the key to install from the chart repository"
+    ]

@@ -90,6 +90,8 @@ def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | Non
             "istiod_replicas": mesh.install.istiod_replicas,
             "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
             "platform": "gke" if settings.gcp is not None else None,
+            # Only when set, so a stack without it declares exactly what it did before.
+            **({"chart_folder": mesh.install.chart_folder} if mesh.install.chart_folder is not None else {}),
         },
         opts,
     )

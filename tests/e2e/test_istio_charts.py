@@ -27,6 +27,7 @@ import yaml
 from e2e_cluster import LocalCluster, wait_for
 from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
 from triton_components.common import versions
+from triton_components.common.istio_charts import CHART_FOLDERS
 from triton_platform.prerequisites import istio_injector_problems, keda_problems
 from triton_platform.render import StackRender, stack_files
 
@@ -34,13 +35,6 @@ pytestmark = pytest.mark.e2e
 
 GOLDEN = ROOT / "tests" / "golden"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-#: Chart name in Istio's Helm repository -> its folder in the module's ``manifests/charts``.
-CHART_FOLDERS = {
-    "base": "base",
-    "istiod": "istio-control/istio-discovery",
-    "cni": "istio-cni",
-    "gateway": "gateway",
-}
 #: The module's charts default to a testing registry and ``latest``; the published charts carry
 #: ``docker.io/istio`` and their own version, so the render gets those (images only, nothing else).
 IMAGE_VALUES = {"global": {"hub": "docker.io/istio", "tag": versions.ISTIO_VERSION}}

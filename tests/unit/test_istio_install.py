@@ -144,3 +144,55 @@ def test_an_environment_without_install_adds_no_releases(run):
     render = run(lambda: build_environment(settings))
     assert render.find(RELEASE) == []
     assert render.find("kubernetes:networking.istio.io/v1:VirtualService")
+
+
+def _chart_folder(root, missing=()):
+    for sub in ("base", "istio-control/istio-discovery", "istio-cni", "gateway"):
+        if sub not in missing:
+            (root / sub).mkdir(parents=True)
+            (root / sub / "Chart.yaml").write_text(f"name: {sub}\n")
+    return str(root)
+
+
+def test_a_local_chart_folder_replaces_the_repository(run, tmp_path):
+    folder = _chart_folder(tmp_path / "charts")
+    render = run(_install(chart_folder=folder + "/"))
+    releases = {r["name"]: r["inputs"] for r in render.find(RELEASE)}
+    assert {name: r["chart"] for name, r in releases.items()} == {
+        "istio-base": f"{folder}/base",
+        "istio-istiod": f"{folder}/istio-control/istio-discovery",
+        "istio-cni": f"{folder}/istio-cni",
+        "istio-gateway": f"{folder}/gateway",
+    }
+    for release in releases.values():
+        assert "repositoryOpts" not in release and "version" not in release
+    # Everything else is what the repository install declares.
+    from_repository = {r["name"]: r["inputs"] for r in run(_install()).find(RELEASE)}
+    strip = ("chart", "repositoryOpts", "version")
+    assert {n: {k: v for k, v in r.items() if k not in strip} for n, r in releases.items()} == {
+        n: {k: v for k, v in r.items() if k not in strip} for n, r in from_repository.items()
+    }
+
+
+def test_a_chart_folder_without_the_charts_fails_before_any_child_is_declared(run, tmp_path):
+    folder = _chart_folder(tmp_path / "charts", missing=("istio-cni", "gateway"))
+    with pytest.raises(ValueError, match=re.escape(
+        f"chart_folder is {folder!r}, which has no istio-cni/Chart.yaml, gateway/Chart.yaml; use the "
+        "manifests/charts folder of Istio's source tree, or None for the chart repository"
+    )):
+        run(_install(chart_folder=folder))
+
+
+def test_an_environment_installs_from_the_configured_chart_folder(run, tmp_path):
+    folder = _chart_folder(tmp_path / "charts")
+    settings = load_settings(
+        {
+            "triton-platform:environment": "staging",
+            "triton-platform:triton": {"modelRepository": "gs://bucket/models"},
+            "triton-platform:mesh": {"enabled": True, "install": {"enabled": True, "chartFolder": folder},
+                                     "gateway": {"hosts": ["triton.example.com"]}},
+        },
+        "Pulumi.staging.yaml",
+    )
+    render = run(lambda: build_environment(settings))
+    assert inputs(render, RELEASE, "istio-gateway")["chart"] == f"{folder}/gateway"

@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
+from ..common.istio_charts import CHART_FOLDERS, missing_charts
 
 #: Values of Istio's ``global.platform`` (its ``manifests/helm-profiles/platform-*.yaml``); EKS needs none.
 PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
@@ -35,6 +36,12 @@ class IstioInstallationArgs(TypedDict):
     """Istio (and chart) version. Default: ``versions.ISTIO_VERSION``."""
     chart_repository: NotRequired[str]
     """Helm repository of the charts. Default: ``versions.ISTIO_CHART_REPOSITORY``."""
+    chart_folder: NotRequired[str | None]
+    """Local folder holding the charts in the layout of Istio's source tree (``manifests/charts``:
+    ``base``, ``istio-control/istio-discovery``, ``istio-cni``, ``gateway``). When set, every release
+    installs from it and no chart repository is reached (``version`` and ``chart_repository`` are
+    not used: the folder's charts are what gets installed). A relative folder is taken from the
+    working directory (the project folder under ``pulumi``). Default: none (the repository)."""
     system_namespace: NotRequired[str]
     """Namespace of istiod and the CNI DaemonSet (created; Pod Security ``privileged``, as the CNI
     mounts host paths). Default: ``istio-system``."""
@@ -54,6 +61,12 @@ class IstioInstallationArgs(TypedDict):
 
 
 def validate_installation(args: Mapping[str, Any]) -> None:
+    folder = args.get("chart_folder")
+    if folder is not None and (missing := missing_charts(folder)):
+        raise ValueError(
+            f"chart_folder is {folder!r}, which has no {', '.join(f'{m}/Chart.yaml' for m in missing)}; "
+            "use the manifests/charts folder of Istio's source tree, or None for the chart repository"
+        )
     platform = args.get("platform")
     if platform is not None and platform not in PLATFORMS:
         raise ValueError(f"platform is {platform!r}; use one of {', '.join(PLATFORMS)}, or None")
@@ -83,6 +96,7 @@ class IstioInstallation(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         version = args.get("version", versions.ISTIO_VERSION)
         repository = {"repo": args.get("chart_repository", versions.ISTIO_CHART_REPOSITORY)}
+        chart_folder = args.get("chart_folder")
         gateway_name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
         platform = args.get("platform")
         platform_values: dict[str, Any] = {"global": {"platform": platform}} if platform else {}
@@ -93,12 +107,14 @@ class IstioInstallation(pulumi.ComponentResource):
 
         def release(suffix: str, release_name: str, chart: str, namespace: pulumi.Input[str],
                     values: dict[str, Any], depends_on: list[pulumi.Resource]) -> k8s.helm.v3.Release:
+            source: dict[str, Any] = (
+                {"chart": f"{chart_folder.rstrip('/')}/{CHART_FOLDERS[chart]}"} if chart_folder
+                else {"chart": chart, "version": version, "repository_opts": repository}
+            )
             return k8s.helm.v3.Release(
                 f"{name}-{suffix}",
                 name=release_name,
-                chart=chart,
-                version=version,
-                repository_opts=repository,
+                **source,
                 namespace=namespace,
                 values=_merge(platform_values, values),
                 # Helm waits for Deployments and DaemonSets to be ready, so dependants see a working mesh.

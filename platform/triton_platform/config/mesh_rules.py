@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from triton_components.common.istio_charts import missing_charts
+
 from .base import Environment, Problem
 from .models import PlatformSettings
 from .routing import (
@@ -27,6 +29,14 @@ def check_mesh(settings: PlatformSettings) -> Iterator[Problem]:
         yield from _gateway(settings)
     elif settings.mesh.install.enabled:
         yield Problem(("mesh", "install", "enabled"), True, "installs Istio for nothing: set mesh.enabled: true, or remove it")
+    folder = settings.mesh.install.chart_folder
+    if settings.mesh.install.enabled and folder is not None and (missing := missing_charts(folder)):
+        yield Problem(
+            ("mesh", "install", "chartFolder"),
+            folder,
+            f"has no {', '.join(f'{m}/Chart.yaml' for m in missing)}: use the manifests/charts folder of Istio's "
+            "source tree (relative to the project folder), or remove the key to install from the chart repository",
+        )
     if settings.mesh.revision is not None and settings.mesh.install.enabled:
         # The stack's own Istio is the default revision: a revision label would leave its pods uninjected.
         yield Problem(

@@ -100,6 +100,8 @@ class IstioInstallSettings(Model):
     #: drops istiod's disruption budget so it never blocks one.
     istiod_replicas: Annotated[int, Field(ge=1, le=5)] = 2
     gateway_service_annotations: dict[str, str] = Field(default_factory=dict)
+    #: ``IstioInstallationArgs.chart_folder``: install from local chart files instead of the repository.
+    chart_folder: Annotated[str, Field(min_length=1)] | None = None
 
 
 def _cpu(value: str) -> str:
