@@ -26,7 +26,7 @@ import yaml
 
 from e2e_cluster import ClusterError, LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project, steps_of
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
 from triton_components.common import versions
 from triton_platform.config import load_settings
 from triton_platform.config.models import PlatformSettings
@@ -47,10 +47,6 @@ OTHER_IMAGE_TAG = "26.09-py3"
 #: namespace of the Prometheus that scrapes Triton, where the dashboard ConfigMap goes.
 PREEXISTING_NAMESPACES = ("monitoring", "istio-system")
 DECOY_TAINT = {"key": "dedicated", "value": "training", "effect": "NoSchedule"}
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TRITON_E2E_CACHE", Path.home() / ".cache" / "triton-platform-e2e"))
 
 
 @dataclass

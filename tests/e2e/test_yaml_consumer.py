@@ -5,11 +5,11 @@ Kubernetes provider against a local control plane with kwok GPU nodes: its objec
 Python example (``examples/triton-server-only``, same inputs) declares, a second ``up`` changes
 nothing, and ``destroy`` removes them.
 
-The provider runs as an installed plugin (``pulumi plugin install resource tritonplatform --file``,
-a script starting this checkout's ``__main__.py``), not through the example's ``packages:`` entry:
-the engine would start a source-based package through the Python language host, and the
-toolchain's host runs policy packs only. So the copy drops that entry and, as the README's deploy
-steps do, sets the admin key as a secret (the toolchain has no random provider).
+The example is added to its project the way a user does it: ``pulumi package add ../..`` from
+``examples/triton-yaml`` in a copy of this checkout (the one the stack tests deploy from, with its
+``.venv``). The engine then starts the package's ``__main__.py`` through the toolchain's Python
+language host, as a source-based component provider. As the README's deploy steps do, the copy sets
+the admin key as a secret (the toolchain has no random provider).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import platform as host_platform
 import runpy
 import select
 import shutil
-import stat
 import statistics
 import subprocess
 import sys
@@ -34,9 +33,8 @@ import pytest
 import yaml
 
 from e2e_cluster import LocalCluster, wait_for
-from e2e_pulumi import STACK, PulumiCli
-from e2e_toolchain import ROOT, ToolchainMissing, ensure_toolchain
-from triton_components.provider.component_provider import package_version
+from e2e_pulumi import STACK, PulumiCli, copy_project
+from e2e_toolchain import ROOT, ToolchainMissing, cache_dir, ensure_toolchain
 from triton_platform.render import record
 
 pytestmark = pytest.mark.e2e
@@ -58,8 +56,8 @@ def _prerequisites() -> Path:
 
 
 class YamlCli(PulumiCli):
-    """The suite's CLI, finding YAML's host on PATH: the CLI counts it as bundled (no `plugin install`)
-    and looks for it beside itself or on PATH, which PULUMI_IGNORE_AMBIENT_PLUGINS hides. PATH is then
+    """The suite's CLI, finding the language hosts on PATH: the CLI counts them as bundled (no `plugin
+    install`) and looks for them beside itself or on PATH, which PULUMI_IGNORE_AMBIENT_PLUGINS hides. PATH is then
     only the CLI's tools folder and the system's, so no other plugin comes from it."""
 
     @property
@@ -70,12 +68,8 @@ class YamlCli(PulumiCli):
         return env
 
 
-def _provider_plugin(folder: Path) -> Path:
-    """The component provider as an executable plugin: this virtualenv's Python on ``__main__.py``."""
-    script = folder / "pulumi-resource-tritonplatform"
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} -u {ROOT / '__main__.py'} \"$@\"\n")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
+#: Where the example finds the package, as ``pulumi package add`` records it.
+PACKAGE_SOURCE = "../.."
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +89,12 @@ def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
             cluster.add_node(name, {}, [GPU_TAINT], {"cpu": "32", "memory": "128Gi", "pods": "110", "nvidia.com/gpu": "4"})
         cluster.wait_nodes_ready(["gpu-0", "gpu-1"])
 
-        project = workdir / "project"
-        project.mkdir()
-        program = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
-        assert program.pop("packages") == {"tritonplatform": "../.."}
+        checkout = cache_dir() / "project"
+        copy_project(ROOT, checkout)
+        project = checkout / EXAMPLE.relative_to(ROOT)
+        program = yaml.safe_load((project / "Pulumi.yaml").read_text())
+        # Without its `packages:` entry, as before a user's `pulumi package add`.
+        assert program.pop("packages") == {"tritonplatform": PACKAGE_SOURCE}
         program["config"]["adminApiKey"] = {"type": "string", "secret": True}
         program["resources"]["inference"]["properties"]["adminApiKey"] = "${adminApiKey}"
         (project / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False))
@@ -107,9 +103,15 @@ def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
         cli.run("login", f"file://{cli.state_dir}")
         cli.run("plugin", "install", "resource", "kubernetes", "v" + toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
                 "--file", toolchain["pulumi-resource-kubernetes"])
-        cli.run("plugin", "install", "resource", "tritonplatform", "v" + package_version(),
-                "--file", str(_provider_plugin(workdir)))
         (cli.tools / "pulumi-language-yaml").symlink_to(prerequisites / "bin" / "pulumi-language-yaml")
+        # The package is Python source: the engine starts it through the Python host, which it looks
+        # for on PATH here (its -exec is found beside the real binary).
+        (cli.tools / "pulumi-language-python").symlink_to(toolchain["pulumi-language-python"])
+        # The package's virtualenv, as `pulumi install` makes it in a fresh clone (uv sync into .venv).
+        cli.run("install", cwd=checkout, timeout=1800)
+        cli.run("package", "add", PACKAGE_SOURCE, label="package add", timeout=1800)
+        added = yaml.safe_load((project / "Pulumi.yaml").read_text()).get("packages", {})
+        assert added.get("tritonplatform") == PACKAGE_SOURCE, f"`pulumi package add` recorded {added!r}"
         cli.run("stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive")
         cli.run("config", "set", "--secret", "adminApiKey", os.urandom(24).hex(), "--stack", STACK)
     except Exception:
@@ -204,10 +206,12 @@ def _python_project(cli: PulumiCli) -> Path:
     return project
 
 
-def _provider_start_seconds(plugin: Path) -> float:
-    """From starting the plugin to its gRPC port on stdout (what the engine waits for)."""
+def _provider_start_seconds(checkout: Path) -> float:
+    """From starting the plugin as the language host does (its virtualenv's ``python -u DIR``) to its
+    gRPC port on stdout (what the engine waits for)."""
     start = time.monotonic()
-    process = subprocess.Popen([str(plugin), "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen([str(checkout / ".venv" / "bin" / "python"), "-u", str(checkout), "127.0.0.1:1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 120)
         assert ready, "the plugin printed no port within 120 s"
@@ -234,7 +238,7 @@ def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) ->
             cli.run("up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
         seconds[f"destroy ({label})"] = round(
             cli.run("destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
-    starts = [_provider_start_seconds(cli.workdir.parent / "pulumi-resource-tritonplatform") for _ in range(3)]
+    starts = [_provider_start_seconds(cli.project.parent.parent) for _ in range(3)]
     seconds["provider start (median of 3)"] = round(statistics.median(starts), 2)
 
     report = {

@@ -68,6 +68,15 @@ func main() {
 	flag.String("tracing", "", "ignored")
 	flag.String("root", "", "ignored")
 	useExecutor := flag.String("use-executor", "", "path of pulumi-language-python-exec")
+	// Older engines (the Pulumi SDK inside Pulumi YAML's host, which starts a
+	// Python package's plugin to read its schema) pass the plugin's runtime
+	// options as flags: used where a request carries no options.
+	for _, name := range []string{"virtualenv", "toolchain", "typechecker"} {
+		flag.Func(name, "runtime option "+name+" (where a request carries none)", func(v string) error {
+			flagOptions[name] = v
+			return nil
+		})
+	}
 	flag.Parse()
 
 	execPath, err := findExecutor(*useExecutor)
@@ -147,12 +156,18 @@ func (h *host) GetRequiredPlugins(
 
 // toolchainOptions reads the `toolchain` and `virtualenv` runtime options of
 // Pulumi.yaml (or PulumiPolicy.yaml) from the program info the engine sends.
+// flagOptions: runtime options given as command-line flags (see main).
+var flagOptions = map[string]any{}
+
 func toolchainOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error) {
 	opts := toolchain.PythonOptions{
 		Root:       info.GetRootDirectory(),
 		ProgramDir: info.GetProgramDirectory(),
 	}
 	raw := info.GetOptions().AsMap()
+	if len(raw) == 0 {
+		raw = flagOptions
+	}
 	switch v := raw["virtualenv"].(type) {
 	case nil:
 	case string:

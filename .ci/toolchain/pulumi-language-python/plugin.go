@@ -1,27 +1,34 @@
 package main
 
 // RunPlugin: how the engine starts a plugin that is a directory of Python
-// source rather than an executable. The e2e suite needs one kind, "analyzer":
-// `pulumi preview --policy-pack DIR`, where DIR/PulumiPolicy.yaml says
-// `runtime: python`.
+// source rather than an executable. Two kinds:
+//   - "analyzer": `pulumi preview --policy-pack DIR`, where DIR/PulumiPolicy.yaml
+//     says `runtime: python`;
+//   - "resource": a component provider whose PulumiPlugin.yaml says
+//     `runtime: python` (`pulumi package add DIR`, or a Pulumi.yaml `packages:`
+//     entry naming DIR), as this repository is.
 //
 // The engine (pkg/resource/plugin.ExecPlugin in the CLI) sends
-//   - Info: root and program directory = DIR, options = PulumiPolicy.yaml's
+//   - Info: root and program directory = DIR, options = the plugin file's
 //     runtime options (toolchain, virtualenv);
 //   - Args: [--logtostderr] [-v=N] [--tracing ENDPOINT] ENGINE_ADDRESS;
 //   - Env: the whole environment for the plugin; Pwd: the project directory.
 // It then reads the plugin's stdout and stderr from the response stream, takes
-// the analyzer's gRPC port from the first stdout line, and waits for the exit
+// the plugin's gRPC port from the first stdout line, and waits for the exit
 // code message. Cancelling the call (the engine is done with the plugin) kills
 // the process.
 //
-// The pack runs as `python -u -m pulumi.policy ARGS... DIR` in the pack's
+// A policy pack runs as `python -u -m pulumi.policy ARGS... DIR` in the pack's
 // virtualenv. `pulumi.policy` ships in the pulumi Python SDK (a dependency of
 // pulumi_policy): it parses `engineAddress program [--tracing ...]`, ignoring
 // flags it does not know, and runs DIR/__main__.py, whose PolicyPack(...)
 // serves the Analyzer service and writes its port with
 // sys.stdout.buffer.write and no flush, hence -u: without it the port sits in
 // Python's buffer and the engine waits for ever.
+//
+// A resource plugin runs as `python -u DIR ARGS...`: DIR/__main__.py, as
+// upstream's host runs a plugin directory that has one (a directory without
+// __main__.py, run through `pulumi.run.plugin`, is not supported here).
 
 import (
 	"context"
@@ -40,10 +47,12 @@ import (
 )
 
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
-	if req.GetKind() != string(apitype.AnalyzerPlugin) {
+	kind := req.GetKind()
+	if kind != string(apitype.AnalyzerPlugin) && kind != string(apitype.ResourcePlugin) {
 		return status.Errorf(codes.Unimplemented,
-			"this language host (the triton-platform e2e toolchain's) runs only Python policy packs "+
-				"(plugin kind %q), not kind %q", apitype.AnalyzerPlugin, req.GetKind())
+			"this language host (the triton-platform e2e toolchain's) runs Python policy packs and "+
+				"resource providers (plugin kinds %q, %q), not kind %q",
+			apitype.AnalyzerPlugin, apitype.ResourcePlugin, kind)
 	}
 	ctx := server.Context()
 
@@ -75,17 +84,27 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return err
 	}
 
-	args := []string{"-u", "-m", "pulumi.policy"}
-	args = append(args, req.GetArgs()...)
-	args = append(args, packDir)
+	var args []string
+	pluginFile := "PulumiPolicy.yaml"
+	if kind == string(apitype.AnalyzerPlugin) {
+		args = append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+		args = append(args, packDir)
+	} else {
+		pluginFile = "PulumiPlugin.yaml"
+		if _, err := os.Stat(filepath.Join(packDir, "__main__.py")); err != nil {
+			return fmt.Errorf("resource plugin %s has no __main__.py: this host runs only plugin "+
+				"directories with one (%w)", packDir, err)
+		}
+		args = append([]string{"-u", packDir}, req.GetArgs()...)
+	}
 	cmd, err := tc.Command(ctx, args...)
 	if err != nil {
 		return err
 	}
 	if err := tc.ValidateVenv(ctx); err != nil {
 		// The toolchain's message names Pulumi.yaml; for a pack the option is elsewhere.
-		return fmt.Errorf("%w\n(for this policy pack, runtime.options in %s)",
-			err, filepath.Join(packDir, "PulumiPolicy.yaml"))
+		return fmt.Errorf("%w\n(for this plugin, runtime.options in %s)",
+			err, filepath.Join(packDir, pluginFile))
 	}
 	env, err := activatedEnv(ctx, tc, req.GetEnv())
 	if err != nil {
@@ -108,7 +127,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 	if err := cmd.Run(); err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
-			return fmt.Errorf("could not start policy pack %s with %s: %w", packDir, cmd.Path, err)
+			return fmt.Errorf("could not start plugin %s with %s: %w", packDir, cmd.Path, err)
 		}
 		if ctx.Err() != nil {
 			// The engine cancelled the call to stop the plugin; nobody reads the stream now.
