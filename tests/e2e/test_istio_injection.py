@@ -175,7 +175,8 @@ def test_01_triton_pods_are_injected_by_istiod_and_admitted_by_restricted_with_i
     """The injector runs on the chart's values with CNI on: `pulumi preview` (its injector check
     reads the real ConfigMap) and `pulumi up` pass, and every Triton pod was created through
     istiod's webhook: it carries the istio-proxy sidecar and CNI's istio-validation check, no
-    istio-init and no added capability, and Pod Security `restricted` admitted it."""
+    istio-init and no added capability, Pod Security `restricted` admitted it, and the API server
+    classes it Guaranteed QoS with the injected containers counted."""
     cluster, istiod = mesh.cluster, mesh.istiod
     assert istiod.injector_values["pilot"]["cni"]["enabled"] is True
     mesh.cli.preview(label="preview (under istiod)")
@@ -199,6 +200,9 @@ def test_01_triton_pods_are_injected_by_istiod_and_admitted_by_restricted_with_i
         proxy = next(c for c in pod["spec"]["containers"] if c["name"] == PROXY)
         assert proxy["image"] == f"docker.io/istio/proxyv2:{versions.ISTIO_VERSION}"
         assert proxy["securityContext"]["runAsNonRoot"] is True
+        # The API server's own QoS verdict on the pod istiod wrote (sidecar sized by our annotations).
+        assert pod["status"]["qosClass"] == "Guaranteed", (name, {c["name"]: c.get("resources") for c in [
+            *pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]})
     mesh.done.add("injected")
 
 
@@ -375,6 +379,7 @@ def test_05_on_kubernetes_1_33_nodes_the_sidecar_is_native_and_restricted_still_
     assert inits[PROXY].get("restartPolicy") == "Always"
     assert PROXY not in [c["name"] for c in spec["containers"]]
     assert {c: caps for c, caps in capabilities_added(pod).items() if caps} == {}
+    assert pod["status"]["qosClass"] == "Guaranteed"
     # The init order starts Triton only once the proxy's startup probe passes (what the classic
     # sidecar's postStart wait does); at shutdown its preStop starts a graceful drain of inbound
     # listeners and it gets SIGTERM only after Triton has exited.
