@@ -25,13 +25,12 @@ import pytest
 from e2e_cluster import LocalCluster, wait_for
 from e2e_istiod import Istiod, merge
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
 from test_local_stack import (
     CRD_SCHEMAS,
     NAMESPACE,
     _add_nodes,
     _settings,
-    cache_dir,
     deployments,
     is_ready,
     render_text,
