@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -261,14 +260,6 @@ class Istiod:
             if not all(w["clientConfig"].get("caBundle") and w.get("failurePolicy") == "Fail" for w in config["webhooks"]):
                 return False
         return True
-
-    def serving_certificate_context(self) -> ssl.SSLContext:
-        """A client context that trusts istiod's CA (as the API server does from the caBundle)."""
-        import base64
-
-        config = self.cluster.get("mutatingwebhookconfiguration", MUTATING_WEBHOOK)
-        bundle = base64.b64decode(config["webhooks"][0]["clientConfig"]["caBundle"]).decode()
-        return ssl.create_default_context(cadata=bundle)
 
     def tail(self, lines: int = 40) -> str:
         return "" if self.process is None else self.process.tail(lines)
