@@ -29,8 +29,8 @@ import yaml
 
 from e2e_cluster import LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
-from test_local_stack import CRD_SCHEMAS, _add_nodes, _settings, cache_dir, engine_changes, offline_changes
+from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
+from test_local_stack import CRD_SCHEMAS, _add_nodes, _settings, engine_changes, offline_changes
 
 pytestmark = pytest.mark.e2e
 
