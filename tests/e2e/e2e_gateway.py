@@ -129,13 +129,16 @@ def host_listener(port: int = 0) -> socket.socket:
 class Forwarder:
     """Accepts on ``listener`` and pumps bytes both ways to a fresh ``connect()`` per connection."""
 
-    def __init__(self, name: str, listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
+    def __init__(self, name: str, listener: socket.socket, connect: Callable[[], socket.socket],
+                 label: Callable[[], str] = lambda: "") -> None:
         self.name = name
         self.listener = listener
         self.port = listener.getsockname()[1]
         self.connect = connect
+        self.label = label
         self.closed = threading.Event()
         self.connections: set[socket.socket] = set()
+        self.labels: dict[socket.socket, str] = {}
         self.accepted = 0
         self.refused = 0
         self._lock = threading.Lock()
@@ -148,8 +151,9 @@ class Forwarder:
             except OSError:
                 return
             try:
+                label = self.label()
                 upstream = self.connect()
-            except OSError:
+            except (OSError, KeyError):
                 self.refused += 1
                 client.close()
                 continue
@@ -158,6 +162,7 @@ class Forwarder:
             with self._lock:
                 self.accepted += 1
                 self.connections.update((client, upstream))
+                self.labels.update({client: label, upstream: label})
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
@@ -175,8 +180,17 @@ class Forwarder:
         with self._lock:
             for sock in (source, sink):
                 self.connections.discard(sock)
+                self.labels.pop(sock, None)
         with contextlib.suppress(OSError):
             source.close()
+
+    def cut(self, label: str) -> None:
+        """Cut the open connections accepted under ``label`` (one process of several behind a port exits)."""
+        with self._lock:
+            doomed = [sock for sock, owner in self.labels.items() if owner == label]
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Stop accepting and cut every open connection (what a process's exit does to its sockets)."""
@@ -371,7 +385,6 @@ class Served:
     pod: str
     ip: str
     backend: Any
-    forwarders: list[Forwarder]
     pre_stop_seconds: float
     deleted_at: float | None = None
 
@@ -381,6 +394,11 @@ class PodBackends:
 
     ``backend_for(pod)`` names the backend serving a pod (``None``: none for it yet) and
     ``ports_of(backend)`` maps container port names to the backend's loopback ports.
+
+    kwok hands a deleted pod's IP to the next pod at once, while the deleted pod still serves
+    through its preStop sleep (a real pod keeps its IP until it exits). So a listener belongs to an
+    IP, not a pod: each new connection goes to the backend of the pod that holds the IP now, and a
+    deleted pod's own connections are cut when its preStop sleep is over.
     """
 
     def __init__(self, cluster: LocalCluster, netns: NetNamespace, namespace: str, selector: str,
@@ -391,6 +409,9 @@ class PodBackends:
         self.poll_seconds = poll_seconds
         self.served: dict[str, Served] = {}
         self.retired: list[Served] = []
+        #: Which pod answers new connections to an IP, and the listeners on it by port name.
+        self.owner: dict[str, Served] = {}
+        self.listeners: dict[str, dict[str, Forwarder]] = {}
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._ctx = ssl.create_default_context(cafile=str(cluster.ca_file))
@@ -420,6 +441,10 @@ class PodBackends:
                 self.errors.append(repr(error))
             self._stop.wait(self.poll_seconds)
 
+    def _connect(self, ip: str, port_name: str) -> socket.socket:
+        owner = self.owner[ip]
+        return dial_host(self.ports_of(owner.backend)[port_name])()
+
     def _sync(self) -> None:
         pods = {p["metadata"]["name"]: p for p in self._pods()}
         now = time.monotonic()
@@ -433,22 +458,25 @@ class PodBackends:
             backend = self.backend_for(pod)
             if backend is None:
                 continue
-            self.netns.add_address(ip)
-            forwarders = []
-            for container in pod["spec"]["containers"]:
-                for port in container.get("ports", []):
-                    target = self.ports_of(backend).get(port["name"])
-                    if target is not None:
-                        forwarders.append(Forwarder(f"{name}:{port['name']}",
-                                                    self.netns.listen(ip, port["containerPort"]), dial_host(target)))
-            self.served[name] = Served(name, ip, backend, forwarders, self._pre_stop_seconds(pod))
+            served = Served(name, ip, backend, self._pre_stop_seconds(pod))
+            self.owner[ip] = served
+            if ip not in self.listeners:
+                self.netns.add_address(ip)
+                self.listeners[ip] = {}
+                for container in pod["spec"]["containers"]:
+                    for port in container.get("ports", []):
+                        if port["name"] in self.ports_of(backend):
+                            self.listeners[ip][port["name"]] = Forwarder(
+                                f"{ip}:{port['name']}", self.netns.listen(ip, port["containerPort"]),
+                                lambda ip=ip, name=port["name"]: self._connect(ip, name),
+                                label=lambda ip=ip: self.owner[ip].pod)
+            self.served[name] = served
         for name in list(self.served):
             if name not in pods:
                 self._deleted(name, now)
         for served in list(self.retired):
             if served.deleted_at is not None and now >= served.deleted_at:
-                for forwarder in served.forwarders:
-                    forwarder.close()
+                self._exit(served)
                 self.retired.remove(served)
 
     def _deleted(self, name: str, now: float) -> None:
@@ -458,6 +486,17 @@ class PodBackends:
         # The pod keeps serving through its preStop sleep, then its process exits.
         served.deleted_at = now + served.pre_stop_seconds
         self.retired.append(served)
+
+    def _exit(self, served: Served) -> None:
+        listeners = self.listeners.get(served.ip, {})
+        if self.owner.get(served.ip) is served:  # nobody took the IP over: the address goes away
+            del self.owner[served.ip]
+            for forwarder in listeners.values():
+                forwarder.close()
+            self.listeners.pop(served.ip, None)
+        else:
+            for forwarder in listeners.values():
+                forwarder.cut(served.pod)
 
     def serving(self) -> dict[str, Any]:
         return {s.pod: s.backend for s in self.served.values()}
@@ -469,8 +508,10 @@ class PodBackends:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
-        for served in [*self.served.values(), *self.retired]:
-            for forwarder in served.forwarders:
+        for listeners in self.listeners.values():
+            for forwarder in listeners.values():
                 forwarder.close()
+        self.listeners.clear()
+        self.owner.clear()
         self.served.clear()
         self.retired.clear()

@@ -486,6 +486,7 @@ def test_04_a_weight_change_by_pulumi_up_shifts_live_traffic_without_a_failed_re
     finally:
         results = _finish(loads, stop)
     for name, result in results.items():
+        print(f"{name}: {result.ok} requests, {len(result.failures)} failed, in {result.seconds:.0f} s")
         assert not result.failures, f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}"
     counts = split_counts(gw, SPLIT_REQUESTS)
     ok, bound = within(counts["canary"], SPLIT_REQUESTS, 0.50)
@@ -511,7 +512,7 @@ def test_05_an_image_rollout_behind_the_gateway_loses_no_request(gw: Gateway) ->
         wait_for("load flowing before the rollout", lambda: all(r.ok >= 20 for _, r, _ in loads), 60)
         gw.cli.up(label="up (image change under load)")
         wait_rolled_out(gw.cluster, timeout=240)
-        wait_for("every deleted pod's preStop window over", lambda: not gw.pods.retired, 120)
+        wait_for("every deleted pod's preStop window over", lambda: gw.pods.check() or not gw.pods.retired, 120)
         wait_for("Envoy to hold exactly the new pods", lambda: _endpoints_match(gw), 60)
         marks = {name: r.ok for name, r, _ in loads}
         wait_for("load flowing after the rollout", lambda: all(r.ok >= marks[n] + 20 for n, r, _ in loads), 60)
@@ -519,6 +520,7 @@ def test_05_an_image_rollout_behind_the_gateway_loses_no_request(gw: Gateway) ->
         results = _finish(loads, stop)
     gw.pods.check()
     for name, result in results.items():
+        print(f"{name}: {result.ok} requests, {len(result.failures)} failed, in {result.seconds:.0f} s")
         assert not result.failures, f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}"
     pods = triton_pods(gw.cluster)
     assert not old_pods & {p["metadata"]["name"] for p in pods}, "every pod was replaced"
