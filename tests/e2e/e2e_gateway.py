@@ -41,7 +41,6 @@ from typing import Any, Callable
 
 from e2e_cluster import ClusterError, LocalCluster, wait_for
 from e2e_toolchain import envoy_binary
-from triton_platform.delivery.triton_server import free_loopback_ports
 
 CLONE_NEWNET = 0x40000000
 LOOPBACK = "127.0.0.1"

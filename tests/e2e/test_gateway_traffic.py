@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from e2e_cluster import ClusterError, LocalCluster, wait_for
+from e2e_cluster import LocalCluster, wait_for
 from e2e_gateway import GATEWAY_NAMESPACE, GatewayEnvoy, NetNamespace, PodBackends
 from e2e_istiod import Istiod, installation_values, merge
 from e2e_pulumi import STACK, PulumiCli, copy_project
@@ -101,21 +101,16 @@ class HttpClient:
         self.conn: http.client.HTTPConnection | None = None
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            try:
-                self.conn.request(method, path, body=body, headers={"Host": self.host, "Content-Type": "application/json"})
-                response = self.conn.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
-                # A keep-alive connection the gateway closed between requests (Envoy drains idle
-                # ones on a listener update): HTTP clients reconnect; a request that was sent and
-                # cut mid-response is a failure.
-                self.close()
-                if attempt == 2 or not isinstance(error, http.client.RemoteDisconnected):
-                    raise
-        raise AssertionError("unreachable")
+        """One request; a connection the gateway closed or cut is a failure (no resend)."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            self.conn.request(method, path, body=body, headers={"Host": self.host, "Content-Type": "application/json"})
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except Exception:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.conn is not None:
