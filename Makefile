@@ -96,7 +96,7 @@ lab-bench: install ## measured reaction of the autoscaling signal to a 2x load s
 e2e: install ## the real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (builds the Go toolchain once)
 	bash .ci/toolchain/build >/dev/null
 	bash .ci/component-package/build >/dev/null
-	$(BIN)/python -m pytest -m e2e -p no:cacheprovider tests/e2e
+	$(BIN)/python -m pytest -m e2e -p no:cacheprovider --durations=25 tests/e2e
 
 bench: install ## full benchmark (~3 min), writes benchmarks/results.json
 	$(BIN)/triton-platform bench
