@@ -59,6 +59,11 @@ def _stress_pids(notes: list[str]) -> set[int]:
     return {int(line.split("stress=")[1].split()[0]) for line in notes}
 
 
+def _hanging(session: int) -> bool:
+    """The stand-in `make` has exec'd its `sleep 60` (its session is the script's)."""
+    return subprocess.run(["pgrep", "-s", str(session), "-x", "sleep"], capture_output=True).returncode == 0
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -94,7 +99,9 @@ def test_an_interrupted_run_stops_stress_ng(tmp_path, signum):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not (notes.exists() and len(notes.read_text().splitlines()) == 2):
+        # The second run is hanging once its `sleep` runs: a signal sent earlier (while the stand-in
+        # still reads its exit code) would test the stand-in, not the script.
+        while not (notes.exists() and len(notes.read_text().splitlines()) == 2 and _hanging(script.pid)):
             assert script.poll() is None and time.monotonic() < deadline, "the second run never started"
             time.sleep(0.1)
         (stress,) = _stress_pids(notes.read_text().splitlines())
