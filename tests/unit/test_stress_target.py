@@ -59,6 +59,10 @@ def _stress_pids(notes: list[str]) -> set[int]:
     return {int(line.split("stress=")[1].split()[0]) for line in notes}
 
 
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _hanging(session: int) -> bool:
     """The stand-in `make` has exec'd its `sleep 60` (its session is the script's)."""
     return subprocess.run(["pgrep", "-s", str(session), "-x", "sleep"], capture_output=True).returncode == 0
@@ -95,7 +99,11 @@ def test_an_interrupted_run_stops_stress_ng(tmp_path, signum):
     """Ctrl-C reaches the terminal's whole process group; a CI runner's cancel sends SIGTERM to the script."""
     env = fake_make(tmp_path, [0, "hang", 0], runs=3)
     notes = tmp_path / "notes"
+    # As from a terminal: SIGINT at its default. A suite started as a background job (`make test &`,
+    # nohup) inherits SIGINT ignored, and a shell cannot undo an ignored signal it started with, so
+    # Ctrl-C would reach nobody and the hanging run would just end.
     script = subprocess.Popen(["bash", str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True,
+                              preexec_fn=_default_interrupt,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
