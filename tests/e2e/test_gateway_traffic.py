@@ -39,7 +39,7 @@ from e2e_cluster import LocalCluster, wait_for
 from e2e_gateway import GATEWAY_NAMESPACE, GatewayEnvoy, NetNamespace, PodBackends
 from e2e_istiod import Istiod, installation_values, merge
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, ToolchainMissing, cache_dir, ensure_toolchain
+from e2e_toolchain import ROOT, cache_dir, require_toolchain
 from test_local_stack import (CRD_SCHEMAS, NAMESPACE, OTHER_IMAGE_TAG, TRITON_POD_SELECTOR, _add_nodes, _settings,
                               render_text, triton_pods, wait_rolled_out)
 from triton_components.common import versions
@@ -295,10 +295,7 @@ def start_backends(gw_backends: dict[tuple[str, str], harness.Running], render: 
 @pytest.fixture(scope="module")
 def gw() -> Iterator[Gateway]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-gateway-"))
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     install = harness.triton_install()
     stops: list[Callable[[], None]] = []
     cluster = LocalCluster(toolchain, workdir / "cluster")

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from e2e_cluster import LocalCluster, wait_for
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from triton_components.common import versions
 from triton_components.common.istio_charts import CHART_FOLDERS
 from triton_platform.prerequisites import istio_injector_problems, keda_problems
@@ -109,10 +109,7 @@ class Charts:
 @pytest.fixture(scope="module")
 def charts() -> Iterator[Charts]:
     with tempfile.TemporaryDirectory(prefix="triton-istio-charts-") as workdir:
-        try:
-            toolchain = ensure_toolchain(Path(workdir) / "toolchain-build.log")
-        except ToolchainMissing as missing:
-            pytest.fail(str(missing), pytrace=False)
+        toolchain = require_toolchain(Path(workdir) / "toolchain-build.log")
         yield Charts(toolchain, Path(workdir))
 
 

@@ -29,7 +29,7 @@ import yaml
 
 from e2e_cluster import LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from test_local_stack import CRD_SCHEMAS, _add_nodes, _settings, engine_changes, offline_changes
 
 pytestmark = pytest.mark.e2e
@@ -101,10 +101,7 @@ class ClusterStandIns:
 @pytest.fixture(scope="module")
 def install() -> Iterator[Install]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-e2e-istio-"))
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     cluster = LocalCluster(toolchain, workdir / "cluster")
     try:
         cluster.start()

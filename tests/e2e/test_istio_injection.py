@@ -25,7 +25,7 @@ import pytest
 from e2e_cluster import LocalCluster, wait_for
 from e2e_istiod import Istiod, merge
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from test_local_stack import (
     CRD_SCHEMAS,
     NAMESPACE,
@@ -79,10 +79,7 @@ class Mesh:
 @pytest.fixture(scope="module")
 def mesh() -> Iterator[Mesh]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-e2e-istio-"))
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     cluster = LocalCluster(toolchain, workdir / "cluster")
     istiod = Istiod(toolchain, cluster, workdir / "istiod")
     try:

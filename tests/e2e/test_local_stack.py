@@ -26,7 +26,7 @@ import yaml
 
 from e2e_cluster import ClusterError, LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project, steps_of
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, cache_dir, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from triton_components.common import versions
 from triton_platform.config import load_settings
 from triton_platform.config.models import PlatformSettings
@@ -77,10 +77,7 @@ class E2E:
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-e2e-"))
     started = time.monotonic()
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     cluster = LocalCluster(toolchain, workdir / "cluster")
     try:
         cluster.start()

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from e2e_pulumi import isolated_env
-from e2e_toolchain import ROOT, Toolchain, ToolchainMissing, ensure_toolchain
+from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from stack_file_corpus import CASES, SECRETS, secrets_of, stack_text
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.config.stack_file import SECRET_PLACEHOLDER, read_stack_file
@@ -92,10 +92,7 @@ class ConfigCli:
 def cli() -> Iterator[ConfigCli]:
     with tempfile.TemporaryDirectory(prefix="triton-e2e-config-") as folder:
         workdir = Path(folder)
-        try:
-            toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-        except ToolchainMissing as missing:
-            pytest.fail(str(missing), pytrace=False)
+        toolchain = require_toolchain(workdir / "toolchain-build.log")
         yield ConfigCli(toolchain, workdir)
 
 

@@ -34,7 +34,7 @@ import yaml
 
 from e2e_cluster import LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, copy_project
-from e2e_toolchain import ROOT, ToolchainMissing, cache_dir, ensure_toolchain
+from e2e_toolchain import ROOT, cache_dir, require_toolchain
 from triton_platform.render import record
 
 pytestmark = pytest.mark.e2e
@@ -75,10 +75,7 @@ PACKAGE_SOURCE = "../.."
 @pytest.fixture(scope="module")
 def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
     workdir = Path(tempfile.mkdtemp(prefix="triton-yaml-e2e-"))
-    try:
-        toolchain = ensure_toolchain(workdir / "toolchain-build.log")
-    except ToolchainMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    toolchain = require_toolchain(workdir / "toolchain-build.log")
     prerequisites = _prerequisites()
     cluster = LocalCluster(toolchain, workdir / "cluster")
     cli: PulumiCli | None = None
