@@ -92,7 +92,7 @@ lab-bench: install ## measured reaction of the autoscaling signal to a 2x load s
 	$(BIN)/python benchmarks/lab_reaction_time.py --repeat 3
 
 # The real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (tests/e2e/README.md).
-# The first run builds the Go toolchain (.ci/toolchain/build, ~25 min cold); then ~6-9 min.
+# The first run builds the Go toolchain (.ci/toolchain/build, ~40 min cold on 2 cores); then ~27 min.
 e2e: install ## the real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (builds the Go toolchain once)
 	bash .ci/toolchain/build >/dev/null
 	bash .ci/component-package/build >/dev/null
