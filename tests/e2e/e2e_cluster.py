@@ -104,6 +104,20 @@ class Process:
             return ""
 
 
+def stop_processes(processes: list[Process]) -> None:
+    """SIGTERM to each, last started first; SIGKILL to any still running 15 s later. Empties the list."""
+    for process in reversed(processes):
+        if process.popen.poll() is None:
+            process.popen.send_signal(signal.SIGTERM)
+    for process in reversed(processes):
+        try:
+            process.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait(timeout=5)
+    processes.clear()
+
+
 @dataclass
 class LocalCluster:
     toolchain: Toolchain
@@ -147,16 +161,7 @@ class LocalCluster:
             raise
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.popen.poll() is None:
-                process.popen.send_signal(signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(timeout=5)
-        self.processes.clear()
+        stop_processes(self.processes)
 
     def _spawn(self, name: str, args: list[str]) -> Process:
         log = self.workdir / "logs" / f"{name}.log"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e_cluster import ClusterError, LocalCluster, Process, free_ports, wait_for
+from e2e_cluster import ClusterError, LocalCluster, Process, free_ports, stop_processes, wait_for
 from e2e_toolchain import Toolchain
 
 NAMESPACE = "keda"
@@ -185,13 +185,4 @@ class Keda:
         return "\n\n".join(f"== {p.name} ({p.log})\n{p.tail(lines)}" for p in self.processes)
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.popen.poll() is None:
-                process.popen.terminate()
-        for process in self.processes:
-            try:
-                process.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(timeout=5)
-        self.processes.clear()
+        stop_processes(self.processes)
