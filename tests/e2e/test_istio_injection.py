@@ -29,6 +29,7 @@ from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from test_local_stack import (
     CRD_SCHEMAS,
     NAMESPACE,
+    StackSteps,
     _add_nodes,
     _settings,
     deployments,
@@ -57,7 +58,7 @@ ISTIO_DENIED = 'admission webhook "validation.istio.io" denied the request: conf
 
 
 @dataclass
-class Mesh:
+class Mesh(StackSteps):
     toolchain: Toolchain
     cluster: LocalCluster
     istiod: Istiod
@@ -65,15 +66,6 @@ class Mesh:
     settings: PlatformSettings
     base_config: str = ""
     done: set[str] = field(default_factory=set)
-
-    @property
-    def stack_file(self) -> Path:
-        return self.cli.project / f"Pulumi.{STACK}.yaml"
-
-    def needs(self, *steps: str) -> None:
-        missing = [s for s in steps if s not in self.done]
-        if missing:
-            pytest.fail(f"needs {', '.join(missing)}, which did not pass earlier in this run")
 
 
 @pytest.fixture(scope="module")

@@ -49,16 +49,12 @@ PREEXISTING_NAMESPACES = ("monitoring", "istio-system")
 DECOY_TAINT = {"key": "dedicated", "value": "training", "effect": "NoSchedule"}
 
 
-@dataclass
-class E2E:
-    toolchain: Toolchain
-    cluster: LocalCluster
+class StackSteps:
+    """What a module of ordered tests on one deployed stack shares: its stack file, and which steps
+    passed earlier in the run (a later test that needs a failed one fails naming it)."""
+
     cli: PulumiCli
-    settings: PlatformSettings
-    gpu_nodes: list[str]
-    base_config: str = ""
-    done: set[str] = field(default_factory=set)
-    results: dict[str, Any] = field(default_factory=dict)
+    done: set[str]
 
     @property
     def stack_file(self) -> Path:
@@ -68,6 +64,18 @@ class E2E:
         missing = [s for s in steps if s not in self.done]
         if missing:
             pytest.fail(f"needs {', '.join(missing)}, which did not pass earlier in this run")
+
+
+@dataclass
+class E2E(StackSteps):
+    toolchain: Toolchain
+    cluster: LocalCluster
+    cli: PulumiCli
+    settings: PlatformSettings
+    gpu_nodes: list[str]
+    base_config: str = ""
+    done: set[str] = field(default_factory=set)
+    results: dict[str, Any] = field(default_factory=dict)
 
     def restore_config(self) -> None:
         self.stack_file.write_text(self.base_config)
