@@ -222,3 +222,39 @@ def test_changing_a_canary_weight_changes_only_the_virtual_service_weights():
     # The Deployments are untouched, so no pod restarts.
     deployments = [rid for rid in before if rid.startswith("kubernetes:apps/v1:Deployment")]
     assert len(deployments) == 3
+
+
+@pytest.mark.parametrize("stack", sorted(stack_files(ROOT)))
+def test_a_stack_with_jwt_refuses_token_less_requests_at_the_gateway_that_serves_triton(stack):
+    """Where a stack sets ``mesh.jwt``, the gateway pods its Gateway selects get the pods' JWT rule (the
+    token forwarded) and a DENY for token-less requests to exactly the hosts and path prefixes its
+    VirtualService routes; a stack without ``mesh.jwt`` gets nothing at the gateway."""
+    render = render_stack(ROOT, stack)
+    gateways = _by_kind(render, "Gateway")
+    authns = [o for o in render.manifests if o["kind"] == "RequestAuthentication"]
+    mesh = json.loads(stack_config(ROOT / f"Pulumi.{stack}.yaml")[0].get("triton-platform:mesh", "{}"))
+    if not mesh.get("enabled") or not mesh.get("jwt"):
+        assert authns == [], f"{stack} sets no mesh.jwt"
+        return
+    triton_namespace = gateways["triton-gateway"]["metadata"]["namespace"]
+    pods = next(o for o in authns if o["metadata"]["namespace"] == triton_namespace)
+    edge = [o for o in render.manifests if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy")
+            and o["metadata"]["namespace"] != triton_namespace]
+    assert {o["kind"] for o in edge} == {"RequestAuthentication", "AuthorizationPolicy"} and len(edge) == 2, edge
+    gateway_release = next(r for r in render.resources if r["type"] == "kubernetes:helm.sh/v3:Release"
+                           and r["name"] == "istio-gateway")
+    for obj in edge:
+        assert obj["metadata"]["namespace"] == gateway_release["inputs"]["namespace"]
+        assert obj["spec"]["selector"] == {"matchLabels": gateways["triton-gateway"]["spec"]["selector"]}
+    authn = next(o for o in edge if o["kind"] == "RequestAuthentication")
+    assert authn["spec"]["jwtRules"] == [{**rule, "forwardOriginalToken": True} for rule in pods["spec"]["jwtRules"]]
+    deny = next(o for o in edge if o["kind"] == "AuthorizationPolicy")["spec"]
+    assert deny["action"] == "DENY"
+    [rule] = deny["rules"]
+    assert rule["from"] == [{"source": {"notRequestPrincipals": [f"{pods['spec']['jwtRules'][0]['issuer']}/*"]}}]
+    [operation] = [t["operation"] for t in rule["to"]]
+    virtual_service = _by_kind(render, "VirtualService")["triton"]["spec"]
+    assert operation["hosts"] == [m for h in virtual_service["hosts"] for m in (h, f"{h}:*")]
+    prefixes = {m["uri"].get("prefix") or m["uri"]["exact"] for route in virtual_service["http"] for m in route["match"]}
+    for routed in prefixes:
+        assert any(routed.startswith(p[:-1]) for p in operation["paths"]), f"{routed} is routed but not covered"

@@ -164,6 +164,8 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
             "jwt": None
             if jwt is None or jwt.issuer is None or jwt.jwks_uri is None
             else {"issuer": jwt.issuer, "jwks_uri": jwt.jwks_uri, "audiences": list(jwt.audiences)},
+            "gateway_hosts": list(mesh.gateway.hosts),
+            "path_prefix": mesh.gateway.path_prefix,
         },
         opts,
     )

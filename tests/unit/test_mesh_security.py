@@ -160,7 +160,7 @@ def test_prometheus_may_only_get_metrics_on_8002(run):
 
 def test_jwt_is_validated_and_required_on_serving_ports(run):
     render = run(_security(jwt=JWT))
-    authn = inputs(render, REQUEST_AUTHN)["spec"]
+    authn = inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]
     assert authn["jwtRules"] == [{"issuer": JWT["issuer"], "jwksUri": JWT["jwks_uri"], "audiences": ["triton"]}]
     require = _policies(render)["triton-require-jwt"]
     assert require["action"] == "DENY"
@@ -173,6 +173,102 @@ def test_no_jwt_no_request_authentication(run):
     render = run(_security())
     assert render.find(REQUEST_AUTHN) == []
     assert "triton-require-jwt" not in _policies(render)
+
+
+GATEWAY_HOSTS = ["triton.example.com", "api.example.com"]
+
+
+def _gateway_objects(render):
+    """The gateway's RequestAuthentication and DENY policy: every Istio object in its namespace."""
+    found = {r["inputs"]["kind"]: r["inputs"] for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
+             if r["inputs"]["metadata"]["namespace"] == "istio-ingress"}
+    assert set(found) == {"RequestAuthentication", "AuthorizationPolicy"}, found
+    return found["RequestAuthentication"], found["AuthorizationPolicy"]
+
+
+def _host_matches(pattern: str, authority: str) -> bool:
+    """Istio's ``hosts`` match (``authz/matcher.HostMatcher``): case-insensitive; ``*``, ``*suffix``, ``prefix*``,
+    else exact on the whole ``:authority``, port included."""
+    pattern, authority = pattern.lower(), authority.lower()
+    if pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        return authority.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        return authority.startswith(pattern[:-1])
+    return authority == pattern
+
+
+def _principal_matches(pattern: str, principal: str | None) -> bool:
+    if principal is None:
+        return False
+    if pattern == "*":
+        return True
+    issuer, _, subject = pattern.rpartition("/")
+    return principal.rpartition("/")[0] == issuer and (subject == "*" or principal.rpartition("/")[2] == subject)
+
+
+def _gateway_refuses(policy, authority: str, path: str, principal: str | None = None) -> bool:
+    """Whether the gateway's DENY policy matches a request (Istio's semantics for the fields it uses)."""
+    assert policy["action"] == "DENY"
+    for rule in policy["rules"]:
+        sources = [f["source"] for f in rule["from"]]
+        assert all(set(s) == {"notRequestPrincipals"} for s in sources), sources
+        source_ok = any(not any(_principal_matches(p, principal) for p in s["notRequestPrincipals"]) for s in sources)
+        operations = [t["operation"] for t in rule["to"]]
+        assert all(set(o) <= {"hosts", "paths"} for o in operations), operations
+        if source_ok and any(
+            ("hosts" not in o or any(_host_matches(h, authority) for h in o["hosts"]))
+            and any(_path_matches(p, path) for p in o["paths"]) for o in operations
+        ):
+            return True
+    return False
+
+
+def test_the_gateway_requires_the_jwt_for_tritons_hosts_and_paths_only(run):
+    render = run(_security(jwt=JWT, gateway_hosts=GATEWAY_HOSTS, path_prefix="/ml"))
+    authn, deny = _gateway_objects(render)
+    assert authn["spec"]["selector"] == deny["spec"]["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
+    assert authn["metadata"]["name"] == "triton-jwt" and deny["metadata"]["name"] == "triton-require-jwt"
+    ours = "https://auth.example.com/realms/ml/alice"
+    grpc = "/inference.GRPCInferenceService/ModelInfer"
+    for host in ("triton.example.com", "api.example.com", "TRITON.example.com", "triton.example.com:443",
+                 "api.example.com:80"):
+        for path in ("/ml/v2/models/resnet50/infer", "/ml/v2/health/ready", grpc):
+            assert _gateway_refuses(deny["spec"], host, path), (host, path)
+            assert not _gateway_refuses(deny["spec"], host, path, principal=ours), (host, path)
+            # A token another RequestAuthentication on a shared gateway validated is not ours.
+            assert _gateway_refuses(deny["spec"], host, path, principal="https://other.example.com/bob"), (host, path)
+    # A shared gateway keeps serving everything else: other hosts, other paths, its own health checks.
+    for host, path in (("shop.example.com", "/ml/v2/models/x/infer"), ("shop.example.com", grpc),
+                       ("triton.example.com", "/healthz/ready"), ("triton.example.com", "/other"),
+                       ("triton.example.com", "/mlx/v2")):
+        assert not _gateway_refuses(deny["spec"], host, path), (host, path)
+
+
+def test_the_gateway_forwards_the_token_it_validated_to_the_pods_that_check_it_again(run):
+    """Istio's JWT filter removes the token once it validated it unless forwardOriginalToken is set: the
+    Triton pods' own DENY policy would then refuse every request the gateway let through."""
+    render = run(_security(jwt=JWT, gateway_hosts=GATEWAY_HOSTS))
+    authn, _ = _gateway_objects(render)
+    pods = inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]["jwtRules"]
+    assert authn["spec"]["jwtRules"] == [{**rule, "forwardOriginalToken": True} for rule in pods]
+    assert _policies(render)["triton-require-jwt"]["rules"][0]["from"] == [
+        {"source": {"notRequestPrincipals": ["*"]}}], "the pods still require a token: the gateway's must reach them"
+
+
+def test_with_a_wildcard_host_the_gateway_requires_the_jwt_on_tritons_paths_of_every_host(run):
+    """``*.example.com:*`` is a literal suffix to Istio, so ports could not be covered: the refusal
+    falls back to every host (closed, not open)."""
+    _, deny = _gateway_objects(run(_security(jwt=JWT, gateway_hosts=["*.example.com"])))
+    for host in ("a.example.com", "a.example.com:8080", "shop.other.com"):
+        assert _gateway_refuses(deny["spec"], host, "/triton/v2/models/m/infer"), host
+    assert not _gateway_refuses(deny["spec"], "a.example.com", "/healthz/ready")
+
+
+def test_without_a_gateway_selector_the_gateway_policies_cover_the_gateway_namespace(run):
+    authn, deny = _gateway_objects(run(_security(jwt=JWT, gateway_selector={})))
+    assert "selector" not in authn["spec"] and "selector" not in deny["spec"]
 
 
 def test_network_policies_admit_only_gateway_and_prometheus(run):
@@ -210,6 +306,8 @@ def test_workload_selectors_match_the_triton_pods(run):
         ({"prometheus_namespace": "istio-ingress"}, "prometheus_namespace is 'istio-ingress', the gateway namespace"),
         ({"jwt": {"issuer": "https://a", "jwks_uri": ""}}, "jwt needs both issuer and jwks_uri"),
         ({"jwt": {"issuer": "https://a", "jwks_uri": "http://a/certs"}}, "jwt.jwks_uri is 'http://a/certs'; use an https:// URL"),
+        ({"jwt": JWT, "path_prefix": "/triton/"},
+         "path_prefix is '/triton/'; use TritonRouting's, a path such as /triton (no trailing slash)"),
     ],
 )
 def test_invalid_inputs_fail_before_any_child_is_declared(run, overrides, message):

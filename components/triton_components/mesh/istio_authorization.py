@@ -8,9 +8,10 @@ those with ``kubectl port-forward`` and the admin key, which bypasses the mesh.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..common import ports
+from .istio_routes import GRPC_SERVICE_PREFIX
 
 HTTP = str(ports.HTTP_PORT)
 GRPC = str(ports.GRPC_PORT)
@@ -114,3 +115,42 @@ def management_rules() -> list[dict[str, Any]]:
 def require_token_rules() -> list[dict[str, Any]]:
     """DENY rules for serving requests without a validated JWT (a RequestAuthentication alone admits them)."""
     return [{"from": [{"source": {"notRequestPrincipals": ["*"]}}], "to": [{"operation": {"ports": [HTTP, GRPC]}}]}]
+
+
+def jwt_rule(jwt: Mapping[str, Any], forward_original_token: bool = False) -> dict[str, Any]:
+    """A ``RequestAuthentication`` JWT rule. Istio's filter removes the token from the request once it
+    has validated it unless ``forwardOriginalToken`` is set (Envoy's ``forward``, default false)."""
+    rule: dict[str, Any] = {"issuer": jwt["issuer"], "jwksUri": jwt["jwks_uri"]}
+    if jwt.get("audiences"):
+        rule["audiences"] = list(jwt["audiences"])
+    if forward_original_token:
+        rule["forwardOriginalToken"] = True
+    return rule
+
+
+def gateway_require_token_rules(issuer: str, hosts: list[str] | None, path_prefix: str) -> list[dict[str, Any]]:
+    """DENY rules for the ingress gateway: Triton's routes (HTTP under ``path_prefix``, gRPC's inference
+    service) on Triton's hosts, for requests without a principal from ``issuer``.
+
+    Scoped so a gateway shared with other applications keeps serving their hosts and paths, its own
+    health endpoints included. The principal must come from our issuer: another application's
+    RequestAuthentication on the same gateway would otherwise let its tokens through to Triton.
+    """
+    operation: dict[str, Any] = {"paths": [f"{path_prefix}/*", f"{GRPC_SERVICE_PREFIX}*"]}
+    scoped = gateway_host_matches(hosts)
+    if scoped is not None:
+        operation["hosts"] = scoped
+    return [{"from": [{"source": {"notRequestPrincipals": [f"{issuer}/*"]}}], "to": [{"operation": operation}]}]
+
+
+def gateway_host_matches(hosts: list[str] | None) -> list[str] | None:
+    """Authorization ``hosts`` covering what the gateway routes for ``hosts``; None: every host.
+
+    The gateway routes ``name:<any port>`` to ``name`` (Envoy ignores the port when it picks a virtual
+    host) while the policy compares the whole ``:authority``, so every name also gets ``name:*``. A
+    wildcard name cannot: ``*.example.com:*`` is a literal suffix to Istio. With a wildcard the
+    refusal covers Triton's paths on every host instead, failing closed.
+    """
+    if not hosts or any(h.startswith("*") for h in hosts):
+        return None
+    return [match for host in hosts for match in (host, f"{host}:*")]

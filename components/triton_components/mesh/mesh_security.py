@@ -7,7 +7,9 @@
   statistics, trace, logging) as a second layer behind Triton's own admin key: ``/v2/models/{*}``
   would otherwise also match ``GET /v2/models/stats``.
 * Optional JWT: ``RequestAuthentication`` with the issuer's JWKS, and a DENY policy for requests
-  without a valid token (a RequestAuthentication alone lets token-less requests through).
+  without a valid token (a RequestAuthentication alone lets token-less requests through), at the
+  ingress gateway (edge: Triton's hosts and paths only, the token forwarded) and at every Triton pod
+  (defence in depth, behind mTLS).
 * ``NetworkPolicy``: default-deny ingress for the namespace; Triton's serving ports admit only the
   gateway pods, the metrics port only the Prometheus namespace.
 
@@ -21,6 +23,7 @@ STRICT and is authorized by its namespace identity instead.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, NotRequired, TypedDict
 
 import pulumi
@@ -30,8 +33,10 @@ from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import ports
 from . import istio_authorization as authz
+from .routing_args import DEFAULT_PATH_PREFIX
 
 SECURITY_API = "security.istio.io/v1"
+_PATH_PREFIX = re.compile(r"^(/[a-z0-9][a-z0-9-]*)+$")
 
 
 class JwtArgs(TypedDict):
@@ -60,7 +65,15 @@ class MeshSecurityArgs(TypedDict):
     """Prometheus scrapes with Istio's certificates: 8002 stays STRICT and only the Prometheus namespace's
     identities may read it. Default: False (plain-text scrape on a PERMISSIVE 8002)."""
     jwt: NotRequired[JwtArgs | None]
-    """Require a valid JWT on every serving request. Default: none."""
+    """Require a valid JWT on every serving request, at the gateway pods (``gateway_selector`` in
+    ``gateway_namespace``) and at the Triton pods. Default: none."""
+    gateway_hosts: NotRequired[list[str] | None]
+    """With ``jwt``: the hosts the gateway serves Triton on (``TritonRoutingArgs.hosts``); the gateway
+    refuses token-less requests for these only, so other hosts of a shared gateway stay open.
+    Default: none (Triton's paths on every host)."""
+    path_prefix: NotRequired[str]
+    """With ``jwt``: Triton's HTTP prefix at the gateway (``TritonRoutingArgs.path_prefix``); the gateway
+    refuses token-less requests under it and on gRPC's inference service. Default: ``/triton``."""
 
 
 def validate_security(args: Mapping[str, Any]) -> None:
@@ -78,6 +91,9 @@ def validate_security(args: Mapping[str, Any]) -> None:
             raise ValueError("jwt needs both issuer and jwks_uri")
         if not jwt["jwks_uri"].startswith("https://"):
             raise ValueError(f"jwt.jwks_uri is {jwt['jwks_uri']!r}; use an https:// URL")
+    prefix = args.get("path_prefix", DEFAULT_PATH_PREFIX)
+    if not _PATH_PREFIX.match(prefix):
+        raise ValueError(f"path_prefix is {prefix!r}; use TritonRouting's, a path such as /triton (no trailing slash)")
 
 
 class MeshSecurity(pulumi.ComponentResource):
@@ -94,12 +110,13 @@ class MeshSecurity(pulumi.ComponentResource):
         labels = _labels.recommended_labels(args["instance"], "mesh-security")
         prometheus = args.get("prometheus_namespace")
 
-        def policy(suffix: str, kind: str, object_name: str, spec: dict[str, Any]) -> None:
+        def policy(suffix: str, kind: str, object_name: pulumi.Input[str], spec: dict[str, Any],
+                   in_namespace: pulumi.Input[str] = namespace) -> None:
             k8s.apiextensions.CustomResource(
                 f"{name}-{suffix}",
                 api_version=SECURITY_API,
                 kind=kind,
-                metadata={"name": object_name, "namespace": namespace, "labels": labels},
+                metadata={"name": object_name, "namespace": in_namespace, "labels": labels},
                 spec=spec,
                 opts=child,
             )
@@ -139,14 +156,12 @@ class MeshSecurity(pulumi.ComponentResource):
 
         jwt = args.get("jwt")
         if jwt is not None:
-            rule: dict[str, Any] = {"issuer": jwt["issuer"], "jwksUri": jwt["jwks_uri"]}
-            if jwt.get("audiences"):
-                rule["audiences"] = list(jwt["audiences"])
+            self._require_jwt_at_gateway(args, jwt, policy)
             policy(
                 "request-authentication",
                 "RequestAuthentication",
                 "triton-jwt",
-                {"selector": {"matchLabels": workload}, "jwtRules": [rule]},
+                {"selector": {"matchLabels": workload}, "jwtRules": [authz.jwt_rule(jwt)]},
             )
             policy(
                 "require-jwt",
@@ -189,4 +204,35 @@ class MeshSecurity(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({})
+
+    @staticmethod
+    def _require_jwt_at_gateway(args: MeshSecurityArgs, jwt: JwtArgs, policy: Any) -> None:
+        """The edge: token-less requests for Triton stop at the gateway, before they cost a hop.
+
+        The gateway's filter must forward the token it validated: it removes it otherwise, and the
+        Triton pods' own policies would then refuse every request. Named after Triton's namespace,
+        so two Triton installations can share one gateway namespace.
+        """
+        gateway_namespace = args["gateway_namespace"]
+        selector = {"selector": {"matchLabels": dict(args["gateway_selector"])}} if args.get("gateway_selector") else {}
+        policy(
+            "gateway-request-authentication",
+            "RequestAuthentication",
+            pulumi.Output.concat(args["namespace"], "-jwt"),
+            {**selector, "jwtRules": [authz.jwt_rule(jwt, forward_original_token=True)]},
+            gateway_namespace,
+        )
+        policy(
+            "gateway-require-jwt",
+            "AuthorizationPolicy",
+            pulumi.Output.concat(args["namespace"], "-require-jwt"),
+            {
+                **selector,
+                "action": "DENY",
+                "rules": authz.gateway_require_token_rules(
+                    jwt["issuer"], args.get("gateway_hosts"), args.get("path_prefix", DEFAULT_PATH_PREFIX)
+                ),
+            },
+            gateway_namespace,
+        )
 

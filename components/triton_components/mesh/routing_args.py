@@ -11,6 +11,8 @@ from typing import Mapping, NotRequired, TypedDict
 import pulumi
 
 DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable")
+#: ``TritonRoutingArgs.path_prefix`` when none is given.
+DEFAULT_PATH_PREFIX = "/triton"
 
 
 class CanaryRouteArgs(TypedDict):
