@@ -23,7 +23,7 @@ from triton_components import (
     TritonMonitoringArgs,
     TritonServer,
 )
-from triton_components.observability.triton_autoscaler import hpa_name
+from triton_components.common.names import hpa_name
 
 from triton_components.observability.alertmanager_config import needs_credential
 

@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from .istio_routes import destination_rule, routes, servers
 from .routing_args import DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRIES, TritonRoutingArgs
 
@@ -144,7 +145,7 @@ class TritonRouting(pulumi.ComponentResource):
                 api_version=NETWORKING_API,
                 kind="DestinationRule",
                 metadata={
-                    "name": f"triton-{group['name']}",
+                    "name": _names.group_object_name(group["name"]),
                     "namespace": namespace,
                     "labels": _labels.recommended_labels(name, "routing", model_group=group["name"]),
                 },

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from . import promql as _promql
 
 
@@ -83,9 +84,7 @@ def validate_alerts(args: Mapping[str, Any]) -> None:
             raise ValueError(f"thresholds {key} is {t[key]}; use 1 or more")
 
 
-def pod_regex(group: str) -> str:
-    """Pods of the group's Deployments (``triton-<group>-<hash>-<id>``, canary included), and no other group's."""
-    return f"triton-{group}(-canary)?-[a-z0-9]+-[a-z0-9]+"
+pod_regex = _names.pod_regex
 
 
 def alert_rules(
@@ -110,7 +109,7 @@ def alert_rules(
     for g in groups:
         name = g["name"]
         sel = _promql.selector(_promql.group_matchers(namespace, name))
-        deployment = _promql.selector({"namespace": namespace, "deployment": f"triton-{name}"})
+        deployment = _promql.selector({"namespace": namespace, "deployment": _names.deployment_name(name)})
         # A group scaled to zero has no targets on purpose: absence only matters while it has replicas.
         running = f" and on() (kube_deployment_spec_replicas{deployment} > 0)" if g.get("scale_to_zero") else ""
         rule("TritonTargetDown", f"up{sel} == 0", name, "critical", f"Triton pods of {name} do not answer scrapes",

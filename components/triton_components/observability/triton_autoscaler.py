@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from . import keda_triggers as _keda_triggers
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -141,14 +142,8 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
         raise ValueError(f"{where}: gpu_utilization_percent is {args['gpu_utilization_percent']}; use 1 to 100")
 
 
-def scaled_object_name(model_group: str) -> str:
-    """The ScaledObject is named like the Deployment it scales."""
-    return f"triton-{model_group}"
-
-
-def hpa_name(model_group: str) -> str:
-    """The HPA KEDA creates for the group (set explicitly, so alerts and dashboards can name it)."""
-    return f"keda-hpa-{scaled_object_name(model_group)}"
+scaled_object_name = _names.scaled_object_name
+hpa_name = _names.hpa_name
 
 
 def _fallback_replicas(args: Mapping[str, Any]) -> int:

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from . import promql as _promql
 
 RATE = "$__rate_interval"
@@ -55,7 +56,7 @@ def dashboard(namespace: str, environment: str) -> dict[str, Any]:
     """The dashboard model (Grafana JSON)."""
     sel = _promql.selector({"namespace": namespace}, regex={_promql.MODEL_GROUP_LABEL: "$model_group"})
     by_group = " by (model_group)"
-    hpa = _promql.selector({"namespace": namespace}, regex={"horizontalpodautoscaler": "keda-hpa-triton-.*"})
+    hpa = _promql.selector({"namespace": namespace}, regex={"horizontalpodautoscaler": _names.HPA_NAME_REGEX})
     panels = [
         ("Requests per second", "reqps", [
             (f"sum by (model_group, track) (rate({_promql.REQUEST_SUCCESS}{sel}[{RATE}]))", "{{model_group}} {{track}}"),

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from . import promql as _promql
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, validate_alerts
 from .triton_dashboard import TritonDashboard
@@ -163,7 +164,7 @@ class TritonMonitoring(pulumi.ComponentResource):
                 api_version="monitoring.coreos.com/v1",
                 kind=kind,
                 metadata={
-                    "name": f"triton-{group['name']}",
+                    "name": _names.group_object_name(group["name"]),
                     "namespace": args["namespace"],
                     "labels": {
                         **_labels.recommended_labels(args["instance"], "monitoring", model_group=group["name"]),

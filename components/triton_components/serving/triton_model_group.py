@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from ..common.args import check_args
 from ..common import labels as _labels
+from ..common import names as _names
 from . import triton_pod
 from .model_group_args import (
     CanaryArgs,
@@ -65,7 +66,7 @@ class TritonModelGroup(pulumi.ComponentResource):
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}-pdb",
                 metadata={
-                    "name": _resource_name(group, track),
+                    "name": _names.deployment_name(group, track),
                     "namespace": args["namespace"],
                     "labels": _labels.recommended_labels(instance, "model-group", model_group=group, track=track),
                 },
@@ -81,7 +82,7 @@ class TritonModelGroup(pulumi.ComponentResource):
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={
-                "name": _resource_name(group, "stable"),
+                "name": _names.group_object_name(group),
                 "namespace": args["namespace"],
                 "labels": _labels.recommended_labels(instance, "model-group", model_group=group),
             },
@@ -180,7 +181,7 @@ class TritonModelGroup(pulumi.ComponentResource):
         load_budget = args.get("model_load_timeout_seconds", 600)
         return k8s.apps.v1.Deployment(
             f"{name}-{track}",
-            metadata={"name": _resource_name(group, track), "namespace": args["namespace"], "labels": labels},
+            metadata={"name": _names.deployment_name(group, track), "namespace": args["namespace"], "labels": labels},
             spec=spec,
             opts=pulumi.ResourceOptions.merge(
                 opts,
@@ -193,7 +194,3 @@ class TritonModelGroup(pulumi.ComponentResource):
                 ),
             ),
         )
-
-
-def _resource_name(group: str, track: str) -> str:
-    return f"triton-{group}" if track == "stable" else f"triton-{group}-{track}"

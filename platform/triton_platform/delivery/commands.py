@@ -203,7 +203,9 @@ def _promote(args: argparse.Namespace) -> int:
     models = list(group.models) if ctx.settings.triton.model_control_mode == "explicit" else None
     result = promote(open_store(stable, args.endpoint_url), canary, stable, models, log=print)
     if result.copied:
-        deployment = f"triton-{group.name}"
+        from triton_components.common import names
+
+        deployment = names.deployment_name(group.name)
         print(f"Next: make {deployment} load them while it carries no traffic "
               + ("(`triton-platform model load MODEL --stack ...` per model)" if models else
                  f"(`kubectl rollout restart deployment/{deployment} -n {ctx.settings.triton.namespace}`)")

@@ -113,11 +113,13 @@ def endpoints(ctx: StackContext, model: str, track: str = "stable") -> list[str]
         if mesh.jwt is not None and mesh.jwt.issuer:
             lines.append(f"Auth: header 'authorization: Bearer <token from {mesh.jwt.issuer}>'")
     else:
+        from triton_components.common import names
+
         namespace = settings.triton.namespace
-        service = f"triton-{group}.{namespace}.svc.cluster.local"
+        service = names.service_host(group, namespace)
         lines.append(f"HTTP (in cluster): POST http://{service}:8000/v2/models/{model}/infer")
         lines.append(f"gRPC (in cluster): {service}:8001")
-        lines.append(f"From your machine: kubectl port-forward -n {namespace} svc/triton-{group} 8000:8000 8001:8001")
+        lines.append(f"From your machine: kubectl port-forward -n {namespace} svc/{names.group_object_name(group)} 8000:8000 8001:8001")
     if track == "canary":
         _, group_settings = ctx.group(group)
         header = group_settings.canary.override_header if group_settings.canary else None
@@ -130,7 +132,9 @@ def next_steps(ctx: StackContext, model: str, group: str | None, track: str) -> 
     """What makes a published model or version live, for this stack's model-control mode."""
     index, settings = ctx.group(group)
     namespace = ctx.settings.triton.namespace
-    deployment = f"triton-{settings.name}" + ("-canary" if track == "canary" else "")
+    from triton_components.common import names
+
+    deployment = names.deployment_name(settings.name, track)
     stack = ctx.name
     if ctx.settings.triton.model_control_mode == "explicit":
         if model not in settings.models:
