@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help install render example validate test test-stress lab lab-bench e2e bench golden lock clean
+.PHONY: help install render example validate test test-stress lab lab-bench e2e bench golden docs lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
 # list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
@@ -100,6 +100,11 @@ e2e: install ## the real Pulumi CLI deploys Pulumi.local.yaml to a local control
 
 bench: install ## full benchmark (~3 min), writes benchmarks/results.json
 	$(BIN)/triton-platform bench
+
+# The configuration reference is generated from the config models' field docs; a test fails when the
+# committed file differs from what this writes.
+docs: $(VENV)/.render-installed ## regenerate docs/configuration.md from the config models (after changing a setting)
+	$(BIN)/triton-platform config-reference --out docs/configuration.md
 
 # Maintainers only: re-resolve the lock after changing dependency ranges in pyproject.toml.
 lock: ## maintainers: re-resolve uv.lock, requirements.lock and requirements-render.lock after editing pyproject ranges

@@ -124,6 +124,17 @@ def _bench(args: argparse.Namespace) -> int:
     return bench(_project_root(Path.cwd()), quick=args.quick, json_path=Path(args.json) if args.json else None)
 
 
+def _config_reference(args: argparse.Namespace) -> int:
+    from .config.reference import render, write
+
+    if args.out is None:
+        sys.stdout.write(render())
+        return 0
+    changed = write(Path(args.out))
+    print(f"{args.out}: {'written' if changed else 'already current'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="triton-platform", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (for CI logs)")
     bench.add_argument("--json", metavar="FILE", help="write results to FILE (default: benchmarks/results.json, full runs only)")
     bench.set_defaults(func=_bench)
+    reference = commands.add_parser(
+        "config-reference", help="the configuration reference (docs/configuration.md), from the config models' docs"
+    )
+    reference.add_argument("--out", metavar="FILE", help="write it to FILE (default: print it)")
+    reference.set_defaults(func=_config_reference)
     from .delivery.commands import add_model_commands
 
     add_model_commands(commands, _project_root)

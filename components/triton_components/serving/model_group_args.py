@@ -43,7 +43,7 @@ class ModelGroupArgs(TypedDict):
     name: str
     """DNS label naming the group; Deployments are ``triton-<name>``. Required."""
     models: NotRequired[list[str]]
-    """Models this group loads (needs ``model_control_mode="explicit"``). Default: the whole repository."""
+    """Models this group loads (needs ``model_control_mode`` ``explicit``). Default: the whole repository."""
     replicas: NotRequired[int | None]
     """Stable replicas; ``None`` omits ``spec.replicas`` so an autoscaler owns it. Default: 1."""
     gpus_per_replica: NotRequired[int]

@@ -3,13 +3,14 @@
 Structure and single-field limits live here; rules that relate several fields live in
 ``rules.py`` so each message can name exactly the key the user has to change.
 Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
+Each field's docstring is its entry in docs/configuration.md (``triton-platform config-reference``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field
 
@@ -17,27 +18,50 @@ from triton_components.common import versions
 from triton_components.gcp import catalog as gcp_catalog
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
+from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
+from triton_components.serving.triton_server import TritonServerArgs
 
-from .base import Environment, Model
+from .base import Environment, Model, from_contract
 from .observability import AutoscalingSettings, ObservabilitySettings
 from .routing import CanarySettings, MeshSettings
 
+class SecretKey(NamedTuple):
+    """A secret config key: never a field, so its reference entry lives here."""
+
+    default: str
+    doc: str
+
+
 #: Config keys that hold secrets: set with ``pulumi config set --secret``, read as Outputs.
-SECRET_KEYS = ("adminApiKey", "alertReceiverSecret")
+SECRET_KEYS = {
+    "adminApiKey": SecretKey(
+        "generated",
+        "Key for Triton's restricted APIs (``triton.restrictedApis``). Unset: a random key is generated and "
+        "kept in the stack's state.",
+    ),
+    "alertReceiverSecret": SecretKey(
+        "unset",
+        "Credential of ``observability.alerts.receiver``: the webhook URL, the Slack incoming-webhook URL, the "
+        "PagerDuty Events v2 routing key, or the SMTP password (``email`` with ``emailAuthUsername``).",
+    ),
+}
 
 
 def _memory(value: str) -> str:
+    """memory quantity (``16Gi``, ``512Mi``)"""
     memory_bytes(value)
     return value
 
 
 def _cpu(value: str) -> str:
+    """CPU quantity (``4``, ``500m``)"""
     cpu_millicores(value)
     return value
 
 
 def _dns_label(value: str) -> str:
+    """DNS label of at most 40 characters"""
     if not re.fullmatch(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", value):
         raise ValueError("must be a DNS label of at most 40 characters: lowercase letters, digits and '-'")
     return value
@@ -54,6 +78,7 @@ RestrictableApi = Literal[
 
 
 def _private_https_cidr(value: str) -> str:
+    """CIDR outside 169.254.0.0/16"""
     try:
         network = ipaddress.ip_network(value)
     except ValueError:
@@ -69,22 +94,52 @@ def _private_https_cidr(value: str) -> str:
 class EgressSettings(Model):
     """What Triton's pods may reach beyond DNS, istiod, their identity's metadata endpoint and public HTTPS."""
 
-    #: Private addresses of the model bucket's or the token service's API (VPC interface endpoints for
-    #: S3/STS, Private Service Connect for Google APIs); reachable on 443. Default: none.
     private_https_cidrs: list[Annotated[str, AfterValidator(_private_https_cidr)]] = Field(default_factory=list)
+    """Private addresses of the model bucket's or the token service's API (VPC interface endpoints for
+    S3/STS, Private Service Connect for Google APIs), reachable on 443."""
+
+
+#: ``TRITON_MINIMUM_RELEASE`` as a tag spells it.
+_MINIMUM_RELEASE = ".".join(f"{part:02d}" for part in versions.TRITON_MINIMUM_RELEASE)
 
 
 class TritonSettings(Model):
+    """The Triton servers: image, model repository and API protection."""
+
     namespace: DnsLabel = "triton"
+    """Namespace of every Triton object."""
     image_repository: str = versions.TRITON_IMAGE_REPOSITORY
-    image_tag: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$")] = versions.TRITON_IMAGE_TAG
-    #: ``TritonServerArgs.image_digest``: pins imageTag's image by content when given.
-    image_digest: Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None = None
-    allow_vulnerable_image: bool = False
+    """Image repository (e.g. an Artifact Registry mirror)."""
+    image_tag: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$",
+            description=f"Triton release (``YY.MM[-suffix]``); {_MINIMUM_RELEASE} or "
+            "later unless ``allowVulnerableImage``; the GPU must meet the release's compute-capability floor "
+            "(7.5 for the pinned release).",
+        ),
+    ] = versions.TRITON_IMAGE_TAG
+    image_digest: Annotated[
+        Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None,
+        from_contract(
+            TritonServerArgs, "image_digest",
+            more="Here ``image`` is ``imageRepository:imageTag``; "
+            "``docker buildx imagetools inspect nvcr.io/nvidia/tritonserver:<tag>`` prints the digest.",
+        ),
+    ] = None
+    allow_vulnerable_image: bool = Field(
+        False,
+        description=f"Allow a release below {_MINIMUM_RELEASE} (never in prod).",
+    )
     model_repository: str | None = None
+    """An existing model repository (``gs://…``, ``s3://…`` or a path in the pod); required without a cloud
+    section, forbidden with one (the stack creates the bucket)."""
     model_control_mode: Literal["none", "explicit"] = "none"
+    """``explicit`` loads only each group's ``models``; ``none`` loads the whole repository."""
     restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: list(DEFAULT_RESTRICTED_APIS))
+    """Triton API groups that need the admin key (``adminApiKey``); ``health`` is never restrictable."""
     egress: EgressSettings = EgressSettings()
+    """What Triton's pods may reach beyond DNS, istiod, their identity's metadata endpoint and public HTTPS."""
 
     @property
     def image(self) -> str:
@@ -97,133 +152,256 @@ class TritonSettings(Model):
         return int(year), int(month)
 
 
+#: With the mesh, each pod's sidecar adds ``mesh.sidecar`` on top of the group's own size.
+_GUARANTEED = "With the mesh the sidecar is sized by ``mesh.sidecar`` the same way, so the pod is Guaranteed QoS."
+
+
 class ModelGroupSettings(Model):
-    name: DnsLabel
-    models: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = Field(default_factory=list)
+    """One model group: a Deployment (``triton-<name>``) serving some models (``ModelGroupArgs``)."""
+
+    name: Annotated[DnsLabel, from_contract(ModelGroupArgs, "name")]
+    models: Annotated[
+        list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]],
+        from_contract(ModelGroupArgs, "models", more="A model belongs to one group. Empty: the whole repository."),
+    ] = Field(default_factory=list)
     replicas: Annotated[int, Field(ge=0, le=100)] = 1
-    gpus_per_replica: Annotated[int, Field(ge=0, le=16)] = 1
-    cpu: Cpu = "4"
-    memory: Memory = "16Gi"
-    shm_size: Memory = "1Gi"
-    model_cache_size: Memory = "20Gi"
-    max_surge: Annotated[int, Field(ge=0, le=10)] = 0
-    max_unavailable: Annotated[int, Field(ge=0, le=10)] = 1
-    model_load_timeout_seconds: Annotated[int, Field(ge=30, le=7200)] = 600
-    pre_stop_sleep_seconds: Annotated[int, Field(ge=0, le=120)] = 10
-    exit_timeout_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    """Stable replicas (prod: 2 or more unless ``acceptSingleReplica``); with ``autoscaling`` the autoscaler
+    owns the count."""
+    gpus_per_replica: Annotated[
+        int, Field(ge=0, le=16), from_contract(ModelGroupArgs, "gpus_per_replica", more="At most the GPUs a node offers.")
+    ] = 1
+    cpu: Annotated[Cpu, from_contract(ModelGroupArgs, "cpu", more=_GUARANTEED)] = "4"
+    memory: Annotated[Memory, from_contract(ModelGroupArgs, "memory", more=_GUARANTEED)] = "16Gi"
+    shm_size: Annotated[Memory, from_contract(ModelGroupArgs, "shm_size", more="Must be below ``memory``.")] = "1Gi"
+    model_cache_size: Annotated[Memory, from_contract(ModelGroupArgs, "model_cache_size")] = "20Gi"
+    max_surge: Annotated[
+        int, Field(ge=0, le=10), from_contract(ModelGroupArgs, "max_surge", more="Not 0 together with ``maxUnavailable``.")
+    ] = 0
+    max_unavailable: Annotated[
+        int, Field(ge=0, le=10), from_contract(ModelGroupArgs, "max_unavailable", more="Not 0 together with ``maxSurge``.")
+    ] = 1
+    model_load_timeout_seconds: Annotated[
+        int, Field(ge=30, le=7200), from_contract(ModelGroupArgs, "model_load_timeout_seconds")
+    ] = 600
+    pre_stop_sleep_seconds: Annotated[int, Field(ge=0, le=120), from_contract(ModelGroupArgs, "pre_stop_sleep_seconds")] = 10
+    exit_timeout_seconds: Annotated[
+        int,
+        Field(ge=0, le=600),
+        from_contract(
+            ModelGroupArgs, "exit_timeout_seconds",
+            more="With ``preStopSleepSeconds`` it sizes the grace period (+ 5 s) and the sidecar's drain (+ 2 s).",
+        ),
+    ] = 30
     accept_single_replica: bool = False
-    canary: CanarySettings | None = None
+    """Waive prod's two-replica rule for this group."""
+    canary: Annotated[
+        CanarySettings | None, from_contract(ModelGroupArgs, "canary", more="Its Deployment is ``triton-<name>-canary``.")
+    ] = None
     autoscaling: AutoscalingSettings | None = None
+    """KEDA autoscaling of the stable Deployment on Triton's queue time (needs ``observability.enabled``); the
+    Deployment then omits ``replicas``."""
 
 
 class SecretEncryptionSettings(Model):
-    #: ``GkeClusterArgs.encrypt_secrets``; prod keeps it on.
+    # Not from_contract(GkeClusterArgs): importing it loads pulumi_gcp into every stack, AWS ones included.
     enabled: bool = True
-    #: ``GkeClusterArgs.secrets_kms_key``: an existing key in the cluster's region; unset: one is created.
+    """Application-layer Secrets encryption of a cluster this stack creates, with a Cloud KMS key (CIS GKE
+    Benchmark 5.3.1); ``false`` (not in prod) leaves Secrets in etcd under Google's default encryption only."""
     kms_key_name: Annotated[str, Field(pattern=gcp_catalog.KMS_KEY_NAME_PATTERN)] | None = None
+    """An existing key in the cluster's region; grant ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` to
+    ``service-<project number>@container-engine-robot.iam.gserviceaccount.com`` on it first. Unset: a key ring
+    (random suffix) and a key rotated every 90 days are created, and only GKE's service agent may use the key."""
 
 
 class GkeClusterSettings(Model):
     name: DnsLabel
+    """GKE cluster to use (looked up unless ``create``)."""
     location: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$")]
+    """The cluster's region or zone."""
     create: bool = False
+    """Create a hardened regional cluster instead of looking one up (private nodes, Dataplane V2, Workload
+    Identity, shielded nodes, Cloud NAT, Secrets encrypted with Cloud KMS, a firewall rule for the add-ons'
+    webhooks)."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """Release channel of a created cluster."""
     master_ipv4_cidr_block: Annotated[str, Field(pattern=r"^[0-9.]+/28$")] = "172.16.0.32/28"
+    """Private control-plane range of a created cluster; it may reach the system nodes on 15017 (istiod's
+    injector), 9443 (KEDA's webhook) and 6443 (KEDA's metrics API), which GKE's own rule (443, 10250) leaves
+    closed."""
     master_authorized_networks: list[Annotated[str, Field(pattern=r"^[0-9.]+/[0-9]{1,2}$")]] = Field(
         default_factory=list
     )
-    #: ``enforced``: an existing cluster must enforce NetworkPolicy (Dataplane V2 or Calico), checked
-    #: against the looked-up cluster before anything is created. ``not-enforced`` accepts a cluster
-    #: that ignores the Triton namespace's policies (not in prod).
+    """Control-plane allow-list of a created cluster; empty leaves the feature off (any source, credentials
+    still required); prod requires one when creating."""
     network_policy: Literal["enforced", "not-enforced"] = "enforced"
-    #: Application-layer Secrets encryption of a cluster this stack creates (``GkeClusterArgs``).
+    """``enforced``: a looked-up cluster must enforce NetworkPolicy (Dataplane V2 or Calico), checked before
+    anything is created. ``not-enforced`` accepts a cluster that ignores the Triton namespace's policies
+    (not in prod)."""
     secret_encryption: SecretEncryptionSettings = SecretEncryptionSettings()
-    #: ``GkeClusterArgs.binary_authorization`` of a cluster this stack creates.
+    """Application-layer Secrets encryption of a cluster this stack creates."""
     binary_authorization: Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES] = "DISABLED"  # type: ignore[valid-type]
+    """Binary Authorization of a cluster this stack creates (its API is enabled): with
+    ``PROJECT_SINGLETON_POLICY_ENFORCE`` the project's policy must admit every image the cluster runs:
+    Triton, Istio, KEDA, Prometheus and GKE's own."""
 
 
 class GpuSharingSettings(Model):
+    """GKE GPU sharing on the pool's nodes."""
+
     strategy: Literal["none", "time-sharing", "mig"] = "none"
+    """How pods share a GPU: not at all, by time-slicing, or as MIG instances."""
     max_shared_clients_per_gpu: Annotated[int, Field(ge=2, le=48)] | None = None
+    """Pods per GPU; required for ``time-sharing``."""
     mig_partition_size: str | None = None
+    """MIG profile such as ``1g.5gb``; required for ``mig`` (A100, A100 80GB, H100). Capacity counts NVIDIA's
+    instances per profile (e.g. H100 ``1g.20gb`` = 4 per GPU)."""
 
 
 class GkeGpuPoolSettings(Model):
+    """The GKE node pool Triton's pods run on."""
+
     machine_type: str = "n1-standard-8"
+    """GCE machine type; must fit the accelerator (n1 + T4; g2 + L4; a2 + A100; a3 + H100). V100, P100 and
+    P4 are below the pinned Triton's compute capability 7.5."""
     accelerator_type: str = "nvidia-tesla-t4"
+    """GKE accelerator type (the GPU)."""
     accelerators_per_node: Annotated[int, Field(ge=1, le=16)] = 1
+    """GPUs per node (fixed by the a2, a3 and g2 machine types)."""
     min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    """Autoscaling lower bound (total over the zones)."""
     max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    """Autoscaling upper bound (total over the zones); every group's replicas times its GPUs per replica must
+    fit it."""
     spot: bool = False
+    """Spot VMs (with the spot taint and a 15 s shutdown rule)."""
     zones: list[Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")]] = Field(default_factory=list)
+    """Node locations. Empty: the cluster's."""
     disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    """Boot disk size."""
     disk_type: Literal["pd-balanced", "pd-ssd"] = "pd-ssd"
+    """Boot disk type."""
     gpu_driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
+    """GKE-managed NVIDIA driver version."""
     image_streaming: bool = True
+    """GKE image streaming (Artifact Registry images); the stack enables the Container File System API first."""
     secondary_boot_disk_image: Annotated[str, Field(pattern=r"^(global/images/|projects/)[a-z0-9/._-]+$")] | None = None
+    """Disk image with the Triton image cached (``global/images/…`` or ``projects/…``)."""
     gpu_sharing: GpuSharingSettings = GpuSharingSettings()
+    """GPU sharing between pods."""
 
 
 class GcsBucketSettings(Model):
+    """The GCS bucket the stack creates for the model repository."""
+
     location: Annotated[str, Field(pattern=r"^[A-Z0-9-]+$")] = "US-CENTRAL1"
+    """Bucket location."""
     prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    """Bucket name before the random suffix."""
     repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    """Folder in the bucket that Triton reads."""
     soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 7
+    """Soft-delete window."""
     noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Old object versions are kept this long."""
     protect: bool | None = None
+    """Unset: protected. ``false`` (deletable with the stack) allowed outside prod only."""
     labels: dict[str, str] = Field(default_factory=dict)
+    """Extra bucket labels."""
 
 
 class GcpSettings(Model):
+    """Google Cloud: a GKE cluster, its GPU node pool and the model bucket. Not together with ``aws`` or
+    ``cluster``."""
+
     project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    """GCP project of everything the stack declares."""
     region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+$")]
+    """GCP region of everything the stack declares."""
     cluster: GkeClusterSettings
+    """The GKE cluster."""
     gpu_pool: GkeGpuPoolSettings = GkeGpuPoolSettings()
+    """The GPU node pool."""
     model_bucket: GcsBucketSettings = GcsBucketSettings()
+    """The model repository bucket."""
     identity: Literal["workload-identity", "key"] = "workload-identity"
+    """How Triton reads the bucket: ``workload-identity`` (keyless), or ``key`` (a key file in a Secret;
+    forbidden in prod)."""
 
 
 class EksClusterSettings(Model):
     name: Annotated[str, Field(pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")]
+    """Existing EKS cluster (looked up; its IAM OIDC provider must exist)."""
     subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
-    #: What enforces NetworkPolicy: ``vpc-cni-addon`` (the EKS add-on with ``enableNetworkPolicy``,
-    #: checked before anything is created), ``self-managed`` (Calico, Cilium or a self-managed VPC CNI;
-    #: not checked) or ``not-enforced`` (policies ignored; not in prod).
+    """Subnets of the GPU nodes. Empty: the cluster's subnets."""
     network_policy: Literal["vpc-cni-addon", "self-managed", "not-enforced"] = "vpc-cni-addon"
-    #: What resizes the GPU node group: a managed node group never does it itself. ``none`` needs
-    #: gpuNodeGroup.minNodes of 1 or more.
+    """What enforces NetworkPolicy: ``vpc-cni-addon`` (the EKS add-on with ``enableNetworkPolicy``, checked
+    before anything is created), ``self-managed`` (Calico, Cilium or a self-managed VPC CNI; not checked) or
+    ``not-enforced`` (policies ignored; not in prod)."""
     autoscaler: Literal["cluster-autoscaler", "none"] = "none"
+    """What resizes the GPU node group (a managed node group never does it itself); ``none`` needs
+    ``gpuNodeGroup.minNodes`` of 1 or more."""
 
 
 class EksGpuNodeGroupSettings(Model):
+    """The EKS managed node group Triton's pods run on."""
+
     instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
         default_factory=lambda: ["g5.xlarge"], min_length=1
     )
+    """GPU instance types (g4dn, g5, g6, g6e, p4d, p5; p3's V100 is below compute capability 7.5), all with
+    the same GPU count."""
     min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    """Scaling lower bound; 0 needs ``aws.cluster.autoscaler: cluster-autoscaler``."""
     max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    """Scaling upper bound; every group's replicas times its GPUs per replica must fit it."""
     desired_nodes: Annotated[int, Field(ge=0, le=100)] | None = None
+    """Nodes at creation. Unset: ``minNodes``."""
     spot: bool = False
+    """Spot capacity (managed node groups drain on the 2-minute notice)."""
     disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    """Encrypted gp3 volume for container images and pod storage (Triton's image, its model cache): the root
+    volume on AL2023, the data volume ``/dev/xvdb`` on Bottlerocket (whose OS volume ``/dev/xvda`` keeps the
+    AMI's size, encrypted)."""
     ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
-    #: ``EksGpuNodeGroupArgs.install_device_plugin``; unset: the chart on AL2023, none on Bottlerocket.
+    """NVIDIA-enabled AMI."""
     install_device_plugin: bool | None = None
+    """Install the NVIDIA device plugin chart (pinned in ``versions.py``); refused on Bottlerocket, whose NVIDIA
+    nodes run the plugin themselves. Unset: installed on AL2023, not on Bottlerocket."""
 
 
 class S3BucketSettings(Model):
+    """The S3 bucket the stack creates for the model repository."""
+
     prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    """Bucket name before the random suffix."""
     repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    """Folder in the bucket that Triton reads."""
     kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$")] | None = None
+    """SSE-KMS with a customer key in ``aws.region``; the reader gets ``kms:Decrypt`` on it through S3 only.
+    Unset: SSE-S3."""
     noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    """Old object versions are kept this long."""
     protect: bool | None = None
+    """Unset: protected. ``false`` (deletable with the stack) allowed outside prod only."""
     tags: dict[str, str] = Field(default_factory=dict)
+    """Extra bucket tags."""
 
 
 class AwsSettings(Model):
+    """AWS: an existing EKS cluster, a GPU node group and the model bucket. Not together with ``gcp`` or
+    ``cluster``."""
+
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    """Region of the cluster and bucket (also given to Triton as ``AWS_DEFAULT_REGION``)."""
     cluster: EksClusterSettings
+    """The EKS cluster."""
     gpu_node_group: EksGpuNodeGroupSettings = EksGpuNodeGroupSettings()
+    """The GPU node group."""
     model_bucket: S3BucketSettings = S3BucketSettings()
+    """The model repository bucket."""
     identity: Literal["irsa", "key"] = "irsa"
+    """How Triton reads the bucket: ``irsa`` (keyless), or ``key`` (an IAM user's access key in a
+    credentials-file Secret; forbidden in prod)."""
 
 
 #: A qualified Kubernetes label (or taint) key: an optional DNS-subdomain prefix and a name.
@@ -238,42 +416,52 @@ LabelValue = Annotated[str, Field(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 
 class TaintSettings(Model):
     key: LabelKey
+    """Taint key."""
     value: LabelValue = ""
+    """Taint value."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """Taint effect."""
 
 
 class ClusterSettings(Model):
     """A cluster this stack does not provision (on-premises or bring-your-own, from the kubeconfig):
     how Triton finds its GPU nodes. Only for stacks without a gcp or aws section."""
 
-    #: Labels every GPU node carries. Default: ``nvidia.com/gpu.present: "true"`` (NVIDIA GPU Operator).
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: dict(GPU_PRESENT_LABEL))
-    #: Taints on the GPU nodes, tolerated exactly by Triton. Default: ``nvidia.com/gpu=present:NoSchedule``.
+    """Labels every GPU node carries (the default is the NVIDIA GPU Operator's)."""
     gpu_node_taints: list[TaintSettings] = Field(default_factory=lambda: [TaintSettings.model_validate(GPU_TAINT)])
-    #: GPUs each GPU node offers to pods (``nvidia.com/gpu`` allocatable).
+    """Taints on the GPU nodes; Triton tolerates exactly these."""
     gpus_per_node: Annotated[int, Field(ge=1, le=64)] = 1
-    #: GPU nodes the stack may use; when set, every model group at its peak must fit them.
+    """GPUs each GPU node offers to pods (``nvidia.com/gpu`` allocatable); ``gpusPerReplica`` must fit."""
     gpu_nodes: Annotated[int, Field(ge=1, le=1000)] | None = None
-    #: Whether the cluster's network plugin enforces NetworkPolicy (Calico, Cilium, ...): ``enforced``
-    #: (the default) or ``not-enforced``, which accepts a cluster that ignores the Triton namespace's
-    #: ingress and egress policies (not in prod). Kubernetes has no API that tells, so the stack says it.
+    """GPU nodes the stack may use; when set, every model group at its peak must fit them."""
     network_policy: Literal["enforced", "not-enforced"] = "enforced"
+    """Whether the cluster's network plugin enforces NetworkPolicy (Calico, Cilium, ...): ``not-enforced``
+    accepts a cluster that ignores the Triton namespace's ingress and egress policies (not in prod).
+    Kubernetes has no API that tells, so the stack says it."""
 
 
 class PlatformSettings(Model):
     """Root: every ``triton-platform:<key>`` of one stack."""
 
     environment: Environment
+    """Kind of environment; ``prod`` turns on the stricter rules."""
     gcp: GcpSettings | None = None
+    """Google Cloud: a GKE cluster, its GPU node pool and the model bucket."""
     aws: AwsSettings | None = None
-    #: Stacks without a cloud: the existing cluster's GPU nodes (defaults apply when absent).
+    """AWS: an existing EKS cluster, a GPU node group and the model bucket."""
     cluster: ClusterSettings | None = None
+    """Stacks without a cloud section: the existing cluster's GPU nodes (the defaults below apply when absent)."""
     triton: TritonSettings = TritonSettings()
+    """The Triton servers."""
     mesh: MeshSettings = MeshSettings()
+    """Istio routing, canaries and mesh security."""
     observability: ObservabilitySettings = ObservabilitySettings()
+    """Prometheus monitoring, alerts, the dashboard and the add-ons autoscaling needs."""
     model_groups: list[ModelGroupSettings] = Field(
         default_factory=lambda: [ModelGroupSettings(name="default")], min_length=1
     )
+    """Model groups, each its own Deployment and GPU share; the first is the gateway's default route."""
 
     @property
     def cloud(self) -> str:

@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from triton_components.observability.alertmanager_config import AlertReceiverKind
+from triton_components.common import versions
+from triton_components.observability.alertmanager_config import AlertReceiverArgs, AlertReceiverKind
+from triton_components.observability.triton_alerts import AlertThresholdsArgs
 
-from .base import Model
+from .base import Model, from_contract
 Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 #: Prometheus needs at least two samples inside a rate() window; four keeps one lost scrape harmless.
 SAMPLES_PER_WINDOW = 4
@@ -19,41 +21,69 @@ PROMETHEUS_STACK_RELEASE = "kube-prometheus-stack"
 
 
 class ScaleUpSettings(Model):
+    """The HPA's scale-up policy."""
+
     max_pods: Annotated[int, Field(ge=1, le=100)] = 2
+    """Pods added at most per period."""
     period_seconds: Annotated[int, Field(ge=15, le=1800)] = 60
+    """Length of that period."""
     stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    """Scale-up stabilization window."""
 
 
 class FallbackSettings(Model):
+    """What the autoscaler does while Prometheus cannot be queried."""
+
     failure_threshold: Annotated[int, Field(ge=3, le=100)] = 3
-    #: Default: max(minReplicas, 1). The current count is kept when it is higher.
+    """Failed queries in a row before the fallback applies."""
     replicas: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Replicas during the fallback; the current count is kept when it is higher. Unset: ``max(minReplicas, 1)``."""
 
 
 class ScaleToZeroSettings(Model):
+    """Scale the group to no pods when it gets no requests (needs ``minReplicas: 0`` and ``mesh.enabled``;
+    not in prod)."""
+
     enabled: bool = False
-    #: ``source_workload`` of the Istio ingress gateway (its Deployment name).
+    """Scale to zero; the gateway's request rate wakes the group."""
     gateway_workload: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = "istio-ingressgateway"
+    """``source_workload`` of the Istio ingress gateway (its Deployment name), whose request rate counts."""
     activation_requests_per_second: Annotated[float, Field(ge=0)] = 0
+    """Requests per second above which the group wakes from zero."""
     cooldown_seconds: Annotated[int, Field(ge=60, le=86400)] = 900
+    """Time without requests before the group scales to zero."""
 
 
 class AutoscalingSettings(Model):
     min_replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    """Fewest replicas; prod needs 2 or more."""
     max_replicas: Annotated[int, Field(ge=1, le=100)] = 3
+    """Most replicas; must fit the GPU nodes."""
     queue_time_target_milliseconds: Annotated[float, Field(gt=0, le=60000)] = 50
+    """Target average queue time per request."""
     queue_time_activation_milliseconds: Annotated[float, Field(ge=0, le=60000)] = 0
-    #: 10 s (the least allowed) with a 2 s scrape: a 2x load step crosses the target about 5 s after the step
-    #: (benchmarks/lab_reaction_time.py measures it on the real Triton and Prometheus). 30 s took 15 s.
+    """Queue time above which the trigger is active (KEDA's activation threshold)."""
+    # 10 s (the least allowed) with a 2 s scrape: a 2x load step crosses the target about 5 s after the step
+    # (benchmarks/lab_reaction_time.py measures it on the real Triton and Prometheus). 30 s took 15 s.
     query_window_seconds: Annotated[int, Field(ge=10, le=600)] = 10
+    """``rate()`` window of the queries; at least 4 scrape intervals."""
     pending_requests_per_replica: Annotated[int, Field(ge=1, le=100000)] | None = None
+    """Extra trigger: pending requests per replica. Unset: off."""
     gpu_utilization_percent: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Extra trigger: GPU utilization (not on MIG). Unset: off."""
     polling_interval_seconds: Annotated[int, Field(ge=5, le=300)] = 15
+    """How often KEDA queries Prometheus."""
     use_cached_metrics: bool = False
+    """KEDA metric caching."""
     scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = MIN_SCALE_DOWN_STABILIZATION_SECONDS
+    """Scale-down stabilization window; at least 300 (GPU replicas are slow to come back)."""
     scale_up: ScaleUpSettings = ScaleUpSettings()
+    """The HPA's scale-up policy."""
     fallback: FallbackSettings = FallbackSettings()
+    """What happens while Prometheus cannot be queried."""
     scale_to_zero: ScaleToZeroSettings = ScaleToZeroSettings()
+    """Scale the group to no pods while it gets no requests; needs ``minReplicas: 0`` and ``mesh.enabled``,
+    not in prod."""
 
     @property
     def fallback_replicas(self) -> int:
@@ -61,67 +91,108 @@ class AutoscalingSettings(Model):
 
 
 class AddonSettings(Model):
-    keda: bool = False
-    prometheus_stack: bool = False
+    """Add-ons this stack installs from their pinned Helm charts (``versions.py``)."""
+
+    keda: bool = Field(
+        False,
+        description=f"Install KEDA {versions.KEDA_CHART_VERSION}. Without it, autoscaling needs the cluster's KEDA "
+        f"{'.'.join(map(str, versions.KEDA_MINIMUM_VERSION))} or later (checked at preview).",
+    )
+    prometheus_stack: bool = Field(
+        False, description=f"Install kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART_VERSION}."
+    )
     keda_namespace: Namespace = "keda"
+    """Namespace of the KEDA add-on."""
     monitoring_namespace: Namespace = "monitoring"
+    """Namespace of the kube-prometheus-stack add-on."""
     grafana: bool = True
+    """Grafana, part of the kube-prometheus-stack add-on."""
     alertmanager: bool = True
+    """Alertmanager, part of the kube-prometheus-stack add-on."""
     node_exporter: bool = False
+    """Node exporter, part of the kube-prometheus-stack add-on."""
     prometheus_retention: Annotated[str, Field(pattern=r"^[0-9]+(h|d|w)$")] = "2d"
+    """Prometheus retention (``12h``, ``2d``, ``1w``)."""
 
 
 class PrometheusSettings(Model):
-    #: Query URL KEDA uses. Default: the installed stack's Service when addons.prometheusStack is true.
+    """The Prometheus KEDA queries and that selects the monitors and rules."""
+
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
-    #: Labels on every monitor and rule, so an existing Prometheus selects them.
+    """Query URL KEDA uses; required for autoscaling without ``addons.prometheusStack``. Unset: the add-on's
+    Service."""
     selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": PROMETHEUS_STACK_RELEASE})
+    """Labels on every monitor and rule, so an existing Prometheus selects them."""
 
 
 class ScrapeSettings(Model):
+    """Scraping of Triton's metrics (port 8002, ``/metrics``)."""
+
     kind: Literal["ServiceMonitor", "PodMonitor"] = "ServiceMonitor"
-    #: 2 s: detection of a load step is scrape interval + window / overload; see AutoscalingSettings.query_window_seconds.
+    """Kind of monitor declared."""
+    # 2 s: detection of a load step is scrape interval + window / overload; see AutoscalingSettings.query_window_seconds.
     interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
-    #: none: plain HTTP (the mesh leaves port 8002 permissive); istio-certs: Prometheus presents Istio's certificate.
+    """Scrape interval."""
     tls: Literal["none", "istio-certs"] = "none"
+    """``none``: plain HTTP (the mesh leaves port 8002 permissive); ``istio-certs``: Prometheus presents
+    Istio's certificate."""
 
 
 class AlertReceiverSettings(Model):
     """``alerts.receiver``: the args of ``AlertReceiverArgs`` (defaults and meaning there), in camelCase.
     Its credential is the secret config key ``alertReceiverSecret``, never a field here."""
 
-    kind: AlertReceiverKind
-    slack_channel: Annotated[str, Field(min_length=1)] | None = None
-    email_to: str | None = None
-    email_from: str | None = None
-    email_smarthost: str | None = None
+    kind: Annotated[AlertReceiverKind, Field(description="Where Alertmanager sends every alert; its credential is "
+                                                       "the secret key ``alertReceiverSecret``.")]
+    slack_channel: Annotated[
+        Annotated[str, Field(min_length=1)] | None, from_contract(AlertReceiverArgs, "slack_channel", unset=True)
+    ] = None
+    email_to: Annotated[str | None, from_contract(AlertReceiverArgs, "email_to")] = None
+    email_from: Annotated[str | None, from_contract(AlertReceiverArgs, "email_from")] = None
+    email_smarthost: Annotated[str | None, from_contract(AlertReceiverArgs, "email_smarthost")] = None
     email_auth_username: Annotated[str, Field(min_length=1)] | None = None
+    """``email``: the SMTP user; ``alertReceiverSecret`` is then its password. Unset: no SMTP authentication."""
 
 
 class AlertSettings(Model):
+    """Prometheus alert rules for Triton and where their alerts go."""
+
     enabled: bool = True
-    #: Where Alertmanager sends alerts. Default: nowhere (the chart's null receiver); required in prod.
+    """Declare the alert rules."""
     receiver: AlertReceiverSettings | None = None
-    queue_time_milliseconds: Annotated[float, Field(gt=0)] = 200
-    failure_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
-    gpu_memory_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
-    for_minutes: Annotated[int, Field(ge=1, le=120)] = 10
-    model_not_ready_minutes: Annotated[int, Field(ge=1, le=240)] = 15
+    """Where Alertmanager sends alerts. Unset: nowhere (the chart's null receiver): warned, and refused in prod
+    where the stack installs Alertmanager."""
+    queue_time_milliseconds: Annotated[float, Field(gt=0), from_contract(AlertThresholdsArgs, "queue_time_ms")] = 200
+    failure_ratio: Annotated[float, Field(gt=0, lt=1), from_contract(AlertThresholdsArgs, "failure_ratio")] = 0.05
+    gpu_memory_ratio: Annotated[float, Field(gt=0, le=1), from_contract(AlertThresholdsArgs, "gpu_memory_ratio")] = 0.9
+    for_minutes: Annotated[int, Field(ge=1, le=120), from_contract(AlertThresholdsArgs, "for_minutes")] = 10
+    model_not_ready_minutes: Annotated[
+        int, Field(ge=1, le=240), from_contract(AlertThresholdsArgs, "model_not_ready_minutes")
+    ] = 15
 
 
 class DashboardSettings(Model):
+    """Triton's Grafana dashboard, as a ConfigMap the Grafana sidecar loads."""
+
     enabled: bool = True
-    #: Namespace the Grafana sidecar watches. Default: addons.monitoringNamespace.
+    """Declare the dashboard ConfigMap."""
     namespace: Namespace | None = None
+    """Namespace the Grafana sidecar watches. Unset: ``addons.monitoringNamespace``."""
 
 
 class ObservabilitySettings(Model):
     enabled: bool = False
+    """Monitors, alerts, the dashboard and autoscalers; required for any ``autoscaling``."""
     addons: AddonSettings = AddonSettings()
+    """Add-ons this stack installs from their Helm charts (pinned in ``versions.py``)."""
     prometheus: PrometheusSettings = PrometheusSettings()
+    """The Prometheus that reads Triton's metrics."""
     scrape: ScrapeSettings = ScrapeSettings()
+    """Scraping of port 8002."""
     alerts: AlertSettings = AlertSettings()
+    """Alert rules and their receiver."""
     dashboard: DashboardSettings = DashboardSettings()
+    """The Grafana dashboard."""
 
     @property
     def prometheus_url(self) -> str | None:

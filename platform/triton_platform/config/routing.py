@@ -11,9 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
+from triton_components.mesh.routing_args import GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
 
-from .base import Model
+from .base import Model, from_contract
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
 #: An HTTP/2 header name as Envoy matches it: lowercase token, no pseudo-headers.
 HEADER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -52,64 +54,95 @@ class TrafficPercentSettings(Model):
     """Share of a model group's requests per track, in whole percent; the two must sum to 100."""
 
     stable: Percent = 100
+    """Percent of the group's requests for the stable Deployment."""
     canary: Percent = 0
+    """Percent for the canary; the two sum to 100."""
 
 
 class OverrideHeaderSettings(Model):
     """Requests carrying ``<name>: <value>`` always reach the canary (for testing it before it gets weight)."""
 
     name: HeaderName = "triton-track"
+    """Header name (not a routing, auth or protocol header)."""
     value: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=64)] = "canary"
+    """Header value that selects the canary."""
 
 
 class CanarySettings(Model):
     image_tag: Annotated[str, Field(pattern=IMAGE_TAG_PATTERN)] | None = None
+    """Triton release of the canary (never pinned by ``triton.imageDigest``). Unset: the group's."""
     model_repository_path: str | None = None
+    """Folder in the model bucket the canary reads. Unset: the group's repository."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 1
-    #: A new canary starts dark (0 %); shift weight by editing these two numbers.
+    """Canary replicas."""
     traffic_percent: TrafficPercentSettings = TrafficPercentSettings()
+    """Traffic split between the tracks (needs ``mesh.enabled``); a new canary starts dark (0 %): shift weight
+    by editing these two numbers."""
     override_header: OverrideHeaderSettings | None = None
+    """Requests with this header always reach the canary. Unset: off."""
 
 
 class GatewayTlsSettings(Model):
     """TLS termination at the ingress gateway; the certificate Secret lives in the gateway namespace."""
 
-    credential_name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
-    mode: Literal["SIMPLE", "MUTUAL"] = "SIMPLE"
-    https_redirect: bool = True
+    credential_name: Annotated[
+        str,
+        Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253),
+        from_contract(GatewayTlsArgs, "credential_name"),
+    ]
+    mode: Annotated[Literal["SIMPLE", "MUTUAL"], from_contract(GatewayTlsArgs, "mode")] = "SIMPLE"
+    https_redirect: Annotated[bool, from_contract(GatewayTlsArgs, "https_redirect")] = True
 
 
 class GatewaySettings(Model):
+    """The Istio Gateway and routes in front of Triton."""
+
     hosts: list[Annotated[str, Field(pattern=HOST_PATTERN, max_length=253)]] = Field(default_factory=list)
-    #: Namespace of the ingress gateway pods: the only source admitted to Triton's serving ports.
+    """Host names clients use; required with ``mesh.enabled``; ``*`` and ``*.domain`` only outside prod."""
     namespace: Namespace = "istio-ingress"
-    #: Pod labels of the ingress gateway (``istio: ingressgateway`` for the chart this platform installs).
+    """Namespace of the ingress gateway pods: the only source admitted to Triton's serving ports (8000, 8001)."""
     selector: Annotated[dict[str, str], Field(min_length=1)] = Field(
         default_factory=lambda: dict(INSTALLED_GATEWAY_SELECTOR)
     )
+    """Pod labels of the ingress gateway (the default matches the chart ``mesh.install`` installs)."""
     path_prefix: Annotated[str, Field(pattern=r"^(/[a-z0-9][a-z0-9-]*)+$", max_length=64)] = "/triton"
+    """External HTTP prefix, rewritten to ``/`` before Triton."""
     tls: GatewayTlsSettings | None = None
+    """TLS termination at the gateway; required in prod. Unset: plain HTTP on port 80."""
 
 
 class IstioInstallSettings(Model):
     """Install Istio (base, istiod, CNI, ingress gateway) from its official Helm charts."""
 
-    enabled: bool = False
+    enabled: bool = Field(
+        False,
+        description=f"Install Istio {versions.ISTIO_VERSION} (``base``, ``istiod``, ``cni``, ``gateway``; pinned in "
+        "``versions.py``, CNI on). Leave it off if the cluster has Istio 1.22 or later with CNI (its injector's "
+        "``pilot.cni.enabled`` is checked at preview).",
+    )
     gateway_replicas: Annotated[int, Field(ge=1, le=20)] = 2
-    #: 2 keeps sidecar injection and certificates served through a drain; 1 (a cheap dev cluster)
-    #: drops istiod's disruption budget so it never blocks one.
+    """Minimum ingress gateway replicas; its disruption budget lets one pod go at a time, so one replica never
+    blocks a drain."""
     istiod_replicas: Annotated[int, Field(ge=1, le=5)] = 2
+    """Minimum istiod replicas: 2 keeps sidecar injection and certificates served through a drain; with 1 (a
+    cheap dev cluster) the chart's fixed disruption budget is dropped so it never blocks one."""
     gateway_service_annotations: dict[str, str] = Field(default_factory=dict)
-    #: ``IstioInstallationArgs.chart_folder``: install from local chart files instead of the repository.
+    """Annotations on the gateway's LoadBalancer Service."""
     chart_folder: Annotated[str, Field(min_length=1)] | None = None
+    """Install from local chart files in the layout of Istio's ``manifests/charts`` (``base``,
+    ``istio-control/istio-discovery``, ``istio-cni``, ``gateway``; relative to the project folder), for
+    clusters or CI without access to the chart repository; the version is then whatever the folder holds.
+    Unset: Istio's chart repository."""
 
 
 def _cpu(value: str) -> str:
+    """CPU quantity (``4``, ``500m``)"""
     cpu_millicores(value)
     return value
 
 
 def _memory(value: str) -> str:
+    """memory quantity (``16Gi``, ``512Mi``)"""
     memory_bytes(value)
     return value
 
@@ -120,25 +153,39 @@ class SidecarSettings(Model):
     to the model group's own cpu and memory on the GPU node."""
 
     cpu: Annotated[str, AfterValidator(_cpu)] = "500m"
+    """Sidecar CPU request and limit; adds to each pod's size."""
     memory: Annotated[str, AfterValidator(_memory)] = "512Mi"
+    """Sidecar memory request and limit; adds to each pod's size."""
 
 
 class RetrySettings(Model):
-    #: At most 2 (checked in ``check_mesh``): every retry repeats GPU work.
-    attempts: Annotated[int, Field(ge=0)] = 1
-    per_try_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
-    #: Default: only failures where Triton never saw the request.
-    retry_on: Annotated[list[RetryCondition], Field(min_length=1)] = Field(
+    """Bounded retries of every route (each retry repeats GPU work)."""
+
+    # At most 2, checked in ``check_mesh`` (its message names the limit), which the contract's doc states.
+    attempts: Annotated[int, Field(ge=0), from_contract(RetryArgs, "attempts")] = 1
+    per_try_timeout_seconds: Annotated[
+        int, Field(ge=1, le=3600), from_contract(RetryArgs, "per_try_timeout_seconds")
+    ] = 30
+    # The default retries only failures where Triton never saw the request.
+    retry_on: Annotated[list[RetryCondition], Field(min_length=1), from_contract(RetryArgs, "retry_on")] = Field(
         default_factory=lambda: ["connect-failure", "refused-stream", "unavailable"]
     )
 
 
 class OutlierDetectionSettings(Model):
-    consecutive_5xx_errors: Annotated[int, Field(ge=1, le=100, alias="consecutive5xxErrors")] = 5
-    interval_seconds: Annotated[int, Field(ge=1, le=300)] = 10
-    base_ejection_time_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
-    #: At most 50 (checked in ``check_mesh``): ejecting pods must never remove all of a small group.
-    max_ejection_percent: Annotated[int, Field(ge=0, le=100)] = 50
+    """Passive health checking: pods that keep failing are ejected from their group's load balancing."""
+
+    consecutive_5xx_errors: Annotated[
+        int, Field(ge=1, le=100, alias="consecutive5xxErrors"), from_contract(OutlierDetectionArgs, "consecutive_5xx_errors")
+    ] = 5
+    interval_seconds: Annotated[int, Field(ge=1, le=300), from_contract(OutlierDetectionArgs, "interval_seconds")] = 10
+    base_ejection_time_seconds: Annotated[
+        int, Field(ge=1, le=3600), from_contract(OutlierDetectionArgs, "base_ejection_time_seconds")
+    ] = 30
+    # At most 50, checked in ``check_mesh``: ejecting pods must never remove all of a small group.
+    max_ejection_percent: Annotated[
+        int, Field(ge=0, le=100), from_contract(OutlierDetectionArgs, "max_ejection_percent")
+    ] = 50
 
 
 class JwtSettings(Model):
@@ -146,22 +193,35 @@ class JwtSettings(Model):
     refuse requests without one (``MeshSecurityArgs.jwt``)."""
 
     issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """Token issuer (``iss``); set together with ``jwksUri``."""
     jwks_uri: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    """URL of the issuer's signing keys (JWKS); set together with ``issuer``."""
     audiences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """Accepted audiences (``aud``). Empty: any."""
 
 
 class MeshSettings(Model):
     enabled: bool = False
+    """Istio sidecars, routing and security for Triton."""
     install: IstioInstallSettings = IstioInstallSettings()
-    #: The cluster's own Istio revision to inject (``istio.io/rev``) where it runs no default
-    #: revision; None: the default revision (``istio-injection: enabled``). A revision-only install
-    #: ignores the ``istio-injection`` label and has no ``istio-sidecar-injector`` ConfigMap to check.
+    """Istio installed by this stack."""
     revision: Annotated[str, Field(pattern=NAMESPACE_PATTERN, max_length=63)] | None = None
+    """The cluster's own Istio revision (``mesh.install.enabled: false`` only) where it runs no default
+    revision: the Triton namespace gets ``istio.io/rev: <revision>`` and preview checks
+    ``istio-system/istio-sidecar-injector-<revision>``. Unset: the default revision
+    (``istio-injection: enabled``)."""
     gateway: GatewaySettings = GatewaySettings()
+    """The gateway Triton is reached through."""
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    """Timeout of every route, retries included."""
     retries: RetrySettings = RetrySettings()
+    """Bounded retries (each repeats GPU work)."""
     outlier_detection: OutlierDetectionSettings = OutlierDetectionSettings()
+    """Passive health checking per group (at most 50 % of a group ejected)."""
     jwt: JwtSettings | None = None
-    #: Namespace of the Prometheus that scrapes port 8002; null closes the metrics port entirely.
+    """End-user JWT validation: when set, every serving request needs a valid token. Unset: off."""
     prometheus_namespace: Namespace | None = "monitoring"
+    """Namespace of the Prometheus that scrapes port 8002 (the only one admitted); null closes the metrics
+    port entirely."""
     sidecar: SidecarSettings = SidecarSettings()
+    """Resources of the Istio sidecar in each Triton pod."""
