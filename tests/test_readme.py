@@ -70,8 +70,8 @@ def anchors(text: str) -> set[str]:
 
 
 def links(text: str) -> list[str]:
-    """The targets of the page's Markdown links (link text may span lines)."""
-    return re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", prose(text))
+    """The targets of the page's Markdown links (link text may span lines; code spans hold none)."""
+    return re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", re.sub(r"`[^`]*`", "", prose(text)))
 
 
 def performance_rows() -> list[list[str]]:
