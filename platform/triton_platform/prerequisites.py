@@ -18,7 +18,7 @@ On a cluster where the stack does not install them, what the cluster runs is rea
   (``pilot.cni.enabled`` in the injector's values, the ``istio-sidecar-injector`` ConfigMap, or
   ``istio-sidecar-injector-<rev>`` for ``mesh.revision``). Those values decide what the injector writes
   into every pod, so they are what is checked. The Kubernetes provider reads an object only by
-  ``get``, which fails the whole preview when it is missing; the README says what that error means.
+  ``get``, which fails the whole preview when it is missing; docs/deploy.md says what that error means.
 * KEDA's version (autoscaling without ``observability.addons.keda``): the ScaledObjects use
   ``fallback`` with ``Value``-type triggers, which KEDA accepts from 2.18. Its Helm chart and its
   release manifests both label the ScaledObject CRD with ``app.kubernetes.io/version``. An older

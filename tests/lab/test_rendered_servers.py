@@ -119,7 +119,7 @@ def test_restricted_grpc_apis_need_the_admin_key(running: harness.Running) -> No
     client = grpcclient.InferenceServerClient(running.server.grpc)
     try:
         for group in groups:
-            # Triton reads the key from the metadata "triton-grpc-protocol-<key>" (README: Calling Triton).
+            # Triton reads the key from the metadata "triton-grpc-protocol-<key>" (docs/deploy.md: Calling Triton).
             header = f"triton-grpc-protocol-{group.header}"
             for api in group.apis:
                 for headers in (None, {header: "wrong"}, {group.header: running.admin_key}):

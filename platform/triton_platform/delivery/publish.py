@@ -196,7 +196,7 @@ def _preconditions(info: ModelInfo, location: Location, store: ObjectStore, keys
         problems.append(
             f"{info.path / CONFIG_FILE}: differs from {where}/{CONFIG_FILE}; Triton applies one config to every "
             "version, so changing it in place changes the versions already served. Publish the model under a new "
-            "name, or into a fresh path that a canary serves (see README 'Serving your model')"
+            "name, or into a fresh path that a canary serves (see docs/models.md, 'Serving your model')"
         )
     for path in sorted(info.path.iterdir()):
         if path.is_file() and path.name != CONFIG_FILE and path.name not in IGNORED_NAMES:
