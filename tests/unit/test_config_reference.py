@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import Field
 
 from triton_components.mesh.routing_args import RetryArgs
 from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_platform.cli import main
-from triton_platform.config.base import Model, field_docstrings, from_contract
+from triton_platform.config.base import Model
+from triton_platform.config.field_docs import field_doc, field_docstrings, from_contract
 from triton_platform.config.models import SECRET_KEYS, PlatformSettings
 from triton_platform.config.reference import COMMAND, REFERENCE_PATH, entries, render
 
@@ -31,14 +31,11 @@ def _rows(text: str) -> dict[str, list[str]]:
     return found
 
 
-def _schema_keys(schema: dict[str, Any], node: dict[str, Any], prefix: str, found: dict[str, str]) -> None:
-    """Every key path of a JSON schema, read without the generator: ``{path: description}``."""
+def _schema_keys(schema: dict[str, Any], node: dict[str, Any], prefix: str, found: list[str]) -> None:
+    """Every key path of the models' JSON schema: what pydantic accepts, read without the generator."""
     for key, prop in node.get("properties", {}).items():
         path = prefix + key
-        # pydantic leaves out a field's description where it repeats the description of the section it holds.
-        refs = [o["$ref"] for o in [prop, *prop.get("anyOf", [])] if "$ref" in o]
-        held = schema["$defs"][refs[0].rsplit("/", 1)[-1]].get("description", "") if refs else ""
-        found[path] = prop.get("description", held)
+        found.append(path)
         for option in [prop, *prop.get("anyOf", [])]:
             target, sep = option, "."
             if option.get("type") == "array":
@@ -57,13 +54,12 @@ def test_the_reference_is_current():
 
 def test_every_key_the_models_accept_is_in_the_reference_with_a_doc():
     schema = PlatformSettings.model_json_schema(by_alias=True)
-    accepted: dict[str, str] = {}
+    accepted: list[str] = []
     _schema_keys(schema, schema, "", accepted)
     assert {"modelGroups[].shmSize", "gcp.gpuPool.spot", "mesh.outlierDetection.consecutive5xxErrors"} <= set(accepted)
-    assert [key for key, doc in accepted.items() if not doc.strip()] == [], "keys without a doc"
     rows = _rows(REFERENCE.read_text(encoding="utf-8"))
-    assert sorted(set(accepted) | set(SECRET_KEYS)) == sorted(rows)
-    assert [key for key, (_, default, meaning) in rows.items() if not meaning or not default] == []
+    assert sorted({*accepted, *SECRET_KEYS}) == sorted(rows)
+    assert [key for key, cells in rows.items() if len(cells) != 3 or not all(cells)] == []
 
 
 def test_a_key_without_a_doc_stops_the_generator():
@@ -109,20 +105,23 @@ def test_from_contract_speaks_the_stack_files_language():
     assert field_docstrings(ModelGroupArgs)["models"] == (
         "Models this group loads (needs ``model_control_mode`` ``explicit``). Default: the whole repository."
     )
-    assert (
-        from_contract(ModelGroupArgs, "models").description
-        == "Models this group loads (needs ``modelControlMode`` ``explicit``)."
+    assert from_contract(ModelGroupArgs, "models").text() == (
+        "Models this group loads (needs ``modelControlMode`` ``explicit``)."
     )
-    assert from_contract(ModelGroupArgs, "models", unset=True, more="More.").description == (
+    assert from_contract(ModelGroupArgs, "models", unset=True, more="More.").text() == (
         "Models this group loads (needs ``modelControlMode`` ``explicit``). Unset: the whole repository. More."
     )
     with pytest.raises(TypeError, match=r"ModelGroupArgs\.nothing has no docstring"):
-        from_contract(ModelGroupArgs, "nothing")
+        from_contract(ModelGroupArgs, "nothing").text()
 
     class Mirrored(Model):
-        shm_size: str = Field("1Gi", description=from_contract(ModelGroupArgs, "shm_size").description)
+        shm_size: Annotated[str, from_contract(ModelGroupArgs, "shm_size", more="Below ``memory``.")] = "1Gi"
+        memory: str = "16Gi"
+        """Own doc."""
 
-    assert Mirrored.model_fields["shm_size"].description == "Size of the memory-backed ``/dev/shm``."
+    assert field_doc(Mirrored, "shm_size") == "Size of the memory-backed ``/dev/shm``. Below ``memory``."
+    assert field_doc(Mirrored, "memory") == "Own doc."
+    assert Mirrored.model_validate({"shmSize": "2Gi"}).shm_size == "2Gi"
 
 
 def test_the_command_writes_the_reference(tmp_path, capsys):

@@ -3,7 +3,7 @@
 Structure and single-field limits live here; rules that relate several fields live in
 ``rules.py`` so each message can name exactly the key the user has to change.
 Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
-Each field's docstring is its entry in docs/configuration.md (``triton-platform config-reference``).
+Each field's doc (``field_docs``) is its entry in docs/configuration.md (``make docs``).
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from typing import Annotated, Literal, NamedTuple
 from pydantic import AfterValidator, Field
 
 from triton_components.common import versions
-from triton_components.gcp import catalog as gcp_catalog
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
+from triton_components.gcp import catalog as gcp_catalog
 from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
 from triton_components.serving.triton_server import TritonServerArgs
 
-from .base import Environment, Model, from_contract
+from .base import Environment, Model
+from .field_docs import from_contract
 from .observability import AutoscalingSettings, ObservabilitySettings
 from .routing import CanarySettings, MeshSettings
+
 
 class SecretKey(NamedTuple):
     """A secret config key: never a field, so its reference entry lives here."""

@@ -11,7 +11,9 @@ from triton_components.common import versions
 from triton_components.observability.alertmanager_config import AlertReceiverArgs, AlertReceiverKind
 from triton_components.observability.triton_alerts import AlertThresholdsArgs
 
-from .base import Model, from_contract
+from .base import Model
+from .field_docs import from_contract
+
 Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 #: Prometheus needs at least two samples inside a rate() window; four keeps one lost scrape harmless.
 SAMPLES_PER_WINDOW = 4

@@ -23,6 +23,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 
+from .field_docs import field_doc
 from .loader import PROJECT
 from .models import SECRET_KEYS, PlatformSettings
 
@@ -79,7 +80,7 @@ def entries(model: type[BaseModel] = PlatformSettings, prefix: str = "") -> list
     found: list[Entry] = []
     for name, field in model.model_fields.items():
         key = prefix + (field.alias or name)
-        doc = " ".join((field.description or "").split())
+        doc = field_doc(model, name)
         if not doc:
             raise ValueError(
                 f"{model.__name__}.{name} (stack file key {key}) has no doc: give it a docstring (the string right "

@@ -15,7 +15,9 @@ from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.mesh.routing_args import GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
 
-from .base import Model, from_contract
+from .base import Model
+from .field_docs import from_contract
+
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
 #: An HTTP/2 header name as Envoy matches it: lowercase token, no pseudo-headers.
 HEADER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
