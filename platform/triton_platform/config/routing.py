@@ -197,7 +197,7 @@ class JwtSettings(Model):
     issuer: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     """Token issuer (``iss``); set together with ``jwksUri``."""
     jwks_uri: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
-    """URL of the issuer's signing keys (JWKS); set together with ``issuer``."""
+    """``https://`` URL of the issuer's signing keys (JWKS); set together with ``issuer``."""
     audiences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     """Accepted audiences (``aud``). Empty: any."""
 
