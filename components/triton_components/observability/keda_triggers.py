@@ -9,6 +9,8 @@ from . import promql as _promql
 #: The wake-up trigger only needs to become active; this per-replica rate is far above what one
 #: Triton replica serves, so queue time, not the gateway's request rate, sizes the group.
 WAKE_UP_REQUESTS_PER_SECOND_PER_REPLICA = 100000
+#: The wake-up query's window: a request keeps the group's wake-up trigger active this long.
+WAKE_UP_WINDOW_SECONDS = 60
 
 
 def _number(value: float) -> str:
@@ -69,7 +71,7 @@ def triggers(
             scale_to_zero.get("gateway_namespace", "istio-system"),
             service,
             namespace,
-            "1m",
+            WAKE_UP_WINDOW_SECONDS,
         )
         found.append(
             trigger(

@@ -125,13 +125,18 @@ def or_zero(expr: str) -> str:
     return f"({expr}) or vector(0)"
 
 
-def mesh_request_rate(gateway_workload: str, gateway_namespace: str, service: str, namespace: str, window: str) -> str:
+def mesh_request_rate(gateway_workload: str, gateway_namespace: str, service: str, namespace: str, window_seconds: int) -> str:
     """Requests per second the Istio ingress gateway sends to a Service, whether or not it has pods.
 
     The gateway records a request (a 503 when the Service has no endpoints) with the destination
     Service's labels, so this rate rises while the group's own pods are scaled to zero.
+
+    Envoy creates a series on its first request: the first 503 after the gateway started is a
+    series that begins at 1, and ``rate()`` counts nothing before a series' first sample, so that
+    request alone would never wake the group. A series that did not exist one window ago is counted
+    whole, spread over the window.
     """
-    sel = selector(
+    series = "istio_requests_total" + selector(
         {
             "source_workload": gateway_workload,
             "source_workload_namespace": gateway_namespace,
@@ -139,7 +144,10 @@ def mesh_request_rate(gateway_workload: str, gateway_namespace: str, service: st
             "destination_service_namespace": namespace,
         }
     )
-    return f"sum(rate(istio_requests_total{sel}[{window}]))"
+    window = seconds(window_seconds)
+    known = f"sum(rate({series}[{window}]))"
+    new = f"sum({series} unless {series} offset {window}) / {window_seconds}"
+    return f"({known} or vector(0)) + ({new} or vector(0))"
 
 
 def seconds(value: int) -> str:
