@@ -10,6 +10,7 @@ generated: nothing here runs when a stack's program loads its config.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import itertools
 import re
@@ -26,12 +27,24 @@ _SNAKE_IN_CODE = re.compile(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``")
 
 @dataclass(frozen=True)
 class FromContract:
-    """``Annotated`` metadata of a config field that mirrors ``contract``'s ``key`` (pydantic ignores it)."""
+    """``Annotated`` metadata of a config field that mirrors ``contract``'s ``key`` (pydantic ignores it).
 
-    contract: type
+    ``contract`` is the args class, or its ``module.Name`` where importing the module would load
+    resource classes into the config models (kept pure by an import contract in pyproject.toml)."""
+
+    contract: type | str
     key: str
     unset: bool = False
     more: str = ""
+
+    @property
+    def args(self) -> type:
+        if isinstance(self.contract, type):
+            return self.contract
+        module, _, name = self.contract.rpartition(".")
+        found = getattr(importlib.import_module(module), name)
+        assert isinstance(found, type), f"{self.contract} is not a class"
+        return found
 
     def text(self) -> str:
         """The contract key's docstring as the stack file reads it.
@@ -42,9 +55,9 @@ class FromContract:
         camelCase, and Python's True/False its true/false. ``more`` adds what only the stack file knows
         (prod rules, other keys).
         """
-        text = field_docstrings(self.contract).get(self.key)
+        text = field_docstrings(self.args).get(self.key)
         if not text:
-            raise TypeError(f"{self.contract.__name__}.{self.key} has no docstring to describe its config key with")
+            raise TypeError(f"{self.args.__name__}.{self.key} has no docstring to describe its config key with")
         found = _CONTRACT_DEFAULT.search(text)
         if found and self.unset and found.group(1).startswith("Default: "):
             tail = re.sub(r"^(None|none)(, which\s*|:\s*|\.\s*|\s+)", "", found.group(1).removeprefix("Default: "))
@@ -56,7 +69,7 @@ class FromContract:
         return " ".join(part for part in (text, self.more) if part)
 
 
-def from_contract(contract: type, key: str, *, unset: bool = False, more: str = "") -> FromContract:
+def from_contract(contract: type | str, key: str, *, unset: bool = False, more: str = "") -> FromContract:
     """Document a config field with ``contract``'s ``key`` docstring: ``Annotated[T, from_contract(...)]``."""
     return FromContract(contract, key, unset, more)
 

@@ -20,7 +20,6 @@ from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.gcp import catalog as gcp_catalog
 from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
-from triton_components.serving.triton_server import TritonServerArgs
 
 from .base import Environment, Model
 from .field_docs import from_contract
@@ -124,7 +123,7 @@ class TritonSettings(Model):
     image_digest: Annotated[
         Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None,
         from_contract(
-            TritonServerArgs, "image_digest",
+            "triton_components.serving.triton_server.TritonServerArgs", "image_digest",
             more="Here ``image`` is ``imageRepository:imageTag``; "
             "``docker buildx imagetools inspect nvcr.io/nvidia/tritonserver:<tag>`` prints the digest.",
         ),
@@ -204,11 +203,14 @@ class ModelGroupSettings(Model):
     Deployment then omits ``replicas``."""
 
 
+#: By name: importing it would load pulumi_gcp into every stack's config, AWS ones included.
+_GKE_CLUSTER = "triton_components.gcp.gke_cluster.GkeClusterArgs"
+
+
 class SecretEncryptionSettings(Model):
-    # Not from_contract(GkeClusterArgs): importing it loads pulumi_gcp into every stack, AWS ones included.
-    enabled: bool = True
-    """Application-layer Secrets encryption of a cluster this stack creates, with a Cloud KMS key (CIS GKE
-    Benchmark 5.3.1); ``false`` (not in prod) leaves Secrets in etcd under Google's default encryption only."""
+    enabled: Annotated[
+        bool, from_contract(_GKE_CLUSTER, "encrypt_secrets", more="Of a cluster this stack creates; ``false`` not in prod.")
+    ] = True
     kms_key_name: Annotated[str, Field(pattern=gcp_catalog.KMS_KEY_NAME_PATTERN)] | None = None
     """An existing key in the cluster's region; grant ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` to
     ``service-<project number>@container-engine-robot.iam.gserviceaccount.com`` on it first. Unset: a key ring
@@ -241,10 +243,10 @@ class GkeClusterSettings(Model):
     (not in prod)."""
     secret_encryption: SecretEncryptionSettings = SecretEncryptionSettings()
     """Application-layer Secrets encryption of a cluster this stack creates."""
-    binary_authorization: Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES] = "DISABLED"  # type: ignore[valid-type]
-    """Binary Authorization of a cluster this stack creates (its API is enabled): with
-    ``PROJECT_SINGLETON_POLICY_ENFORCE`` the project's policy must admit every image the cluster runs:
-    Triton, Istio, KEDA, Prometheus and GKE's own."""
+    binary_authorization: Annotated[
+        Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES],  # type: ignore[valid-type]
+        from_contract(_GKE_CLUSTER, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."),
+    ] = "DISABLED"
 
 
 class GpuSharingSettings(Model):

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from triton_components.common import versions
 from triton_components.observability.alertmanager_config import AlertReceiverArgs, AlertReceiverKind
-from triton_components.observability.triton_alerts import AlertThresholdsArgs
 
 from .base import Model
 from .field_docs import from_contract
@@ -156,6 +155,10 @@ class AlertReceiverSettings(Model):
     """``email``: the SMTP user; ``alertReceiverSecret`` is then its password. Unset: no SMTP authentication."""
 
 
+#: Importing it would load the alert rules' resource classes into the config models.
+_THRESHOLDS = "triton_components.observability.triton_alerts.AlertThresholdsArgs"
+
+
 class AlertSettings(Model):
     """Prometheus alert rules for Triton and where their alerts go."""
 
@@ -164,12 +167,12 @@ class AlertSettings(Model):
     receiver: AlertReceiverSettings | None = None
     """Where Alertmanager sends alerts. Unset: nowhere (the chart's null receiver): warned, and refused in prod
     where the stack installs Alertmanager."""
-    queue_time_milliseconds: Annotated[float, Field(gt=0), from_contract(AlertThresholdsArgs, "queue_time_ms")] = 200
-    failure_ratio: Annotated[float, Field(gt=0, lt=1), from_contract(AlertThresholdsArgs, "failure_ratio")] = 0.05
-    gpu_memory_ratio: Annotated[float, Field(gt=0, le=1), from_contract(AlertThresholdsArgs, "gpu_memory_ratio")] = 0.9
-    for_minutes: Annotated[int, Field(ge=1, le=120), from_contract(AlertThresholdsArgs, "for_minutes")] = 10
+    queue_time_milliseconds: Annotated[float, Field(gt=0), from_contract(_THRESHOLDS, "queue_time_ms")] = 200
+    failure_ratio: Annotated[float, Field(gt=0, lt=1), from_contract(_THRESHOLDS, "failure_ratio")] = 0.05
+    gpu_memory_ratio: Annotated[float, Field(gt=0, le=1), from_contract(_THRESHOLDS, "gpu_memory_ratio")] = 0.9
+    for_minutes: Annotated[int, Field(ge=1, le=120), from_contract(_THRESHOLDS, "for_minutes")] = 10
     model_not_ready_minutes: Annotated[
-        int, Field(ge=1, le=240), from_contract(AlertThresholdsArgs, "model_not_ready_minutes")
+        int, Field(ge=1, le=240), from_contract(_THRESHOLDS, "model_not_ready_minutes")
     ] = 15
 
 
