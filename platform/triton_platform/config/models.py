@@ -14,6 +14,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field
 
+from triton_components.aws import catalog as aws_catalog
 from triton_components.common import versions
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
@@ -102,6 +103,16 @@ class EgressSettings(Model):
 
 #: ``TRITON_MINIMUM_RELEASE`` as a tag spells it.
 _MINIMUM_RELEASE = ".".join(f"{part:02d}" for part in versions.TRITON_MINIMUM_RELEASE)
+#: The oldest GPU the pinned Triton image runs on (CUDA compute capability), for the docs of the GPU keys.
+_PINNED_RELEASE = versions.TRITON_IMAGE_TAG.split("-", 1)[0].split(".")
+_PINNED_FLOOR = "{}.{}".format(
+    *versions.triton_compute_capability_floor((int(_PINNED_RELEASE[0]), int(_PINNED_RELEASE[1])))[1]
+)
+
+
+def _gpus(catalog: dict[str, tuple[str, str, tuple[int, int]]]) -> str:
+    """``name`` (GPU, compute capability) for each entry of a cloud catalog's GPU table."""
+    return ", ".join(f"``{name}`` ({gpu}, {cc[0]}.{cc[1]})" for name, (gpu, _, cc) in catalog.items())
 
 
 class TritonSettings(Model):
@@ -117,7 +128,7 @@ class TritonSettings(Model):
             pattern=r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$",
             description=f"Triton release (``YY.MM[-suffix]``); {_MINIMUM_RELEASE} or "
             "later unless ``allowVulnerableImage``; the GPU must meet the release's compute-capability floor "
-            "(7.5 for the pinned release).",
+            f"({_PINNED_FLOOR} for the pinned release).",
         ),
     ] = versions.TRITON_IMAGE_TAG
     image_digest: Annotated[
@@ -265,10 +276,12 @@ class GkeGpuPoolSettings(Model):
     """The GKE node pool Triton's pods run on."""
 
     machine_type: str = "n1-standard-8"
-    """GCE machine type; must fit the accelerator (n1 + T4; g2 + L4; a2 + A100; a3 + H100). V100, P100 and
-    P4 are below the pinned Triton's compute capability 7.5."""
-    accelerator_type: str = "nvidia-tesla-t4"
-    """GKE accelerator type (the GPU)."""
+    """GCE machine type; must fit the accelerator (n1 + T4; g2 + L4; a2 + A100; a3 + H100)."""
+    accelerator_type: str = Field(
+        "nvidia-tesla-t4",
+        description=f"GKE accelerator type (GPU, compute capability): {_gpus(gcp_catalog.GPUS)}. The pinned "
+        f"Triton needs compute capability {_PINNED_FLOOR} or more.",
+    )
     accelerators_per_node: Annotated[int, Field(ge=1, le=16)] = 1
     """GPUs per node (fixed by the a2, a3 and g2 machine types)."""
     min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
@@ -350,10 +363,11 @@ class EksGpuNodeGroupSettings(Model):
     """The EKS managed node group Triton's pods run on."""
 
     instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
-        default_factory=lambda: ["g5.xlarge"], min_length=1
+        default_factory=lambda: ["g5.xlarge"],
+        min_length=1,
+        description=f"GPU instance types, all with the same GPU count, of the families (GPU, compute capability) "
+        f"{_gpus(aws_catalog.GPUS)}. The pinned Triton needs compute capability {_PINNED_FLOOR} or more.",
     )
-    """GPU instance types (g4dn, g5, g6, g6e, p4d, p5; p3's V100 is below compute capability 7.5), all with
-    the same GPU count."""
     min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
     """Scaling lower bound; 0 needs ``aws.cluster.autoscaler: cluster-autoscaler``."""
     max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
