@@ -140,7 +140,7 @@ class TritonSettings(Model):
         ),
     ] = None
     allow_vulnerable_image: bool = Field(
-        False,
+        default=False,
         description=f"Allow a release below {_MINIMUM_RELEASE} (never in prod).",
     )
     model_repository: str | None = None
@@ -278,7 +278,7 @@ class GkeGpuPoolSettings(Model):
     machine_type: str = "n1-standard-8"
     """GCE machine type; must fit the accelerator (n1 + T4; g2 + L4; a2 + A100; a3 + H100)."""
     accelerator_type: str = Field(
-        "nvidia-tesla-t4",
+        default="nvidia-tesla-t4",
         description=f"GKE accelerator type (GPU, compute capability): {_gpus(gcp_catalog.GPUS)}. The pinned "
         f"Triton needs compute capability {_PINNED_FLOOR} or more.",
     )

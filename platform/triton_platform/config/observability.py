@@ -95,12 +95,12 @@ class AddonSettings(Model):
     """Add-ons this stack installs from their pinned Helm charts (``versions.py``)."""
 
     keda: bool = Field(
-        False,
+        default=False,
         description=f"Install KEDA {versions.KEDA_CHART_VERSION}. Without it, autoscaling needs the cluster's KEDA "
         f"{'.'.join(map(str, versions.KEDA_MINIMUM_VERSION))} or later (checked at preview).",
     )
     prometheus_stack: bool = Field(
-        False, description=f"Install kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART_VERSION}."
+        default=False, description=f"Install kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART_VERSION}."
     )
     keda_namespace: Namespace = "keda"
     """Namespace of the KEDA add-on."""

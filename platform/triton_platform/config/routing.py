@@ -117,7 +117,7 @@ class IstioInstallSettings(Model):
     """Install Istio (base, istiod, CNI, ingress gateway) from its official Helm charts."""
 
     enabled: bool = Field(
-        False,
+        default=False,
         description=f"Install Istio {versions.ISTIO_VERSION} (``base``, ``istiod``, ``cni``, ``gateway``; pinned in "
         "``versions.py``, CNI on). Leave it off if the cluster has Istio 1.22 or later with CNI (its injector's "
         "``pilot.cni.enabled`` is checked at preview).",
