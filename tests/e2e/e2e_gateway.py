@@ -129,8 +129,10 @@ class Forwarder:
     """Accepts on ``listener`` and pumps bytes both ways to a fresh ``connect()`` per connection."""
 
     def __init__(self, name: str, listener: socket.socket, connect: Callable[[], socket.socket],
-                 label: Callable[[], str] = lambda: "") -> None:
+                 label: Callable[[], str] = lambda: "", tap: Callable[[bytes], None] | None = None) -> None:
         self.name = name
+        #: Sees every chunk the accepted side sends (what a pod's process reads), before it is forwarded.
+        self.tap = tap
         self.listener = listener
         self.port = listener.getsockname()[1]
         self.connect = connect
@@ -162,15 +164,17 @@ class Forwarder:
                 self.accepted += 1
                 self.connections.update((client, upstream))
                 self.labels.update({client: label, upstream: label})
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, self.tap), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, tap: Callable[[bytes], None] | None = None) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
+                if tap is not None:
+                    tap(data)
                 sink.sendall(data)
         except OSError:
             pass
@@ -412,6 +416,8 @@ class PodBackends:
         self.owner: dict[str, Served] = {}
         self.listeners: dict[str, dict[str, Forwarder]] = {}
         self.errors: list[str] = []
+        #: Set to see what the gateway sends to the pods: called with the port name and each chunk.
+        self.tap: Callable[[str, bytes], None] | None = None
         self._stop = threading.Event()
         self._ctx = ssl.create_default_context(cafile=str(cluster.ca_file))
         self._thread = threading.Thread(target=self._run, daemon=True, name="pod-backends")
@@ -468,7 +474,8 @@ class PodBackends:
                             self.listeners[ip][port["name"]] = Forwarder(
                                 f"{ip}:{port['name']}", self.netns.listen(ip, port["containerPort"]),
                                 lambda ip=ip, name=port["name"]: self._connect(ip, name),
-                                label=lambda ip=ip: self.owner[ip].pod)
+                                label=lambda ip=ip: self.owner[ip].pod,
+                                tap=lambda data, name=port["name"]: self._tap(name, data))
             self.served[name] = served
         for name in list(self.served):
             if name not in pods:
@@ -477,6 +484,11 @@ class PodBackends:
             if served.deleted_at is not None and now >= served.deleted_at:
                 self._exit(served)
                 self.retired.remove(served)
+
+    def _tap(self, port_name: str, data: bytes) -> None:
+        tap = self.tap
+        if tap is not None:
+            tap(port_name, data)
 
     def _deleted(self, name: str, now: float) -> None:
         served = self.served.pop(name, None)

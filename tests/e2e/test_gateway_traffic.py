@@ -38,6 +38,7 @@ import pytest
 from e2e_cluster import LocalCluster, wait_for
 from e2e_gateway import GATEWAY_NAMESPACE, GatewayEnvoy, NetNamespace, PodBackends
 from e2e_istiod import Istiod, installation_values, merge
+from e2e_jwt import JwksServer, SigningKey
 from e2e_pulumi import STACK, PulumiCli, copy_project
 from e2e_toolchain import ROOT, cache_dir, require_toolchain
 from test_local_stack import (CRD_SCHEMAS, NAMESPACE, OTHER_IMAGE_TAG, TRITON_POD_SELECTOR, _add_nodes, _settings,
@@ -72,6 +73,9 @@ class Gateway:
     storage: harness.Storage
     install: harness.TritonInstall
     workdir: Path
+    #: The token issuer's key (in the JWKS) and JWKS server, for the stack with ``mesh.jwt``.
+    issuer_key: SigningKey
+    jwks: JwksServer
     done: set[str] = field(default_factory=set)
 
     def needs(self, *steps: str) -> None:
@@ -100,12 +104,14 @@ class HttpClient:
         self.port, self.host = gw.envoy.gateway_port, gw.host
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """One request; a connection the gateway closed or cut is a failure (no resend)."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            self.conn.request(method, path, body=body, headers={"Host": self.host, "Content-Type": "application/json"})
+            self.conn.request(method, path, body=body,
+                              headers={"Host": self.host, "Content-Type": "application/json", **(headers or {})})
             response = self.conn.getresponse()
             return response.status, response.read()
         except Exception:
@@ -125,13 +131,15 @@ def grpc_client(gw: Gateway) -> Any:
     return grpcclient.InferenceServerClient(gw.envoy.grpc, channel_args=[("grpc.default_authority", gw.host)])
 
 
-def grpc_infer(client: Any, model: str, value: float, header: str | None) -> float:
+def grpc_infer(client: Any, model: str, value: float, header: str | None, token: str | None = None) -> float:
     import numpy as np
     import tritonclient.grpc as grpcclient
 
     tensor = grpcclient.InferInput("INPUT0", [1], "FP32")
     tensor.set_data_from_numpy(np.array([value], dtype=np.float32))
-    headers = {"triton-model": header} if header else None
+    headers = {"triton-model": header} if header else {}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     result = client.infer(model, [tensor], client_timeout=30, headers=headers)
     return float(result.as_numpy("OUTPUT0")[0])
 
@@ -301,10 +309,15 @@ def gw() -> Iterator[Gateway]:
     cluster = LocalCluster(toolchain, workdir / "cluster")
     stops.append(cluster.stop)
     try:
+        issuer_key = SigningKey("e2e-issuer")
+        jwks = JwksServer(workdir / "jwks", [issuer_key])
+        stops.append(jwks.stop)
         cluster.start()
         settings = _settings(ROOT / f"Pulumi.{STACK}.yaml")
         _add_nodes(cluster, settings)
-        istiod = Istiod(toolchain, cluster, workdir / "istiod", values=merge(installation_values(), UPSTREAM_ENVOY_VALUES))
+        # istiod fetches the JWKS itself: it trusts the test's CA, and only istiod does.
+        istiod = Istiod(toolchain, cluster, workdir / "istiod", values=merge(installation_values(), UPSTREAM_ENVOY_VALUES),
+                        env={"SSL_CERT_FILE": str(jwks.ca_file)})
         stops.append(istiod.stop)
         _prerequisites(cluster, istiod)
         istiod.start()
@@ -338,7 +351,7 @@ def gw() -> Iterator[Gateway]:
         envoy.start()
         envoy.wait_listening()
         state = Gateway(cluster, cli, istiod, envoy, pods, gateway["spec"]["servers"][0]["hosts"][0], backends,
-                        storage, install, workdir)
+                        storage, install, workdir, issuer_key, jwks)
         wait_for("Envoy to hold every Ready Triton pod as an endpoint", lambda: _endpoints_match(state), 120)
         yield state
     except Exception:
@@ -561,3 +574,121 @@ def test_06_an_image_rollout_with_a_weighted_single_replica_canary_loses_no_requ
     gw.cli.up(label="up (canary 50/50)")
     wait_for("Envoy to route vision-http 50/50", lambda: route_weights(gw, "vision-http") == {"stable": 50, "canary": 50}, 60)
     _assert_no_failures(_rollout_under_load(gw, versions.TRITON_IMAGE_TAG))
+
+
+JWT_ISSUER = "https://issuer.e2e.example.com/realms/triton"
+JWT_AUDIENCE = "triton-e2e"
+JWT_FILTER = "envoy.filters.http.jwt_authn"
+
+
+def _jwt_providers(gw: Gateway) -> list[dict[str, Any]]:
+    """The JWT providers of the gateway's listeners, as Envoy holds them."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("name") == JWT_FILTER:
+                found.extend(node["typed_config"].get("providers", {}).values())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(gw.envoy.config_dump("dynamic_listeners"))
+    return found
+
+
+def _holds_our_keys(gw: Gateway) -> bool:
+    providers = [p for p in _jwt_providers(gw) if p.get("issuer") == JWT_ISSUER]
+    return bool(providers) and all(
+        f'"kid":"{gw.issuer_key.kid}"' in p.get("local_jwks", {}).get("inline_string", "").replace(" ", "")
+        for p in providers)
+
+
+def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw: Gateway) -> None:
+    """`pulumi up` with `mesh.jwt` (JWKS on https://127.0.0.1, fetched and inlined by istiod): through
+    the gateway, HTTP and gRPC without a token are refused by the RBAC filter (403 / PERMISSION_DENIED),
+    a forged or expired token by the JWT filter (401 / UNAUTHENTICATED; a wrong audience 403), and a valid
+    RS256 token reaches Triton, its Authorization header forwarded to the pod (which checks it again).
+    Token-less requests to other hosts and unrouted paths of a shared gateway are not refused; a token
+    of an issuer the gateway does not know is, on every host."""
+    gw.needs("rewrite", "grpc")
+    gw.cli.config_set("mesh.jwt.issuer", JWT_ISSUER)
+    gw.cli.config_set("mesh.jwt.jwksUri", gw.jwks.url)
+    gw.cli.config_set("mesh.jwt.audiences[0]", JWT_AUDIENCE)
+    gw.cli.up(label="up (mesh.jwt)")
+    kinds = {(o["kind"], o["metadata"]["name"]) for kind in ("requestauthentications.security.istio.io",
+                                                              "authorizationpolicies.security.istio.io")
+             for o in gw.cluster.items(kind, "-n", GATEWAY_NAMESPACE)}
+    assert kinds == {("RequestAuthentication", f"{NAMESPACE}-jwt"), ("AuthorizationPolicy", f"{NAMESPACE}-require-jwt")}
+    wait_for("Envoy to hold the issuer's keys in its JWT filter", lambda: _holds_our_keys(gw), 120)
+    assert gw.jwks.fetches >= 1, "istiod fetched the JWKS"
+
+    key = gw.issuer_key
+    valid = key.token(JWT_ISSUER, JWT_AUDIENCE)
+    forged = SigningKey(key.kid).token(JWT_ISSUER, JWT_AUDIENCE)  # same kid, another key
+    expired = key.token(JWT_ISSUER, JWT_AUDIENCE, lifetime_seconds=60, issued_seconds_ago=3600)
+    other_audience = key.token(JWT_ISSUER, "someone-else")
+    other_issuer = SigningKey("other").token("https://other.example.com", JWT_AUDIENCE)
+    infer = "/triton/v2/models/resnet50/infer"
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    client = HttpClient(gw)
+    try:
+        wait_for("the gateway to refuse a token-less request", lambda: client.request(
+            "POST", infer, infer_body(1.0))[0] == 403, 60, 0.5)
+        status, body = client.request("POST", infer, infer_body(1.0))
+        assert (status, body) == (403, b"RBAC: access denied")
+        # Envoy's JWT filter answers a token it cannot verify with 401 and a wrong audience with 403.
+        for name, token, expected in (("forged", forged, (401, b"Jwt verification fails")),
+                                      ("expired", expired, (401, b"Jwt is expired")),
+                                      ("other audience", other_audience, (403, b"Audiences in Jwt are not allowed"))):
+            status, body = client.request("POST", infer, infer_body(1.0), headers=bearer(token))
+            assert (status, body) == expected, (name, status, body)
+        # A token of an issuer no RequestAuthentication at the gateway names is refused on every host:
+        # istiod's rule lets only a missing token through. On a shared gateway, another application's
+        # issuer needs a RequestAuthentication there too (the README says so).
+        for host in (gw.host, "shop.example.com"):
+            client.host = host
+            status, body = client.request("POST", infer, infer_body(1.0), headers=bearer(other_issuer))
+            assert (status, body) == (401, b"Jwt issuer is not configured"), (host, status, body)
+        # The hosts are matched with any port, as the gateway routes them.
+        client.host = f"{gw.host}:80"
+        assert client.request("POST", infer, infer_body(1.0))[0] == 403
+        # The shared gateway: another host, and a path Triton does not own, are not refused (no route: 404).
+        client.host = "shop.example.com"
+        assert client.request("POST", infer, infer_body(1.0))[0] == 404
+        client.host = gw.host
+        assert client.request("GET", "/v2/models/resnet50")[0] == 404
+
+        seen: list[bytes] = []
+        gw.pods.tap = lambda port, data: seen.append(data) if port == "http" else None
+        try:
+            status, body = client.request("POST", infer, infer_body(2.5), headers=bearer(valid))
+            assert status == 200, (status, body[:300])
+            assert json.loads(body)["outputs"][0]["data"] == [5.0]
+            wait_for("the token in what the gateway sent the pod", lambda: f"authorization: Bearer {valid}".lower()
+                     in b"".join(seen).decode("latin-1").lower(), 10, 0.1)
+        finally:
+            gw.pods.tap = None
+    finally:
+        client.close()
+    assert all(p.get("forward") is True for p in _jwt_providers(gw)), _jwt_providers(gw)
+
+    from tritonclient.utils import InferenceServerException
+
+    grpc = grpc_client(gw)
+    try:
+        with pytest.raises(InferenceServerException, match="PERMISSION_DENIED.*RBAC: access denied"):
+            grpc_infer(grpc, "resnet50", 1.0, header="resnet50")
+        with pytest.raises(InferenceServerException, match="UNAUTHENTICATED.*Jwt verification fails"):
+            grpc_infer(grpc, "resnet50", 1.0, header="resnet50", token=forged)
+        with pytest.raises(InferenceServerException, match="UNAUTHENTICATED.*Jwt is expired"):
+            grpc_infer(grpc, "resnet50", 1.0, header="resnet50", token=expired)
+        for i in range(5):
+            assert grpc_infer(grpc, "resnet50", float(i), header="resnet50", token=valid) == 2.0 * i
+    finally:
+        grpc.close()
