@@ -18,6 +18,12 @@ does). Each run starts from one replica with a fresh HPA (the ScaledObject is re
 300 s scale-down stabilization would otherwise hold the last run's replicas), with a one-client
 baseline whose samples fill the query window, and steps at a random point of the HPA's 15 s sync
 cycle, as a real load step would.
+
+Scale to zero uses the same group rendered with ``minReplicas: 0`` and ``scaleToZero.enabled: true``:
+idle, KEDA scales the Deployment to 0; at zero (the group's scrape target gone) the or-zero guarded
+queries keep KEDA's polls free of errors; one request through a stand-in for the ingress gateway's
+request metric (``e2e_gateway_at_zero``: upstream Envoy has no Istio stats filter) wakes it. Timed
+from that request to the Deployment's replicas 1, written to the same file as ``wake``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import copy
 import json
 import os
 import random
+import re
 import shutil
 import ssl
 import statistics
@@ -35,18 +42,21 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from e2e_cluster import HPA_SYNC_PERIOD_SECONDS, LocalCluster, wait_for
+from e2e_gateway_at_zero import METRIC as GATEWAY_METRIC
+from e2e_gateway_at_zero import GatewayAtZero
 from e2e_keda import Keda
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from triton_components.observability import keda_triggers
 from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
+from triton_platform.reaction_time import from_manifests as reaction_times
 from triton_platform.render import StackRender, render_stack
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
@@ -66,10 +76,27 @@ PENDING_REQUESTS_PER_REPLICA = 4
 RUNS = int(os.environ.get("TRITON_E2E_AUTOSCALING_RUNS", "5"))
 #: Generous: detection (a 10 s window at 2x) plus one sync period, on a busy 2-core machine.
 SCALE_OUT_BOUND_SECONDS = 60
+#: Wake-ups from zero measured per module run: each further one waits about a minute for the
+#: wake-up query's 1 m rate window to drain back to 0 first.
+WAKE_RUNS = int(os.environ.get("TRITON_E2E_WAKE_RUNS", "1"))
+#: Generous: one gateway scrape (2 s) and one KEDA polling interval (15 s), on a busy 2-core machine.
+WAKE_BOUND_SECONDS = 90
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("TRITON_E2E_CACHE", Path.home() / ".cache" / "triton-platform-e2e"))
+
+
+@dataclass
+class ScaleToZero:
+    """The group rendered with scale to zero, and what stands for its pods' absence."""
+
+    render: StackRender
+    scaled_object: dict[str, Any]
+    gateway: GatewayAtZero
+    #: The file SD of the group's Triton scrape job, and its content while the group has pods.
+    triton_sd: Path
+    triton_targets: str
 
 
 @dataclass
@@ -85,6 +112,7 @@ class Stage:
     gpu_nodes: list[str]
     workdir: Path
     triton_version: str
+    zero: ScaleToZero | None = None
     scenarios: dict[str, lab_reaction.Scenario] = field(default_factory=dict)
     measured: dict[str, list[float]] = field(default_factory=dict)
 
@@ -120,18 +148,28 @@ class Stage:
     def hpa_object(self) -> dict[str, Any] | None:
         return self.api(f"/apis/autoscaling/v2/namespaces/{self.namespace}/horizontalpodautoscalers/{self.hpa}")
 
-    def triggers(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
-        chosen = [copy.deepcopy(t) for t in self.scaled_object["spec"]["triggers"] if t["name"] in names]
+    def triggers(self, names: tuple[str, ...], scaled_object: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        rendered = (scaled_object or self.scaled_object)["spec"]["triggers"]
+        chosen = [copy.deepcopy(t) for t in rendered if t["name"] in names]
         assert [t["name"] for t in chosen] == list(names), f"the render has no trigger(s) {names}"
         for trigger in chosen:
             # Test-only: the Prometheus that scrapes the stand-in Triton, on 127.0.0.1.
             trigger["metadata"]["serverAddress"] = self.prometheus.url
         return chosen
 
-    def apply_scaled_object(self, names: tuple[str, ...]) -> None:
-        scaled_object = copy.deepcopy(self.scaled_object)
-        scaled_object["spec"]["triggers"] = self.triggers(names)
+    def apply_scaled_object(self, names: tuple[str, ...], rendered: dict[str, Any] | None = None) -> None:
+        scaled_object = copy.deepcopy(rendered or self.scaled_object)
+        scaled_object["spec"]["triggers"] = self.triggers(names, scaled_object)
         self.cluster.apply_objects([scaled_object])
+
+    def deployment_replicas(self) -> int:
+        deployment = self.api(f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{self.deployment}")
+        assert deployment is not None, f"Deployment {self.deployment} is gone"
+        return int(deployment["spec"].get("replicas", 1))
+
+    def scaled_object_conditions(self) -> dict[str, dict[str, Any]]:
+        so = self.cluster.get("scaledobject", self.name, "-n", self.namespace)
+        return {c["type"]: c for c in so.get("status", {}).get("conditions", [])}
 
     def delete_scaled_object(self) -> None:
         self.cluster.kubectl("delete", "scaledobject", self.name, "-n", self.namespace, "--ignore-not-found",
@@ -157,11 +195,13 @@ def stage() -> Iterator[Stage]:
     harness.require_executable("prometheus")
     render, scaled_object = _render(workdir)
     rt = next(rt for rt in harness.triton_deployments(render) if rt.name == scaled_object["spec"]["scaleTargetRef"]["name"])
+    zero_render, zero_scaled_object = _render_scale_to_zero(workdir, scaled_object, rt)
     cluster = LocalCluster(toolchain, workdir / "cluster", aggregation=True)
     keda = Keda(cluster, toolchain, workdir / "keda")
     storage = harness.Storage(workdir / "storage")
     run: harness.Running | None = None
     prometheus: harness.Prometheus | None = None
+    gateway: GatewayAtZero | None = None
     try:
         cluster.start()
         gpu_nodes = _add_nodes(cluster, scaled_object["spec"]["maxReplicaCount"])
@@ -178,10 +218,14 @@ def stage() -> Iterator[Stage]:
                                 "stringData": {key: run.admin_key}}])
         jobs, _, _ = obs.scrape_jobs(render, [run], workdir)
         monitor = next(j for j in jobs if j["job_name"].endswith(f"/{scaled_object['metadata']['name']}/0"))
-        prometheus = harness.Prometheus(workdir / "prometheus", [monitor])
-        prometheus.wait_targets_up(1, timeout=60)
+        wake = next(t for t in zero_scaled_object["spec"]["triggers"] if t["name"] == "wake-up")
+        gateway = GatewayAtZero(_selected_labels(wake["metadata"]["query"], GATEWAY_METRIC))
+        prometheus = harness.Prometheus(workdir / "prometheus", [monitor, _gateway_job(zero_render, gateway, workdir)])
+        prometheus.wait_targets_up(2, timeout=60)
+        (triton_sd,) = monitor["file_sd_configs"][0]["files"]
+        zero = ScaleToZero(zero_render, zero_scaled_object, gateway, Path(triton_sd), Path(triton_sd).read_text())
         state = Stage(toolchain, cluster, keda, render, scaled_object, rt, run, prometheus, gpu_nodes, workdir,
-                      install.version)
+                      install.version, zero)
         state.scenarios = {sc.trigger["name"]: sc for sc in lab_reaction.scenarios({STACK: render})
                            if sc.scaled_object["metadata"]["name"] == scaled_object["metadata"]["name"]}
         for name, scenario in state.scenarios.items():
@@ -197,6 +241,8 @@ def stage() -> Iterator[Stage]:
     finally:
         if prometheus is not None:
             prometheus.stop()
+        if gateway is not None:
+            gateway.stop()
         if run is not None:
             run.server.stop()
         storage.stop()
@@ -226,6 +272,45 @@ def _render(workdir: Path) -> tuple[StackRender, dict[str, Any]]:
     assert by_name["queue-time"] == autoscaled[0]["spec"]["triggers"][0], "the variant changed the queue-time trigger"
     assert set(by_name) == {"queue-time", "pending-requests"}, by_name
     return render, scaled_object
+
+
+def _render_scale_to_zero(workdir: Path, scaled_object: dict[str, Any], rt: harness.RenderedTriton) -> tuple[StackRender, dict[str, Any]]:
+    """The same group with ``minReplicas: 0`` and ``scaleToZero.enabled: true``; its ScaledObject."""
+    group = scaled_object["metadata"]["labels"]["triton-platform.io/model-group"]
+
+    def scale_to_zero(config: dict[str, Any]) -> None:
+        for entry in config["triton-platform:modelGroups"]:
+            if entry["name"] == group:
+                entry["autoscaling"]["minReplicas"] = 0
+                entry["autoscaling"]["scaleToZero"] = {"enabled": True}
+
+    render = variant_render(STACK, scale_to_zero, "scale-to-zero", workdir / "renders")
+    (zero,) = harness.manifests_of(render, "ScaledObject")
+    assert zero["spec"]["minReplicaCount"] == 0, zero["spec"]
+    assert [t["name"] for t in zero["spec"]["triggers"]] == ["queue-time", "wake-up"], zero["spec"]["triggers"]
+    same = next(r for r in harness.triton_deployments(render) if r.name == rt.name)
+    assert same.deployment == rt.deployment, "scale to zero changed the group's Deployment"
+    return render, zero
+
+
+def _selected_labels(query: str, metric: str) -> dict[str, str]:
+    """The equality matchers ``query`` puts on ``metric``."""
+    found = re.search(re.escape(metric) + r"\{([^}]*)\}", query)
+    assert found, f"{metric} is not in {query}"
+    matchers = re.findall(r'(\w+)(=~|!=|!~|=)"((?:[^"\\]|\\.)*)"', found.group(1))
+    assert matchers and all(op == "=" for _, op, _ in matchers), f"{query}: only equality matchers are emulated"
+    return {name: value for name, _, value in matchers}
+
+
+def _gateway_job(render: StackRender, gateway: GatewayAtZero, workdir: Path) -> dict[str, Any]:
+    """The scrape job the rendered gateway PodMonitor makes, its one pod being the stand-in."""
+    namespace = gateway.labels["source_workload_namespace"]
+    (monitor,) = [m for m in harness.manifests_of(render, "PodMonitor") if m["metadata"]["namespace"] == namespace]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    target = harness.ScrapeTarget(gateway.stats_address, namespace, f"{gateway.labels['source_workload']}-0",
+                                  monitor["spec"]["selector"]["matchLabels"], "", {}, port_name=endpoint["port"],
+                                  container="istio-proxy")
+    return harness.scrape_job(monitor, [target], workdir / f"sd-{monitor['metadata']['name']}.yaml")
 
 
 def _add_nodes(cluster: LocalCluster, replicas: int) -> list[str]:
@@ -365,6 +450,169 @@ def test_a_load_step_scales_the_deployment_out_onto_gpu_nodes(stage: Stage, trig
     _write_results(stage, trigger, scenario, clients, runs)
 
 
+@dataclass
+class Wake:
+    seconds: float
+    to_zero_seconds: float
+    #: The gateway's count for the group's Service when KEDA woke it (1 on the first run: a new series).
+    gateway_count: int
+    query_crossed: float | None
+
+
+def test_an_idle_group_scales_to_zero_and_the_first_request_wakes_it(stage: Stage) -> None:
+    """The group rendered with scale to zero: idle, KEDA scales its Deployment to 0; at zero (Triton's
+    series gone) the or-zero guarded queries still answer, so KEDA polls without errors and the
+    ScaledObject stays Ready, not in Fallback; the first request through the gateway (a 503: no
+    endpoints) lifts the wake-up query above its activation threshold and KEDA scales 0 -> 1, the
+    pod running on a GPU node. Timed from the first request to the Deployment's replicas 1."""
+    assert stage.zero is not None
+    runs = []
+    try:
+        for i in range(WAKE_RUNS):
+            runs.append(_wake_once(stage, check_zero=i == 0))
+    finally:
+        _endpoints(stage, present=True)
+        stage.delete_scaled_object()
+    _write_wake(stage, runs)
+
+
+def _endpoints(stage: Stage, present: bool) -> None:
+    """What the Kubernetes SD does for the group's ServiceMonitor: a target per Ready pod, none at zero."""
+    assert stage.zero is not None
+    stage.zero.triton_sd.write_text(stage.zero.triton_targets if present else "[]\n")
+
+
+def _guarded(query: str) -> str | None:
+    """The query inside the or-zero guard (``promql.or_zero``); None if it has none."""
+    found = re.fullmatch(r"\((.*)\) or vector\(0\)", query, flags=re.S)
+    return found.group(1) if found else None
+
+
+def _wake_once(stage: Stage, check_zero: bool) -> Wake:
+    zero = stage.zero
+    assert zero is not None
+    rendered = zero.scaled_object
+    names = tuple(t["name"] for t in rendered["spec"]["triggers"])
+    queries = {t["name"]: t["metadata"]["query"] for t in rendered["spec"]["triggers"]}
+    wake = next(t for t in rendered["spec"]["triggers"] if t["name"] == "wake-up")
+    activation = float(wake["metadata"]["activationThreshold"])
+    polling = rendered["spec"]["pollingInterval"]
+
+    stage.delete_scaled_object()
+    _endpoints(stage, present=True)
+    stage.scale_to(1)
+    # Idle: every trigger inactive (the last load and the last wake-up out of their windows).
+    wait_for("every scale-to-zero query at 0 (idle)",
+             lambda: all(stage.prometheus.value(q) == 0 for q in queries.values()), 120, interval=1)
+
+    before = _keda_counters(stage)
+    applied_at = datetime.now(UTC)
+    applied = time.monotonic()
+    stage.apply_scaled_object(names, rendered)
+    wait_for(f"KEDA to scale {stage.deployment} to 0", lambda: stage.deployment_replicas() == 0 and not stage.ready_pods(),
+             2 * polling + 45, interval=0.2)
+    to_zero = round(time.monotonic() - applied, 2)
+    # KEDA writes the ScaledObject's status after it scaled.
+    wait_for("the ScaledObject not Active", lambda: stage.scaled_object_conditions()["Active"]["status"] == "False", 30)
+
+    # No pods, no endpoints: Prometheus drops the target and Triton's series go stale.
+    _endpoints(stage, present=False)
+    for name, query in queries.items():
+        inner = _guarded(query)
+        assert inner is not None, f"{name}: {query} is not guarded by or vector(0)"
+        if name != "wake-up":
+            wait_for(f"{name}: Triton's series gone (the unguarded query empty)",
+                     lambda inner=inner: stage.prometheus.value(inner) is None, 60, interval=1)
+        assert stage.prometheus.value(query) == 0, (name, query)
+
+    if check_zero:
+        gone = _keda_counters(stage)
+
+        def polled_twice() -> bool:
+            now = _keda_counters(stage)
+            return all(now["requests"].get(n, 0) - gone["requests"].get(n, 0) >= 2 for n in names)
+
+        # KEDA's operator keeps polling every trigger at zero (that is how it wakes the group).
+        wait_for("two KEDA polls of every trigger at zero", polled_twice, 3 * polling + 30, interval=1)
+        after = _keda_counters(stage)
+        for kind in ("errors", "empty"):
+            grown = {k: v - before[kind].get(k, 0) for k, v in after[kind].items() if v != before[kind].get(k, 0)}
+            assert not grown, f"KEDA counted {kind} for {stage.name} since the ScaledObject was applied: {grown}"
+        conditions = stage.scaled_object_conditions()
+        assert conditions["Ready"]["status"] == "True", conditions
+        assert conditions.get("Fallback", {}).get("status") != "True", conditions
+        assert not _warnings_since(stage, applied_at), _warnings_since(stage, applied_at)
+        # The rendered alert that watches the wake-up signal stays quiet: the gateway is scraped.
+        (rule,) = [r for g in harness.manifests_of(zero.render, "PrometheusRule") for grp in g["spec"]["groups"]
+                   for r in grp["rules"] if r.get("alert") == "TritonWakeUpSignalMissing"]
+        assert stage.prometheus.query(rule["expr"]) == [], rule["expr"]
+
+    # One request, no retry: the gateway answers 503 (no endpoints) and counts it.
+    status = zero.gateway.request("/v2/health/ready")
+    first = time.monotonic()
+    assert status == 503, status
+    crossed = None
+    while time.monotonic() - first < WAKE_BOUND_SECONDS:
+        if stage.deployment_replicas() >= 1:
+            break
+        if crossed is None:
+            value = stage.prometheus.value(queries["wake-up"])
+            if value is not None and value > activation:
+                crossed = round(time.monotonic() - first, 2)
+        time.sleep(0.1)
+    seconds = round(time.monotonic() - first, 2)
+    replicas = stage.deployment_replicas()
+    assert replicas == 1, (
+        f"no wake-up {WAKE_BOUND_SECONDS} s after one request (gateway count {zero.gateway.count}; wake-up query now "
+        f"{stage.prometheus.value(queries['wake-up'])}, activation {activation}); ScaledObject "
+        f"{stage.scaled_object_conditions()}\n{stage.keda.logs_tail()}")
+    pods = wait_for("1 Ready pod after the wake-up", lambda: stage.ready_pods() if len(stage.ready_pods()) == 1 else None, 60)
+    assert {p["spec"]["nodeName"] for p in pods} <= set(stage.gpu_nodes), [p["spec"].get("nodeName") for p in pods]
+    _endpoints(stage, present=True)
+    wait_for("the ScaledObject Active", lambda: stage.scaled_object_conditions()["Active"]["status"] == "True", 2 * polling + 15)
+    return Wake(seconds, to_zero, zero.gateway.count, crossed)
+
+
+_SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} ([0-9.eE+-]+)$')
+
+
+def _keda_counters(stage: Stage) -> dict[str, dict[str, float]]:
+    """From KEDA's operator metrics, for this ScaledObject: Prometheus requests per trigger, errors, empty results."""
+    status, body = harness.http_status(f"http://127.0.0.1:{stage.keda.ports['metrics']}/metrics", timeout=10)
+    assert status == 200, (status, body[:300])
+    found: dict[str, dict[str, float]] = {"requests": {}, "errors": {}, "empty": {}}
+    for line in body.decode().splitlines():
+        sample = _SAMPLE.match(line)
+        if not sample:
+            continue
+        metric, labels, value = sample.group(1), dict(re.findall(r'(\w+)="([^"]*)"', sample.group(2))), float(sample.group(3))
+        if labels.get("namespace") != stage.namespace:
+            continue
+        if metric == "keda_scaler_http_requests_total" and labels.get("scaled_resource") == stage.name:
+            key = labels.get("trigger_name", "")
+            found["requests"][key] = found["requests"].get(key, 0) + value
+        elif metric == "keda_scaler_detail_errors_total" and labels.get("scaledObject") == stage.name:
+            found["errors"][labels.get("triggerName", labels.get("scaler", ""))] = value
+        elif metric == "keda_scaled_object_errors_total" and labels.get("scaledObject") == stage.name:
+            found["errors"]["scaledObject"] = value
+        elif metric == "keda_scaler_empty_upstream_responses_total" and labels.get("scaledResource") == stage.name:
+            found["empty"][labels.get("triggerName", "")] = value
+    return found
+
+
+def _warnings_since(stage: Stage, since: datetime) -> list[str]:
+    """Warning events on the ScaledObject since ``since`` (KEDAScalerFailed, ScaledObjectCheckFailed, ...)."""
+    found = []
+    for event in stage.cluster.items("events", "-n", stage.namespace):
+        involved = event.get("involvedObject") or event.get("regarding") or {}
+        if involved.get("kind") != "ScaledObject" or involved.get("name") != stage.name or event.get("type") != "Warning":
+            continue
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"]
+        if datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since.replace(microsecond=0):
+            found.append(f"{event.get('reason')}: {event.get('message') or event.get('note')}")
+    return found
+
+
 def test_fallback_holds_the_replicas_when_prometheus_stops(stage: Stage) -> None:
     """Prometheus stopped at 2 replicas: after ``fallback.failureThreshold`` failed reads KEDA answers
     the HPA with the fallback value instead of an error (``currentReplicasIfHigher``: the value that
@@ -409,6 +657,36 @@ def _quantity(text: str) -> float:
 # ------------------------------------------------------------------------------------- results
 
 
+def _write_wake(stage: Stage, runs: list[Wake]) -> None:
+    assert stage.zero is not None
+    rendered = stage.zero.scaled_object
+    seconds = [r.seconds for r in runs]
+    (estimate,) = [e for e in reaction_times(stage.zero.render.manifests) if e.name == stage.name]
+    gateway = next(m for m in harness.manifests_of(stage.zero.render, "PodMonitor")
+                   if m["metadata"]["namespace"] == stage.zero.gateway.labels["source_workload_namespace"])
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["wake"] = {
+        "median_s": round(statistics.median(seconds), 1),
+        "worst_s": round(max(seconds), 1),
+        "runs": len(seconds),
+        "samples_s": seconds,
+        # First request -> the wake-up query above its activation threshold, as Prometheus answers it.
+        "query_crossed_s": [r.query_crossed for r in runs],
+        # The gateway's 503 count at each wake-up: 1 is a series its first request created.
+        "gateway_count": [r.gateway_count for r in runs],
+        "estimate_s": estimate.wake_from_zero_seconds,
+        "polling_s": rendered["spec"]["pollingInterval"],
+        "gateway_scrape_s": float(gateway["spec"]["podMetricsEndpoints"][0]["interval"].rstrip("s")),
+        # The ScaledObject applied -> KEDA set replicas 0 (idle from the start: no cooldown to wait for).
+        "to_zero_s": [r.to_zero_seconds for r in runs],
+        "cooldown_s": rendered["spec"]["cooldownPeriod"],
+        "keda": stage.toolchain.versions["KEDA_VERSION"],
+        "kubernetes": stage.toolchain.versions["KUBERNETES_VERSION"],
+        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def _write_results(stage: Stage, trigger: str, scenario: lab_reaction.Scenario, clients: int, runs: list[Run]) -> None:
     seconds = [r.seconds for r in runs]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -432,7 +710,7 @@ def _write_results(stage: Stage, trigger: str, scenario: lab_reaction.Scenario, 
         "keda": stage.toolchain.versions["KEDA_VERSION"],
         "kubernetes": stage.toolchain.versions["KUBERNETES_VERSION"],
         "triton": stage.triton_version,
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     # The trigger mix a group gets from the autoscaler's defaults (its args contract).
     default = keda_triggers.triggers({"model_group": "default"}, namespace="default", prometheus_url="http://prometheus:9090", service="")
