@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -24,7 +25,7 @@ from pulumi_policy import (
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import triton_policy_rules as rules  # noqa: E402  (the pack directory is not a package)
+import triton_policy_rules as rules  # after sys.path: the pack directory is not a package
 
 #: Policy config keys (camelCase, as in the config file) -> Context fields, with their JSON schema.
 _OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 # ---------------------------------------------------------------------------------------------
 # Configuration (CrossGuard policy config keys in camelCase, see __main__.py)

@@ -285,8 +285,8 @@ def test_a_key_given_twice_is_an_error_naming_the_lines(project, capsys):
 
 
 def test_keys_outside_the_namespace_are_errors_unless_a_provider_reads_them(project, capsys):
-    providers = "  gcp:project: acme\n  aws:region: us-east-1\n  kubernetes:context: kind\n  pulumi:tags: {a: b}\n" \
-                "  random:x: y\n"
+    providers = ("  gcp:project: acme\n  aws:region: us-east-1\n  kubernetes:context: kind\n  pulumi:tags: {a: b}\n"
+                 "  random:x: y\n")
     code, err = validate_file(project, capsys, GOOD + providers)
     assert (code, err) == (0, "")
     # A key without a namespace is the project's, as the CLI reads it: modelGroups is checked as ours.

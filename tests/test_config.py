@@ -12,9 +12,6 @@ from config_helpers import GCP, REPO, env, problems
 from triton_platform.config import load_settings
 
 
-
-
-
 def test_wrong_type_unknown_key_and_out_of_range_are_reported_together():
     assert problems(env("qa", colour="blue", triton=REPO, modelGroups='[{"name": "a", "replicas": -1}]')) == [
         "triton-platform:environment = 'qa': Input should be 'dev', 'staging' or 'prod'",

@@ -8,8 +8,9 @@ render in tests/e2e/test_istio_charts.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from triton_platform.bench.footprint import PROJECT_DIST, closure
 from triton_platform.bench.harness import timed
 from triton_platform.bench.programs import (

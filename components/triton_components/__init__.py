@@ -19,4 +19,4 @@ from .mesh import *  # noqa: F403  (each subpackage's __all__ is its public API)
 from .observability import *  # noqa: F403
 from .serving import *  # noqa: F403
 
-__all__ = [*serving.__all__, *mesh.__all__, *observability.__all__]
+__all__ = [*serving.__all__, *mesh.__all__, *observability.__all__]  # noqa: PLE0604 - one list per subpackage

@@ -46,7 +46,7 @@ def _validate(args: argparse.Namespace) -> int:
             project = project_program(root)[0]
             print(f"{stack}: configuration is valid" if project == PROJECT else
                   f"{stack}: stack file is readable; project {project} checks its own configuration when it runs")
-        except Exception as error:  # one stack's failure never stops the others
+        except Exception as error:  # noqa: BLE001 - one stack's failure never stops the others
             print(_failure("Validating", stack, error), file=sys.stderr)
             failed += 1
     return 1 if failed else 0
@@ -67,7 +67,7 @@ def _render(args: argparse.Namespace) -> int:
         try:
             render = render_stack(root, stack)
             target = write_render(render, out_dir)
-        except Exception as error:  # one stack's failure never stops the others
+        except Exception as error:  # noqa: BLE001 - one stack's failure never stops the others
             print(_failure("Rendering", stack, error), file=sys.stderr)
             removed = discard_render(out_dir, stack)
             if removed:

@@ -30,9 +30,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -476,7 +477,7 @@ def _contains_secret(value: Any) -> bool:
 def has_replacement_rule(type_: str) -> bool:
     """Whether the diff knows from the type's provider which of its fields force a replacement."""
     return (
-        type_ == _HELM_RELEASE or type_.startswith("kubernetes:") or type_ == KUBERNETES_PROVIDER
+        type_ in (_HELM_RELEASE, KUBERNETES_PROVIDER) or type_.startswith("kubernetes:")
         or type_ in CLOUD_FORCE_NEW
     )
 

@@ -14,13 +14,12 @@ from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdenti
 from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
-from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
+from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
 from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
 from .config.models import Environment, GcpSettings, PlatformSettings
 from .prerequisites import gke_cluster_problems, verified
-
 
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
 GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"

@@ -23,7 +23,6 @@ from triton_components.serving.triton_pod import shutdown_seconds
 
 from .config.models import Environment, ModelGroupSettings, PlatformSettings
 
-
 #: Seconds the sidecar keeps forwarding after Triton's latest exit, so Triton's last responses still
 #: reach their clients; well inside the pod's ``triton_pod.EXIT_MARGIN_SECONDS``, so the proxy stops by itself.
 PROXY_OUTLIVES_TRITON_SECONDS = 2

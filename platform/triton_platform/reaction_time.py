@@ -16,8 +16,9 @@ The time to serve (pod start, model load, maybe a new GPU node) comes on top; it
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 #: ``--horizontal-pod-autoscaler-sync-period`` default.
 HPA_SYNC_PERIOD_SECONDS = 15

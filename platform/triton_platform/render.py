@@ -16,15 +16,17 @@ import json
 import runpy
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pulumi
 import yaml
 from google.protobuf.json_format import MessageToDict
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
 
 from triton_components.common.versions import KEDA_CHART_VERSION
 

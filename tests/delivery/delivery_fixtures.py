@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -19,7 +19,7 @@ from corpus import ADMIN_KEY, ROOT
 
 
 @pytest.fixture(scope="session")
-def harness():  # noqa: ANN201 - the lab's module
+def harness():
     """``tests/lab/harness.py``, loaded by path: no sys.path entry that could shadow another conftest."""
     if "harness" not in sys.modules:
         spec = importlib.util.spec_from_file_location("harness", ROOT / "tests" / "lab" / "harness.py")
@@ -41,18 +41,18 @@ def emulators(harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
 
 
 @pytest.fixture(scope="session")
-def triton_install(harness):  # noqa: ANN201
+def triton_install(harness):
     return harness.triton_install()
 
 
 @pytest.fixture(scope="session")
-def rendered(harness):  # noqa: ANN201
+def rendered(harness):
     """``rendered(stack, group)``: that group's stable Triton Deployment as the stack renders it."""
     from triton_platform.render import render_stack
 
     renders: dict[str, object] = {}
 
-    def deployment(stack: str, group: str, track: str = "stable"):  # noqa: ANN202
+    def deployment(stack: str, group: str, track: str = "stable"):
         if stack not in renders:
             renders[stack] = render_stack(ROOT, stack)
         name = f"triton-{group}" + ("-canary" if track == "canary" else "")
@@ -63,14 +63,14 @@ def rendered(harness):  # noqa: ANN201
 
 
 @pytest.fixture
-def start_triton(harness, triton_install, tmp_path: Path):  # noqa: ANN201
+def start_triton(harness, triton_install, tmp_path: Path):
     """``start_triton(rt, repository_url, env)``: the rendered container running here; stopped after the test.
 
     Returns ``(server, admin_key)``. Only the lab's substitutions apply (binary, ports, paths).
     """
     servers = []
 
-    def start(rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True,  # noqa: ANN202
+    def start(rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True,
               extra_args: tuple[str, ...] = ()):
         workdir = tmp_path / f"triton-{len(servers)}"
         admin_key = ADMIN_KEY

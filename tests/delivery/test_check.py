@@ -13,8 +13,7 @@ import pytest
 
 import corpus
 from triton_platform.cli import main
-from triton_platform.delivery import GroupSpec, MissingExtra, check_model_repository
-from triton_platform.delivery import check_repository
+from triton_platform.delivery import GroupSpec, MissingExtra, check_model_repository, check_repository
 from triton_platform.delivery.check import FAST_CHECKS, inspect_repository
 
 LAB_GROUP = GroupSpec("lab", gpus_per_replica=0)

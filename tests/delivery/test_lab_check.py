@@ -142,7 +142,7 @@ def test_check_agrees_with_triton_on_the_generated_corpus(harness, rendered, sta
     assert len(crashes) <= 2, crashes
     assert len(hung) <= 2, hung
 
-    def found(problems, case):  # noqa: ANN001, ANN202
+    def found(problems, case):
         return [p for p in problems if p.model == case.name]
 
     disagreements = []

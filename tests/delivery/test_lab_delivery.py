@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 import corpus
-from delivery_fixtures import emulators, harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
 from corpus import ADMIN_KEY, ROOT
+from delivery_fixtures import emulators, harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
 from triton_platform.cli import main
 from triton_platform.delivery.live import ready_versions
 
@@ -97,7 +97,7 @@ class SlowSwapServer:
         owner = self
 
         class Infer(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 self.rfile.read(int(self.headers["Content-Length"]))
                 version, owner.received = owner.version, owner.received + 1
                 owner.release.wait(30)
@@ -147,7 +147,7 @@ class RoundRobinService:
         choose = itertools.cycle(backends)
 
         class Forward(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = urllib.request.Request(next(choose) + self.path, data=body, method="POST",
                                                  headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
@@ -367,7 +367,7 @@ def test_poll_mode_on_this_triton_why_the_platform_does_not_offer_it(rendered, s
     assert {v for _, v in load.answers} == {1, 2}
 
 
-def harness_wait(predicate, timeout: float) -> bool:  # noqa: ANN001
+def harness_wait(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import corpus
-from delivery_fixtures import harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
 from corpus import ADMIN_KEY, ROOT
+from delivery_fixtures import harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
 from triton_platform.cli import main
 from triton_platform.delivery import open_store, parse_location, publish
 from triton_platform.delivery.live import pod_selector, ready_versions

@@ -14,7 +14,14 @@ import pytest
 import corpus
 from delivery_fixtures import emulators, harness  # noqa: F401 - pytest fixtures
 from triton_platform.cli import main
-from triton_platform.delivery import PublishRefused, check_model_repository, StorageError, open_store, parse_location, publish
+from triton_platform.delivery import (
+    PublishRefused,
+    StorageError,
+    check_model_repository,
+    open_store,
+    parse_location,
+    publish,
+)
 from triton_platform.delivery.publish import EMPTY_FOLDER_MARKER, STAGING_ROOT
 from triton_platform.delivery.storage import ObjectStore
 
@@ -22,7 +29,7 @@ SCHEMES = ["s3", "gs"]
 
 
 @pytest.fixture
-def bucket(request, emulators, monkeypatch):  # noqa: ANN201
+def bucket(request, emulators, monkeypatch):
     """A fresh emulated bucket of the scheme; the clients find the emulator the standard way (env)."""
     scheme = request.param
     name = f"models-{uuid.uuid4().hex[:8]}"
@@ -75,11 +82,11 @@ def test_bad_input_gets_a_clear_error_and_leaves_the_bucket_as_it_was(bucket: st
                                              r"publish with --version 2 \(or --version next\)"):
         publish(good, location, store)
     changed = corpus.write_model(tmp_path / "changed", "addv", config_text=corpus.config("addv", "dynamic_batching { }\n"))
-    with pytest.raises(PublishRefused, match="differs from .*addv/config.pbtxt; Triton applies one config to every version"):
+    with pytest.raises(PublishRefused, match=r"differs from .*addv/config.pbtxt; Triton applies one config to every version"):
         publish(changed, location, store, version=2)
     (tmp_path / "missing-file" / "addv" / "3").mkdir(parents=True)
     (tmp_path / "missing-file" / "addv" / "3" / "model.py").write_text(corpus.MODEL_PY)
-    with pytest.raises(PublishRefused, match="addv/config.pbtxt: .file.: is missing"):
+    with pytest.raises(PublishRefused, match=r"addv/config.pbtxt: .file.: is missing"):
         publish(tmp_path / "missing-file" / "addv", location, store)
     assert snapshot(store) == before
 
@@ -115,26 +122,26 @@ class Recording(ObjectStore):
         super().__init__(inner.location)
         self.inner, self.fail_copy, self.copies, self.uploads = inner, fail_copy, [], []
 
-    def check_bucket(self):  # noqa: ANN201
+    def check_bucket(self):
         return self.inner.check_bucket()
 
-    def list(self, prefix):  # noqa: ANN001, ANN201
+    def list(self, prefix):
         return self.inner.list(prefix)
 
-    def upload(self, key, path):  # noqa: ANN001, ANN201
+    def upload(self, key, path):
         self.uploads.append(key)
         return self.inner.upload(key, path)
 
-    def copy(self, source, target):  # noqa: ANN001, ANN201
+    def copy(self, source, target):
         if self.fail_copy is not None and len(self.copies) == self.fail_copy:
             raise StorageError("injected failure")
         self.copies.append(target)
         return self.inner.copy(source, target)
 
-    def delete(self, keys):  # noqa: ANN001, ANN201
+    def delete(self, keys):
         return self.inner.delete(keys)
 
-    def read_text(self, key):  # noqa: ANN001, ANN201
+    def read_text(self, key):
         return self.inner.read_text(key)
 
 

@@ -17,7 +17,7 @@ from triton_platform.delivery.stack import endpoints, load_stack, next_steps, re
 
 
 @pytest.fixture(scope="module")
-def staging():  # noqa: ANN201
+def staging():
     return load_stack(ROOT, "staging")
 
 
@@ -52,7 +52,7 @@ def test_endpoints_through_the_gateway_and_without_a_mesh(staging):
 
 
 def test_the_bucket_comes_from_the_stack_output_or_a_clear_error(staging, monkeypatch):
-    def pulumi(argv, **kwargs):  # noqa: ANN001, ANN202
+    def pulumi(argv, **kwargs):
         assert argv == ["pulumi", "stack", "output", "modelRepository", "--stack", "staging"]
         return subprocess.CompletedProcess(argv, 0, "gs://acme-triton-staging-1a2b3c/model_repository\n", "")
 

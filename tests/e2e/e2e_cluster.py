@@ -26,9 +26,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from e2e_toolchain import Toolchain
 from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
@@ -147,7 +148,7 @@ class LocalCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         names = ("etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler")
-        self.ports.update(zip(names, free_ports(len(names))))
+        self.ports.update(zip(names, free_ports(len(names)), strict=True))
         self._keys()
         try:
             self._start_etcd()
@@ -286,7 +287,7 @@ class LocalCluster:
         wait_for("kube-apiserver /readyz", ready, 120)
 
     def _get(self, path: str, port: int, token: str | None = None, verify: bool = True) -> str:
-        context = ssl.create_default_context(cafile=str(self.ca_file)) if verify else ssl._create_unverified_context()  # noqa: S323 - loopback health probe of a self-signed component
+        context = ssl.create_default_context(cafile=str(self.ca_file)) if verify else ssl._create_unverified_context()  # unverified only for the loopback health probe of a self-signed component
         request = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
         request.add_header("Authorization", f"Bearer {token or self.token}")
         with urllib.request.urlopen(request, timeout=5, context=context) as response:

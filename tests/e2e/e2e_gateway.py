@@ -35,9 +35,10 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from e2e_cluster import ClusterError, LocalCluster, wait_for
 from e2e_toolchain import envoy_binary

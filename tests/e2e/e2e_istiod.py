@@ -150,7 +150,7 @@ class Istiod:
         if self.values is None:
             self.values = installation_values()
         if not self.ports:
-            self.ports.update(zip(LISTENERS, free_loopback_ports(len(LISTENERS))))
+            self.ports.update(zip(LISTENERS, free_loopback_ports(len(LISTENERS)), strict=True))
         charts = self.workdir / "charts"
         self.manifests = helm_template(self.toolchain, "istio-control/istio-discovery", "istiod", merge(
             release_values(self.values),

@@ -100,7 +100,7 @@ class Keda:
         self.workdir.mkdir(parents=True, exist_ok=True)
         certs = write_certs(self.workdir / "certs")
         names = ("grpc", "health", "metrics", "adapter")
-        self.ports.update(zip(names, free_ports(len(names))))
+        self.ports.update(zip(names, free_ports(len(names)), strict=True))
         self.cluster.apply_objects(crds(self.toolchain))
 
         def established() -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e_toolchain import ROOT, Toolchain
+from e2e_toolchain import Toolchain
 
 #: The stack the suite deploys: the committed on-premises / bring-your-own-cluster stack.
 STACK = "local"

@@ -41,10 +41,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -60,10 +61,10 @@ from triton_platform.reaction_time import from_manifests as reaction_times
 from triton_platform.render import StackRender, render_stack
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
-import harness  # noqa: E402 - the lab harness: Triton, Prometheus, load loops
-import lab_observability as obs  # noqa: E402
-import lab_reaction  # noqa: E402
-from lab_renders import variant_render  # noqa: E402
+import harness  # the lab harness: Triton, Prometheus, load loops
+import lab_observability as obs
+import lab_reaction
+from lab_renders import variant_render
 
 pytestmark = pytest.mark.e2e
 
@@ -231,7 +232,7 @@ def stage() -> Iterator[Stage]:
         for name, scenario in state.scenarios.items():
             # rate() needs two samples in its window: until then the query is empty, which KEDA
             # rightly reports as an error.
-            harness.wait_until(lambda: prometheus.value(scenario.query) is not None, 60, interval=0.5,
+            harness.wait_until(lambda scenario=scenario: prometheus.value(scenario.query) is not None, 60, interval=0.5,
                                what=f"the {name} query to return a value")
         yield state
     except Exception:
@@ -257,7 +258,7 @@ def stage() -> Iterator[Stage]:
 def _render(workdir: Path) -> tuple[StackRender, dict[str, Any]]:
     """The local stack with pending requests added to its autoscaled group; its ScaledObject."""
     committed = render_stack(ROOT, STACK)
-    autoscaled = [so for so in harness.manifests_of(committed, "ScaledObject")]
+    autoscaled = list(harness.manifests_of(committed, "ScaledObject"))
     assert len(autoscaled) == 1, f"the local stack should autoscale one group, found {len(autoscaled)}"
     group = autoscaled[0]["metadata"]["labels"]["triton-platform.io/model-group"]
 

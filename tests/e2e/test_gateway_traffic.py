@@ -29,9 +29,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -41,12 +42,21 @@ from e2e_istiod import Istiod, installation_values, merge
 from e2e_jwt import JwksServer, SigningKey
 from e2e_pulumi import STACK, PulumiCli, copy_project
 from e2e_toolchain import ROOT, cache_dir, require_toolchain
-from test_local_stack import (CRD_SCHEMAS, NAMESPACE, OTHER_IMAGE_TAG, TRITON_POD_SELECTOR, _add_nodes, _settings,
-                              render_text, triton_pods, wait_rolled_out)
+from test_local_stack import (
+    CRD_SCHEMAS,
+    NAMESPACE,
+    OTHER_IMAGE_TAG,
+    TRITON_POD_SELECTOR,
+    _add_nodes,
+    _settings,
+    render_text,
+    triton_pods,
+    wait_rolled_out,
+)
 from triton_components.common import versions
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
-import harness  # noqa: E402 - the lab's Triton machinery, reused as is
+import harness  # the lab's Triton machinery, reused as is
 
 pytestmark = pytest.mark.e2e
 
@@ -441,7 +451,7 @@ def test_03_the_triton_model_header_routes_grpc_to_the_models_group(gw: Gateway)
             gw.backend("triton-vision-canary"), "resnet50") == vision_before + 20, 30, 0.1)
         from tritonclient.utils import InferenceServerException
 
-        with pytest.raises(InferenceServerException, match="unknown model.*bert-base|bert-base.*(not found|unknown)"):
+        with pytest.raises(InferenceServerException, match=r"unknown model.*bert-base|bert-base.*(not found|unknown)"):
             grpc_infer(client, "bert-base", 1.0, header=None)
         wait_served(text, "bert-base", before + 20, "no header")
     finally:
@@ -682,11 +692,11 @@ def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw:
 
     grpc = grpc_client(gw)
     try:
-        with pytest.raises(InferenceServerException, match="PERMISSION_DENIED.*RBAC: access denied"):
+        with pytest.raises(InferenceServerException, match=r"PERMISSION_DENIED.*RBAC: access denied"):
             grpc_infer(grpc, "resnet50", 1.0, header="resnet50")
-        with pytest.raises(InferenceServerException, match="UNAUTHENTICATED.*Jwt verification fails"):
+        with pytest.raises(InferenceServerException, match=r"UNAUTHENTICATED.*Jwt verification fails"):
             grpc_infer(grpc, "resnet50", 1.0, header="resnet50", token=forged)
-        with pytest.raises(InferenceServerException, match="UNAUTHENTICATED.*Jwt is expired"):
+        with pytest.raises(InferenceServerException, match=r"UNAUTHENTICATED.*Jwt is expired"):
             grpc_infer(grpc, "resnet50", 1.0, header="resnet50", token=expired)
         for i in range(5):
             assert grpc_infer(grpc, "resnet50", float(i), header="resnet50", token=valid) == 2.0 * i

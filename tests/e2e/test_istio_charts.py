@@ -18,8 +18,9 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -505,7 +506,7 @@ class Istioctl:
             meta = deployment["metadata"]
             selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
             wait_for(f"pods of Deployment {meta['namespace']}/{meta['name']}",
-                     lambda: self.cluster.items("pods", "-n", meta["namespace"], "-l", selector), 120)
+                     lambda meta=meta, selector=selector: self.cluster.items("pods", "-n", meta["namespace"], "-l", selector), 120)
         # The injector's webhook configuration once the pods exist (nothing serves it here), then the
         # gateway Deployment, whose own pods the unserved webhook keeps from being created.
         webhooks = objects(self.charts.render(chart_stack, "istiod"), "MutatingWebhookConfiguration")

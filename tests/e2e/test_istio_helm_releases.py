@@ -20,9 +20,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -66,7 +66,7 @@ class ClusterStandIns:
         self.actions: list[str] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "ClusterStandIns":
+    def __enter__(self) -> ClusterStandIns:
         self.thread.start()
         return self
 
@@ -159,7 +159,7 @@ def test_1_up_installs_istios_charts_from_the_local_folder(install: Install) -> 
         hpa = install.cluster.get("hpa", name, "-n", namespace)
         assert hpa["spec"]["minReplicas"] == 2
         wait_for(f"{namespace}/{name} at its HPA minimum of 2 ready replicas",
-                 lambda: install.cluster.get("deployment", name, "-n", namespace)["status"].get("readyReplicas") == 2, 120)
+                 lambda name=name, namespace=namespace: install.cluster.get("deployment", name, "-n", namespace)["status"].get("readyReplicas") == 2, 120)
     cni = install.cluster.get("daemonset", "istio-cni-node", "-n", "istio-system")
     assert cni["status"]["numberReady"] == cni["status"]["desiredNumberScheduled"] > 0
     # The stack's own Istio objects were created after the CRDs the base release installed.

@@ -16,16 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
 
-from e2e_cluster import ClusterError, LocalCluster, wait_for
-from e2e_pulumi import STACK, PulumiCli, PulumiFailed, Result, changes, copy_project, steps_of
+from e2e_cluster import LocalCluster, wait_for
+from e2e_pulumi import STACK, PulumiCli, Result, changes, copy_project, steps_of
 from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from triton_components.common import versions
 from triton_platform.config import load_settings
@@ -342,7 +343,7 @@ def _contains(live: Any, sent: Any) -> bool:
     if isinstance(sent, dict):
         return isinstance(live, dict) and all(k in live and _contains(live[k], v) for k, v in sent.items())
     if isinstance(sent, list):
-        return isinstance(live, list) and len(live) == len(sent) and all(_contains(a, b) for a, b in zip(live, sent))
+        return isinstance(live, list) and len(live) == len(sent) and all(_contains(a, b) for a, b in zip(live, sent, strict=True))
     return live == sent
 
 
@@ -670,11 +671,11 @@ def test_13_benchmark_the_stack_against_the_same_objects_as_plain_resources(e2e:
 
     t = cli.timings
     report = {
-        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {host_platform.system()} {host_platform.machine()}",
         "what": "wall seconds of the real `pulumi` CLI against a local kube-apiserver (kwok nodes); "
                 "the stack vs the same objects as plain pulumi_kubernetes resources, same run",
-        "toolchain": {k: v for k, v in e2e.toolchain.versions.items()},
+        "toolchain": dict(e2e.toolchain.versions),
         "stack": {"resources": e2e.results.get("resources"), "kubernetes objects": len(objects)},
         "seconds": t,
         "ratios": {

@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -143,7 +144,7 @@ def _difference(live: Any, sent: Any, path: str = "") -> str | None:
     if isinstance(sent, list):
         if not isinstance(live, list) or len(live) != len(sent):
             return f"{path}: live {live!r}, sent {sent!r}"
-        return next((d for i, (a, b) in enumerate(zip(live, sent)) if (d := _difference(a, b, f"{path}[{i}]"))), None)
+        return next((d for i, (a, b) in enumerate(zip(live, sent, strict=True)) if (d := _difference(a, b, f"{path}[{i}]"))), None)
     return None if live == sent else f"{path}: live {live!r}, sent {sent!r}"
 
 
@@ -225,7 +226,7 @@ def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) ->
     """Timings, not assertions: preview (median of 3, from empty), up and destroy of the YAML program
     against the Python example (same objects), in the same run on the same cluster, and the
     provider's start. Written to benchmarks/e2e-component-package.json."""
-    cluster, cli = yaml_run
+    _, cli = yaml_run
     seconds: dict[str, float] = {}
     python = _python_project(cli)
     for label, cwd, stack in (("yaml", cli.project, STACK), ("python", python, "python")):
@@ -239,7 +240,7 @@ def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) ->
     seconds["provider start (median of 3)"] = round(statistics.median(starts), 2)
 
     report = {
-        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {host_platform.system()} {host_platform.machine()}",
         "what": "wall seconds of the real `pulumi` CLI against a local kube-apiserver (kwok nodes): "
                 "examples/triton-yaml through the component provider vs examples/triton-server-only in "

@@ -6,8 +6,8 @@ installs it (``harness.MissingPrerequisite``); nothing here skips.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

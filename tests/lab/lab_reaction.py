@@ -19,9 +19,10 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import harness
 import lab_observability as obs
@@ -142,11 +143,11 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
             runs.append((sc, run, None))  # type: ignore[arg-type]
         for i, (sc, run, _) in enumerate(runs):
             run.ready_seconds = run.server.wait_ready(sc.rt.startup_budget_seconds())
-            jobs, _, targets = obs.scrape_jobs(sc.render, [run], workdir / f"s{i}")
+            jobs, _, _ = obs.scrape_jobs(sc.render, [run], workdir / f"s{i}")
             jobs = [j for j in jobs if j["job_name"].endswith(f"/{sc.monitor['metadata']['name']}/0")]
             prometheus = harness.Prometheus(workdir / f"s{i}" / "prometheus", jobs)
             runs[i] = (sc, run, prometheus)
-        for sc, run, prometheus in runs:
+        for _, _, prometheus in runs:
             prometheus.wait_targets_up(1, timeout=60)
 
         longest_window = max(sc.window_seconds for sc in chosen)
@@ -162,7 +163,7 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
         baseline = [harness.Load(run.server.grpc, run.models[0], 1, deadline_seconds=longest_window + 3 * longest_scrape + 5)
                     for _, run, _ in runs]
         time.sleep(longest_window + 2 * longest_scrape)
-        for (sc, _, prometheus), m in zip(runs, results):
+        for sc, _, prometheus in runs:
             v = value(sc, prometheus)
             assert v is not None and v < sc.threshold, f"{sc.covers[0]}: baseline {v} is not below {sc.threshold}"
         for load in baseline:
@@ -170,7 +171,7 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
 
         before = [_counters(run.server, run.models[0]) for _, run, _ in runs]
         step_loads = [harness.Load(run.server.grpc, run.models[0], m.clients, deadline_seconds=bound + 5)
-                      for (_, run, _), m in zip(runs, results)]
+                      for (_, run, _), m in zip(runs, results, strict=True)]
         step = time.monotonic()
         pending = set(range(len(runs)))
         while pending and time.monotonic() - step < bound:
@@ -188,7 +189,7 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
             load.stop(timeout=60)
         stop = time.monotonic()
 
-        for i, ((sc, run, _), m) in enumerate(zip(runs, results)):
+        for i, ((sc, _, _), m) in enumerate(zip(runs, results, strict=True)):
             done = after[i]["nv_inference_request_success"] - before[i]["nv_inference_request_success"]
             if sc.trigger["name"] == "queue-time" and done:
                 m.level = (after[i]["nv_inference_queue_duration_us"] - before[i]["nv_inference_queue_duration_us"]) / done / 1000

@@ -7,8 +7,9 @@ conftest of the suite Python loaded first.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -16,7 +17,7 @@ import harness
 from triton_platform.render import StackRender, render_stack, stack_files
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rendered_stacks() -> dict[str, StackRender]:
     """Every committed ``Pulumi.<stack>.yaml`` of the repository, rendered offline (discovered, not listed)."""
     stacks = stack_files(harness.ROOT)

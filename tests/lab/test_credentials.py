@@ -17,8 +17,9 @@ replaces only the mock key with a key its emulator knows.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import harness
 from lab_renders import first_stack_with, variant_render
@@ -88,12 +89,12 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
     try:
         s3 = storage.s3
         repository = harness.write_model_repository(tmp_path / "repository", rt.models or ["standin"])
-        url, _ = storage.publish(rt.model_repository, repository)
+        storage.publish(rt.model_repository, repository)
         key_id, key_secret = s3.create_user_key(user, policy["policy"])
         s3.enforce_auth()  # from here on: signatures checked, the rendered policy enforced
         good = content.replace(mock_id, key_id).replace(mock_secret, key_secret)
 
-        common = dict(storage=storage, install=triton_install, models=rt.models or ["standin"], repository=repository)
+        common = {"storage": storage, "install": triton_install, "models": rt.models or ["standin"], "repository": repository}
         run = harness.start_rendered(rt, workdir=tmp_path / "good", secrets={(secret, key): good}, **common)
         try:
             assert "AWS_ACCESS_KEY_ID" not in run.launch.env and "AWS_SECRET_ACCESS_KEY" not in run.launch.env

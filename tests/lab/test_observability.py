@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -46,7 +46,7 @@ def observations(renders, storage: harness.Storage, lab_dir: Path,
         scrape = max(_interval(m) for o in observed.values() for m in o.monitors)
         for observation in observed.values():
             series = sum(len(run.models) for run in observation.running)
-            harness.wait_until(lambda: len(observation.prometheus.query("nv_inference_request_success > 0")) >= series,
+            harness.wait_until(lambda observation=observation, series=series: len(observation.prometheus.query("nv_inference_request_success > 0")) >= series,
                                timeout=4 * scrape + 20, interval=0.5, what=f"{observation.stack}: scraped inference counters")
         time.sleep(2 * scrape)
         yield observed

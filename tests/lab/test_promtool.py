@@ -11,8 +11,9 @@ An alert the generator does not know fails the test: every new alert needs its s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml

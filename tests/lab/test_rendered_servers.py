@@ -4,8 +4,8 @@ behind the admin key over HTTP and gRPC."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

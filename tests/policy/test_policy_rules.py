@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from policy_rules import rules
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
+
 from triton_platform.bench.floors import KINDS, BareResource, replay_program, sdk_class
 from triton_platform.bench.harness import BenchError, capture, timed
 from triton_platform.bench.programs import (
@@ -103,7 +104,7 @@ def test_the_environment_row_splits_this_virtualenv_by_extra():
     env = environment()
     assert env["measured"], env
     parts = env["parts_mb"]
-    assert list(parts)[0] == "triton-platform[gcp,aws]" and {"+test", "+lab"} <= set(parts)
+    assert next(iter(parts)) == "triton-platform[gcp,aws]" and {"+test", "+lab"} <= set(parts)
     assert parts["triton-platform[gcp,aws]"] > 0 and all(size >= 0 for size in parts.values())
     assert env["other_mb"] >= 0 and env["disk_mb"] == pytest.approx(sum(parts.values()) + env["other_mb"], abs=0.2)
 

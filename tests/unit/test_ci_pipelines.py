@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -159,8 +159,8 @@ def test_checkov_gate_fails_only_on_findings_not_waived(tmp_path, capsys):
 
 
 class _FakeGitLab(BaseHTTPRequestHandler):
-    notes: list[dict[str, Any]] = []
-    tokens: list[str] = []
+    notes: ClassVar[list[dict[str, Any]]] = []
+    tokens: ClassVar[list[str]] = []
 
     def _reply(self, payload: Any) -> None:
         body = json.dumps(payload).encode()
@@ -170,7 +170,7 @@ class _FakeGitLab(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:  # http.server's naming
         self.tokens.append(self.headers["PRIVATE-TOKEN"])
         page = int(re.search(r"[?&]page=(\d+)", self.path).group(1))
         self._reply(self.notes if page == 1 else [])
@@ -178,12 +178,12 @@ class _FakeGitLab(BaseHTTPRequestHandler):
     def _body(self) -> dict[str, Any]:
         return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         assert self.path == "/api/v4/projects/group%2Fproject/merge_requests/7/notes"
         self.notes.append({"id": len(self.notes) + 1, **self._body()})
         self._reply(self.notes[-1])
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         note_id = int(self.path.rsplit("/", 1)[1])
         self.notes[note_id - 1].update(self._body())
         self._reply(self.notes[note_id - 1])
@@ -301,7 +301,7 @@ def github_threats(name: str, workflow: dict[str, Any]) -> list[str]:
 def gitlab_threats(pipeline: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for job_id, raw in pipeline.items():
-        if job_id.startswith(".") or not isinstance(raw, dict) or "script" not in raw and "extends" not in raw:
+        if job_id.startswith(".") or not isinstance(raw, dict) or ("script" not in raw and "extends" not in raw):
             continue
         job = {**pipeline.get(raw.get("extends", ""), {}), **raw} if isinstance(raw.get("extends"), str) else raw
         where = f".gitlab-ci.yml: job {job_id}"

@@ -104,7 +104,7 @@ def _docstrings(cls: type) -> dict[str, str]:
     for base in node.bases:  # a TypedDict keeps no bases at run time
         if base.id != "TypedDict":
             found.update(_docstrings(getattr(sys.modules[cls.__module__], base.id)))
-    for first, second in zip(node.body, node.body[1:]):
+    for first, second in zip(node.body, node.body[1:], strict=False):
         if isinstance(first, ast.AnnAssign) and isinstance(second, ast.Expr) and isinstance(second.value, ast.Constant):
             found[first.target.id] = inspect.cleandoc(second.value.value)
     return found
@@ -268,7 +268,7 @@ def _python_error(component: type, args: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize(
-    "python_args, wire_args",
+    ("python_args", "wire_args"),
     [
         pytest.param(
             {"model_repository": "gs://b/m", "model_groups": [{"name": "a", "replicas": "two"}]},

@@ -541,7 +541,7 @@ _VARIANTS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _variant(label: str) -> tuple[dict[str, Any], ...]:
     """The resources of a committed stack rendered with one section of its config changed."""
     stack_name, key, change = _VARIANTS[label]

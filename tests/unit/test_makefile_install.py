@@ -124,7 +124,7 @@ def test_no_case_reaches_a_package_source_the_machine_configures(folder, monkeyp
     requests: list[str] = []
 
     class Wheelhouse(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        def do_GET(self) -> None:  # http.server's naming
             requests.append(self.path)
             self.send_response(404)
             self.end_headers()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from triton_components.common import labels, names
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ _EXPORTS = {
     "AwsModelReaderIdentityArgs": "aws_model_reader_identity",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the lazy exports, named once in _EXPORTS
 
 
 def __getattr__(name: str) -> Any:

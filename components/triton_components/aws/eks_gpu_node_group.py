@@ -3,14 +3,15 @@ NVIDIA device plugin, plus the scheduling contract Triton needs (tolerations, no
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Sequence, TypedDict
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import versions
+from ..common.args import check_args
 from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
 from . import catalog
 

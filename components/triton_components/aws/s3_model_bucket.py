@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws

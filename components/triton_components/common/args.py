@@ -17,7 +17,8 @@ import functools
 import sys
 import types
 import typing
-from typing import Any, ForwardRef, Literal, Mapping, NotRequired, Required, Union
+from collections.abc import Mapping
+from typing import Any, ForwardRef, Literal, NotRequired, Required, Union
 
 import pulumi
 
@@ -85,9 +86,9 @@ def _resolve(raw: Any, module: str) -> Any:
         raw = raw.__forward_arg__
     if isinstance(raw, str):
         try:
-            return eval(raw, dict(vars(sys.modules[module])))  # noqa: S307 - the module's own annotation
-        except Exception:
-            return Any  # an annotation we cannot evaluate is not checked
+            return eval(raw, dict(vars(sys.modules[module])))  # trusted: the module's own annotation
+        except Exception:  # noqa: BLE001 - an annotation we cannot evaluate is not checked
+            return Any
     return raw
 
 

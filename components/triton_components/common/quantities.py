@@ -16,7 +16,7 @@ def memory_bytes(quantity: str) -> int:
     if not match:
         raise ValueError(f"{quantity!r} is not a memory quantity; use a number with Ki, Mi, Gi or Ti (e.g. 16Gi)")
     number, suffix = match.groups()
-    factor = _BINARY.get(suffix or "", None) or _DECIMAL[suffix or ""]
+    factor = _BINARY.get(suffix or "") or _DECIMAL[suffix or ""]
     return int(float(number) * factor)
 
 

@@ -24,7 +24,7 @@ _EXPORTS = {
     "GcpModelReaderIdentityArgs": "gcp_model_reader_identity",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the lazy exports, named once in _EXPORTS
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,8 @@ are encrypted with a Cloud KMS key (CIS GKE 5.3.1); Binary Authorization can be 
 from __future__ import annotations
 
 import re
-from typing import Any, NotRequired, Sequence, TypedDict
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp

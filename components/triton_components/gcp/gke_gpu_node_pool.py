@@ -6,7 +6,8 @@ node selector for the Triton Deployment, so the two can never drift apart.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Sequence, TypedDict
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_gcp as gcp

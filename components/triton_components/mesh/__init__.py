@@ -3,7 +3,14 @@ the zero-trust defaults (mTLS, authorization policies, ingress NetworkPolicies).
 
 from .istio_install import IstioInstallation, IstioInstallationArgs
 from .mesh_security import JwtArgs, MeshSecurity, MeshSecurityArgs
-from .routing_args import CanaryRouteArgs, GatewayTlsArgs, OutlierDetectionArgs, RetryArgs, RouteGroupArgs, TritonRoutingArgs
+from .routing_args import (
+    CanaryRouteArgs,
+    GatewayTlsArgs,
+    OutlierDetectionArgs,
+    RetryArgs,
+    RouteGroupArgs,
+    TritonRoutingArgs,
+)
 from .triton_routing import TritonRouting
 
 __all__ = [

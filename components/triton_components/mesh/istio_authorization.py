@@ -8,7 +8,8 @@ those with ``kubectl port-forward`` and the admin key, which bypasses the mesh.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..common import ports
 from .istio_routes import GRPC_SERVICE_PREFIX

@@ -14,14 +14,15 @@ istiod's chart budget, fixed at ``minAvailable: 1``, is kept only with two or mo
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
+from ..common.args import check_args
 from ..common.istio_charts import CHART_FOLDERS, missing_charts
 
 #: Values of Istio's ``global.platform`` (its ``manifests/helm-profiles/platform-*.yaml``); EKS needs none.

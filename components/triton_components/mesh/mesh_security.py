@@ -24,14 +24,15 @@ STRICT and is authorized by its namespace identity instead.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import ports
+from ..common.args import check_args
 from . import istio_authorization as authz
 from .routing_args import DEFAULT_PATH_PREFIX
 

@@ -6,7 +6,8 @@ Kept apart from the component so the pure spec builders in ``istio_routes`` and 
 
 from __future__ import annotations
 
-from typing import Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
 
 import pulumi
 

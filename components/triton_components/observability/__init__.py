@@ -2,7 +2,8 @@
 Triton's metrics, and the pinned KEDA / kube-prometheus-stack add-ons."""
 
 from .alertmanager_config import AlertReceiverArgs
-from .monitoring_addons import KedaAddonArgs, MonitoringAddons, MonitoringAddonsArgs, PrometheusStackArgs
+from .monitoring_addons import MonitoringAddons
+from .monitoring_addons_args import KedaAddonArgs, MonitoringAddonsArgs, PrometheusStackArgs
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
 from .triton_autoscaler import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscaler, TritonAutoscalerArgs
 from .triton_dashboard import TritonDashboard, TritonDashboardArgs

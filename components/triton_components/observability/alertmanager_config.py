@@ -15,7 +15,8 @@ secret.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping, NotRequired, TypedDict, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 import pulumi
 

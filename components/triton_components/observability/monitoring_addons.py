@@ -16,12 +16,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
+from ..common.args import check_args
 from .addon_values import SMALL, prometheus_stack_values
 from .alertmanager_config import RECEIVER_SECRET_KEY, RECEIVER_SECRET_NAME
-from .monitoring_addons_args import KedaAddonArgs, MonitoringAddonsArgs, PrometheusStackArgs, validate_addons
+from .monitoring_addons_args import MonitoringAddonsArgs, validate_addons
 
 
 class MonitoringAddons(pulumi.ComponentResource):

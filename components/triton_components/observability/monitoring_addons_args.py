@@ -7,7 +7,8 @@ can read it without importing the component.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 from .alertmanager_config import AlertReceiverArgs, validate_receiver
 

@@ -9,7 +9,7 @@ per-model series with ``version`` (the model version), and Prometheus would rena
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 #: Per-model counters (cumulative, microseconds or counts) and gauges Triton publishes on :8002/metrics.
 QUEUE_DURATION_US = "nv_inference_queue_duration_us"

@@ -9,14 +9,15 @@ autoscaling silently.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import names as _names
+from ..common.args import check_args
 from . import promql as _promql
 
 

@@ -9,14 +9,15 @@ fails: every query treats "no data" as an error, never as zero.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import names as _names
+from ..common.args import check_args
 from . import keda_triggers as _keda_triggers
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")

@@ -8,14 +8,15 @@ what the autoscaler and the alerts measure.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import names as _names
+from ..common.args import check_args
 from . import promql as _promql
 
 RATE = "$__rate_interval"

@@ -8,14 +8,15 @@ series; a ``TritonAlerts`` PrometheusRule and a ``TritonDashboard`` ConfigMap as
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Mapping, NotRequired, Sequence, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import names as _names
+from ..common.args import check_args
 from . import promql as _promql
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, validate_alerts
 from .triton_dashboard import TritonDashboard

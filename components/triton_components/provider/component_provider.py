@@ -27,7 +27,7 @@ import sys
 import textwrap
 import types
 import typing
-from typing import Any, Literal, NotRequired, Optional, Required, Union
+from typing import Any, Literal, NotRequired, Required, Union
 
 import pulumi
 from pulumi.provider.experimental.analyzer import (
@@ -228,7 +228,7 @@ class TritonComponentProvider(ComponentProvider):
         name: str,
         resource_type: str,
         inputs: pulumi.Inputs,
-        options: Optional[pulumi.ResourceOptions] = None,
+        options: pulumi.ResourceOptions | None = None,
     ) -> ConstructResult:
         self.validate_resource_type(self._name, resource_type)
         component_name = resource_type.rsplit(":", maxsplit=1)[-1]
@@ -238,7 +238,7 @@ class TritonComponentProvider(ComponentProvider):
         args = self._python_args(inputs, definition.inputs, definition.inputs_mapping)
         try:
             instance = self._components[component_name](name, args, options)  # type: ignore[call-arg]
-        except Exception as error:  # noqa: BLE001 - the engine shows the component's own message
+        except Exception as error:  # any failure: the engine shows the component's own message
             raise ComponentInitError(error) from error
         return ConstructResult(instance.urn, self.get_state(instance, definition))
 

@@ -6,7 +6,8 @@ Separate from ``TritonModelGroup`` so the component file stays about resources.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 

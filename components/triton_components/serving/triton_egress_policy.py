@@ -21,7 +21,8 @@ Prometheus scraping and gateway traffic are ingress (``MeshSecurity``); they are
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s

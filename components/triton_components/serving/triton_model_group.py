@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import names as _names
+from ..common.args import check_args
 from . import triton_pod
 from .model_group_args import (
     CanaryArgs,

@@ -7,7 +7,8 @@ resources and this module stays about what a hardened Triton pod looks like.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 

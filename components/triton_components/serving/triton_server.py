@@ -7,15 +7,16 @@ that unlocks Triton's restricted management APIs, and one ``TritonModelGroup`` p
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from ..common.args import check_args
 from ..common import labels as _labels
 from ..common import versions
+from ..common.args import check_args
 from . import triton_pod
 from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
@@ -246,5 +247,5 @@ def _endpoints(namespace: str, groups: list[str], services: list[str]) -> dict[s
             "http": f"http://{service}.{namespace}.svc.cluster.local:{triton_pod.HTTP_PORT}",
             "grpc": f"{service}.{namespace}.svc.cluster.local:{triton_pod.GRPC_PORT}",
         }
-        for group, service in zip(groups, services)
+        for group, service in zip(groups, services, strict=True)
     }

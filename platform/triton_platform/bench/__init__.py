@@ -32,7 +32,7 @@ import json
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ def run(root: Path, quick: bool = False, json_path: Path | None = None) -> int:
         json_path = root / RESULTS_FILE
     if json_path is not None:
         payload = {
-            "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "generated": datetime.now(UTC).isoformat(timespec="seconds"),
             "quick": quick,
             "elapsed_s": round(elapsed, 1),
             "machine": {

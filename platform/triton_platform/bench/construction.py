@@ -12,9 +12,10 @@ import cProfile
 import gc
 import pstats
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config.loader import ConfigError
 from .floors import replay_program

@@ -20,7 +20,8 @@ import importlib
 import json
 import re
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import runpy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import yaml

@@ -28,7 +28,7 @@ class Model(BaseModel):
     )
 
 
-class Environment(str, Enum):
+class Environment(str, Enum):  # noqa: UP042 - StrEnum changes what str() and format() give for a member
     """Kind of environment; ``prod`` turns on the stricter rules."""
 
     DEV = "dev"

@@ -7,7 +7,7 @@ its own floor.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from triton_components.aws import catalog as aws_catalog
 from triton_components.common import versions

@@ -5,7 +5,7 @@ has to change."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from triton_components.common.istio_charts import missing_charts
 

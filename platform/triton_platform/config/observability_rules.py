@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from triton_components.observability.alertmanager_config import (
     ALERT_RECEIVER_KINDS,

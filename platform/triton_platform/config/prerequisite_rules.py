@@ -6,7 +6,7 @@ cluster."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .base import Environment, Problem
 from .models import PlatformSettings

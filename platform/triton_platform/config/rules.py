@@ -7,12 +7,12 @@ problem of a stack file at once.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from triton_components.common import versions
 from triton_components.aws import catalog as aws_catalog
-from triton_components.gcp import catalog
+from triton_components.common import versions
 from triton_components.common.quantities import memory_bytes
+from triton_components.gcp import catalog
 
 from .base import Environment, Problem
 from .gpu_rules import check_gpus

@@ -23,7 +23,7 @@ import difflib
 import json
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -211,7 +211,7 @@ class _Document:
 class _NonTextKey(str):
     """A mapping key written as a number, boolean or null, as the engine's text, remembering the value."""
 
-    def __new__(cls, text: str, original: Any) -> "_NonTextKey":
+    def __new__(cls, text: str, original: Any) -> _NonTextKey:
         key = super().__new__(cls, text)
         key.original = original
         return key
@@ -262,7 +262,7 @@ class _StackFileLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except (yaml.YAMLError, RecursionError, MemoryError):
             raise
-        except Exception as error:  # PyYAML's constructors raise plain Python errors for bad scalars
+        except Exception as error:  # noqa: BLE001 - PyYAML's constructors raise plain Python errors for bad scalars
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
             raise ConstructorError(None, None, f"{shown} is not a valid {tag} ({error})", node.start_mark) from None
@@ -318,12 +318,12 @@ for _tag in (_PLAIN_TAG, STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG, NULL_TAG, TIMEST
 #: yaml.v3's table of plain scalars with a fixed meaning (resolve.go): only these spellings are
 #: booleans and nulls; "yes", "no", "on", "off", "y" and "n" are text.
 _FIXED: dict[str, tuple[str, Any]] = {
-    **{s: (BOOL_TAG, True) for s in ("true", "True", "TRUE")},
-    **{s: (BOOL_TAG, False) for s in ("false", "False", "FALSE")},
-    **{s: (NULL_TAG, None) for s in ("", "~", "null", "Null", "NULL")},
-    **{s: (FLOAT_TAG, math.nan) for s in (".nan", ".NaN", ".NAN")},
-    **{s: (FLOAT_TAG, math.inf) for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
-    **{s: (FLOAT_TAG, -math.inf) for s in ("-.inf", "-.Inf", "-.INF")},
+    **dict.fromkeys(("true", "True", "TRUE"), (BOOL_TAG, True)),
+    **dict.fromkeys(("false", "False", "FALSE"), (BOOL_TAG, False)),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), (NULL_TAG, None)),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), (FLOAT_TAG, math.nan)),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (FLOAT_TAG, math.inf)),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (FLOAT_TAG, -math.inf)),
 }
 _YAML_STYLE_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")
@@ -400,7 +400,7 @@ def _go_timestamp(text: str) -> str | None:
 def _local_zone_name(utc: datetime, offset: int) -> str:
     """Go's time.Parse names an offset after the local zone when that zone had the offset then."""
     try:
-        local = utc.replace(tzinfo=timezone.utc).astimezone()
+        local = utc.replace(tzinfo=UTC).astimezone()
     except (OverflowError, OSError, ValueError):
         return ""
     delta = local.utcoffset()

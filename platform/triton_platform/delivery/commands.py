@@ -163,7 +163,6 @@ def _publish(args: argparse.Namespace) -> int:
 @_guarded
 def _load(args: argparse.Namespace) -> int:
     from .live import load_on_group, load_on_servers
-
     from .stack import next_steps
 
     ctx = _stack(args)

@@ -8,7 +8,8 @@ a rule of this platform that Triton does not have.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .group import GroupSpec

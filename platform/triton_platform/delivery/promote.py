@@ -10,8 +10,9 @@ refused: a config applies to every version, so it cannot change in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .backends import declared_model_file
 from .check import CONFIG_FILE

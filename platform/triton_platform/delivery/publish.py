@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from .check import CONFIG_FILE, ModelInfo, Problem, check_repository
 from .group import GroupSpec
@@ -124,7 +124,7 @@ def publish(
         raise PublishRefused(refusals)
 
     uploads = [(info, mapping, new_model, _files(info, location, mapping, new_model)) for info, mapping, new_model in plans]
-    staging = f"{STAGING_ROOT}/{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    staging = f"{STAGING_ROOT}/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     # A repository at the bucket root has no "outside": upload in place, in the same order.
     use_staging = bool(location.prefix)
     staged: list[str] = []
@@ -227,7 +227,7 @@ def _files(info: ModelInfo, location: Location, mapping: dict[int, int], new_mod
         files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not IGNORED_NAMES & set(p.relative_to(folder).parts)]
         is_entry = [bool(entry) and (p.relative_to(folder).parts[0] == entry) for p in files]
         version_key = location.key(info.name, str(remote_version))
-        for path, last in sorted(zip(files, is_entry), key=lambda pair: pair[1]):
+        for path, _entry in sorted(zip(files, is_entry, strict=True), key=lambda pair: pair[1]):
             ordered.append(Upload(f"{version_key}/{path.relative_to(folder).as_posix()}", path))
         if not files:
             ordered.append(Upload(f"{version_key}/{EMPTY_FOLDER_MARKER}", None))

@@ -121,7 +121,7 @@ def find_install() -> Install:
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
         raise TritonUnavailable(f"tritonserver is not installed; {INSTALL_HINT}")
-    package = Path(list(spec.submodule_search_locations)[0])
+    package = Path(next(iter(spec.submodule_search_locations)))
     server = package / "tritonserver"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     install = Install(server / "bin" / "tritonserver", package.parent / "nvidia_pytriton.libs",
@@ -145,6 +145,7 @@ def rendered_flags(admin_key: str) -> list[str]:
     import asyncio
 
     import pulumi
+
     from triton_components.serving.triton_pod import ADMIN_KEY_ENV, DEFAULT_RESTRICTED_APIS, triton_args
 
     async def resolved() -> list[Any]:

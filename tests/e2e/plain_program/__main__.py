@@ -14,7 +14,8 @@ import re
 import pulumi
 import pulumi_kubernetes as k8s
 
-objects = json.loads(open(pulumi.Config().require("objectsFile")).read())
+with open(pulumi.Config().require("objectsFile")) as objects_file:
+    objects = json.load(objects_file)
 namespaces: dict[str, pulumi.Resource] = {}
 
 
@@ -33,7 +34,7 @@ def declare(obj: dict) -> None:
     opts = pulumi.ResourceOptions(depends_on=[namespaces[namespace]] if namespace in namespaces else [])
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
     if obj["kind"] == "Secret" and "stringData" in body:
-        body["stringData"] = {k: "benchmark" for k in body["stringData"]}
+        body["stringData"] = dict.fromkeys(body["stringData"], "benchmark")
     cls = typed_class(obj["apiVersion"], obj["kind"])
     if cls is None:
         k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=meta,
