@@ -258,3 +258,13 @@ def test_a_stack_with_jwt_refuses_token_less_requests_at_the_gateway_that_serves
     prefixes = {m["uri"].get("prefix") or m["uri"]["exact"] for route in virtual_service["http"] for m in route["match"]}
     for routed in prefixes:
         assert any(routed.startswith(p[:-1]) for p in operation["paths"]), f"{routed} is routed but not covered"
+
+
+def test_mesh_jwt_at_gateway_false_leaves_the_gateway_namespace_alone():
+    """The stack-file key reaches MeshSecurity: the pods keep their JWT policies, the gateway gets none."""
+    mesh = {**STAGING_MESH, "jwt": {**STAGING_MESH["jwt"], "atGateway": False}}
+    for at_gateway, render in ((True, _render(_staging())), (False, _render(_staging(mesh=mesh)))):
+        jwt_objects = [o for o in render.manifests if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy")
+                       and "jwt" in o["metadata"]["name"]]
+        namespaces = {o["metadata"]["namespace"] for o in jwt_objects}
+        assert namespaces == ({"triton", "istio-ingress"} if at_gateway else {"triton"}), (at_gateway, namespaces)

@@ -162,7 +162,12 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
             "metrics_mtls": _prometheus_uses_istio_certs(settings),
             "jwt": None
             if jwt is None or jwt.issuer is None or jwt.jwks_uri is None
-            else {"issuer": jwt.issuer, "jwks_uri": jwt.jwks_uri, "audiences": list(jwt.audiences)},
+            else {
+                "issuer": jwt.issuer,
+                "jwks_uri": jwt.jwks_uri,
+                "audiences": list(jwt.audiences),
+                "at_gateway": jwt.at_gateway,
+            },
             "gateway_hosts": list(mesh.gateway.hosts),
             "path_prefix": mesh.gateway.path_prefix,
         },

@@ -321,3 +321,15 @@ def test_prometheus_with_istio_certificates_keeps_8002_strict_and_is_checked_by_
     policies = _policies(render)
     assert _allowed(policies, "8002", "GET", "/metrics", source_namespace="monitoring")
     assert not _allowed(policies, "8002", "GET", "/metrics", source_namespace="istio-ingress")
+
+
+def test_a_stack_may_keep_the_jwt_off_a_shared_gateway(run):
+    """``at_gateway: False``: nothing goes into the gateway's namespace (its other applications' tokens
+    stay untouched), while every Triton pod still requires the token."""
+    render = run(_security(jwt={**JWT, "at_gateway": False}, gateway_hosts=GATEWAY_HOSTS))
+    edge = [r for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
+            if r["inputs"]["metadata"]["namespace"] == "istio-ingress"]
+    assert edge == []
+    assert inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]["jwtRules"] == [
+        {"issuer": JWT["issuer"], "jwksUri": JWT["jwks_uri"], "audiences": JWT["audiences"]}]
+    assert _policies(render)["triton-require-jwt"]["action"] == "DENY"

@@ -35,18 +35,10 @@ from ..common import ports
 from ..common.args import check_args
 from . import istio_authorization as authz
 from .routing_args import DEFAULT_PATH_PREFIX
+from .security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
 SECURITY_API = "security.istio.io/v1"
 _PATH_PREFIX = re.compile(r"^(/[a-z0-9][a-z0-9-]*)+$")
-
-
-class JwtArgs(TypedDict):
-    issuer: str
-    """``iss`` of accepted tokens, e.g. ``https://keycloak.example.com/realms/ml``. Required."""
-    jwks_uri: str
-    """HTTPS URL of the issuer's public keys. Required."""
-    audiences: NotRequired[list[str]]
-    """Accepted ``aud`` values. Default: any."""
 
 
 class MeshSecurityArgs(TypedDict):
@@ -66,8 +58,8 @@ class MeshSecurityArgs(TypedDict):
     """Prometheus scrapes with Istio's certificates: 8002 stays STRICT and only the Prometheus namespace's
     identities may read it. Default: False (plain-text scrape on a PERMISSIVE 8002)."""
     jwt: NotRequired[JwtArgs | None]
-    """Require a valid JWT on every serving request, at the gateway pods (``gateway_selector`` in
-    ``gateway_namespace``) and at the Triton pods. Default: none."""
+    """Require a valid JWT on every serving request, at the Triton pods and (``JwtArgs.at_gateway``) at
+    the gateway pods (``gateway_selector`` in ``gateway_namespace``). Default: none."""
     gateway_hosts: NotRequired[list[str] | None]
     """With ``jwt``: the hosts the gateway serves Triton on (``TritonRoutingArgs.hosts``); the gateway
     refuses token-less requests for these only, so other hosts of a shared gateway stay open.
@@ -157,7 +149,8 @@ class MeshSecurity(pulumi.ComponentResource):
 
         jwt = args.get("jwt")
         if jwt is not None:
-            self._require_jwt_at_gateway(args, jwt, policy)
+            if jwt.get("at_gateway", DEFAULT_JWT_AT_GATEWAY):
+                self._require_jwt_at_gateway(args, jwt, policy)
             policy(
                 "request-authentication",
                 "RequestAuthentication",

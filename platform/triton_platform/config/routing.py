@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field
 from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.mesh.routing_args import GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
+from triton_components.mesh.security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
 from .base import Model
 from .field_docs import from_contract
@@ -200,6 +201,7 @@ class JwtSettings(Model):
     """``https://`` URL of the issuer's signing keys (JWKS); set together with ``issuer``."""
     audiences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     """Accepted audiences (``aud``). Empty: any."""
+    at_gateway: Annotated[bool, from_contract(JwtArgs, "at_gateway")] = DEFAULT_JWT_AT_GATEWAY
 
 
 class MeshSettings(Model):
