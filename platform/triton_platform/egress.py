@@ -26,4 +26,4 @@ def build_egress(
         "private_https_cidrs": list(settings.triton.egress.private_https_cidrs),
         **(cloud.egress if cloud is not None else {}),
     }
-    return TritonEgressPolicy("triton-egress", args, opts)  # type: ignore[arg-type]
+    return TritonEgressPolicy("triton-egress", args, opts)  # type: ignore[arg-type]  # a dict merged from the cloud's keys

@@ -34,7 +34,7 @@ def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repo
         pre_stop_sleep_seconds=group.pre_stop_sleep_seconds,
         exit_timeout_seconds=group.exit_timeout_seconds,
     )
-    args.update(mesh_group_args(settings, group))  # type: ignore[typeddict-item]
+    args.update(mesh_group_args(settings, group))  # type: ignore[typeddict-item]  # mesh keys of the group's args, as a plain dict
     if group.canary is not None:
         canary: dict[str, Any] = {"replicas": group.canary.replicas}
         if group.canary.image_tag:
@@ -43,7 +43,7 @@ def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repo
             canary["model_repository"] = pulumi.Output.concat(
                 pulumi.Output.from_input(repository).apply(_repository_root), "/", group.canary.model_repository_path
             )
-        args["canary"] = canary  # type: ignore[typeddict-item]
+        args["canary"] = canary  # type: ignore[typeddict-item]  # built as a dict; its keys are CanaryArgs'
     return args
 
 
@@ -103,9 +103,9 @@ def build_environment(
         model_control_mode=settings.triton.model_control_mode,
         restricted_apis=list(settings.triton.restricted_apis),
         model_groups=[model_group_args(g, settings, repository) for g in settings.model_groups],
-        **server_args,  # type: ignore[typeddict-item]
+        **server_args,  # type: ignore[typeddict-item]  # the cloud's keys of TritonServerArgs, as a plain dict
     )
-    args.update(mesh_server_args(settings))  # type: ignore[typeddict-item]
+    args.update(mesh_server_args(settings))
     if admin_api_key is not None:
         args["admin_api_key"] = admin_api_key
     # Istio (if this stack installs it) first: Triton's pods need the sidecar injector, the

@@ -45,7 +45,7 @@ def receiver_args(
     for key in ("slack_channel", "email_to", "email_from", "email_smarthost", "email_auth_username"):
         value = getattr(receiver, key)
         if value is not None:
-            args[key] = value  # type: ignore[literal-required]
+            args[key] = value
     if needs_credential(args):
         args["credential"] = credential
     return args

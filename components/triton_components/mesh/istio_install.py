@@ -161,7 +161,7 @@ class IstioInstallation(pulumi.ComponentResource):
             [istiod],
         )
         self.releases = {"base": base, "istiod": istiod, "cni": cni, "gateway": gateway}
-        self.gateway_namespace = gateway.namespace  # type: ignore[assignment]
+        self.gateway_namespace = gateway.namespace
         self.gateway_selector = {"istio": gateway_name.removeprefix("istio-")}
         self.register_outputs({"gateway_namespace": self.gateway_namespace, "version": version})
 

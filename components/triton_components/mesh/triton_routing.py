@@ -138,7 +138,7 @@ class TritonRouting(pulumi.ComponentResource):
             spec={"selector": dict(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR)), "servers": servers(hosts, tls)},
             opts=child,
         )
-        gateway_name = gateway.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+        gateway_name = gateway.metadata.apply(lambda m: m["name"])
 
         for group in args["groups"]:
             k8s.apiextensions.CustomResource(
@@ -162,7 +162,7 @@ class TritonRouting(pulumi.ComponentResource):
             spec={"hosts": hosts, "gateways": [gateway_name], "http": routes({**args, "retries": retries})},
             opts=child,
         )
-        self.virtual_service_name = virtual_service.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+        self.virtual_service_name = virtual_service.metadata.apply(lambda m: m["name"])
         scheme = "https" if tls is not None else "http"
         self.url = pulumi.Output.from_input(f"{scheme}://{hosts[0]}{args.get('path_prefix', '/triton')}")
         self.register_outputs({"url": self.url, "virtual_service_name": self.virtual_service_name})

@@ -111,7 +111,7 @@ def declared_bases(cls: type) -> list[type]:
 class ContractAnalyzer(Analyzer):
     """The stock analyzer, reading each component's args contract and declared outputs."""
 
-    def analyze_component(self, component: type[pulumi.ComponentResource]):  # type: ignore[override]
+    def analyze_component(self, component: type[pulumi.ComponentResource]) -> ComponentDefinition:
         raw = inspect.get_annotations(component.__init__).get("args")
         if raw is None:
             raise TypeError(f"{component.__name__}.__init__ has no annotated 'args'")
@@ -132,7 +132,9 @@ class ContractAnalyzer(Analyzer):
                 return text
         return None
 
-    def analyze_type(self, typ: type, *, is_component_output: bool):  # type: ignore[override]
+    def analyze_type(
+        self, typ: type, *, is_component_output: bool
+    ) -> tuple[dict[str, PropertyDefinition], dict[str, str]]:
         if isinstance(typ, str):  # the stock analyze_component passes the args annotation as written
             return {}, {}
         if typing.is_typeddict(typ):
@@ -237,7 +239,9 @@ class TritonComponentProvider(ComponentProvider):
         definition = self._component_defs[component_name]
         args = self._python_args(inputs, definition.inputs, definition.inputs_mapping)
         try:
-            instance = self._components[component_name](name, args, options)  # type: ignore[call-arg]
+            # Every component here takes (name, args, opts), not ComponentResource's (type, name, props, opts).
+            component: collections.abc.Callable[..., pulumi.ComponentResource] = self._components[component_name]
+            instance = component(name, args, options)
         except Exception as error:  # any failure: the engine shows the component's own message
             raise ComponentInitError(error) from error
         return ConstructResult(instance.urn, self.get_state(instance, definition))

@@ -74,7 +74,7 @@ def sdk_class(type_: str) -> type[pulumi.CustomResource] | None:
         return getattr(importlib.import_module(".".join([root, *module_path])), name)
     except (ImportError, AttributeError):
         if package == "kubernetes":
-            return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource  # type: ignore[no-any-return]
+            return importlib.import_module("pulumi_kubernetes.apiextensions").CustomResource
         return None
 
 
@@ -119,7 +119,7 @@ def replay_program(declared: list[Declared], kind: str = "bare") -> tuple[Callab
         provider = d.type.startswith(_PROVIDER)
         kwargs = {_snake(k): (_provider_value(v) if provider else v) for k, v in d.inputs.items()}
         try:
-            return cls(names[d.urn], opts=opts, **kwargs)  # type: ignore[call-arg]
+            return cls(names[d.urn], opts=opts, **kwargs)
         except TypeError:  # a signature or required input the recorded inputs do not fit
             return None
 

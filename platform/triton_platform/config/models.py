@@ -255,7 +255,7 @@ class GkeClusterSettings(Model):
     secret_encryption: SecretEncryptionSettings = SecretEncryptionSettings()
     """Application-layer Secrets encryption of a cluster this stack creates."""
     binary_authorization: Annotated[
-        Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES],  # type: ignore[valid-type]
+        Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES],  # type: ignore[valid-type]  # pydantic takes the catalog's tuple; mypy wants literals
         from_contract(_GKE_CLUSTER, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."),
     ] = "DISABLED"
 

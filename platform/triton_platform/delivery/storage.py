@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class ObjectStore(ABC):
         """Server-side copy; the target appears whole, in one step."""
 
     @abstractmethod
-    def delete(self, keys: list[str]) -> None: ...
+    def delete(self, keys: Sequence[str]) -> None: ...
 
     @abstractmethod
     def read_text(self, key: str) -> str | None:
@@ -149,7 +150,7 @@ class S3Store(ObjectStore):
         except self._errors as error:
             raise self._fail(f"copy {source} to {target}", error) from None
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             try:
@@ -226,7 +227,7 @@ class GcsStore(ObjectStore):
         except self._exceptions.GoogleAPIError as error:
             raise self._fail(f"copy {source} to {target}", error) from None
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             try:
                 self.bucket.blob(key).delete()
@@ -274,7 +275,7 @@ class LocalStore(ObjectStore):
     def copy(self, source: str, target: str) -> None:
         self._write(target, self.root / source)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             path = self.root / key
             path.unlink(missing_ok=True)
