@@ -72,9 +72,10 @@ example: $(VENV)/.render-installed ## render examples/triton-server-only offline
 validate: $(VENV)/.render-installed ## check every stack's configuration only
 	$(BIN)/triton-platform validate
 
-test: install ## lint, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
+test: install ## lint, type check, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
 	bash tests/lab/install-prereqs
 	$(BIN)/ruff check --no-cache .
+	$(BIN)/mypy -p triton_components
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
@@ -114,7 +115,7 @@ lock: ## maintainers: re-resolve uv.lock, requirements.lock and requirements-ren
 	uv export --frozen --extra gcp --extra aws --no-hashes --no-emit-project --no-header > requirements-render.lock
 
 clean: ## remove .venv, ./rendered and caches
-	rm -rf $(VENV) rendered .pytest_cache
+	rm -rf $(VENV) rendered .pytest_cache .mypy_cache
 
 # Re-record tests/golden after an intended change, and after adding, renaming or removing a
 # Pulumi.<stack>.yaml: renders of removed stacks go, and GitLab's stack list (which cannot be

@@ -149,7 +149,7 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
             key = aws.iam.AccessKey(
                 f"{name}-key", user=user.name, opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"])
             )
-            content = pulumi.Output.secret(
+            content: pulumi.Output[str] = pulumi.Output.secret(
                 pulumi.Output.all(key.id, key.secret).apply(
                     lambda v: f"[default]\naws_access_key_id = {v[0]}\naws_secret_access_key = {v[1]}\n"
                 )

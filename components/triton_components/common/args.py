@@ -222,8 +222,8 @@ def _describe(annotation: Any) -> str:
     if origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
         return f"mapping of {_describe(params[0])} to {_describe(params[1])}" if len(params) == 2 else "mapping"
     if typing.is_typeddict(annotation):
-        return annotation.__name__
-    return getattr(annotation, "__name__", str(annotation))
+        return str(annotation.__name__)
+    return str(getattr(annotation, "__name__", annotation))
 
 
 def _show(value: Any) -> str:

@@ -8,6 +8,7 @@ GKE would refuse fails before anything is declared.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 #: accelerator type -> (machine family, GPUs per node allowed on that family when the
 #: machine type does not fix the count itself)
@@ -19,7 +20,7 @@ N1_ACCELERATORS = {
 }
 
 #: machine-type pattern -> (accelerator type, GPUs fixed by the machine type)
-_FIXED = [
+_FIXED: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], int]]] = [
     (re.compile(r"^g2-standard-(4|8|12|16|32)$"), "nvidia-l4", lambda m: 1),
     (re.compile(r"^g2-standard-24$"), "nvidia-l4", lambda m: 2),
     (re.compile(r"^g2-standard-48$"), "nvidia-l4", lambda m: 4),

@@ -2,7 +2,7 @@
 the zero-trust defaults (mTLS, authorization policies, ingress NetworkPolicies)."""
 
 from .istio_install import IstioInstallation, IstioInstallationArgs
-from .mesh_security import JwtArgs, MeshSecurity, MeshSecurityArgs
+from .mesh_security import MeshSecurity, MeshSecurityArgs
 from .routing_args import (
     CanaryRouteArgs,
     GatewayTlsArgs,
@@ -11,6 +11,7 @@ from .routing_args import (
     RouteGroupArgs,
     TritonRoutingArgs,
 )
+from .security_args import JwtArgs
 from .triton_routing import TritonRouting
 
 __all__ = [

@@ -183,7 +183,8 @@ class IstioInstallation(pulumi.ComponentResource):
             },
             opts=opts,
         )
-        return created.metadata.apply(lambda m: m["name"])
+        created_name: pulumi.Output[str] = created.metadata.apply(lambda m: m["name"])
+        return created_name
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

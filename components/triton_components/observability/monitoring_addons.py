@@ -71,15 +71,17 @@ class MonitoringAddons(pulumi.ComponentResource):
             password = random.RandomPassword(
                 f"{name}-grafana-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
+            admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
             admin = k8s.core.v1.Secret(
                 f"{name}-grafana-admin",
                 metadata={"name": "grafana-admin", "namespace": namespace, "labels": _labels.recommended_labels(name, "monitoring")},
                 type="Opaque",
-                string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(password.result)},
+                string_data={"admin-user": "admin", "admin-password": admin_password},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             waits_for: list[pulumi.Resource] = [admin]
-            credential = (stack.get("alert_receiver") or {}).get("credential")
+            receiver = stack.get("alert_receiver")
+            credential = receiver.get("credential") if receiver else None
             if credential is not None:
                 waits_for.append(
                     k8s.core.v1.Secret(
@@ -127,7 +129,8 @@ class MonitoringAddons(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return created.metadata.apply(lambda m: m["name"])
+        created_name: pulumi.Output[str] = created.metadata.apply(lambda m: m["name"])
+        return created_name
 
     def _release(
         self,

@@ -68,6 +68,6 @@ def validate_addons(args: Mapping[str, Any]) -> None:
         raise ValueError(f"prometheus_stack retention {stack['retention']!r} must look like 12h, 2d or 1w")
     receiver = (stack or {}).get("alert_receiver")
     if receiver is not None:
-        if not stack.get("alertmanager", True):
+        if not (stack or {}).get("alertmanager", True):
             raise ValueError("prometheus_stack alert_receiver is set but alertmanager is False; nothing would send to it")
         validate_receiver(receiver)

@@ -147,8 +147,9 @@ def alert_rules(
         rule("TritonGpuMemoryNearlyFull", f"{_promql.gpu_memory_ratio(sel)} > {memory:g}", name, "warning",
              f"GPU memory of a {name} pod is above {memory:.0%}",
              "Loading another model or a larger batch may fail with out-of-memory.")
-        if g.get("hpa_name"):
-            hpa = _promql.selector({"namespace": namespace, "horizontalpodautoscaler": g["hpa_name"]})
+        hpa_name = g.get("hpa_name")
+        if hpa_name:
+            hpa = _promql.selector({"namespace": namespace, "horizontalpodautoscaler": hpa_name})
             rule("TritonAutoscalerAtMaximum",
                  f"kube_horizontalpodautoscaler_status_current_replicas{hpa} >= kube_horizontalpodautoscaler_spec_max_replicas{hpa}",
                  name, "warning", f"Autoscaler of {name} is at its maximum",

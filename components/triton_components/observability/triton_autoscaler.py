@@ -149,7 +149,7 @@ hpa_name = _names.hpa_name
 
 def _fallback_replicas(args: Mapping[str, Any]) -> int:
     configured = args.get("fallback", {}).get("replicas")
-    return configured if configured is not None else max(args.get("min_replicas", 1), 1)
+    return int(configured) if configured is not None else max(int(args.get("min_replicas", 1)), 1)
 
 
 class TritonAutoscaler(pulumi.ComponentResource):

@@ -197,7 +197,7 @@ class TritonMonitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        alerts = args.get("alerts", {})
+        alerts: AlertThresholdsArgs | None = args.get("alerts", AlertThresholdsArgs())
         if alerts is not None:
             TritonAlerts(
                 f"{name}-alerts",

@@ -12,7 +12,10 @@ from typing import Any
 
 import pulumi
 
-from ..common.ports import GRPC_PORT, HTTP_PORT, METRICS_PORT
+# Re-exported: the Service and the in-cluster endpoints name the pod's ports through this module.
+from ..common.ports import GRPC_PORT as GRPC_PORT
+from ..common.ports import HTTP_PORT as HTTP_PORT
+from ..common.ports import METRICS_PORT as METRICS_PORT
 
 #: Triton's uid/gid in the NGC image (user ``triton-server``); NVIDIA's own charts run as 1000.
 TRITON_UID = 1000
@@ -160,7 +163,7 @@ def container(
                 "valueFrom": {"secretKeyRef": {"name": admin_key_secret_name, "key": ADMIN_KEY_SECRET_KEY}},
             }
         )
-    mounts = [
+    mounts: list[dict[str, Any]] = [
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
         {"name": "dshm", "mountPath": "/dev/shm"},

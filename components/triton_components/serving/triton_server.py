@@ -18,6 +18,7 @@ from ..common import labels as _labels
 from ..common import versions
 from ..common.args import check_args
 from . import triton_pod
+from .model_group_args import CredentialsSecretArgs
 from .triton_model_group import ModelGroupArgs, TritonModelGroup, validate_model_group
 
 DEFAULT_IMAGE = f"{versions.TRITON_IMAGE_REPOSITORY}:{versions.TRITON_IMAGE_TAG}"
@@ -181,7 +182,7 @@ class TritonServer(pulumi.ComponentResource):
             admin_secret_name = admin_secret.metadata.apply(lambda m: m["name"])
 
         credentials = args.get("credentials_file")
-        mounted_credentials = None
+        mounted_credentials: CredentialsSecretArgs | None = None
         if credentials is not None:
             credentials_secret = k8s.core.v1.Secret(
                 f"{name}-model-repository-credentials",
