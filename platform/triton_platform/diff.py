@@ -114,7 +114,7 @@ _CORE_V1 = {
     "ConfigMap": ("data", "binaryData"),  # never mutable here (see above)
 }
 _APPS = {"Deployment": _LABEL_SELECTOR, "DaemonSet": _LABEL_SELECTOR, "StatefulSet": _STATEFUL_SET}
-_ROLE_BINDINGS = {"RoleBinding": ("roleRef",), "ClusterRoleBinding": ("roleRef",)}
+_ROLE_BINDINGS: dict[str, tuple[str, ...]] = {"RoleBinding": ("roleRef",), "ClusterRoleBinding": ("roleRef",)}
 #: ``apiVersion`` -> kind -> input paths that force a replacement, beyond ``metadata.name``/``namespace``.
 KUBERNETES_FORCE_NEW: dict[str, dict[str, tuple[str, ...]]] = {
     "v1": _CORE_V1,
