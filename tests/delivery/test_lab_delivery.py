@@ -1,6 +1,6 @@
 """From a model folder to a live endpoint, on the real Triton and the S3/GCS emulators.
 
-Each test follows README "Serving your model" with the CLI: check, publish, the rendered Triton
+Each test follows docs/models.md, "Serving your model", with the CLI: check, publish, the rendered Triton
 loads the model from the emulated bucket and answers, a second version is published and goes live
 as the stack's model-control mode says, under a small bounded load that must see no failed request.
 The traps from Triton's tracker are reproduced on the way: a repository-API load through a Service

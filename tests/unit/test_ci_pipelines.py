@@ -241,7 +241,7 @@ def test_policy_pack_runs_in_its_own_environment():
 # hold a credential that can change a stack. Previews run in per-stack `preview-` environments whose
 # credentials are read-only; credentials that can write live only in the stack's own environment,
 # reachable from main alone. (The cloud side of the boundary, roles trusting only their environment's
-# OIDC subject, is configuration outside this repository: README, "CI/CD: who can change what".)
+# OIDC subject, is configuration outside this repository: docs/operations.md, "CI/CD: who can change what".)
 
 _OIDC_CONSUMERS = ("google-github-actions/auth@", "aws-actions/configure-aws-credentials@", "pypa/gh-action-pypi-publish@")
 _WRITES = re.compile(r"\bpulumi\s+(up|destroy|refresh|import|cancel|state|config\s+set|stack\s+rm)\b")
