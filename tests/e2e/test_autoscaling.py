@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 
-from e2e_cluster import HPA_SYNC_PERIOD_SECONDS, LocalCluster, wait_for
+from e2e_cluster import HPA_SYNC_PERIOD_SECONDS, ClusterError, LocalCluster, wait_for
 from e2e_gateway_at_zero import METRIC as GATEWAY_METRIC
 from e2e_gateway_at_zero import GatewayAtZero
 from e2e_keda import Keda
@@ -468,9 +468,10 @@ def test_an_idle_group_scales_to_zero_and_the_first_request_wakes_it(stage: Stag
     pod running on a GPU node. Timed from the first request to the Deployment's replicas 1."""
     assert stage.zero is not None
     runs = []
+    rng = random.Random()
     try:
         for i in range(WAKE_RUNS):
-            runs.append(_wake_once(stage, check_zero=i == 0))
+            runs.append(_wake_once(stage, check_zero=i == 0, rng=rng))
     finally:
         _endpoints(stage, present=True)
         stage.delete_scaled_object()
@@ -489,7 +490,7 @@ def _guarded(query: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _wake_once(stage: Stage, check_zero: bool) -> Wake:
+def _wake_once(stage: Stage, check_zero: bool, rng: random.Random) -> Wake:
     zero = stage.zero
     assert zero is not None
     rendered = zero.scaled_object
@@ -510,8 +511,11 @@ def _wake_once(stage: Stage, check_zero: bool) -> Wake:
     applied_at = datetime.now(UTC)
     applied = time.monotonic()
     stage.apply_scaled_object(names, rendered)
-    wait_for(f"KEDA to scale {stage.deployment} to 0", lambda: stage.deployment_replicas() == 0 and not stage.ready_pods(),
-             2 * polling + 45, interval=0.2)
+    try:
+        wait_for(f"KEDA to scale {stage.deployment} to 0", lambda: stage.deployment_replicas() == 0 and not stage.ready_pods(),
+                 2 * polling + 45, interval=0.2)
+    except ClusterError as error:
+        raise AssertionError(f"{error}\nScaledObject {stage.scaled_object_conditions()}\n{stage.keda.logs_tail(60)}") from error
     to_zero = round(time.monotonic() - applied, 2)
     # KEDA writes the ScaledObject's status after it scaled.
     wait_for("the ScaledObject not Active", lambda: stage.scaled_object_conditions()["Active"]["status"] == "False", 30)
@@ -523,7 +527,7 @@ def _wake_once(stage: Stage, check_zero: bool) -> Wake:
         assert inner is not None, f"{name}: {query} is not guarded by or vector(0)"
         if name != "wake-up":
             wait_for(f"{name}: Triton's series gone (the unguarded query empty)",
-                     lambda inner=inner: stage.prometheus.value(inner) is None, 60, interval=1)
+                     lambda inner=inner: stage.prometheus.value(inner) is None, 120, interval=1)
         assert stage.prometheus.value(query) == 0, (name, query)
 
     if check_zero:
@@ -548,14 +552,20 @@ def _wake_once(stage: Stage, check_zero: bool) -> Wake:
                    for r in grp["rules"] if r.get("alert") == "TritonWakeUpSignalMissing"]
         assert stage.prometheus.query(rule["expr"]) == [], rule["expr"]
 
+    # At a random point of KEDA's polling cycle (its loop starts with the ScaledObject), as a real
+    # first request would land.
+    time.sleep(rng.uniform(0, polling))
     # One request, no retry: the gateway answers 503 (no endpoints) and counts it.
     status = zero.gateway.request("/v2/health/ready")
     first = time.monotonic()
     assert status == 503, status
     crossed = None
     while time.monotonic() - first < WAKE_BOUND_SECONDS:
-        if stage.deployment_replicas() >= 1:
-            break
+        try:
+            if stage.deployment_replicas() >= 1:
+                break
+        except (TimeoutError, urllib.error.URLError):
+            pass  # a busy machine's API server answers late; keep polling until the bound
         if crossed is None:
             value = stage.prometheus.value(queries["wake-up"])
             if value is not None and value > activation:
