@@ -75,7 +75,7 @@ validate: $(VENV)/.render-installed ## check every stack's configuration only
 test: install ## lint, type check, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
 	bash tests/lab/install-prereqs
 	$(BIN)/ruff check --no-cache .
-	$(BIN)/mypy -p triton_components
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 

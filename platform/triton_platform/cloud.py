@@ -29,15 +29,19 @@ class CloudLayer:
 class GpuNodes(Protocol):
     """What a GPU node pool/group exposes for scheduling (GkeGpuNodePool, EksGpuNodeGroup)."""
 
-    tolerations: list[dict[str, Any]]
-    node_selector: dict[str, str]
+    @property
+    def tolerations(self) -> list[dict[str, Any]]: ...
+    @property
+    def node_selector(self) -> dict[str, str]: ...
 
 
 class ModelReader(Protocol):
     """What a model-reader identity exposes (GcpModelReaderIdentity, AwsModelReaderIdentity)."""
 
-    service_account_annotations: dict[str, pulumi.Output[str]]
-    credentials_file: dict[str, Any] | None
+    @property
+    def service_account_annotations(self) -> dict[str, pulumi.Output[str]]: ...
+    @property
+    def credentials_file(self) -> dict[str, Any] | None: ...
 
 
 def triton_wiring(nodes: GpuNodes, identity: ModelReader, **extra: Any) -> dict[str, Any]:

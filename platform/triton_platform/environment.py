@@ -76,6 +76,7 @@ def build_environment(
     outputs: dict[str, Any] = {"environment": settings.environment.value, "cloud": settings.cloud}
     server_args: dict[str, Any] = {}
     opts: pulumi.ResourceOptions | None = None
+    repository: pulumi.Input[str]
 
     cloud = _build_cloud(settings)
     if cloud is not None:

@@ -67,7 +67,9 @@ def addons_args(settings: PlatformSettings, alert_receiver_secret: pulumi.Input[
         }
         receiver = settings.observability.alerts.receiver
         if receiver is not None:
-            args["prometheus_stack"]["alert_receiver"] = receiver_args(receiver, alert_receiver_secret)
+            prometheus_stack = args["prometheus_stack"]
+            assert prometheus_stack is not None  # set just above
+            prometheus_stack["alert_receiver"] = receiver_args(receiver, alert_receiver_secret)
     return args or None
 
 

@@ -262,7 +262,8 @@ class RenderMocks(pulumi.runtime.Mocks):
             return args.resource_id, CLUSTER_READS[args.typ]
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    # The SDK declares a (result, failures) pair but takes a plain result dict as well.
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "gcp:organizations/getProject:getProject":
             project = str(args.args.get("projectId", "project"))
             number = int(hashlib.sha256(project.encode()).hexdigest()[:8], 16)

@@ -55,7 +55,7 @@ def installed_bytes(dist: metadata.Distribution) -> tuple[int, int]:
     for entry in dist.files or []:
         size = entry.size
         if size is None:
-            path = dist.locate_file(entry)
+            path = str(dist.locate_file(entry))
             size = os.path.getsize(path) if os.path.isfile(path) else 0
         total += size
         if entry.suffix == ".pyc":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
@@ -39,7 +39,7 @@ class Environment(str, Enum):  # noqa: UP042 - StrEnum changes what str() and fo
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         # Config gives the name as text; strict mode alone would want an Environment instance.
         schema = handler(source)
-        schema["strict"] = False
+        cast(dict[str, Any], schema)["strict"] = False
         return schema
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple, cast
 
 from pydantic import AfterValidator, Field
 
@@ -148,7 +148,7 @@ class TritonSettings(Model):
     section, forbidden with one (the stack creates the bucket)."""
     model_control_mode: Literal["none", "explicit"] = "none"
     """``explicit`` loads only each group's ``models``; ``none`` loads the whole repository."""
-    restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: list(DEFAULT_RESTRICTED_APIS))
+    restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: cast(list[RestrictableApi], list(DEFAULT_RESTRICTED_APIS)))
     """Triton API groups that need the admin key (``adminApiKey``); ``health`` is never restrictable."""
     egress: EgressSettings = EgressSettings()
     """What Triton's pods may reach beyond DNS, istiod, their identity's metadata endpoint and public HTTPS."""

@@ -7,13 +7,13 @@ wildcard host in prod), each naming the one key a user has to change.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import AfterValidator, Field
 
 from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
-from triton_components.mesh.routing_args import GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
+from triton_components.mesh.routing_args import DEFAULT_RETRY_ON, GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
 from triton_components.mesh.security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
 from .base import Model
@@ -171,7 +171,7 @@ class RetrySettings(Model):
     ] = 30
     # The default retries only failures where Triton never saw the request.
     retry_on: Annotated[list[RetryCondition], Field(min_length=1), from_contract(RetryArgs, "retry_on")] = Field(
-        default_factory=lambda: ["connect-failure", "refused-stream", "unavailable"]
+        default_factory=lambda: cast(list[RetryCondition], list(DEFAULT_RETRY_ON))
     )
 
 

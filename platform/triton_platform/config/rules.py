@@ -217,19 +217,19 @@ def _created_cluster(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]
             False,
             "prod clusters encrypt Secrets with a Cloud KMS key (CIS GKE Benchmark 5.3.1); remove the key",
         )
-    key = encryption.kms_key_name
-    if key is None:
+    kms_key = encryption.kms_key_name
+    if kms_key is None:
         return
     if not encryption.enabled:
         yield Problem(
-            (*at, "secretEncryption", "kmsKeyName"), key, "names a key, but secretEncryption.enabled is false; remove one of the two"
+            (*at, "secretEncryption", "kmsKeyName"), kms_key, "names a key, but secretEncryption.enabled is false; remove one of the two"
         )
     region = catalog.region_of(cluster.location)
-    if catalog.kms_key_location(key) != region:
+    if catalog.kms_key_location(kms_key) != region:
         yield Problem(
             (*at, "secretEncryption", "kmsKeyName"),
-            key,
-            f"the key is in {catalog.kms_key_location(key)}, but GKE encrypts the Secrets of a cluster in "
+            kms_key,
+            f"the key is in {catalog.kms_key_location(kms_key)}, but GKE encrypts the Secrets of a cluster in "
             f"{cluster.location} only with a key of {region}: give a key from {region}",
         )
 

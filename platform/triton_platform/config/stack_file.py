@@ -211,6 +211,8 @@ class _Document:
 class _NonTextKey(str):
     """A mapping key written as a number, boolean or null, as the engine's text, remembering the value."""
 
+    original: Any
+
     def __new__(cls, text: str, original: Any) -> _NonTextKey:
         key = super().__new__(cls, text)
         key.original = original

@@ -153,8 +153,8 @@ def _publish(args: argparse.Namespace) -> int:
             continue
         print()
         print(f"{model.name} version(s) {model.versions} are in {location.url}/{model.name}/.")
-        group = args.group or ctx.group_of_model(model.name) or (spec.name if spec else None)
-        print("\n".join(next_steps(ctx, model.name, group, track)))
+        model_group = args.group or ctx.group_of_model(model.name) or (spec.name if spec else None)
+        print("\n".join(next_steps(ctx, model.name, model_group, track)))
         print("Endpoints:")
         print("\n".join(f"  {line}" for line in endpoints(ctx, model.name, track)))
     return 0
