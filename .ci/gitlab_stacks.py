@@ -45,10 +45,12 @@ def problem(root: Path) -> str | None:
     missing = [s for s in wanted if s not in listed]
     extra = [s for s in listed if s not in wanted]
     what = "; ".join(
-        part for part in (
+        part
+        for part in (
             f"lacks {', '.join(missing)}" if missing else "",
             f"still lists {', '.join(extra)}" if extra else "",
-        ) if part
+        )
+        if part
     )
     return f".gitlab-ci.yml: the .pulumi job's STACK list {what} (the stacks with a gcp or aws section); {FIX}"
 

@@ -92,33 +92,53 @@ def main() -> int:
         detections = [m.detection_seconds for m in ms if m.detection_seconds is not None]
         falls = [m.fall_seconds for m in ms if m.fall_seconds is not None]
         worst = max(detections) if detections else None
-        rows.append({
-            "scenario": sc.covers[0] if len(sc.covers) == 1 else ", ".join(sc.covers),
-            "trigger": sc.trigger["name"], "scrape_s": sc.scrape_seconds, "window_s": sc.window_seconds,
-            "threshold": sc.threshold, "extra_args": list(sc.extra_args),
-            "level": round(statistics.mean(m.level for m in ms), 1), "overload": round(statistics.mean(m.overload for m in ms), 2),
-            "detection_s": [round(d, 1) for d in detections],
-            "estimate_detection_s": round(statistics.mean(m.estimate_detection_seconds for m in ms), 1),
-            "decision_worst_s": round(worst + reaction_time.HPA_SYNC_PERIOD_SECONDS, 1) if worst is not None else None,
-            "fall_s": [round(f, 1) for f in falls],
-            "meets_goal": worst is not None and worst + reaction_time.HPA_SYNC_PERIOD_SECONDS <= GOAL_SECONDS,
-        })
-    payload = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "elapsed_s": round(time.time() - started),
-               "goal_s": GOAL_SECONDS, "hpa_sync_s": reaction_time.HPA_SYNC_PERIOD_SECONDS,
-               "service_time_ms": reaction.SERVICE_TIME_MS, "repeat": args.repeat,
-               "triton": "2.51.0 (24.10, from nvidia-pytriton 0.7.0)",
-               "rows": rows, "raw": [reaction.as_json(run) for run in runs]}
+        rows.append(
+            {
+                "scenario": sc.covers[0] if len(sc.covers) == 1 else ", ".join(sc.covers),
+                "trigger": sc.trigger["name"],
+                "scrape_s": sc.scrape_seconds,
+                "window_s": sc.window_seconds,
+                "threshold": sc.threshold,
+                "extra_args": list(sc.extra_args),
+                "level": round(statistics.mean(m.level for m in ms), 1),
+                "overload": round(statistics.mean(m.overload for m in ms), 2),
+                "detection_s": [round(d, 1) for d in detections],
+                "estimate_detection_s": round(statistics.mean(m.estimate_detection_seconds for m in ms), 1),
+                "decision_worst_s": round(worst + reaction_time.HPA_SYNC_PERIOD_SECONDS, 1)
+                if worst is not None
+                else None,
+                "fall_s": [round(f, 1) for f in falls],
+                "meets_goal": worst is not None and worst + reaction_time.HPA_SYNC_PERIOD_SECONDS <= GOAL_SECONDS,
+            }
+        )
+    payload = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed_s": round(time.time() - started),
+        "goal_s": GOAL_SECONDS,
+        "hpa_sync_s": reaction_time.HPA_SYNC_PERIOD_SECONDS,
+        "service_time_ms": reaction.SERVICE_TIME_MS,
+        "repeat": args.repeat,
+        "triton": "2.51.0 (24.10, from nvidia-pytriton 0.7.0)",
+        "rows": rows,
+        "raw": [reaction.as_json(run) for run in runs],
+    }
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
-    print(f"{'scenario':58} {'trigger':16} {'scrape':>6} {'window':>6} {'x':>5} {'detected after (s)':>20} {'estimate':>8} "
-          f"{'decision':>8}  goal {GOAL_SECONDS} s")
+    print(
+        f"{'scenario':58} {'trigger':16} {'scrape':>6} {'window':>6} {'x':>5} {'detected after (s)':>20} {'estimate':>8} "
+        f"{'decision':>8}  goal {GOAL_SECONDS} s"
+    )
     for r in rows:
         detected = ", ".join(f"{d:g}" for d in r["detection_s"]) or "never"
         decision = f"{r['decision_worst_s']:g}" if r["decision_worst_s"] is not None else "-"
-        print(f"{r['scenario'][:58]:58} {r['trigger']:16} {r['scrape_s']:>6g} {r['window_s']:>6g} {r['overload']:>5g} "
-              f"{detected:>20} {r['estimate_detection_s']:>8g} {decision:>8}  {'meets' if r['meets_goal'] else 'misses'}")
-    print(f"decision = slowest detection + HPA sync {reaction_time.HPA_SYNC_PERIOD_SECONDS} s (KEDA polling 0: metrics not cached); "
-          f"written to {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+        print(
+            f"{r['scenario'][:58]:58} {r['trigger']:16} {r['scrape_s']:>6g} {r['window_s']:>6g} {r['overload']:>5g} "
+            f"{detected:>20} {r['estimate_detection_s']:>8g} {decision:>8}  {'meets' if r['meets_goal'] else 'misses'}"
+        )
+    print(
+        f"decision = slowest detection + HPA sync {reaction_time.HPA_SYNC_PERIOD_SECONDS} s (KEDA polling 0: metrics not cached); "
+        f"written to {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}"
+    )
     return 0
 
 

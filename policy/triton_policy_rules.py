@@ -423,8 +423,9 @@ def _s3_buckets_blocked(resources: Sequence[StackResource]) -> Iterator[Violatio
     buckets = [r for r in resources if r.type in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")]
     blocks = [r for r in resources if r.type == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]
     for bucket in buckets:
-        if not any(bucket.id in block.depends_on or block.props.get("bucket") == bucket.props.get("bucket")
-                   for block in blocks):
+        if not any(
+            bucket.id in block.depends_on or block.props.get("bucket") == bucket.props.get("bucket") for block in blocks
+        ):
             yield Violation(
                 "no-public-bucket",
                 "S3 bucket has no BucketPublicAccessBlock in this stack; add one with all four settings true",
@@ -437,7 +438,8 @@ def _mesh_has_strict_mtls(resources: Sequence[StackResource]) -> Iterator[Violat
     if not istio:
         return
     strict = [
-        r for r in istio
+        r
+        for r in istio
         if _kind(r.type, r.props) == "PeerAuthentication"
         and _map(_map(r.props.get("spec")).get("mtls")).get("mode") == "STRICT"
         and not _map(r.props.get("spec")).get("selector")

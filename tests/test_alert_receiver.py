@@ -97,34 +97,79 @@ OBS = {"enabled": True, "addons": {"prometheusStack": True}}
 @pytest.mark.parametrize(
     ("observability", "secret", "expected"),
     [
-        ({**OBS, "alerts": {"receiver": {"kind": "email"}}}, False, [
-            f"{RECEIVER}.emailTo = (not set): is required for kind email: an email address",
-            f"{RECEIVER}.emailFrom = (not set): is required for kind email: an email address",
-            f"{RECEIVER}.emailSmarthost = (not set): is required for kind email: the SMTP server as host:port, "
-            "e.g. smtp.example.com:587",
-        ]),
-        ({**OBS, "alerts": {"receiver": {"kind": "email", "emailTo": "oncall", "emailFrom": "am@acme.test",
-                                          "emailSmarthost": "smtp.acme.test"}}}, False, [
-            f"{RECEIVER}.emailTo = 'oncall': must be an email address",
-            f"{RECEIVER}.emailSmarthost = 'smtp.acme.test': must be the SMTP server as host:port, e.g. smtp.example.com:587",
-        ]),
-        ({**OBS, "alerts": {"receiver": {"kind": "webhook", "slackChannel": "#ml"}}}, True, [
-            f"{RECEIVER}.slackChannel = '#ml': applies only to kind slack, not webhook; remove it",
-        ]),
-        ({**OBS, "alerts": {"receiver": {"kind": "email", "emailTo": "oncall@acme.test", "emailFrom": "am@acme.test",
-                                          "emailSmarthost": "smtp.acme.test:587"}}}, True, [
-            "triton-platform:alertReceiverSecret = '[secret]': is read only as the SMTP password of "
-            "observability.alerts.receiver.emailAuthUsername, which is not set; set that or remove this key",
-        ]),
-        ({"enabled": True, "addons": {"prometheusStack": True, "alertmanager": False},
-          "alerts": {"receiver": {"kind": "slack"}}}, True, [
-            f"{RECEIVER}.kind = 'slack': has no effect: this stack installs no Alertmanager (it needs "
-            "observability.enabled, addons.prometheusStack and addons.alertmanager true); configure your own "
-            "Alertmanager or remove the receiver",
-        ]),
-        ({**OBS, "alerts": {"receiver": {"kind": "opsgenie"}}}, False, [
-            f"{RECEIVER}.kind = 'opsgenie': Input should be 'webhook', 'slack', 'pagerduty' or 'email'",
-        ]),
+        (
+            {**OBS, "alerts": {"receiver": {"kind": "email"}}},
+            False,
+            [
+                f"{RECEIVER}.emailTo = (not set): is required for kind email: an email address",
+                f"{RECEIVER}.emailFrom = (not set): is required for kind email: an email address",
+                f"{RECEIVER}.emailSmarthost = (not set): is required for kind email: the SMTP server as host:port, "
+                "e.g. smtp.example.com:587",
+            ],
+        ),
+        (
+            {
+                **OBS,
+                "alerts": {
+                    "receiver": {
+                        "kind": "email",
+                        "emailTo": "oncall",
+                        "emailFrom": "am@acme.test",
+                        "emailSmarthost": "smtp.acme.test",
+                    }
+                },
+            },
+            False,
+            [
+                f"{RECEIVER}.emailTo = 'oncall': must be an email address",
+                f"{RECEIVER}.emailSmarthost = 'smtp.acme.test': must be the SMTP server as host:port, e.g. smtp.example.com:587",
+            ],
+        ),
+        (
+            {**OBS, "alerts": {"receiver": {"kind": "webhook", "slackChannel": "#ml"}}},
+            True,
+            [
+                f"{RECEIVER}.slackChannel = '#ml': applies only to kind slack, not webhook; remove it",
+            ],
+        ),
+        (
+            {
+                **OBS,
+                "alerts": {
+                    "receiver": {
+                        "kind": "email",
+                        "emailTo": "oncall@acme.test",
+                        "emailFrom": "am@acme.test",
+                        "emailSmarthost": "smtp.acme.test:587",
+                    }
+                },
+            },
+            True,
+            [
+                "triton-platform:alertReceiverSecret = '[secret]': is read only as the SMTP password of "
+                "observability.alerts.receiver.emailAuthUsername, which is not set; set that or remove this key",
+            ],
+        ),
+        (
+            {
+                "enabled": True,
+                "addons": {"prometheusStack": True, "alertmanager": False},
+                "alerts": {"receiver": {"kind": "slack"}},
+            },
+            True,
+            [
+                f"{RECEIVER}.kind = 'slack': has no effect: this stack installs no Alertmanager (it needs "
+                "observability.enabled, addons.prometheusStack and addons.alertmanager true); configure your own "
+                "Alertmanager or remove the receiver",
+            ],
+        ),
+        (
+            {**OBS, "alerts": {"receiver": {"kind": "opsgenie"}}},
+            False,
+            [
+                f"{RECEIVER}.kind = 'opsgenie': Input should be 'webhook', 'slack', 'pagerduty' or 'email'",
+            ],
+        ),
     ],
     ids=["email-incomplete", "email-malformed", "foreign-field", "unneeded-secret", "no-alertmanager", "unknown-kind"],
 )
@@ -140,11 +185,23 @@ def test_bad_receivers_get_one_line_each(observability, secret, expected):
 
 
 def test_an_email_receiver_without_smtp_auth_needs_no_secret():
-    receiver = {"kind": "email", "emailTo": "oncall@acme.test", "emailFrom": "am@acme.test", "emailSmarthost": "smtp.acme.test:25"}
-    config = env("dev", triton={"modelRepository": "gs://models/repo"}, observability={**OBS, "alerts": {"receiver": receiver}})
+    receiver = {
+        "kind": "email",
+        "emailTo": "oncall@acme.test",
+        "emailFrom": "am@acme.test",
+        "emailSmarthost": "smtp.acme.test:25",
+    }
+    config = env(
+        "dev", triton={"modelRepository": "gs://models/repo"}, observability={**OBS, "alerts": {"receiver": receiver}}
+    )
     assert load_settings(config, "Pulumi.test.yaml").observability.alerts.receiver.email_to == "oncall@acme.test"
-    assert problems(env("dev", triton={"modelRepository": "gs://models/repo"},
-                        observability={**OBS, "alerts": {"receiver": {**receiver, "emailAuthUsername": "am"}}})) == [
+    assert problems(
+        env(
+            "dev",
+            triton={"modelRepository": "gs://models/repo"},
+            observability={**OBS, "alerts": {"receiver": {**receiver, "emailAuthUsername": "am"}}},
+        )
+    ) == [
         "triton-platform:alertReceiverSecret = (not set): is required by observability.alerts.receiver.kind email: "
         f"the SMTP password of email_auth_username; set it with {SET_SECRET}"
     ]
@@ -177,7 +234,8 @@ def test_the_prod_render_routes_every_alert_to_pagerduty_and_keeps_the_key_out_o
     assert config["route"]["receiver"] == "platform"
     assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "null"]  # Watchdog, InfoInhibitor only
     assert config["receivers"][1] == {
-        "name": "platform", "pagerduty_configs": [{"routing_key_file": key_file, "send_resolved": True}]
+        "name": "platform",
+        "pagerduty_configs": [{"routing_key_file": key_file, "send_resolved": True}],
     }
     secret = inputs(render, SECRET, "monitoring-addons-alertmanager-receiver")
     assert secret["metadata"] == {**secret["metadata"], "name": "alertmanager-receiver", "namespace": "monitoring"}
@@ -185,5 +243,7 @@ def test_the_prod_render_routes_every_alert_to_pagerduty_and_keeps_the_key_out_o
     out = write_render(render, tmp_path)
     written = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
     assert "alertmanager-receiver" in written and "[secret]" in written
-    ciphertext = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["triton-platform:alertReceiverSecret"]["secure"]
+    ciphertext = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"][
+        "triton-platform:alertReceiverSecret"
+    ]["secure"]
     assert ciphertext not in written

@@ -166,8 +166,13 @@ def test_one_broken_stack_never_stops_the_others_and_no_traceback_reaches_the_us
     (project / BROKEN).write_bytes(b"config:\n\x00")
     (project / "Pulumi.z-good.yaml").write_text(GOOD)
     for command in (["validate"], ["render", "--out", "out"]):
-        result = subprocess.run([sys.executable, "-m", "triton_platform.cli", *command],
-                                cwd=project, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "triton_platform.cli", *command],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.splitlines() == [
@@ -184,7 +189,9 @@ def test_render_out_pointing_at_a_file_is_one_message_and_renders_nothing(projec
     (project / "out").write_text("not a directory\n")
     code, out, err = cli(capsys, "render", "--out", "out")
     assert (code, out) == (2, "")
-    assert err == "triton-platform render: --out out is a file, not a directory; give a directory (created if missing)\n"
+    assert (
+        err == "triton-platform render: --out out is a file, not a directory; give a directory (created if missing)\n"
+    )
     code, out, err = cli(capsys, "render", "--out", "out/sub")
     assert (code, out) == (2, "")
     assert err == (
@@ -254,16 +261,25 @@ def validate_file(project: Path, capsys, text: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("group", "expected"),
     [
-        ("{name: a, replicas: true}", "triton-platform:modelGroups[0].replicas = true: Input should be a valid integer"),
+        (
+            "{name: a, replicas: true}",
+            "triton-platform:modelGroups[0].replicas = true: Input should be a valid integer",
+        ),
         ("{name: a, replicas: '2'}", "triton-platform:modelGroups[0].replicas = '2': Input should be a valid integer"),
         ("{name: a, replicas: 2.5}", "triton-platform:modelGroups[0].replicas = 2.5: Input should be a valid integer"),
-        ("{name: a, acceptSingleReplica: 1}",
-         "triton-platform:modelGroups[0].acceptSingleReplica = 1: Input should be a valid boolean"),
+        (
+            "{name: a, acceptSingleReplica: 1}",
+            "triton-platform:modelGroups[0].acceptSingleReplica = 1: Input should be a valid boolean",
+        ),
         # YAML 1.2, as the Pulumi CLI reads it: "yes" and "on" are text, not booleans.
-        ("{name: a, acceptSingleReplica: yes}",
-         "triton-platform:modelGroups[0].acceptSingleReplica = 'yes': Input should be a valid boolean"),
-        ("{name: a, acceptSingleReplica: on}",
-         "triton-platform:modelGroups[0].acceptSingleReplica = 'on': Input should be a valid boolean"),
+        (
+            "{name: a, acceptSingleReplica: yes}",
+            "triton-platform:modelGroups[0].acceptSingleReplica = 'yes': Input should be a valid boolean",
+        ),
+        (
+            "{name: a, acceptSingleReplica: on}",
+            "triton-platform:modelGroups[0].acceptSingleReplica = 'on': Input should be a valid boolean",
+        ),
     ],
 )
 def test_a_boolean_is_not_a_count_and_a_number_is_not_a_boolean(project, capsys, group, expected):
@@ -273,38 +289,51 @@ def test_a_boolean_is_not_a_count_and_a_number_is_not_a_boolean(project, capsys,
 
 def test_a_key_given_twice_is_an_error_naming_the_lines(project, capsys):
     code, err = validate_file(
-        project, capsys,
+        project,
+        capsys,
         GOOD + "  triton-platform:environment: prod\n"
         "  triton-platform:modelGroups:\n    - name: a\n      replicas: 1\n      cpu: '2'\n      replicas: 3\n",
     )
-    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (2 problems):\n"
+    assert (code, err) == (
+        1,
+        "Invalid configuration in Pulumi.broken.yaml (2 problems):\n"
         "  - line 5: triton-platform:environment is given twice in one mapping (first on line 2); YAML would "
         "silently keep the last one, so remove one\n"
         "  - line 10: replicas is given twice in one mapping (first on line 8); YAML would silently keep the last "
-        "one, so remove one\n")
+        "one, so remove one\n",
+    )
 
 
 def test_keys_outside_the_namespace_are_errors_unless_a_provider_reads_them(project, capsys):
-    providers = ("  gcp:project: acme\n  aws:region: us-east-1\n  kubernetes:context: kind\n  pulumi:tags: {a: b}\n"
-                 "  random:x: y\n")
+    providers = (
+        "  gcp:project: acme\n  aws:region: us-east-1\n  kubernetes:context: kind\n  pulumi:tags: {a: b}\n"
+        "  random:x: y\n"
+    )
     code, err = validate_file(project, capsys, GOOD + providers)
     assert (code, err) == (0, "")
     # A key without a namespace is the project's, as the CLI reads it: modelGroups is checked as ours.
-    code, err = validate_file(project, capsys, GOOD + "  modelGroups: []\n  tritonplatform:mesh: {}\n"
-                              "  datadog:apiKey: x\n")
-    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (3 problems):\n"
+    code, err = validate_file(
+        project, capsys, GOOD + "  modelGroups: []\n  tritonplatform:mesh: {}\n  datadog:apiKey: x\n"
+    )
+    assert (code, err) == (
+        1,
+        "Invalid configuration in Pulumi.broken.yaml (3 problems):\n"
         "  - tritonplatform:mesh: no program reads the namespace 'tritonplatform'; did you mean triton-platform:mesh? "
         "This stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n"
         "  - datadog:apiKey: no program reads the namespace 'datadog'; "
         "this stack reads triton-platform and the providers' aws, gcp, kubernetes, pulumi, random\n"
-        "  - triton-platform:modelGroups = []: List should have at least 1 item after validation, not 0\n")
+        "  - triton-platform:modelGroups = []: List should have at least 1 item after validation, not 0\n",
+    )
 
 
 def test_an_unknown_top_level_key_is_an_error(project, capsys):
     code, err = validate_file(project, capsys, "confg:\n  triton-platform:environment: dev\nencryptionsalt: x\n")
-    assert (code, err) == (1, "Invalid configuration in Pulumi.broken.yaml (1 problem):\n"
+    assert (code, err) == (
+        1,
+        "Invalid configuration in Pulumi.broken.yaml (1 problem):\n"
         "  - line 1: confg is not a stack-file key; did you mean config? a stack file holds config, environment, "
-        "secretsprovider, encryptedkey, encryptionsalt\n")
+        "secretsprovider, encryptedkey, encryptionsalt\n",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,10 +348,55 @@ FUZZ = "Pulumi.fuzz.yaml"
 SEED = (ROOT / "Pulumi.staging.yaml").read_bytes()
 #: Pieces YAML gives meaning to, and pieces of stack files, so generated text reaches deep.
 TOKENS = [
-    "config", ":", " ", "  ", "\t", "\n", "- ", "[", "]", "{", "}", ",", "#", "'", '"', "&a ", "*a", "!!int ",
-    "!!binary ", "!!set ", "? ", "<<: ", "|", ">", "---\n", "...", "%YAML 1.1\n", "\\", "triton-platform:",
-    "environment", "dev", "prod", "modelGroups", "name", "replicas", "true", "null", "1", "-3", "1e400",
-    "2024-01-01", "0x1F", "gcp:project", "secure", "\x00", "\x01", "\ufeff", "é", "\U0001F600",
+    "config",
+    ":",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "#",
+    "'",
+    '"',
+    "&a ",
+    "*a",
+    "!!int ",
+    "!!binary ",
+    "!!set ",
+    "? ",
+    "<<: ",
+    "|",
+    ">",
+    "---\n",
+    "...",
+    "%YAML 1.1\n",
+    "\\",
+    "triton-platform:",
+    "environment",
+    "dev",
+    "prod",
+    "modelGroups",
+    "name",
+    "replicas",
+    "true",
+    "null",
+    "1",
+    "-3",
+    "1e400",
+    "2024-01-01",
+    "0x1F",
+    "gcp:project",
+    "secure",
+    "\x00",
+    "\x01",
+    "\ufeff",
+    "é",
+    "\U0001f600",
 ]
 yaml_like = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join).map(str.encode)
 
@@ -351,15 +425,25 @@ def assert_no_traceback_and_file_named(project: Path, capsys, content: bytes, *a
         assert err == "" and out.startswith("fuzz: ")
     else:
         assert code == 1 and out == "", (content, out)
-        assert err.startswith(("Cannot read Pulumi.fuzz.yaml: ", "Invalid configuration in Pulumi.fuzz.yaml (",
-                               "Validating Pulumi.fuzz.yaml failed: ", "Rendering Pulumi.fuzz.yaml failed: ")), err
+        assert err.startswith(
+            (
+                "Cannot read Pulumi.fuzz.yaml: ",
+                "Invalid configuration in Pulumi.fuzz.yaml (",
+                "Validating Pulumi.fuzz.yaml failed: ",
+                "Rendering Pulumi.fuzz.yaml failed: ",
+            )
+        ), err
         assert "Traceback" not in err
 
 
 def fuzz(max_examples: int) -> settings:
     # The fixtures are the same folder for every example (the file is rewritten each time).
-    return settings(max_examples=max_examples, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
 
 
 @fuzz(max_examples=300)
@@ -381,6 +465,10 @@ def test_a_new_render_replaces_the_render_files_and_keeps_anything_else(project,
     (project / "out" / "dev" / "notes.txt").write_text("mine")
     assert cli(capsys, "render", "--out", "out")[0] == 0
     assert sorted(p.name for p in (project / "out").iterdir()) == ["dev"]
-    assert sorted(p.name for p in (project / "out" / "dev").iterdir()) == ["manifests.yaml", "notes.txt", "resources.json"]
+    assert sorted(p.name for p in (project / "out" / "dev").iterdir()) == [
+        "manifests.yaml",
+        "notes.txt",
+        "resources.json",
+    ]
     assert json.loads((project / "out" / "dev" / "resources.json").read_text())["stack"] == "dev"
     assert (project / "out" / "dev" / "notes.txt").read_text() == "mine"

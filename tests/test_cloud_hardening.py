@@ -51,7 +51,9 @@ def problems(config: Config) -> list[str]:
 
 
 def test_a_bottlerocket_node_group_gets_its_data_volume_sized_and_no_second_device_plugin():
-    config = _stack_with("dev-aws", "aws", {"gpuNodeGroup": {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "diskSizeGb": 400}})
+    config = _stack_with(
+        "dev-aws", "aws", {"gpuNodeGroup": {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "diskSizeGb": 400}}
+    )
     render = _render(config, "dev-aws")
     template = inputs(render, "aws:ec2/launchTemplate:LaunchTemplate")
     volumes = {m["deviceName"]: m["ebs"] for m in template["blockDeviceMappings"]}
@@ -66,8 +68,9 @@ def test_the_committed_al2023_stack_keeps_the_device_plugin_chart():
 
 
 def test_a_second_device_plugin_on_bottlerocket_is_refused():
-    config = _stack_with("dev-aws", "aws", {"gpuNodeGroup": {"amiType": "BOTTLEROCKET_x86_64_NVIDIA",
-                                                             "installDevicePlugin": True}})
+    config = _stack_with(
+        "dev-aws", "aws", {"gpuNodeGroup": {"amiType": "BOTTLEROCKET_x86_64_NVIDIA", "installDevicePlugin": True}}
+    )
     assert problems(config) == [
         "triton-platform:aws.gpuNodeGroup.installDevicePlugin = true: BOTTLEROCKET_x86_64_NVIDIA nodes run NVIDIA's "
         "device plugin themselves, and a second plugin for nvidia.com/gpu would fight it; remove the key"
@@ -88,7 +91,10 @@ def test_a_created_prod_cluster_opens_the_webhook_ports_and_encrypts_secrets_wit
     assert rule["sourceRanges"] == [cluster["privateClusterConfig"]["masterIpv4CidrBlock"]]
     assert rule["allows"] == [{"protocol": "tcp", "ports": ["15017", "9443", "6443"]}]
     key = inputs(render, "gcp:kms/cryptoKey:CryptoKey")
-    assert cluster["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": f"{key['keyRing']}/cryptoKeys/{key['name']}"}
+    assert cluster["databaseEncryption"] == {
+        "state": "ENCRYPTED",
+        "keyName": f"{key['keyRing']}/cryptoKeys/{key['name']}",
+    }
     assert cluster["binaryAuthorization"] == {"evaluationMode": "DISABLED"}
     apis = sorted(r["inputs"]["service"] for r in render.find("gcp:projects/service:Service"))
     assert "cloudkms.googleapis.com" in apis and "binaryauthorization.googleapis.com" not in apis
@@ -100,19 +106,32 @@ def test_a_created_prod_cluster_opens_the_webhook_ports_and_encrypts_secrets_wit
 def test_binary_authorization_enforcement_enables_its_api_first():
     render = _render(_created("staging", {"binaryAuthorization": "PROJECT_SINGLETON_POLICY_ENFORCE"}), "staging")
     assert inputs(render, "gcp:container/cluster:Cluster")["binaryAuthorization"] == {
-        "evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
-    api = [r for r in render.find("gcp:projects/service:Service") if r["inputs"]["service"] == "binaryauthorization.googleapis.com"]
+        "evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"
+    }
+    api = [
+        r
+        for r in render.find("gcp:projects/service:Service")
+        if r["inputs"]["service"] == "binaryauthorization.googleapis.com"
+    ]
     assert len(api) == 1
     # The cluster's component waits for the API; its children register only after it.
-    assert f"gcp:projects/service:Service::{api[0]['name']}" in render.find("tritonplatform:index:GkeCluster")[0]["dependsOn"]
+    assert (
+        f"gcp:projects/service:Service::{api[0]['name']}"
+        in render.find("tritonplatform:index:GkeCluster")[0]["dependsOn"]
+    )
 
 
 def test_a_key_given_by_name_is_used_and_no_key_ring_is_created():
     key = "projects/acme-security/locations/us-central1/keyRings/gke/cryptoKeys/ml-staging"
     render = _render(_created("staging", {"secretEncryption": {"kmsKeyName": key}}), "staging")
-    assert inputs(render, "gcp:container/cluster:Cluster")["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": key}
+    assert inputs(render, "gcp:container/cluster:Cluster")["databaseEncryption"] == {
+        "state": "ENCRYPTED",
+        "keyName": key,
+    }
     assert not render.find("gcp:kms/keyRing:KeyRing")
-    assert "cloudkms.googleapis.com" not in [r["inputs"]["service"] for r in render.find("gcp:projects/service:Service")]
+    assert "cloudkms.googleapis.com" not in [
+        r["inputs"]["service"] for r in render.find("gcp:projects/service:Service")
+    ]
 
 
 def test_the_committed_stacks_use_existing_clusters_and_declare_none_of_this():
@@ -147,13 +166,18 @@ def test_a_key_with_encryption_off_is_refused():
 
 
 def test_cluster_settings_on_a_cluster_the_stack_does_not_create_are_refused():
-    config = _stack_with("staging", "gcp", {"cluster": {"binaryAuthorization": "PROJECT_SINGLETON_POLICY_ENFORCE",
-                                                        "secretEncryption": {"enabled": True}}})
+    config = _stack_with(
+        "staging",
+        "gcp",
+        {"cluster": {"binaryAuthorization": "PROJECT_SINGLETON_POLICY_ENFORCE", "secretEncryption": {"enabled": True}}},
+    )
     assert problems(config) == [
         f"triton-platform:gcp.cluster.{key} = {shown}: applies to a cluster this stack creates (gcp.cluster.create: "
         "true); an existing cluster keeps its own setting: remove the key"
-        for key, shown in (("secretEncryption", '{"enabled": true}'),
-                           ("binaryAuthorization", "'PROJECT_SINGLETON_POLICY_ENFORCE'"))
+        for key, shown in (
+            ("secretEncryption", '{"enabled": true}'),
+            ("binaryAuthorization", "'PROJECT_SINGLETON_POLICY_ENFORCE'"),
+        )
     ]
 
 

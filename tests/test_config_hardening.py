@@ -10,8 +10,6 @@ from triton_platform.config import load_settings
 KMS_KEY = "arn:aws:kms:{region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-
-
 def test_the_kms_key_must_live_in_the_buckets_region():
     key = KMS_KEY.format(region="eu-west-1")
     assert problems(env("dev", aws={**AWS, "modelBucket": {"kmsKeyArn": key}})) == [
@@ -23,8 +21,12 @@ def test_the_kms_key_must_live_in_the_buckets_region():
 
 def test_mig_capacity_counts_the_instances_nvidia_allows_per_profile():
     """H100 1g.20gb gives 4 instances per GPU (NVIDIA MIG user guide), not 7 // 1."""
-    pool = {"machineType": "a3-highgpu-1g", "acceleratorType": "nvidia-h100-80gb", "maxNodes": 1,
-            "gpuSharing": {"strategy": "mig", "migPartitionSize": "1g.20gb"}}
+    pool = {
+        "machineType": "a3-highgpu-1g",
+        "acceleratorType": "nvidia-h100-80gb",
+        "maxNodes": 1,
+        "gpuSharing": {"strategy": "mig", "migPartitionSize": "1g.20gb"},
+    }
     assert problems(env("dev", gcp={**GCP, "gpuPool": pool}, modelGroups=[{"name": "a", "replicas": 5}])) == [
         "triton-platform:gcp.gpuPool.maxNodes = 1: the model groups need 5 GPU(s) at their maximum replica counts but "
         "1 node(s) hold 4; raise maxNodes or lower replicas (or autoscaling.maxReplicas)"
@@ -34,9 +36,11 @@ def test_mig_capacity_counts_the_instances_nvidia_allows_per_profile():
 
 @pytest.mark.parametrize(
     ("accelerator", "gpu"),
-    [("nvidia-tesla-v100", "V100 (Volta, compute capability 7.0)"),
-     ("nvidia-tesla-p100", "P100 (Pascal, compute capability 6.0)"),
-     ("nvidia-tesla-p4", "P4 (Pascal, compute capability 6.1)")],
+    [
+        ("nvidia-tesla-v100", "V100 (Volta, compute capability 7.0)"),
+        ("nvidia-tesla-p100", "P100 (Pascal, compute capability 6.0)"),
+        ("nvidia-tesla-p4", "P4 (Pascal, compute capability 6.1)"),
+    ],
 )
 def test_gke_gpus_the_pinned_triton_cannot_use_are_refused(accelerator, gpu):
     config = env("dev", gcp={**GCP, "gpuPool": {"machineType": "n1-standard-8", "acceleratorType": accelerator}})
@@ -61,8 +65,15 @@ def test_the_gpu_floor_follows_the_image_release():
     pool = {"gpuPool": {"machineType": "n1-standard-8", "acceleratorType": "nvidia-tesla-v100"}}
     old = {"imageTag": "24.01-py3", "allowVulnerableImage": True}
     load_settings(env("dev", gcp={**GCP, **pool}, triton=old), "P.yaml")
-    found = problems(env("dev", gcp={**GCP, **pool}, triton=old, mesh={"enabled": True, "gateway": {"hosts": ["*"]}},
-                         modelGroups=[{"name": "a", "canary": {"imageTag": "25.08-py3"}}]))
+    found = problems(
+        env(
+            "dev",
+            gcp={**GCP, **pool},
+            triton=old,
+            mesh={"enabled": True, "gateway": {"hosts": ["*"]}},
+            modelGroups=[{"name": "a", "canary": {"imageTag": "25.08-py3"}}],
+        )
+    )
     assert found == [
         "triton-platform:gcp.gpuPool.acceleratorType = 'nvidia-tesla-v100': is a V100 (Volta, compute capability 7.0); "
         "Triton 25.08-py3 (modelGroups[0].canary.imageTag) supports compute capability 7.5 and newer (release notes: "
@@ -82,8 +93,10 @@ def test_sidecar_resources_are_quantities():
 
 
 def test_private_https_endpoints_are_private_cidrs():
-    triton = {"modelRepository": "gs://models/repo", "egress": {"privateHttpsCidrs": ["10.0.12.0/24", "10.1.0.0/33",
-                                                                                     "169.254.169.254/32"]}}
+    triton = {
+        "modelRepository": "gs://models/repo",
+        "egress": {"privateHttpsCidrs": ["10.0.12.0/24", "10.1.0.0/33", "169.254.169.254/32"]},
+    }
     assert problems(env("dev", triton=triton)) == [
         "triton-platform:triton.egress.privateHttpsCidrs[1] = '10.1.0.0/33': is not a CIDR; give an address range such "
         "as 10.0.12.0/24",
@@ -101,7 +114,11 @@ def test_private_https_endpoints_are_private_cidrs():
     ],
 )
 def test_istiod_replicas_out_of_range_or_not_a_count(replicas, message):
-    mesh = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}, "install": {"enabled": True, "istiodReplicas": replicas}}
+    mesh = {
+        "enabled": True,
+        "gateway": {"hosts": ["triton.example.com"]},
+        "install": {"enabled": True, "istiodReplicas": replicas},
+    }
     assert problems(env("dev", triton=REPO, mesh=mesh)) == [message]
 
 
@@ -115,8 +132,11 @@ def test_network_policy_names_what_it_accepts():
 def test_a_chart_folder_without_istios_charts_is_refused(tmp_path):
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "Chart.yaml").write_text("name: base\n")
-    mesh = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]},
-            "install": {"enabled": True, "chartFolder": str(tmp_path)}}
+    mesh = {
+        "enabled": True,
+        "gateway": {"hosts": ["triton.example.com"]},
+        "install": {"enabled": True, "chartFolder": str(tmp_path)},
+    }
     assert problems(env("dev", triton=REPO, mesh=mesh)) == [
         f"triton-platform:mesh.install.chartFolder = '{tmp_path}': has no istio-control/istio-discovery/Chart.yaml, "
         "istio-cni/Chart.yaml, gateway/Chart.yaml: use the manifests/charts folder of Istio's source tree (relative "

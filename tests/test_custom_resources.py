@@ -25,7 +25,6 @@ CHECKED_KINDS = {"ScaledObject", "ServiceMonitor", "PodMonitor", "PrometheusRule
 MESH = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}}
 
 
-
 def _strict(schema: Any) -> Any:
     """Like the API server's strict field validation: unknown fields fail unless the schema keeps them."""
     if isinstance(schema, dict):
@@ -77,14 +76,29 @@ def _everything(kind: str = "ServiceMonitor", tls: str = "none") -> StackRender:
     return _render(
         triton={"modelRepository": "gs://models/repo", "modelControlMode": "explicit"},
         mesh=MESH,
-        observability={"enabled": True, "addons": {"keda": True, "prometheusStack": True},
-                       "scrape": {"kind": kind, "tls": tls}},
+        observability={
+            "enabled": True,
+            "addons": {"keda": True, "prometheusStack": True},
+            "scrape": {"kind": kind, "tls": tls},
+        },
         modelGroups=[
-            {"name": "vision", "models": ["resnet50", "yolo"], "replicas": 2,
-             "autoscaling": {"minReplicas": 1, "maxReplicas": 4, "pendingRequestsPerReplica": 8,
-                             "gpuUtilizationPercent": 80, "useCachedMetrics": True}},
-            {"name": "batch", "models": ["bert"],
-             "autoscaling": {"minReplicas": 0, "maxReplicas": 2, "scaleToZero": {"enabled": True}}},
+            {
+                "name": "vision",
+                "models": ["resnet50", "yolo"],
+                "replicas": 2,
+                "autoscaling": {
+                    "minReplicas": 1,
+                    "maxReplicas": 4,
+                    "pendingRequestsPerReplica": 8,
+                    "gpuUtilizationPercent": 80,
+                    "useCachedMetrics": True,
+                },
+            },
+            {
+                "name": "batch",
+                "models": ["bert"],
+                "autoscaling": {"minReplicas": 0, "maxReplicas": 2, "scaleToZero": {"enabled": True}},
+            },
             {"name": "text", "models": ["t5"], "replicas": 1},
         ],
     )
@@ -114,7 +128,9 @@ def _queries(render: StackRender) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(("kind", "tls"), [("ServiceMonitor", "none"), ("ServiceMonitor", "istio-certs"), ("PodMonitor", "none")])
+@pytest.mark.parametrize(
+    ("kind", "tls"), [("ServiceMonitor", "none"), ("ServiceMonitor", "istio-certs"), ("PodMonitor", "none")]
+)
 def test_every_custom_resource_matches_its_crd_schema(schemas, kind, tls):
     render = _everything(kind, tls)
     checked = _validate(render, schemas)
@@ -138,10 +154,20 @@ def test_committed_stacks_custom_resources_match_their_crd_schemas(schemas, stac
 
 
 def test_the_schema_check_can_fail(schemas):
-    bad = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
-           "spec": {"scaleTargetRef": {"name": "d"}, "triggers": [{"type": "prometheus", "metadata": {}}],
-                    "fallback": {"failureThreshold": 3, "replicas": 1, "behavior": "sometimes"}, "pollingIntervall": 5}}
-    messages = [e.message for e in jsonschema.Draft7Validator(schemas[("keda.sh/v1alpha1", "ScaledObject")]).iter_errors(bad)]
+    bad = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x"},
+        "spec": {
+            "scaleTargetRef": {"name": "d"},
+            "triggers": [{"type": "prometheus", "metadata": {}}],
+            "fallback": {"failureThreshold": 3, "replicas": 1, "behavior": "sometimes"},
+            "pollingIntervall": 5,
+        },
+    }
+    messages = [
+        e.message for e in jsonschema.Draft7Validator(schemas[("keda.sh/v1alpha1", "ScaledObject")]).iter_errors(bad)
+    ]
     assert any("sometimes" in m for m in messages) and any("pollingIntervall" in m for m in messages)
     assert problems('sum(rate(nv_inference_queue_duration{a="b"}[30s])') != []
 
@@ -170,13 +196,20 @@ def test_custom_resources_wait_for_the_releases_that_install_their_crds():
 def test_without_addons_nothing_is_installed_and_the_given_prometheus_is_used():
     render = _render(
         triton={"modelRepository": "gs://models/repo"},
-        observability={"enabled": True, "prometheus": {"url": "http://prometheus-operated.obs.svc:9090",
-                                                        "selectorLabels": {"prometheus": "platform"}}},
+        observability={
+            "enabled": True,
+            "prometheus": {
+                "url": "http://prometheus-operated.obs.svc:9090",
+                "selectorLabels": {"prometheus": "platform"},
+            },
+        },
         modelGroups=[{"name": "default", "autoscaling": {}}],
     )
     assert not render.find("kubernetes:helm.sh/v3:Release")
     [scaled_object] = [o for o in render.manifests if o["kind"] == "ScaledObject"]
-    assert scaled_object["spec"]["triggers"][0]["metadata"]["serverAddress"] == "http://prometheus-operated.obs.svc:9090"
+    assert (
+        scaled_object["spec"]["triggers"][0]["metadata"]["serverAddress"] == "http://prometheus-operated.obs.svc:9090"
+    )
     for obj in render.manifests:
         if obj["kind"] in ("ServiceMonitor", "PrometheusRule"):
             assert obj["metadata"]["labels"]["prometheus"] == "platform"

@@ -47,7 +47,9 @@ def test_no_budget_blocks_a_drain_at_the_configured_minimum(stack):
     for what, budget, replicas in found:
         if replicas == 0:
             continue  # nothing to evict
-        assert allowed_disruptions(budget, replicas) >= 1, f"{what}: {budget} with {replicas} replica(s) allows no drain"
+        assert allowed_disruptions(budget, replicas) >= 1, (
+            f"{what}: {budget} with {replicas} replica(s) allows no drain"
+        )
 
 
 def test_the_check_sees_a_blocking_budget():

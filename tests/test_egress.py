@@ -38,8 +38,12 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     for expression in selector.get("matchExpressions", []):
         value, values = labels.get(expression["key"]), expression.get("values", [])
         operator = expression["operator"]
-        if (operator == "In" and value not in values) or (operator == "NotIn" and value in values) or (
-                operator == "Exists" and value is None) or (operator == "DoesNotExist" and value is not None):
+        if (
+            (operator == "In" and value not in values)
+            or (operator == "NotIn" and value in values)
+            or (operator == "Exists" and value is None)
+            or (operator == "DoesNotExist" and value is not None)
+        ):
             return False
     return True
 
@@ -49,7 +53,8 @@ def _peer_matches(peer: dict[str, Any], destination: dict[str, Any]) -> bool:
         ip = ipaddress.ip_address(destination["ip"])
         block = peer["ipBlock"]
         return ip in ipaddress.ip_network(block["cidr"]) and not any(
-            ip in ipaddress.ip_network(e) for e in block.get("except", []))
+            ip in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
     if "namespace" not in destination:
         return False  # a selector peer only matches pods
     if "namespaceSelector" in peer:
@@ -68,10 +73,18 @@ def _port_matches(port: dict[str, Any], number: int, protocol: str) -> bool:
 TRITON_NAMESPACE = "triton"
 
 
-def egress_allowed(policies: list[dict[str, Any]], pod_labels: dict[str, str], destination: dict[str, Any],
-                   port: int, protocol: str = "TCP") -> bool:
-    selecting = [p for p in policies if _selects(p["spec"]["podSelector"], pod_labels)
-                 and "Egress" in p["spec"].get("policyTypes", [])]
+def egress_allowed(
+    policies: list[dict[str, Any]],
+    pod_labels: dict[str, str],
+    destination: dict[str, Any],
+    port: int,
+    protocol: str = "TCP",
+) -> bool:
+    selecting = [
+        p
+        for p in policies
+        if _selects(p["spec"]["podSelector"], pod_labels) and "Egress" in p["spec"].get("policyTypes", [])
+    ]
     if not selecting:
         return True  # not isolated for egress
     for policy in selecting:
@@ -86,10 +99,12 @@ def egress_allowed(policies: list[dict[str, Any]], pod_labels: dict[str, str], d
 
 
 def _triton(render) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    policies = [o for o in render.manifests
-                if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == TRITON_NAMESPACE]
-    deployment = next(o for o in render.manifests
-                      if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-"))
+    policies = [
+        o for o in render.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == TRITON_NAMESPACE
+    ]
+    deployment = next(
+        o for o in render.manifests if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-")
+    )
     return policies, deployment["spec"]["template"]["metadata"]["labels"]
 
 
@@ -140,10 +155,16 @@ def test_private_storage_endpoints_from_the_stack_file_are_reachable_on_443(run)
     from triton_platform.config import load_settings
     from triton_platform.environment import build_environment
 
-    settings = load_settings({
-        "triton-platform:environment": "dev",
-        "triton-platform:triton": {"modelRepository": "s3://models/repo", "egress": {"privateHttpsCidrs": ["10.0.12.0/24"]}},
-    }, "Pulumi.test.yaml")
+    settings = load_settings(
+        {
+            "triton-platform:environment": "dev",
+            "triton-platform:triton": {
+                "modelRepository": "s3://models/repo",
+                "egress": {"privateHttpsCidrs": ["10.0.12.0/24"]},
+            },
+        },
+        "Pulumi.test.yaml",
+    )
     render = run(lambda: build_environment(settings))
     policies = [o for o in render.manifests if o["kind"] == "NetworkPolicy"]
     pod = next(o for o in render.manifests if o["kind"] == "Deployment")["spec"]["template"]["metadata"]["labels"]

@@ -56,7 +56,10 @@ def test_triton_platform_render_renders_the_example_with_its_own_stack_config(in
     manifests = list(yaml.safe_load_all((tmp_path / stacks[0] / "manifests.yaml").read_text()))
     assert {m["kind"] for m in manifests} >= {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"}
     out = capsys.readouterr().out
-    assert f"{stacks[0]}: {len(payload['resources'])} resources, {len(manifests)} Kubernetes objects -> {tmp_path / stacks[0]}" in out
+    assert (
+        f"{stacks[0]}: {len(payload['resources'])} resources, {len(manifests)} Kubernetes objects -> {tmp_path / stacks[0]}"
+        in out
+    )
 
     assert main(["validate"]) == 0
     assert capsys.readouterr().out == (
@@ -65,10 +68,13 @@ def test_triton_platform_render_renders_the_example_with_its_own_stack_config(in
 
 
 def test_make_example_renders_it_with_the_render_install_only():
-    dry = subprocess.run(["make", "-n", "example", "VENV=.venv"], cwd=ROOT, capture_output=True, text=True,
-                         check=True, timeout=60).stdout.splitlines()
-    assert (f"cd examples/triton-server-only && {ROOT}/.venv/bin/triton-platform render "
-            f"--out {ROOT}/rendered/examples/triton-server-only") in dry
+    dry = subprocess.run(
+        ["make", "-n", "example", "VENV=.venv"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert (
+        f"cd examples/triton-server-only && {ROOT}/.venv/bin/triton-platform render "
+        f"--out {ROOT}/rendered/examples/triton-server-only"
+    ) in dry
     assert not [line for line in dry if "requirements.lock" in line]
 
 

@@ -24,8 +24,12 @@ SIDECAR = "sidecar.istio.io/"
 
 def _injected(render, pod: dict[str, Any], namespace: str) -> bool:
     labels = next(
-        (o["metadata"].get("labels", {}) for o in render.manifests
-         if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace), {}
+        (
+            o["metadata"].get("labels", {})
+            for o in render.manifests
+            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
+        ),
+        {},
     )
     annotations = pod["metadata"].get("annotations", {})
     return labels.get("istio-injection") == "enabled" and annotations.get(f"{SIDECAR}inject") != "false"
@@ -39,9 +43,14 @@ def containers_with_resources(render, deployment: dict[str, Any]) -> list[tuple[
     if _injected(render, pod, deployment["metadata"]["namespace"]):
         a = pod["metadata"].get("annotations", {})
         injected = {
-            "requests": {k: v for k, v in (("cpu", a.get(f"{SIDECAR}proxyCPU")), ("memory", a.get(f"{SIDECAR}proxyMemory"))) if v},
-            "limits": {k: v for k, v in (("cpu", a.get(f"{SIDECAR}proxyCPULimit")),
-                                         ("memory", a.get(f"{SIDECAR}proxyMemoryLimit"))) if v},
+            "requests": {
+                k: v for k, v in (("cpu", a.get(f"{SIDECAR}proxyCPU")), ("memory", a.get(f"{SIDECAR}proxyMemory"))) if v
+            },
+            "limits": {
+                k: v
+                for k, v in (("cpu", a.get(f"{SIDECAR}proxyCPULimit")), ("memory", a.get(f"{SIDECAR}proxyMemoryLimit")))
+                if v
+            },
         }
         found += [("istio-validation", injected), ("istio-proxy", injected)]
     return found
@@ -58,8 +67,9 @@ def is_guaranteed(resources: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_container_of_every_triton_pod_has_requests_equal_to_limits(stack):
     render = render_stack(ROOT, stack)
-    deployments = [o for o in render.manifests
-                   if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-")]
+    deployments = [
+        o for o in render.manifests if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-")
+    ]
     assert deployments
     for deployment in deployments:
         for name, resources in containers_with_resources(render, deployment):

@@ -27,7 +27,9 @@ def _staging_with(triton: dict) -> dict:
 def test_every_triton_pod_of_a_pinned_stack_pulls_by_digest_and_stays_valid():
     settings = load_settings(_staging_with({"imageDigest": DIGEST}), "Pulumi.staging.yaml")
     render = record(lambda: build_environment(settings), "staging")
-    deployments = [o for o in render.manifests if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-")]
+    deployments = [
+        o for o in render.manifests if o["kind"] == "Deployment" and o["metadata"]["name"].startswith("triton-")
+    ]
     # Staging's canary declares no image of its own, so it runs the pinned image too.
     assert {d["metadata"]["name"] for d in deployments} == {"triton-vision", "triton-vision-canary", "triton-text"}
     for deployment in deployments:

@@ -16,8 +16,10 @@ def _config(mesh=None, groups=None, environment="staging", mode="explicit"):
         "triton-platform:triton": {"modelRepository": "gs://bucket/models", "modelControlMode": mode},
         "triton-platform:modelGroups": groups
         if groups is not None
-        else [{"name": "vision", "models": ["resnet50", "yolov8"], "replicas": 2},
-              {"name": "text", "models": ["bert-base"], "replicas": 2}],
+        else [
+            {"name": "vision", "models": ["resnet50", "yolov8"], "replicas": 2},
+            {"name": "text", "models": ["bert-base"], "replicas": 2},
+        ],
     }
     if mesh is not None:
         config["triton-platform:mesh"] = mesh
@@ -44,12 +46,15 @@ def test_staging_with_a_canary_loads():
                 "requestTimeoutSeconds": 120,
                 "retries": {"attempts": 1, "perTryTimeoutSeconds": 60},
                 "outlierDetection": {"consecutive5xxErrors": 5, "maxEjectionPercent": 50},
-                "jwt": {"issuer": "https://auth.example.com/realms/ml",
-                        "jwksUri": "https://auth.example.com/realms/ml/protocol/openid-connect/certs"},
+                "jwt": {
+                    "issuer": "https://auth.example.com/realms/ml",
+                    "jwksUri": "https://auth.example.com/realms/ml/protocol/openid-connect/certs",
+                },
                 "prometheusNamespace": "monitoring",
             },
-            groups=_canary_group(trafficPercent={"stable": 90, "canary": 10},
-                                 overrideHeader={"name": "triton-track", "value": "canary"}),
+            groups=_canary_group(
+                trafficPercent={"stable": 90, "canary": 10}, overrideHeader={"name": "triton-track", "value": "canary"}
+            ),
         ),
         STACK,
     )
@@ -120,8 +125,10 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
             "e.g. triton.example.com ('*' is accepted outside prod)",
         ),
         (
-            _config(environment="prod",
-                    mesh={"enabled": True, "gateway": {"hosts": ["*.example.com"], "tls": {"credentialName": "tls"}}}),
+            _config(
+                environment="prod",
+                mesh={"enabled": True, "gateway": {"hosts": ["*.example.com"], "tls": {"credentialName": "tls"}}},
+            ),
             "triton-platform:mesh.gateway.hosts[0] = '*.example.com': wildcard hosts are not allowed in prod; name the host",
         ),
         (
@@ -155,8 +162,13 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
             "a model belongs to one group",
         ),
         (
-            _config(mesh={"enabled": True, "install": {"enabled": True},
-                          "gateway": {"hosts": ["triton.example.com"], "selector": {"app": "edge"}}}),
+            _config(
+                mesh={
+                    "enabled": True,
+                    "install": {"enabled": True},
+                    "gateway": {"hosts": ["triton.example.com"], "selector": {"app": "edge"}},
+                }
+            ),
             'triton-platform:mesh.gateway.selector = {"app": "edge"}: does not select the gateway this stack installs '
             "(istio: ingressgateway); remove selector, or set install.enabled: false to use a gateway installed otherwise",
         ),

@@ -27,19 +27,32 @@ STAGING_MESH = {
     "enabled": True,
     "install": {"enabled": True},
     "gateway": {"hosts": ["triton.staging.example.com"], "tls": {"credentialName": "triton-staging-tls"}},
-    "jwt": {"issuer": "https://auth.example.com/realms/ml",
-            "jwksUri": "https://auth.example.com/realms/ml/protocol/openid-connect/certs", "audiences": ["triton"]},
+    "jwt": {
+        "issuer": "https://auth.example.com/realms/ml",
+        "jwksUri": "https://auth.example.com/realms/ml/protocol/openid-connect/certs",
+        "audiences": ["triton"],
+    },
 }
 
 
 def _staging(stable=90, canary=10, mesh=STAGING_MESH):
     return {
         "triton-platform:environment": "staging",
-        "triton-platform:triton": {"modelRepository": "gs://acme-models/model_repository", "modelControlMode": "explicit"},
+        "triton-platform:triton": {
+            "modelRepository": "gs://acme-models/model_repository",
+            "modelControlMode": "explicit",
+        },
         "triton-platform:modelGroups": [
-            {"name": "vision", "models": ["resnet50", "yolov8"], "replicas": 2,
-             "canary": {"imageTag": "26.11-py3", "trafficPercent": {"stable": stable, "canary": canary},
-                        "overrideHeader": {"name": "triton-track", "value": "canary"}}},
+            {
+                "name": "vision",
+                "models": ["resnet50", "yolov8"],
+                "replicas": 2,
+                "canary": {
+                    "imageTag": "26.11-py3",
+                    "trafficPercent": {"stable": stable, "canary": canary},
+                    "overrideHeader": {"name": "triton-track", "value": "canary"},
+                },
+            },
             {"name": "text", "models": ["bert-base"]},
         ],
         "triton-platform:mesh": mesh,
@@ -51,17 +64,28 @@ CONFIGS = {
     "dev-plain-http": {
         "triton-platform:environment": "dev",
         "triton-platform:triton": {"modelRepository": "gs://acme-models/model_repository"},
-        "triton-platform:mesh": {"enabled": True, "gateway": {"hosts": ["*"]}, "prometheusNamespace": None,
-                                 "retries": {"attempts": 0}},
+        "triton-platform:mesh": {
+            "enabled": True,
+            "gateway": {"hosts": ["*"]},
+            "prometheusNamespace": None,
+            "retries": {"attempts": 0},
+        },
     },
     "prod-two-groups": {
         "triton-platform:environment": "prod",
-        "triton-platform:triton": {"modelRepository": "gs://acme-models/model_repository", "modelControlMode": "explicit"},
-        "triton-platform:modelGroups": [{"name": "vision", "models": ["resnet50"], "replicas": 2},
-                                        {"name": "text", "models": ["bert-base"], "replicas": 2}],
-        "triton-platform:mesh": {"enabled": True, "install": {"enabled": True, "gatewayReplicas": 3},
-                                 "gateway": {"hosts": ["triton.example.com"],
-                                             "tls": {"credentialName": "triton-tls", "mode": "MUTUAL"}}},
+        "triton-platform:triton": {
+            "modelRepository": "gs://acme-models/model_repository",
+            "modelControlMode": "explicit",
+        },
+        "triton-platform:modelGroups": [
+            {"name": "vision", "models": ["resnet50"], "replicas": 2},
+            {"name": "text", "models": ["bert-base"], "replicas": 2},
+        ],
+        "triton-platform:mesh": {
+            "enabled": True,
+            "install": {"enabled": True, "gatewayReplicas": 3},
+            "gateway": {"hosts": ["triton.example.com"], "tls": {"credentialName": "triton-tls", "mode": "MUTUAL"}},
+        },
     },
 }
 
@@ -91,8 +115,10 @@ def _strict(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     strict = {k: _strict(v) for k, v in schema.items()}
-    if "properties" in schema and "additionalProperties" not in schema and not schema.get(
-        "x-kubernetes-preserve-unknown-fields"
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
     ):
         strict["additionalProperties"] = False
     return strict
@@ -189,9 +215,15 @@ def test_staging_with_a_canary_renders_what_the_issue_promises():
 
     assert _by_kind(render, "PeerAuthentication")["default"]["spec"] == {"mtls": {"mode": "STRICT"}}
     policies = _by_kind(render, "AuthorizationPolicy")
-    assert {"allow-nothing", "triton-allow-serving", "triton-deny-management-apis", "triton-require-jwt"} <= set(policies)
-    assert set(_by_kind(render, "NetworkPolicy")) == {"default-deny-ingress", "triton-ingress", "default-deny-egress",
-                                                      "triton-egress"}
+    assert {"allow-nothing", "triton-allow-serving", "triton-deny-management-apis", "triton-require-jwt"} <= set(
+        policies
+    )
+    assert set(_by_kind(render, "NetworkPolicy")) == {
+        "default-deny-ingress",
+        "triton-ingress",
+        "default-deny-egress",
+        "triton-egress",
+    }
 
 
 def test_mesh_disabled_renders_no_istio_object_and_no_injection_label():
@@ -238,11 +270,16 @@ def test_a_stack_with_jwt_refuses_token_less_requests_at_the_gateway_that_serves
         return
     triton_namespace = gateways["triton-gateway"]["metadata"]["namespace"]
     pods = next(o for o in authns if o["metadata"]["namespace"] == triton_namespace)
-    edge = [o for o in render.manifests if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy")
-            and o["metadata"]["namespace"] != triton_namespace]
+    edge = [
+        o
+        for o in render.manifests
+        if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy")
+        and o["metadata"]["namespace"] != triton_namespace
+    ]
     assert {o["kind"] for o in edge} == {"RequestAuthentication", "AuthorizationPolicy"} and len(edge) == 2, edge
-    gateway_release = next(r for r in render.resources if r["type"] == "kubernetes:helm.sh/v3:Release"
-                           and r["name"] == "istio-gateway")
+    gateway_release = next(
+        r for r in render.resources if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] == "istio-gateway"
+    )
     for obj in edge:
         assert obj["metadata"]["namespace"] == gateway_release["inputs"]["namespace"]
         assert obj["spec"]["selector"] == {"matchLabels": gateways["triton-gateway"]["spec"]["selector"]}
@@ -255,7 +292,9 @@ def test_a_stack_with_jwt_refuses_token_less_requests_at_the_gateway_that_serves
     [operation] = [t["operation"] for t in rule["to"]]
     virtual_service = _by_kind(render, "VirtualService")["triton"]["spec"]
     assert operation["hosts"] == [m for h in virtual_service["hosts"] for m in (h, f"{h}:*")]
-    prefixes = {m["uri"].get("prefix") or m["uri"]["exact"] for route in virtual_service["http"] for m in route["match"]}
+    prefixes = {
+        m["uri"].get("prefix") or m["uri"]["exact"] for route in virtual_service["http"] for m in route["match"]
+    }
     for routed in prefixes:
         assert any(routed.startswith(p[:-1]) for p in operation["paths"]), f"{routed} is routed but not covered"
 
@@ -264,7 +303,10 @@ def test_mesh_jwt_at_gateway_false_leaves_the_gateway_namespace_alone():
     """The stack-file key reaches MeshSecurity: the pods keep their JWT policies, the gateway gets none."""
     mesh = {**STAGING_MESH, "jwt": {**STAGING_MESH["jwt"], "atGateway": False}}
     for at_gateway, render in ((True, _render(_staging())), (False, _render(_staging(mesh=mesh)))):
-        jwt_objects = [o for o in render.manifests if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy")
-                       and "jwt" in o["metadata"]["name"]]
+        jwt_objects = [
+            o
+            for o in render.manifests
+            if o["kind"] in ("RequestAuthentication", "AuthorizationPolicy") and "jwt" in o["metadata"]["name"]
+        ]
         namespaces = {o["metadata"]["namespace"] for o in jwt_objects}
         assert namespaces == ({"triton", "istio-ingress"} if at_gateway else {"triton"}), (at_gateway, namespaces)

@@ -36,8 +36,12 @@ def go_duration_seconds(text: str) -> float:
 
 def _injected(render, pod: dict[str, Any], namespace: str) -> bool:
     labels = next(
-        (o["metadata"].get("labels", {}) for o in render.manifests
-         if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace), {}
+        (
+            o["metadata"].get("labels", {})
+            for o in render.manifests
+            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
+        ),
+        {},
     )
     annotations = pod["metadata"].get("annotations", {})
     return labels.get("istio-injection") == "enabled" and annotations.get("sidecar.istio.io/inject") != "false"
@@ -60,7 +64,9 @@ def _pods(render) -> list[tuple[str, str, dict[str, Any]]]:
     """(name, namespace, pod template) of every workload the render holds."""
     found = []
     for obj in render.manifests:
-        template = obj.get("spec", {}).get("template") if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet") else None
+        template = (
+            obj.get("spec", {}).get("template") if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet") else None
+        )
         if template is not None:
             found.append((obj["metadata"]["name"], obj["metadata"].get("namespace", "default"), template))
     return found
@@ -69,15 +75,18 @@ def _pods(render) -> list[tuple[str, str, dict[str, Any]]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_sidecar_outlives_triton_and_the_grace_period_covers_both(stack):
     render = render_stack(ROOT, stack)
-    triton_pods = [(n, ns, p) for n, ns, p in _pods(render)
-                   if any(c["name"] == "tritonserver" for c in p["spec"]["containers"])]
+    triton_pods = [
+        (n, ns, p) for n, ns, p in _pods(render) if any(c["name"] == "tritonserver" for c in p["spec"]["containers"])
+    ]
     assert triton_pods, f"{stack} renders no Triton pod"
     judged = 0
     for name, namespace, pod in triton_pods:
         spec = pod["spec"]
         triton_done = triton_shutdown_seconds(spec)
         grace = spec["terminationGracePeriodSeconds"]
-        assert grace > triton_done, f"{stack}/{name}: the kubelet kills Triton at {grace} s, before it is done ({triton_done} s)"
+        assert grace > triton_done, (
+            f"{stack}/{name}: the kubelet kills Triton at {grace} s, before it is done ({triton_done} s)"
+        )
         if not _injected(render, pod, namespace):
             continue
         drain = sidecar_drain_seconds(pod)

@@ -31,8 +31,6 @@ from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, r
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
-
 class ClusterMocks(RenderMocks):
     """The render's mocks, with the looked-up cluster (or add-on), or an object read from the cluster,
     replaced by what a test gives."""
@@ -90,8 +88,10 @@ def test_calico_enforcement_passes_and_unenforced_policy_can_be_accepted_outside
     calico = {"datapathProvider": "LEGACY_DATAPATH", "networkPolicies": [{"enabled": True, "provider": "CALICO"}]}
     run_program(env("dev", gcp=GCP), ClusterMocks(**{GET_CLUSTER: calico}))
     bare = {"datapathProvider": "LEGACY_DATAPATH", "networkPolicies": []}
-    run_program(env("dev", gcp={**GCP, "cluster": {**GCP["cluster"], "networkPolicy": "not-enforced"}}),
-                ClusterMocks(**{GET_CLUSTER: bare}))
+    run_program(
+        env("dev", gcp={**GCP, "cluster": {**GCP["cluster"], "networkPolicy": "not-enforced"}}),
+        ClusterMocks(**{GET_CLUSTER: bare}),
+    )
 
 
 def test_an_eks_vpc_cni_addon_without_network_policy_is_refused():
@@ -101,26 +101,33 @@ def test_an_eks_vpc_cni_addon_without_network_policy_is_refused():
         "The existing cluster does not meet what Pulumi.test.yaml needs (1 problem):\n"
         "  - triton-platform:aws.cluster.networkPolicy = 'vpc-cni-addon' (default; set this key to change it): the "
         "vpc-cni add-on of EKS cluster ml does "
-        "not enforce NetworkPolicy (its configuration lacks \"enableNetworkPolicy\": \"true\"), so the Triton "
+        'not enforce NetworkPolicy (its configuration lacks "enableNetworkPolicy": "true"), so the Triton '
         "namespace's ingress and egress policies would be ignored: enable it with `aws eks update-addon "
-        "--cluster-name ml --addon-name vpc-cni --configuration-values '{\"enableNetworkPolicy\": \"true\"}'`, set "
+        '--cluster-name ml --addon-name vpc-cni --configuration-values \'{"enableNetworkPolicy": "true"}\'`, set '
         "aws.cluster.networkPolicy: self-managed if Calico, Cilium or a self-managed VPC CNI enforces it, or "
         "not-enforced outside prod"
     )
-    run_program(env("dev", aws={**AWS, "cluster": {"name": "ml", "networkPolicy": "self-managed"}}),
-                ClusterMocks(**{GET_ADDON: {"configurationValues": ""}}))
+    run_program(
+        env("dev", aws={**AWS, "cluster": {"name": "ml", "networkPolicy": "self-managed"}}),
+        ClusterMocks(**{GET_ADDON: {"configurationValues": ""}}),
+    )
 
 
 def test_unenforced_network_policy_is_refused_in_prod():
     groups = [{"name": "a", "replicas": 2}]
-    assert problems(env("prod", gcp={**GCP, "gpuPool": {"maxNodes": 2},
-                                     "cluster": {**GCP["cluster"], "networkPolicy": "not-enforced"}},
-                        modelGroups=groups)) == [
+    assert problems(
+        env(
+            "prod",
+            gcp={**GCP, "gpuPool": {"maxNodes": 2}, "cluster": {**GCP["cluster"], "networkPolicy": "not-enforced"}},
+            modelGroups=groups,
+        )
+    ) == [
         "triton-platform:gcp.cluster.networkPolicy = 'not-enforced': is not allowed in prod: the Triton namespace's "
         "ingress and egress isolation depends on it; use enforced"
     ]
-    assert problems(env("prod", aws={**AWS, "cluster": {"name": "ml", "networkPolicy": "not-enforced"}},
-                        modelGroups=groups)) == [
+    assert problems(
+        env("prod", aws={**AWS, "cluster": {"name": "ml", "networkPolicy": "not-enforced"}}, modelGroups=groups)
+    ) == [
         "triton-platform:aws.cluster.networkPolicy = 'not-enforced': is not allowed in prod: the Triton namespace's "
         "ingress and egress isolation depends on it; use vpc-cni-addon or self-managed"
     ]
@@ -152,15 +159,23 @@ def test_an_eks_group_at_zero_nodes_needs_an_autoscaler():
         "stay at 0 nodes and Triton's pods Pending: install Cluster Autoscaler and set aws.cluster.autoscaler: "
         "cluster-autoscaler, or set minNodes to 1 or more"
     ]
-    load_settings(env("dev", aws={**AWS, "gpuNodeGroup": {"minNodes": 0},
-                                  "cluster": {"name": "ml", "autoscaler": "cluster-autoscaler"}}), "P.yaml")
+    load_settings(
+        env(
+            "dev",
+            aws={**AWS, "gpuNodeGroup": {"minNodes": 0}, "cluster": {"name": "ml", "autoscaler": "cluster-autoscaler"}},
+        ),
+        "P.yaml",
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_image_streaming_enables_the_container_file_system_api_first(stack):
     render = render_stack(ROOT, stack)
-    [api] = [r for r in render.find("gcp:projects/service:Service")
-             if r["inputs"]["service"] == "containerfilesystem.googleapis.com"]
+    [api] = [
+        r
+        for r in render.find("gcp:projects/service:Service")
+        if r["inputs"]["service"] == "containerfilesystem.googleapis.com"
+    ]
     assert api["inputs"]["disableOnDestroy"] is False  # other workloads of the project may use it
     pool = render.find("gcp:container/nodePool:NodePool")[0]
     assert pool["inputs"]["nodeConfig"]["gcfsConfig"] == {"enabled": True}
@@ -178,13 +193,19 @@ def _ancestors_depends(render, resource) -> list[list[str]]:
 
 
 def injector(values: dict) -> dict:
-    return {"metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
-            "data": {"values": json.dumps(values)}}
+    return {
+        "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+        "data": {"values": json.dumps(values)},
+    }
 
 
 def keda_crd(version: str | None) -> dict:
-    return {"metadata": {"name": "scaledobjects.keda.sh",
-                         "labels": {} if version is None else {"app.kubernetes.io/version": version}}}
+    return {
+        "metadata": {
+            "name": "scaledobjects.keda.sh",
+            "labels": {} if version is None else {"app.kubernetes.io/version": version},
+        }
+    }
 
 
 def local_stack() -> dict:
@@ -293,6 +314,10 @@ def test_an_unknown_keda_version_is_a_warning_naming_the_minimum():
 def test_nothing_in_the_cluster_is_declared_before_the_checks():
     render = render_stack(ROOT, "local")
     top = [r for r in render.resources if r["parent"].startswith("pulumi:pulumi:Stack") or r["parent"] == ""]
-    reads = {"kubernetes:core/v1:ConfigMap::istio-sidecar-injector",
-             "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::keda-scaledobjects-crd"}
-    assert top and all(reads <= set(r["dependsOn"]) for r in top if r["type"].startswith(("kubernetes:", "tritonplatform:"))), top
+    reads = {
+        "kubernetes:core/v1:ConfigMap::istio-sidecar-injector",
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::keda-scaledobjects-crd",
+    }
+    assert top and all(
+        reads <= set(r["dependsOn"]) for r in top if r["type"].startswith(("kubernetes:", "tritonplatform:"))
+    ), top

@@ -18,7 +18,11 @@ def _render(observability: dict | None = None, autoscaling: dict | None = None, 
     config = {
         "triton-platform:environment": "dev",
         "triton-platform:triton": {"modelRepository": "gs://models/repo"},
-        "triton-platform:observability": {"enabled": True, "addons": {"keda": True, "prometheusStack": True}, **(observability or {})},
+        "triton-platform:observability": {
+            "enabled": True,
+            "addons": {"keda": True, "prometheusStack": True},
+            **(observability or {}),
+        },
         "triton-platform:modelGroups": [{"name": "default", "autoscaling": autoscaling or {}}],
     }
     if mesh:
@@ -38,14 +42,26 @@ def test_formula_breakdown():
     assert rt.total_seconds == 45
     assert rt.wake_from_zero_seconds is None
     # Cached metrics make the HPA see values up to one polling interval old.
-    assert estimate(scrape_interval_seconds=10, query_window_seconds=40, polling_interval_seconds=15,
-                    use_cached_metrics=True).total_seconds == 60
+    assert (
+        estimate(
+            scrape_interval_seconds=10, query_window_seconds=40, polling_interval_seconds=15, use_cached_metrics=True
+        ).total_seconds
+        == 60
+    )
     # A larger step crosses the target sooner.
-    assert estimate(scrape_interval_seconds=10, query_window_seconds=60, polling_interval_seconds=15,
-                    overload=3).window_seconds == 20
+    assert (
+        estimate(
+            scrape_interval_seconds=10, query_window_seconds=60, polling_interval_seconds=15, overload=3
+        ).window_seconds
+        == 20
+    )
     # Waking from zero is KEDA's own poll plus one scrape.
-    assert estimate(scrape_interval_seconds=5, query_window_seconds=30, polling_interval_seconds=15,
-                    scale_to_zero=True).wake_from_zero_seconds == 20
+    assert (
+        estimate(
+            scrape_interval_seconds=5, query_window_seconds=30, polling_interval_seconds=15, scale_to_zero=True
+        ).wake_from_zero_seconds
+        == 20
+    )
 
 
 def test_invalid_estimates_are_refused():
@@ -64,16 +80,21 @@ def test_defaults_react_in_22_seconds():
 
 
 def test_estimate_follows_the_generated_config():
-    [rt] = from_manifests(_render(observability={"scrape": {"intervalSeconds": 15}},
-                                  autoscaling={"queryWindowSeconds": 60, "useCachedMetrics": True,
-                                               "pollingIntervalSeconds": 20}).manifests)
+    [rt] = from_manifests(
+        _render(
+            observability={"scrape": {"intervalSeconds": 15}},
+            autoscaling={"queryWindowSeconds": 60, "useCachedMetrics": True, "pollingIntervalSeconds": 20},
+        ).manifests
+    )
     assert (rt.scrape_seconds, rt.window_seconds, rt.polling_seconds) == (15, 30, 20)
     assert rt.total_seconds == 80
 
 
 def test_scale_to_zero_reports_the_wake_up_time():
-    render = _render(autoscaling={"minReplicas": 0, "scaleToZero": {"enabled": True}},
-                     mesh={"enabled": True, "gateway": {"hosts": ["triton.example.com"]}})
+    render = _render(
+        autoscaling={"minReplicas": 0, "scaleToZero": {"enabled": True}},
+        mesh={"enabled": True, "gateway": {"hosts": ["triton.example.com"]}},
+    )
     [rt] = from_manifests(render.manifests)
     assert rt.wake_from_zero_seconds == 15 + 2
 

@@ -44,8 +44,10 @@ def _golden_problem(render: StackRender, golden_root: Path, scratch: Path) -> st
         if not golden.exists():
             return f"no golden render of Pulumi.{render.stack}.yaml in tests/golden; run `make golden` and commit it"
         if (scratch / render.stack / name).read_text() != golden.read_text():
-            return (f"tests/golden/{render.stack}/{name} differs from the render; if the change is intended, "
-                    f"run `make golden` and review the diff")
+            return (
+                f"tests/golden/{render.stack}/{name} differs from the render; if the change is intended, "
+                f"run `make golden` and review the diff"
+            )
     return None
 
 
@@ -94,7 +96,8 @@ def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
     cloud = "triton-platform:gcp:" in (project / "Pulumi.mine.yaml").read_text()
     assert gitlab.problem(project) == (
         ".gitlab-ci.yml: the .pulumi job's STACK list lacks mine (the stacks with a gcp or aws section); run `make golden`"
-        if cloud else None
+        if cloud
+        else None
     )
 
     # What `make golden` runs (tests/unit/test_makefile.py holds the recipe), for the new stack only.
@@ -207,7 +210,10 @@ def test_bucket_is_protected_and_no_project_iam_touches_triton(stack, renders):
     for grant in render.find("gcp:projects/iAMMember:IAMMember"):
         assert reader not in json.dumps(grant["inputs"])
         assert "storage" not in grant["inputs"]["role"] and grant["inputs"]["role"] not in (
-            "roles/owner", "roles/editor", "roles/viewer")
+            "roles/owner",
+            "roles/editor",
+            "roles/viewer",
+        )
 
 
 def test_prod_protects_its_node_pool(renders):
@@ -229,7 +235,11 @@ def test_dev_aws_wires_gpu_group_bucket_and_irsa_into_triton(renders):
     assert group["amiType"] == "AL2023_x86_64_NVIDIA" and group["capacityType"] == "SPOT"
     taints = {(t["key"], t["value"]) for t in group["taints"]}
     template = render.find("aws:ec2/launchTemplate:LaunchTemplate")[0]["inputs"]
-    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert template["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+    }
     assert render.find("kubernetes:helm.sh/v3:Release")[0]["inputs"]["chart"] == "nvidia-device-plugin"
     bucket = render.find("aws:s3/bucket:Bucket")[0]
     assert bucket["options"]["protect"] is True
@@ -249,7 +259,11 @@ def test_dev_aws_wires_gpu_group_bucket_and_irsa_into_triton(renders):
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_aws_iam_policies_have_no_wildcard_allow(stack, renders):
     for resource in renders[stack].resources:
-        if resource["type"] in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/policy:Policy"):
+        if resource["type"] in (
+            "aws:iam/rolePolicy:RolePolicy",
+            "aws:iam/userPolicy:UserPolicy",
+            "aws:iam/policy:Policy",
+        ):
             for statement in json.loads(resource["inputs"]["policy"])["Statement"]:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert statement["Effect"] == "Allow"
@@ -273,7 +287,8 @@ def test_local_stack_schedules_triton_onto_the_existing_clusters_gpu_nodes(rende
         ]
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert "--model-repository=s3://acme-triton-models/model_repository" in pod["containers"][0]["args"] or (
-            "--model-repository=s3://acme-triton-models/model_repository_canary" in pod["containers"][0]["args"])
+            "--model-repository=s3://acme-triton-models/model_repository_canary" in pod["containers"][0]["args"]
+        )
     account = next(o for o in render.manifests if o["kind"] == "ServiceAccount")
     assert not account["metadata"].get("annotations")
 

@@ -23,7 +23,11 @@ from .prerequisites import eks_network_policy_problems, verified
 def eks_kubeconfig(name: str, region: str, endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.all(endpoint, ca).apply(
         lambda v: exec_kubeconfig(
-            name, v[0], v[1], "aws", ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+            name,
+            v[0],
+            v[1],
+            "aws",
+            ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
             "Install the AWS CLI v2 (https://docs.aws.amazon.com/cli/).",
         )
     )
@@ -52,7 +56,9 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         kubeconfig=pulumi.Output.all(
             cluster_name,
             eks_kubeconfig(
-                config.cluster.name, config.region, cluster.endpoint,
+                config.cluster.name,
+                config.region,
+                cluster.endpoint,
                 cluster.certificate_authorities.apply(lambda c: c[0].data),
             ),
         ).apply(lambda v: v[1]),

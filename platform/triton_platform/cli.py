@@ -44,8 +44,11 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             validate_stack(root, stack)
             project = project_program(root)[0]
-            print(f"{stack}: configuration is valid" if project == PROJECT else
-                  f"{stack}: stack file is readable; project {project} checks its own configuration when it runs")
+            print(
+                f"{stack}: configuration is valid"
+                if project == PROJECT
+                else f"{stack}: stack file is readable; project {project} checks its own configuration when it runs"
+            )
         except Exception as error:  # noqa: BLE001 - one stack's failure never stops the others
             print(_failure("Validating", stack, error), file=sys.stderr)
             failed += 1
@@ -71,8 +74,10 @@ def _render(args: argparse.Namespace) -> int:
             print(_failure("Rendering", stack, error), file=sys.stderr)
             removed = discard_render(out_dir, stack)
             if removed:
-                print(f"Removed {removed}, the older render of this stack, so it is not mistaken for a current one",
-                      file=sys.stderr)
+                print(
+                    f"Removed {removed}, the older render of this stack, so it is not mistaken for a current one",
+                    file=sys.stderr,
+                )
             failed += 1
             continue
         print(summary(render, target))
@@ -110,12 +115,19 @@ def _diff(args: argparse.Namespace) -> int:
     for pair in args.stack_map:
         base, sep, head = pair.partition("=")
         if not (sep and base and head):
-            print(f"triton-platform diff: --stack-map {pair}: give BASE_STACK=HEAD_STACK, e.g. --stack-map dev=mine",
-                  file=sys.stderr)
+            print(
+                f"triton-platform diff: --stack-map {pair}: give BASE_STACK=HEAD_STACK, e.g. --stack-map dev=mine",
+                file=sys.stderr,
+            )
             return 2
         stack_map[base] = head
-    return run(Path(args.base), Path(args.head), Path(args.output) if args.output else None, args.fail_on_flagged,
-               stack_map=stack_map)
+    return run(
+        Path(args.base),
+        Path(args.head),
+        Path(args.output) if args.output else None,
+        args.fail_on_flagged,
+        stack_map=stack_map,
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -144,21 +156,29 @@ def main(argv: list[str] | None = None) -> int:
     render = commands.add_parser("render", help="render stacks offline to manifests.yaml and resources.json")
     render.add_argument("stacks", nargs="*", metavar="STACK", help="stack names (default: every Pulumi.*.yaml)")
     render.add_argument("--out", default="rendered", metavar="DIR", help="output directory (default: rendered)")
-    render.add_argument("--prune", action="store_true",
-                        help="also remove renders in DIR of stacks whose Pulumi.<stack>.yaml is gone")
+    render.add_argument(
+        "--prune", action="store_true", help="also remove renders in DIR of stacks whose Pulumi.<stack>.yaml is gone"
+    )
     render.set_defaults(func=_render)
     diff = commands.add_parser("diff", help="compare two render outputs; Markdown for a merge-request comment")
     diff.add_argument("base", metavar="BASE_DIR", help="render output of the target branch")
     diff.add_argument("head", metavar="HEAD_DIR", help="render output of the merge request")
     diff.add_argument("--fail-on-flagged", action="store_true", help="exit 1 when a change is flagged for review")
     diff.add_argument("--output", metavar="FILE", help="write the Markdown to FILE instead of stdout")
-    diff.add_argument("--stack-map", action="append", default=[], metavar="BASE_STACK=HEAD_STACK",
-                      help="compare HEAD_STACK with BASE_STACK instead of a same-named stack (repeatable), "
-                           "e.g. a new stack with the one it was copied from: --stack-map dev=mine")
+    diff.add_argument(
+        "--stack-map",
+        action="append",
+        default=[],
+        metavar="BASE_STACK=HEAD_STACK",
+        help="compare HEAD_STACK with BASE_STACK instead of a same-named stack (repeatable), "
+        "e.g. a new stack with the one it was copied from: --stack-map dev=mine",
+    )
     diff.set_defaults(func=_diff)
     bench = commands.add_parser("bench", help="measure program cost, scaling, start-up and install size")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (for CI logs)")
-    bench.add_argument("--json", metavar="FILE", help="write results to FILE (default: benchmarks/results.json, full runs only)")
+    bench.add_argument(
+        "--json", metavar="FILE", help="write results to FILE (default: benchmarks/results.json, full runs only)"
+    )
     bench.set_defaults(func=_bench)
     reference = commands.add_parser(
         "config-reference", help="the configuration reference (docs/configuration.md), from the config models' docs"

@@ -47,13 +47,19 @@ DEFAULT_MAX_CHARS = 60_000
 # whose deletion or replacement loses data or takes the platform down.
 STATEFUL_KINDS = frozenset(
     {
-        "Bucket", "BucketV2",                                    # GCS, S3: the model repository
-        "NodePool", "NodeGroup", "ManagedNodeGroup",             # GKE, EKS (+ pulumi-eks)
-        "Cluster",                                               # GKE, EKS (+ pulumi-eks)
-        "Namespace",                                             # deletes every object inside it
-        "PersistentVolume", "PersistentVolumeClaim", "StatefulSet",
-        "KeyRing", "CryptoKey",                                  # GCP KMS: destroying keys loses data
-        "Repository",                                            # Artifact Registry / ECR images
+        "Bucket",
+        "BucketV2",  # GCS, S3: the model repository
+        "NodePool",
+        "NodeGroup",
+        "ManagedNodeGroup",  # GKE, EKS (+ pulumi-eks)
+        "Cluster",  # GKE, EKS (+ pulumi-eks)
+        "Namespace",  # deletes every object inside it
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "StatefulSet",
+        "KeyRing",
+        "CryptoKey",  # GCP KMS: destroying keys loses data
+        "Repository",  # Artifact Registry / ECR images
     }
 )
 _STATEFUL_TYPE = re.compile(r"^aws:kms/key:Key$|^aws:ecr/repository:Repository$")
@@ -80,29 +86,91 @@ _IAM_TYPE = re.compile(r"iam|rbac\.authorization\.k8s\.io", re.IGNORECASE)
 _KUBERNETES_METADATA = ("metadata.name", "metadata.namespace")
 _LABEL_SELECTOR = ("spec.selector",)
 _CONTAINER_FIELDS = (
-    "args", "command", "env", "image", "imagePullPolicy", "lifecycle", "livenessProbe", "ports",
-    "readinessProbe", "resources", "securityContext", "stdin", "stdinOnce", "terminationMessagePath",
-    "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts", "workingDir",
+    "args",
+    "command",
+    "env",
+    "image",
+    "imagePullPolicy",
+    "lifecycle",
+    "livenessProbe",
+    "ports",
+    "readinessProbe",
+    "resources",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "tty",
+    "volumeDevices",
+    "volumeMounts",
+    "workingDir",
 )
 _POD = (
-    "spec.affinity", "spec.automountServiceAccountToken", "spec.dnsConfig", "spec.dnsPolicy",
-    "spec.enableServiceLinks", "spec.hostAliases", "spec.hostIPC", "spec.hostNetwork", "spec.hostPID",
-    "spec.hostname", "spec.imagePullSecrets", "spec.nodeName", "spec.nodeSelector", "spec.overhead",
-    "spec.preemptionPolicy", "spec.priority", "spec.priorityClassName", "spec.readinessGates",
-    "spec.restartPolicy", "spec.runtimeClassName", "spec.schedulerName", "spec.securityContext",
-    "spec.serviceAccount", "spec.serviceAccountName", "spec.shareProcessNamespace", "spec.subdomain",
-    "spec.terminationGracePeriodSeconds", "spec.volumes",
+    "spec.affinity",
+    "spec.automountServiceAccountToken",
+    "spec.dnsConfig",
+    "spec.dnsPolicy",
+    "spec.enableServiceLinks",
+    "spec.hostAliases",
+    "spec.hostIPC",
+    "spec.hostNetwork",
+    "spec.hostPID",
+    "spec.hostname",
+    "spec.imagePullSecrets",
+    "spec.nodeName",
+    "spec.nodeSelector",
+    "spec.overhead",
+    "spec.preemptionPolicy",
+    "spec.priority",
+    "spec.priorityClassName",
+    "spec.readinessGates",
+    "spec.restartPolicy",
+    "spec.runtimeClassName",
+    "spec.schedulerName",
+    "spec.securityContext",
+    "spec.serviceAccount",
+    "spec.serviceAccountName",
+    "spec.shareProcessNamespace",
+    "spec.subdomain",
+    "spec.terminationGracePeriodSeconds",
+    "spec.volumes",
     *(f"spec.{c}.{f}" for c in ("containers", "initContainers") for f in _CONTAINER_FIELDS),
 )
 _PERSISTENT_VOLUME = tuple(
-    f"spec.{source}" for source in (
-        "awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "fc", "flexVolume",
-        "flocker", "gcePersistentDisk", "glusterfs", "hostPath", "iscsi", "local", "nfs",
-        "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume",
+    f"spec.{source}"
+    for source in (
+        "awsElasticBlockStore",
+        "azureDisk",
+        "azureFile",
+        "cephfs",
+        "cinder",
+        "csi",
+        "fc",
+        "flexVolume",
+        "flocker",
+        "gcePersistentDisk",
+        "glusterfs",
+        "hostPath",
+        "iscsi",
+        "local",
+        "nfs",
+        "photonPersistentDisk",
+        "portworxVolume",
+        "quobyte",
+        "rbd",
+        "scaleIO",
+        "storageos",
+        "vsphereVolume",
     )
 )
-_STATEFUL_SET = ("spec.podManagementPolicy", "spec.revisionHistoryLimit", "spec.serviceName",
-                 "spec.volumeClaimTemplates", *_LABEL_SELECTOR)
+_STATEFUL_SET = (
+    "spec.podManagementPolicy",
+    "spec.revisionHistoryLimit",
+    "spec.serviceName",
+    "spec.volumeClaimTemplates",
+    *_LABEL_SELECTOR,
+)
 _JOB = ("spec.completions", "spec.parallelism", "spec.template", *_LABEL_SELECTOR)
 _CORE_V1 = {
     "PersistentVolume": _PERSISTENT_VOLUME,
@@ -152,13 +220,32 @@ EVERY_INPUT = "*"
 # clusters: machine type, disk, image type, labels, taints, workload metadata, gcfs and kubelet
 # settings update in place; these do not.
 _GKE_NODE_CONFIG = tuple(
-    f"nodeConfig.{field}" for field in (
-        "advancedMachineFeatures", "bootDiskKmsKey", "confidentialNodes.confidentialInstanceType",
-        "enableConfidentialStorage", "ephemeralStorageLocalSsdConfig", "flexStart", "guestAccelerators",
-        "hostMaintenancePolicy", "localNvmeSsdBlockConfig", "localSsdCount", "localSsdEncryptionMode",
-        "maxRunDuration", "metadata", "minCpuPlatform", "nodeGroup", "oauthScopes", "preemptible",
-        "reservationAffinity", "sandboxConfig", "secondaryBootDisks", "serviceAccount", "shieldedInstanceConfig",
-        "soleTenantConfig", "spot",
+    f"nodeConfig.{field}"
+    for field in (
+        "advancedMachineFeatures",
+        "bootDiskKmsKey",
+        "confidentialNodes.confidentialInstanceType",
+        "enableConfidentialStorage",
+        "ephemeralStorageLocalSsdConfig",
+        "flexStart",
+        "guestAccelerators",
+        "hostMaintenancePolicy",
+        "localNvmeSsdBlockConfig",
+        "localSsdCount",
+        "localSsdEncryptionMode",
+        "maxRunDuration",
+        "metadata",
+        "minCpuPlatform",
+        "nodeGroup",
+        "oauthScopes",
+        "preemptible",
+        "reservationAffinity",
+        "sandboxConfig",
+        "secondaryBootDisks",
+        "serviceAccount",
+        "shieldedInstanceConfig",
+        "soleTenantConfig",
+        "spot",
     )
 )
 #: S3 bucket sub-resources (s3/bucket_*.go): the bucket they configure, and the v6 region.
@@ -172,7 +259,12 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (EVERY_INPUT,),
     # resourcemanager/resource_google_service_account_key.go: every argument ForceNew.
     "gcp:serviceaccount/key:Key": (
-        "serviceAccountId", "keyAlgorithm", "privateKeyType", "publicKeyType", "publicKeyData", "keepers",
+        "serviceAccountId",
+        "keyAlgorithm",
+        "privateKeyType",
+        "publicKeyType",
+        "publicKeyData",
+        "keepers",
     ),
     # resourcemanager/resource_google_service_account.go: display name and description update.
     "gcp:serviceaccount/account:Account": ("accountId", "project"),
@@ -182,47 +274,103 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "gcp:compute/firewall:Firewall": ("direction", "name", "params", "project"),
     # compute/resource_compute_router.go
     "gcp:compute/router:Router": (
-        "encryptedInterconnectRouter", "name", "nccGateway", "network", "params", "project", "region",
+        "encryptedInterconnectRouter",
+        "name",
+        "nccGateway",
+        "network",
+        "params",
+        "project",
+        "region",
     ),
     # compute/resource_compute_router_nat.go: allocation, ranges and logging update.
     "gcp:compute/routerNat:RouterNat": (
-        "endpointTypes", "initialNatIps", "name", "project", "region", "router", "type",
+        "endpointTypes",
+        "initialNatIps",
+        "name",
+        "project",
+        "region",
+        "router",
+        "type",
     ),
     # kms/resource_kms_key_ring.go: nothing updates.
     "gcp:kms/keyRing:KeyRing": ("location", "name", "project"),
     # kms/resource_kms_crypto_key.go: rotation period and labels update.
     "gcp:kms/cryptoKey:CryptoKey": (
-        "cryptoKeyBackend", "destroyScheduledDuration", "importOnly", "keyRing", "name", "purpose",
+        "cryptoKeyBackend",
+        "destroyScheduledDuration",
+        "importOnly",
+        "keyRing",
+        "name",
+        "purpose",
         "versionTemplate.protectionLevel",
     ),
     # storage/resource_storage_bucket.go: storage class, versioning, lifecycle, soft delete, access
     # settings and labels update.
     "gcp:storage/bucket:Bucket": (
-        "customPlacementConfig.dataLocations", "enableObjectRetention", "hierarchicalNamespace", "location", "name",
+        "customPlacementConfig.dataLocations",
+        "enableObjectRetention",
+        "hierarchicalNamespace",
+        "location",
+        "name",
         "project",
     ),
     # container/resource_container_node_pool.go (``schemaNodePool``): node locations, autoscaling,
     # management and upgrade settings update.
     "gcp:container/nodePool:NodePool": (
-        "cluster", "initialNodeCount", "location", "maxPodsPerNode", "name", "namePrefix",
-        "networkConfig.acceleratorNetworkProfile", "networkConfig.additionalNodeNetworkConfigs",
-        "networkConfig.additionalPodNetworkConfigs", "networkConfig.createPodRange",
-        "networkConfig.podCidrOverprovisionConfig", "networkConfig.podIpv4CidrBlock", "networkConfig.podRange",
-        "networkConfig.subnetwork", "placementPolicy", "project", "queuedProvisioning", *_GKE_NODE_CONFIG,
+        "cluster",
+        "initialNodeCount",
+        "location",
+        "maxPodsPerNode",
+        "name",
+        "namePrefix",
+        "networkConfig.acceleratorNetworkProfile",
+        "networkConfig.additionalNodeNetworkConfigs",
+        "networkConfig.additionalPodNetworkConfigs",
+        "networkConfig.createPodRange",
+        "networkConfig.podCidrOverprovisionConfig",
+        "networkConfig.podIpv4CidrBlock",
+        "networkConfig.podRange",
+        "networkConfig.subnetwork",
+        "placementPolicy",
+        "project",
+        "queuedProvisioning",
+        *_GKE_NODE_CONFIG,
     ),
     # container/resource_container_cluster.go: authorized networks, private endpoint and nodes,
     # release channel, encryption, Binary Authorization, workload identity, deletion protection update.
     "gcp:container/cluster:Cluster": (
-        "clusterAutoscaling.autoProvisioningDefaults.bootDiskKmsKey", "clusterIpv4Cidr",
-        "confidentialNodes.confidentialInstanceType", "confidentialNodes.enabled", "datapathProvider",
-        "dataplaneOptimizationMode", "defaultMaxPodsPerNode", "description", "enableAutopilot",
-        "enableKubernetesAlpha", "enableTpu", "initialNodeCount", "ipAllocationPolicy.clusterIpv4CidrBlock",
-        "ipAllocationPolicy.clusterSecondaryRangeName", "ipAllocationPolicy.podCidrOverprovisionConfig",
-        "ipAllocationPolicy.servicesIpv4CidrBlock", "ipAllocationPolicy.servicesSecondaryRangeName", "location",
-        "masterAuth.clientCertificateConfig", "name", "network", "networkingMode", "nodePools",
-        "privateClusterConfig.masterIpv4CidrBlock", "privateClusterConfig.privateEndpointSubnetwork", "project",
-        "subnetwork", "userManagedKeysConfig.aggregationCa", "userManagedKeysConfig.clusterCa",
-        "userManagedKeysConfig.etcdApiCa", "userManagedKeysConfig.etcdPeerCa", *_GKE_NODE_CONFIG,
+        "clusterAutoscaling.autoProvisioningDefaults.bootDiskKmsKey",
+        "clusterIpv4Cidr",
+        "confidentialNodes.confidentialInstanceType",
+        "confidentialNodes.enabled",
+        "datapathProvider",
+        "dataplaneOptimizationMode",
+        "defaultMaxPodsPerNode",
+        "description",
+        "enableAutopilot",
+        "enableKubernetesAlpha",
+        "enableTpu",
+        "initialNodeCount",
+        "ipAllocationPolicy.clusterIpv4CidrBlock",
+        "ipAllocationPolicy.clusterSecondaryRangeName",
+        "ipAllocationPolicy.podCidrOverprovisionConfig",
+        "ipAllocationPolicy.servicesIpv4CidrBlock",
+        "ipAllocationPolicy.servicesSecondaryRangeName",
+        "location",
+        "masterAuth.clientCertificateConfig",
+        "name",
+        "network",
+        "networkingMode",
+        "nodePools",
+        "privateClusterConfig.masterIpv4CidrBlock",
+        "privateClusterConfig.privateEndpointSubnetwork",
+        "project",
+        "subnetwork",
+        "userManagedKeysConfig.aggregationCa",
+        "userManagedKeysConfig.clusterCa",
+        "userManagedKeysConfig.etcdApiCa",
+        "userManagedKeysConfig.etcdPeerCa",
+        *_GKE_NODE_CONFIG,
     ),
     # iam/role_policy_attachment.go: role and policy_arn ForceNew, no update.
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
@@ -240,8 +388,18 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     # eks/node_group.go: labels, taints, scaling, update config, version and the launch template's
     # version update; remote access is ForceNew as a whole.
     "aws:eks/nodeGroup:NodeGroup": (
-        "amiType", "capacityType", "clusterName", "diskSize", "instanceTypes", "launchTemplate.id",
-        "launchTemplate.name", "nodeGroupName", "nodeGroupNamePrefix", "nodeRoleArn", "region", "remoteAccess",
+        "amiType",
+        "capacityType",
+        "clusterName",
+        "diskSize",
+        "instanceTypes",
+        "launchTemplate.id",
+        "launchTemplate.name",
+        "nodeGroupName",
+        "nodeGroupNamePrefix",
+        "nodeRoleArn",
+        "region",
+        "remoteAccess",
         "subnetIds",
     ),
     # s3/bucket.go: force_destroy and tags update.
@@ -250,7 +408,8 @@ CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketPolicy:BucketPolicy": _S3_BUCKET_PART,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _S3_BUCKET_PART,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        *_S3_BUCKET_PART, "expectedBucketOwner",
+        *_S3_BUCKET_PART,
+        "expectedBucketOwner",
     ),
     "aws:s3/bucketVersioning:BucketVersioning": (*_S3_BUCKET_PART, "expectedBucketOwner"),
     # s3/bucket_lifecycle_configuration.go (plugin framework): ``stringplanmodifier.RequiresReplace``.
@@ -271,8 +430,20 @@ KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 #: A type with no rule above (a resource of a project's own code): a guess from field names the
 #: common providers treat as immutable, said to be a guess where it fires.
 _UNKNOWN_TYPE_GUESS = (
-    "name", "location", "project", "region", "zone", "accountId", "bucket", "cluster", "clusterName",
-    "network", "subnetwork", "subnetIds", "keyRing", "purpose",
+    "name",
+    "location",
+    "project",
+    "region",
+    "zone",
+    "accountId",
+    "bucket",
+    "cluster",
+    "clusterName",
+    "network",
+    "subnetwork",
+    "subnetIds",
+    "keyRing",
+    "purpose",
 )
 
 
@@ -476,10 +647,7 @@ def _contains_secret(value: Any) -> bool:
 
 def has_replacement_rule(type_: str) -> bool:
     """Whether the diff knows from the type's provider which of its fields force a replacement."""
-    return (
-        type_ in (_HELM_RELEASE, KUBERNETES_PROVIDER) or type_.startswith("kubernetes:")
-        or type_ in CLOUD_FORCE_NEW
-    )
+    return type_ in (_HELM_RELEASE, KUBERNETES_PROVIDER) or type_.startswith("kubernetes:") or type_ in CLOUD_FORCE_NEW
 
 
 def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
@@ -757,7 +925,7 @@ def diff_stack(stack: str, base: Mapping[str, Any] | None, head: Mapping[str, An
             change.flags.append(
                 f"renamed or moved without an alias? `{old[key]['id']}` disappears while `{successor['id']}` of the "
                 f"same type appears: Pulumi deletes the old one and creates the new one; if this is a refactor, add "
-                f"`aliases=[pulumi.Alias(name=\"{old[key]['name']}\")]` (or the old parent) to `{successor['name']}`"
+                f'`aliases=[pulumi.Alias(name="{old[key]["name"]}")]` (or the old parent) to `{successor["name"]}`'
             )
         _flag_removal(old[key], change)
         result.resources.append(change)

@@ -37,9 +37,13 @@ def to_markdown(report: Report, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return full
     # Too long for a comment: keep the summary, the flags and per-stack tables; drop field details.
     short = "\n".join(
-        [*head, *(_stack_details(s, with_fields=False) for s in report.stacks if s.status != "unchanged"),
-         "> Field-level details were left out to fit the comment size limit; run `triton-platform diff` "
-         "on the render artifacts to see them.\n", _footer()]
+        [
+            *head,
+            *(_stack_details(s, with_fields=False) for s in report.stacks if s.status != "unchanged"),
+            "> Field-level details were left out to fit the comment size limit; run `triton-platform diff` "
+            "on the render artifacts to see them.\n",
+            _footer(),
+        ]
     )
     if len(short) <= max_chars:
         return short
@@ -106,8 +110,15 @@ def _stack_details(s: StackDiff, with_fields: bool = True) -> str:
                 "",
             ]
     if s.outputs:
-        lines += ["<details><summary>Stack outputs</summary>", "", "```diff", *(f.line() for f in s.outputs),
-                  "```", "</details>", ""]
+        lines += [
+            "<details><summary>Stack outputs</summary>",
+            "",
+            "```diff",
+            *(f.line() for f in s.outputs),
+            "```",
+            "</details>",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -124,8 +135,11 @@ def _whole_stack_summary(s: StackDiff) -> list[str]:
         shown = ", ".join(sorted(names)) if _names_matter(type_) else ""
         lines.append(f"| {_code(type_)} | {len(names)} | {_cell(shown)} |")
     if s.status == "added":
-        lines += ["", "To review its settings field by field, compare it with the stack it was copied from: "
-                      f"`triton-platform diff BASE HEAD --stack-map <that stack>={s.stack}`."]
+        lines += [
+            "",
+            "To review its settings field by field, compare it with the stack it was copied from: "
+            f"`triton-platform diff BASE HEAD --stack-map <that stack>={s.stack}`.",
+        ]
     return [*lines, ""]
 
 
@@ -142,8 +156,14 @@ def _footer() -> str:
     )
 
 
-def run(base_dir: Path, head_dir: Path, output: Path | None = None, fail_on_flagged: bool = False,
-        max_chars: int = DEFAULT_MAX_CHARS, stack_map: Mapping[str, str] | None = None) -> int:
+def run(
+    base_dir: Path,
+    head_dir: Path,
+    output: Path | None = None,
+    fail_on_flagged: bool = False,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    stack_map: Mapping[str, str] | None = None,
+) -> int:
     try:
         report = diff_dirs(base_dir, head_dir, stack_map)
     except (FileNotFoundError, RenderDirError, DiffInputError) as error:

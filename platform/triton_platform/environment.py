@@ -17,7 +17,9 @@ from .observability import build_observability
 from .prerequisites import cluster_checks
 
 
-def model_group_args(group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]) -> ModelGroupArgs:
+def model_group_args(
+    group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]
+) -> ModelGroupArgs:
     args = ModelGroupArgs(
         name=group.name,
         models=list(group.models),
@@ -125,5 +127,3 @@ def build_environment(
         }
     )
     return outputs
-
-

@@ -28,7 +28,11 @@ GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"
 def gke_kubeconfig(name: pulumi.Input[str], endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.all(name, endpoint, ca).apply(
         lambda v: exec_kubeconfig(
-            v[0], f"https://{v[1]}", v[2], "gke-gcloud-auth-plugin", [],
+            v[0],
+            f"https://{v[1]}",
+            v[2],
+            "gke-gcloud-auth-plugin",
+            [],
             "Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin).",
         )
     )

@@ -35,7 +35,9 @@ def mesh_server_args(settings: PlatformSettings) -> dict[str, Any]:
     return {
         # istio-injection wins over istio.io/rev, so a revision is selected by its label alone.
         "namespace_labels": (
-            {"istio-injection": "enabled"} if settings.mesh.revision is None else {"istio.io/rev": settings.mesh.revision}
+            {"istio-injection": "enabled"}
+            if settings.mesh.revision is None
+            else {"istio.io/rev": settings.mesh.revision}
         ),
         "pod_annotations": sidecar_resource_annotations(settings.mesh.sidecar.cpu, settings.mesh.sidecar.memory),
     }

@@ -37,9 +37,7 @@ def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
     return gateway.namespace, dict(gateway.selector)
 
 
-def receiver_args(
-    receiver: AlertReceiverSettings, credential: pulumi.Input[str] | None
-) -> AlertReceiverArgs:
+def receiver_args(receiver: AlertReceiverSettings, credential: pulumi.Input[str] | None) -> AlertReceiverArgs:
     """The component's receiver args: the settings' fields (camelCase in the stack file) and the secret."""
     args = AlertReceiverArgs(kind=receiver.kind)
     for key in ("slack_channel", "email_to", "email_from", "email_smarthost", "email_auth_username"):
@@ -51,7 +49,9 @@ def receiver_args(
     return args
 
 
-def addons_args(settings: PlatformSettings, alert_receiver_secret: pulumi.Input[str] | None = None) -> MonitoringAddonsArgs | None:
+def addons_args(
+    settings: PlatformSettings, alert_receiver_secret: pulumi.Input[str] | None = None
+) -> MonitoringAddonsArgs | None:
     addons = settings.observability.addons
     args = MonitoringAddonsArgs()
     if addons.keda:

@@ -63,7 +63,10 @@ class PrerequisiteError(pulumi.RunError):
         self.stack_file = stack_file
         self.problems = problems
         count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
-        lines = [f"The existing cluster does not meet what {stack_file} needs ({count}):", *(f"  - {p}" for p in problems)]
+        lines = [
+            f"The existing cluster does not meet what {stack_file} needs ({count}):",
+            *(f"  - {p}" for p in problems),
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -105,7 +108,9 @@ def istio_injector_config_map(revision: str | None) -> str:
     return ISTIO_INJECTOR_CONFIG_MAP if revision is None else f"{ISTIO_INJECTOR_CONFIG_MAP}-{revision}"
 
 
-def istio_injector_problems(data: Mapping[str, str] | None, config_map: str = ISTIO_INJECTOR_CONFIG_MAP) -> list[Problem]:
+def istio_injector_problems(
+    data: Mapping[str, str] | None, config_map: str = ISTIO_INJECTOR_CONFIG_MAP
+) -> list[Problem]:
     """Problems of the cluster's sidecar injector, from its ConfigMap's ``data``."""
     try:
         values = json.loads((data or {}).get("values") or "{}")
@@ -114,14 +119,16 @@ def istio_injector_problems(data: Mapping[str, str] | None, config_map: str = IS
     # Istio 1.22+ reads pilot.cni.enabled; istio_cni.enabled is the older spelling it still honours.
     if _flag(values, "pilot", "cni", "enabled") or _flag(values, "istio_cni", "enabled"):
         return []
-    return [Problem(
-        ("mesh", "install", "enabled"),
-        False,
-        "the cluster's Istio injects the istio-init container (NET_ADMIN and NET_RAW as root; "
-        f"{config_map} has no pilot.cni.enabled), which Pod Security restricted refuses in the "
-        "Triton namespace, so no Triton pod would start: install Istio's CNI node agent (Helm chart istio/cni, "
-        "or ambient mode) and set pilot.cni.enabled=true on istiod, or set mesh.install.enabled: true",
-    )]
+    return [
+        Problem(
+            ("mesh", "install", "enabled"),
+            False,
+            "the cluster's Istio injects the istio-init container (NET_ADMIN and NET_RAW as root; "
+            f"{config_map} has no pilot.cni.enabled), which Pod Security restricted refuses in the "
+            "Triton namespace, so no Triton pod would start: install Istio's CNI node agent (Helm chart istio/cni, "
+            "or ambient mode) and set pilot.cni.enabled=true on istiod, or set mesh.install.enabled: true",
+        )
+    ]
 
 
 def _flag(values: Any, *path: str) -> bool:
@@ -150,14 +157,16 @@ def keda_problems(metadata: Any, settings: PlatformSettings, warn: Any = None) -
     if (int(found.group(1)), int(found.group(2))) >= versions.KEDA_MINIMUM_VERSION:
         return []
     first = next(i for i, g in enumerate(settings.model_groups) if g.autoscaling is not None)
-    return [Problem(
-        ("modelGroups", first, "autoscaling"),
-        "set",
-        f"the cluster's KEDA is {label} ({KEDA_VERSION_LABEL} of CRD {KEDA_CRD}), but this stack's ScaledObjects "
-        f"use fallback with Value-type triggers, which KEDA accepts from {minimum}: upgrade KEDA to {minimum} or "
-        f"newer (this platform pins {versions.KEDA_CHART_VERSION}: `helm upgrade keda kedacore/keda --namespace "
-        f"<its namespace> --version {versions.KEDA_CHART_VERSION}`), or remove autoscaling",
-    )]
+    return [
+        Problem(
+            ("modelGroups", first, "autoscaling"),
+            "set",
+            f"the cluster's KEDA is {label} ({KEDA_VERSION_LABEL} of CRD {KEDA_CRD}), but this stack's ScaledObjects "
+            f"use fallback with Value-type triggers, which KEDA accepts from {minimum}: upgrade KEDA to {minimum} or "
+            f"newer (this platform pins {versions.KEDA_CHART_VERSION}: `helm upgrade keda kedacore/keda --namespace "
+            f"<its namespace> --version {versions.KEDA_CHART_VERSION}`), or remove autoscaling",
+        )
+    ]
 
 
 def gke_cluster_problems(cluster: Any, settings: PlatformSettings) -> list[Problem]:
@@ -170,25 +179,29 @@ def gke_cluster_problems(cluster: Any, settings: PlatformSettings) -> list[Probl
     pools = [c.workload_pool for c in (cluster.workload_identity_configs or [])]
     if pool not in pools:
         has = f"has workload pool {pools[0]}, not {pool}" if pools and pools[0] else "has no Workload Identity"
-        problems.append(Problem(
-            ("gcp", "cluster", "name"),
-            name,
-            f"GKE cluster {name} {has}, but the GPU node pool runs the GKE metadata server, which GKE allows only "
-            f"with Workload Identity: enable it with `gcloud container clusters update {name} --location={location} "
-            f"--workload-pool={pool}`, or set gcp.cluster.create: true",
-        ))
+        problems.append(
+            Problem(
+                ("gcp", "cluster", "name"),
+                name,
+                f"GKE cluster {name} {has}, but the GPU node pool runs the GKE metadata server, which GKE allows only "
+                f"with Workload Identity: enable it with `gcloud container clusters update {name} --location={location} "
+                f"--workload-pool={pool}`, or set gcp.cluster.create: true",
+            )
+        )
     dataplane_v2 = cluster.datapath_provider == "ADVANCED_DATAPATH"
     calico = any(p.enabled for p in (cluster.network_policies or []))
     if gcp.cluster.network_policy == "enforced" and not (dataplane_v2 or calico):
-        problems.append(Problem(
-            ("gcp", "cluster", "networkPolicy"),
-            "enforced",
-            f"GKE cluster {name} enforces no NetworkPolicy (neither Dataplane V2 nor Calico), so the Triton "
-            f"namespace's ingress and egress policies would be ignored: enable Calico with `gcloud container clusters "
-            f"update {name} --location={location} --update-addons=NetworkPolicy=ENABLED` and then "
-            "`--enable-network-policy` (node pools are recreated), use a Dataplane V2 cluster, or set "
-            "gcp.cluster.networkPolicy: not-enforced outside prod",
-        ))
+        problems.append(
+            Problem(
+                ("gcp", "cluster", "networkPolicy"),
+                "enforced",
+                f"GKE cluster {name} enforces no NetworkPolicy (neither Dataplane V2 nor Calico), so the Triton "
+                f"namespace's ingress and egress policies would be ignored: enable Calico with `gcloud container clusters "
+                f"update {name} --location={location} --update-addons=NetworkPolicy=ENABLED` and then "
+                "`--enable-network-policy` (node pools are recreated), use a Dataplane V2 cluster, or set "
+                "gcp.cluster.networkPolicy: not-enforced outside prod",
+            )
+        )
     return problems
 
 
@@ -205,12 +218,14 @@ def eks_network_policy_problems(configuration_values: str | None, settings: Plat
         return []
     name = aws.cluster.name
     setting = json.dumps({"enableNetworkPolicy": "true"})
-    return [Problem(
-        ("aws", "cluster", "networkPolicy"),
-        "vpc-cni-addon",
-        f"the vpc-cni add-on of EKS cluster {name} does not enforce NetworkPolicy (its configuration lacks "
-        f"\"enableNetworkPolicy\": \"true\"), so the Triton namespace's ingress and egress policies would be ignored: "
-        f"enable it with `aws eks update-addon --cluster-name {name} --addon-name vpc-cni --configuration-values "
-        f"'{setting}'`, set aws.cluster.networkPolicy: self-managed if Calico, Cilium or a self-managed VPC CNI "
-        "enforces it, or not-enforced outside prod",
-    )]
+    return [
+        Problem(
+            ("aws", "cluster", "networkPolicy"),
+            "vpc-cni-addon",
+            f"the vpc-cni add-on of EKS cluster {name} does not enforce NetworkPolicy (its configuration lacks "
+            f'"enableNetworkPolicy": "true"), so the Triton namespace\'s ingress and egress policies would be ignored: '
+            f"enable it with `aws eks update-addon --cluster-name {name} --addon-name vpc-cni --configuration-values "
+            f"'{setting}'`, set aws.cluster.networkPolicy: self-managed if Calico, Cilium or a self-managed VPC CNI "
+            "enforces it, or not-enforced outside prod",
+        )
+    ]

@@ -67,8 +67,11 @@ def estimate(
     """Worst-case time from a step to ``overload`` x the target until the HPA decides to scale out."""
     if overload <= 1:
         raise ValueError(f"overload is {overload}; a load step must exceed the target (use more than 1)")
-    for label, value in (("scrape_interval_seconds", scrape_interval_seconds), ("query_window_seconds", query_window_seconds),
-                         ("polling_interval_seconds", polling_interval_seconds)):
+    for label, value in (
+        ("scrape_interval_seconds", scrape_interval_seconds),
+        ("query_window_seconds", query_window_seconds),
+        ("polling_interval_seconds", polling_interval_seconds),
+    ):
         if value <= 0:
             raise ValueError(f"{label} is {value}; use a positive number of seconds")
     return ReactionTime(
@@ -102,7 +105,9 @@ def _scrape_intervals(manifests: Iterable[Mapping[str, Any]]) -> dict[tuple[str,
         spec = obj.get("spec", {})
         endpoints = spec.get("endpoints") or spec.get("podMetricsEndpoints") or [{}]
         meta = obj.get("metadata", {})
-        found[(meta.get("namespace", ""), meta.get("name", ""))] = _seconds(endpoints[0].get("interval"), DEFAULT_SCRAPE_SECONDS)
+        found[(meta.get("namespace", ""), meta.get("name", ""))] = _seconds(
+            endpoints[0].get("interval"), DEFAULT_SCRAPE_SECONDS
+        )
     return found
 
 
@@ -121,10 +126,15 @@ def from_manifests(manifests: Iterable[Mapping[str, Any]], overload: float = DEF
         meta, spec = obj.get("metadata", {}), obj.get("spec", {})
         triggers = spec.get("triggers", [])
         trigger = next((t for t in triggers if t.get("name") == "queue-time"), triggers[0] if triggers else {})
-        windows = [int(n) * (60 if unit == "m" else 1) for n, unit in _WINDOW.findall(trigger.get("metadata", {}).get("query", ""))]
+        windows = [
+            int(n) * (60 if unit == "m" else 1)
+            for n, unit in _WINDOW.findall(trigger.get("metadata", {}).get("query", ""))
+        ]
         estimates.append(
             estimate(
-                scrape_interval_seconds=intervals.get((meta.get("namespace", ""), meta.get("name", "")), DEFAULT_SCRAPE_SECONDS),
+                scrape_interval_seconds=intervals.get(
+                    (meta.get("namespace", ""), meta.get("name", "")), DEFAULT_SCRAPE_SECONDS
+                ),
                 query_window_seconds=max(windows) if windows else 60,
                 polling_interval_seconds=spec.get("pollingInterval", KEDA_DEFAULT_POLLING_SECONDS),
                 use_cached_metrics=bool(trigger.get("useCachedMetrics", False)),

@@ -171,9 +171,7 @@ class _Recorder(TrackingMonitor):
         # Provider SDKs add type-only aliases for their own renamed types or old API versions to
         # every object: not ours, noise. Aliases that change a name or parent are kept.
         aliases = [
-            a
-            for a in (MessageToDict(x) for x in request.aliases)
-            if not _is_sdk_type_alias(a.get("spec"), package)
+            a for a in (MessageToDict(x) for x in request.aliases) if not _is_sdk_type_alias(a.get("spec"), package)
         ]
         if aliases:
             options["aliases"] = aliases
@@ -390,7 +388,9 @@ def write_render(render: StackRender, out_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{render.stack}.", suffix=".partial", dir=out_dir))
     try:
         staging.chmod(0o755)
-        documents = [yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120) for obj in render.manifests]
+        documents = [
+            yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=120) for obj in render.manifests
+        ]
         (staging / "manifests.yaml").write_text("---\n" + "---\n".join(documents))
         payload = {"stack": render.stack, "outputs": render.outputs, "resources": render.resources}
         (staging / "resources.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

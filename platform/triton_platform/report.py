@@ -12,7 +12,9 @@ from .render import StackRender
 def summary(render: StackRender, target: Path) -> str:
     kinds = Counter(obj["kind"] for obj in render.manifests)
     protected = [
-        f"{r['type'].rsplit(':', 1)[-1]} {r['name']}" for r in render.resources if r["custom"] and r["options"].get("protect")
+        f"{r['type'].rsplit(':', 1)[-1]} {r['name']}"
+        for r in render.resources
+        if r["custom"] and r["options"].get("protect")
     ]
     lines = [
         f"{render.stack}: {len(render.resources)} resources, {len(render.manifests)} Kubernetes objects -> {target}",

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: One admin key for every server a test starts, as one Secret serves every pod of a stack.
 ADMIN_KEY = "lab-admin-key"
 
-MODEL_PY = '''\
+MODEL_PY = """\
 import time
 
 import numpy as np
@@ -35,16 +35,16 @@ class TritonPythonModel:
             out = pb_utils.Tensor("OUTPUT0", (x + self.version).astype(np.float32))
             responses.append(pb_utils.InferenceResponse(output_tensors=[out]))
         return responses
-'''
+"""
 
-FAILING_MODEL_PY = '''\
+FAILING_MODEL_PY = """\
 class TritonPythonModel:
     def initialize(self, args):
         raise RuntimeError("this version cannot load")
 
     def execute(self, requests):
         return []
-'''
+"""
 
 
 def config(name: str, extra: str = "") -> str:
@@ -58,13 +58,23 @@ instance_group [ {{ kind: KIND_CPU count: 1 }} ]
     return text + extra
 
 
-def write_model(root: Path, name: str, versions: tuple[int, ...] = (1,), *, config_text: str | None = None,
-                model_py: str = MODEL_PY, load_seconds: float = 0, folder: str | None = None) -> Path:
+def write_model(
+    root: Path,
+    name: str,
+    versions: tuple[int, ...] = (1,),
+    *,
+    config_text: str | None = None,
+    model_py: str = MODEL_PY,
+    load_seconds: float = 0,
+    folder: str | None = None,
+) -> Path:
     """``root/<folder or name>/`` with config.pbtxt and ``<v>/model.py`` for each version."""
     model = root / (folder or name)
     for version in versions:
         (model / str(version)).mkdir(parents=True, exist_ok=True)
-        (model / str(version) / "model.py").write_text(model_py.replace("LOAD_SECONDS = 0", f"LOAD_SECONDS = {load_seconds:g}"))
+        (model / str(version) / "model.py").write_text(
+            model_py.replace("LOAD_SECONDS = 0", f"LOAD_SECONDS = {load_seconds:g}")
+        )
     model.mkdir(parents=True, exist_ok=True)
     (model / "config.pbtxt").write_text(config_text if config_text is not None else config(name))
     return model
@@ -103,39 +113,83 @@ class Broken:
 GOOD_INPUT = 'input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]'
 BROKEN: dict[str, Broken] = {
     "missing_config": Broken(no_config=True, expect=("(file)", "is missing")),
-    "syntax_error": Broken(config_edit=("max_batch_size: 8", "max_batch_size 8 ]"), expect=("line 3 column", "cannot parse")),
+    "syntax_error": Broken(
+        config_edit=("max_batch_size: 8", "max_batch_size 8 ]"), expect=("line 3 column", "cannot parse")
+    ),
     "unknown_field": Broken(config_extra="max_batch: 4\n", expect=("line 7 column", 'no field named "max_batch"')),
-    "name_mismatch": Broken(config_edit=('name: "name_mismatch"', 'name: "other"'), expect=("name", "Triton requires them to be equal")),
+    "name_mismatch": Broken(
+        config_edit=('name: "name_mismatch"', 'name: "other"'), expect=("name", "Triton requires them to be equal")
+    ),
     "no_version_folder": Broken(files={}, expect=("(version folders)", "none found")),
     "non_numeric_version": Broken(files={"v1/model.py": MODEL_PY}, expect=("(version folders)", "none found")),
     "missing_model_file": Broken(files={"1/other.py": "x = 1\n"}, expect=("model.py", "is missing")),
-    "default_filename_missing": Broken(config_extra='default_model_filename: "main.py"\n', expect=("main.py", "is missing")),
-    "negative_max_batch": Broken(config_edit=("max_batch_size: 8", "max_batch_size: -1"), expect=("max_batch_size", "is -1")),
-    "dims_zero": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ 0 ]")), expect=("input[0] 'INPUT0'.dims", "has [0]")),
-    "dims_below_minus_one": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ -2 ]")), expect=("input[0] 'INPUT0'.dims", "has [-2]")),
-    "dims_missing": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT.replace(" dims: [ 4 ]", "")), expect=("input[0] 'INPUT0'.dims", "is not set")),
-    "data_type_missing": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT.replace(" data_type: TYPE_FP32", "")), expect=("input[0] 'INPUT0'.data_type", "is not set")),
+    "default_filename_missing": Broken(
+        config_extra='default_model_filename: "main.py"\n', expect=("main.py", "is missing")
+    ),
+    "negative_max_batch": Broken(
+        config_edit=("max_batch_size: 8", "max_batch_size: -1"), expect=("max_batch_size", "is -1")
+    ),
+    "dims_zero": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ 0 ]")), expect=("input[0] 'INPUT0'.dims", "has [0]")
+    ),
+    "dims_below_minus_one": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ -2 ]")), expect=("input[0] 'INPUT0'.dims", "has [-2]")
+    ),
+    "dims_missing": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT.replace(" dims: [ 4 ]", "")),
+        expect=("input[0] 'INPUT0'.dims", "is not set"),
+    ),
+    "data_type_missing": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT.replace(" data_type: TYPE_FP32", "")),
+        expect=("input[0] 'INPUT0'.data_type", "is not set"),
+    ),
     "output_without_name": Broken(config_edit=('name: "OUTPUT0" ', ""), expect=("output[0]", "has no name")),
-    "preferred_batch_above_max": Broken(config_extra="dynamic_batching { preferred_batch_size: [ 16 ] }\n",
-                                        expect=("dynamic_batching.preferred_batch_size", "above max_batch_size 8")),
-    "specific_version_missing": Broken(config_extra="version_policy: { specific: { versions: [ 3 ] } }\n",
-                                       expect=("version_policy.specific.versions", "names [3], none of which has a folder")),
-    "latest_zero_versions": Broken(config_extra="version_policy: { latest: { num_versions: 0 } }\n",
-                                   expect=("version_policy.latest.num_versions", "must be 1 or more")),
-    "label_file_missing": Broken(config_edit=('name: "OUTPUT0" data_type: TYPE_FP32', 'name: "OUTPUT0" data_type: TYPE_FP32 label_filename: "labels.txt"'),
-                                 expect=("output[0] 'OUTPUT0'.label_filename", "'labels.txt' is not in")),
-    "unknown_backend": Broken(config_edit=('backend: "python"', 'backend: "pythonn"'), expect=("backend", "'pythonn' is not a backend")),
-    "gpu_instances_without_gpu": Broken(config_edit=("KIND_CPU", "KIND_GPU"), expect=("instance_group[0].kind", "gpusPerReplica 0"),
-                                        needs_group=True),
-    "ensemble_unknown_step": Broken(files={"1/.keep": ""}, ensemble_step="no_such_model",
-                                    expect=("ensemble_scheduling.step[0].model_name", "'no_such_model' is not in this repository")),
-    "ensemble_bad_input_map": Broken(files={"1/.keep": ""}, ensemble_step="addv_member", ensemble_input="NOPE",
-                                     expect=("ensemble_scheduling.step[0].input_map", "key 'NOPE' is not an input")),
-    "reshape_other_size": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ 4 ] reshape: { shape: [ 3 ] }")),
-                                 expect=("input[0] 'INPUT0'.reshape", "different number of elements than dims [4]")),
+    "preferred_batch_above_max": Broken(
+        config_extra="dynamic_batching { preferred_batch_size: [ 16 ] }\n",
+        expect=("dynamic_batching.preferred_batch_size", "above max_batch_size 8"),
+    ),
+    "specific_version_missing": Broken(
+        config_extra="version_policy: { specific: { versions: [ 3 ] } }\n",
+        expect=("version_policy.specific.versions", "names [3], none of which has a folder"),
+    ),
+    "latest_zero_versions": Broken(
+        config_extra="version_policy: { latest: { num_versions: 0 } }\n",
+        expect=("version_policy.latest.num_versions", "must be 1 or more"),
+    ),
+    "label_file_missing": Broken(
+        config_edit=(
+            'name: "OUTPUT0" data_type: TYPE_FP32',
+            'name: "OUTPUT0" data_type: TYPE_FP32 label_filename: "labels.txt"',
+        ),
+        expect=("output[0] 'OUTPUT0'.label_filename", "'labels.txt' is not in"),
+    ),
+    "unknown_backend": Broken(
+        config_edit=('backend: "python"', 'backend: "pythonn"'), expect=("backend", "'pythonn' is not a backend")
+    ),
+    "gpu_instances_without_gpu": Broken(
+        config_edit=("KIND_CPU", "KIND_GPU"), expect=("instance_group[0].kind", "gpusPerReplica 0"), needs_group=True
+    ),
+    "ensemble_unknown_step": Broken(
+        files={"1/.keep": ""},
+        ensemble_step="no_such_model",
+        expect=("ensemble_scheduling.step[0].model_name", "'no_such_model' is not in this repository"),
+    ),
+    "ensemble_bad_input_map": Broken(
+        files={"1/.keep": ""},
+        ensemble_step="addv_member",
+        ensemble_input="NOPE",
+        expect=("ensemble_scheduling.step[0].input_map", "key 'NOPE' is not an input"),
+    ),
+    "reshape_other_size": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT.replace("[ 4 ]", "[ 4 ] reshape: { shape: [ 3 ] }")),
+        expect=("input[0] 'INPUT0'.reshape", "different number of elements than dims [4]"),
+    ),
     "bad+name": Broken(expect=("(folder name)", "not a model name the gateway can route"), triton_rejects=False),
-    "duplicate_input": Broken(config_edit=(GOOD_INPUT, GOOD_INPUT[:-2] + ', { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]'),
-                              expect=("input[1] 'INPUT0'.name", "used by two inputs"), triton_rejects=False),
+    "duplicate_input": Broken(
+        config_edit=(GOOD_INPUT, GOOD_INPUT[:-2] + ', { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]'),
+        expect=("input[1] 'INPUT0'.name", "used by two inputs"),
+        triton_rejects=False,
+    ),
 }
 
 

@@ -70,13 +70,21 @@ def start_triton(harness, triton_install, tmp_path: Path):
     """
     servers = []
 
-    def start(rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True,
-              extra_args: tuple[str, ...] = ()):
+    def start(
+        rt, repository_url: str, env: dict[str, str] | None = None, wait: bool = True, extra_args: tuple[str, ...] = ()
+    ):
         workdir = tmp_path / f"triton-{len(servers)}"
         admin_key = ADMIN_KEY
         _, secret, key = harness.admin_key_ref(rt)
-        launch = harness.launch_for(rt, workdir=workdir, install=triton_install, repository_url=repository_url,
-                                    secrets={(secret, key): admin_key}, extra_env=env or {}, extra_args=extra_args)
+        launch = harness.launch_for(
+            rt,
+            workdir=workdir,
+            install=triton_install,
+            repository_url=repository_url,
+            secrets={(secret, key): admin_key},
+            extra_env=env or {},
+            extra_args=extra_args,
+        )
         server = harness.TritonServer(launch, workdir / "tritonserver.log")
         servers.append(server)
         if wait:

@@ -17,8 +17,10 @@ from triton_platform.delivery import GroupSpec, MissingExtra, check_model_reposi
 from triton_platform.delivery.check import FAST_CHECKS, inspect_repository
 
 LAB_GROUP = GroupSpec("lab", gpus_per_replica=0)
-PARTIAL_FAST = ("partial result: Triton's own validation did not run (--fast was given); only the fast checks did, "
-                "and Triton may still refuse a model they accept")
+PARTIAL_FAST = (
+    "partial result: Triton's own validation did not run (--fast was given); only the fast checks did, "
+    "and Triton may still refuse a model they accept"
+)
 
 
 @pytest.mark.parametrize("case", sorted(corpus.BROKEN))
@@ -55,8 +57,11 @@ def test_the_version_policy_decides_which_folders_need_the_model_file(tmp_path: 
 
 
 def test_gpu_instances_must_fit_the_groups_gpus(tmp_path: Path):
-    corpus.write_model(tmp_path, "addv", config_text=corpus.config("addv").replace(
-        "kind: KIND_CPU count: 1", "kind: KIND_GPU count: 1 gpus: [ 0, 2 ]"))
+    corpus.write_model(
+        tmp_path,
+        "addv",
+        config_text=corpus.config("addv").replace("kind: KIND_CPU count: 1", "kind: KIND_GPU count: 1 gpus: [ 0, 2 ]"),
+    )
     [problem] = check_model_repository(tmp_path, GroupSpec("one-gpu", gpus_per_replica=1))
     assert (problem.field, "GPU(s) [2]" in problem.message) == ("instance_group[0].gpus", True)
     assert check_model_repository(tmp_path, GroupSpec("three-gpus", gpus_per_replica=3)) == []
@@ -118,16 +123,20 @@ def test_first_time_users_reshape_of_another_size_is_caught_by_the_fast_checks(t
     [problem] = check_model_repository(tmp_path)
     assert str(problem) == (
         f"{tmp_path}/reshape_other_size/config.pbtxt: input[0] 'INPUT0'.reshape: shape [3] holds a different number "
-        "of elements than dims [4]; Triton refuses it ('has different size for dims and reshape')")
+        "of elements than dims [4]; Triton refuses it ('has different size for dims and reshape')"
+    )
 
 
-def test_without_a_runnable_tritonserver_the_check_falls_back_and_says_the_result_is_partial(tmp_path: Path, monkeypatch):
+def test_without_a_runnable_tritonserver_the_check_falls_back_and_says_the_result_is_partial(
+    tmp_path: Path, monkeypatch
+):
     import importlib.util
 
     corpus.write_broken(tmp_path, "dims_zero")
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "pytriton" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pytriton" else real_find_spec(name, *a)
+    )
     report = check_repository(tmp_path)
     assert [p.field for p in report.problems] == ["input[0] 'INPUT0'.dims"]
     assert report.lines() == [

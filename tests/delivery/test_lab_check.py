@@ -20,8 +20,10 @@ from delivery_fixtures import harness, rendered, start_triton, triton_install  #
 from triton_platform.delivery import GroupSpec, check_model_repository, check_repository
 from triton_platform.delivery.check import FAST_CHECKS, OURS, OURS_NOTE
 
-TRITON_CHECK = ("Triton 2.51.0's own validation: each model loaded by a private tritonserver with the flags the "
-                "stacks render (the model's code replaced by a stand-in)")
+TRITON_CHECK = (
+    "Triton 2.51.0's own validation: each model loaded by a private tritonserver with the flags the "
+    "stacks render (the model's code replaced by a stand-in)"
+)
 
 pytestmark = pytest.mark.lab
 
@@ -33,48 +35,84 @@ CORPUS_LOAD_SECONDS = 30
 
 
 def load(harness, server, admin_key: str, model: str, timeout: float = LOAD_TIMEOUT_SECONDS) -> tuple[int, str]:
-    status, body = harness.http_status(f"{server.http}/v2/repository/models/{model}/load",
-                                       method="POST", headers={"admin-key": admin_key}, body=b"{}",
-                                       timeout=timeout)
+    status, body = harness.http_status(
+        f"{server.http}/v2/repository/models/{model}/load",
+        method="POST",
+        headers={"admin-key": admin_key},
+        body=b"{}",
+        timeout=timeout,
+    )
     return status, body.decode(errors="replace")
 
 
 def unload(harness, server, admin_key: str, model: str) -> None:
     """Unload ``model`` and its members, and wait until Triton has, so loads never overlap unloads."""
-    harness.http_status(f"{server.http}/v2/repository/models/{model}/unload", method="POST",
-                        headers={"admin-key": admin_key}, timeout=CORPUS_LOAD_SECONDS,
-                        body=json.dumps({"parameters": {"unload_dependents": True}}).encode())
+    harness.http_status(
+        f"{server.http}/v2/repository/models/{model}/unload",
+        method="POST",
+        headers={"admin-key": admin_key},
+        timeout=CORPUS_LOAD_SECONDS,
+        body=json.dumps({"parameters": {"unload_dependents": True}}).encode(),
+    )
 
     def settled() -> bool:
-        status, body = harness.http_status(f"{server.http}/v2/repository/index", method="POST",
-                                           headers={"admin-key": admin_key}, body=b"{}", timeout=10)
-        return status == 200 and not any(m.get("state") in ("READY", "UNLOADING", "LOADING") and m["name"] == model
-                                         for m in json.loads(body))
+        status, body = harness.http_status(
+            f"{server.http}/v2/repository/index",
+            method="POST",
+            headers={"admin-key": admin_key},
+            body=b"{}",
+            timeout=10,
+        )
+        return status == 200 and not any(
+            m.get("state") in ("READY", "UNLOADING", "LOADING") and m["name"] == model for m in json.loads(body)
+        )
 
-    harness.wait_until(lambda: settled() or not server.process.alive(), CORPUS_LOAD_SECONDS, interval=0.05,
-                       what=f"{model} unloaded")
+    harness.wait_until(
+        lambda: settled() or not server.process.alive(), CORPUS_LOAD_SECONDS, interval=0.05, what=f"{model} unloaded"
+    )
 
 
 def good_models(root: Path) -> list[str]:
     """Models check accepts, in the shapes users write them."""
     corpus.write_model(root, "two_versions", versions=(1, 2))
-    corpus.write_model(root, "all_versions", versions=(1, 2),
-                       config_text=corpus.config("all_versions", "version_policy: { all: { } }\n"))
+    corpus.write_model(
+        root,
+        "all_versions",
+        versions=(1, 2),
+        config_text=corpus.config("all_versions", "version_policy: { all: { } }\n"),
+    )
     corpus.write_model(root, "no_name_field", config_text=corpus.config("x").replace('name: "x"\n', ""))
-    corpus.write_model(root, "backend_from_file", config_text=corpus.config("backend_from_file").replace('backend: "python"\n', ""))
-    corpus.write_model(root, "default_instances", config_text=corpus.config("default_instances").replace(
-        "instance_group [ { kind: KIND_CPU count: 1 } ]\n", ""))
-    corpus.write_model(root, "dynamic_batching", config_text=corpus.config("dynamic_batching", "dynamic_batching { }\n"))
+    corpus.write_model(
+        root, "backend_from_file", config_text=corpus.config("backend_from_file").replace('backend: "python"\n', "")
+    )
+    corpus.write_model(
+        root,
+        "default_instances",
+        config_text=corpus.config("default_instances").replace("instance_group [ { kind: KIND_CPU count: 1 } ]\n", ""),
+    )
+    corpus.write_model(
+        root, "dynamic_batching", config_text=corpus.config("dynamic_batching", "dynamic_batching { }\n")
+    )
     extra = corpus.write_model(root, "extra_folder")
     (extra / "notes").mkdir()
     ensemble = root / "ensemble_ok"
     (ensemble / "1").mkdir(parents=True)
     (ensemble / "config.pbtxt").write_text(corpus.ensemble_config("ensemble_ok", "two_versions"))
-    return ["two_versions", "all_versions", "no_name_field", "backend_from_file", "default_instances",
-            "dynamic_batching", "extra_folder", "ensemble_ok"]
+    return [
+        "two_versions",
+        "all_versions",
+        "no_name_field",
+        "backend_from_file",
+        "default_instances",
+        "dynamic_batching",
+        "extra_folder",
+        "ensemble_ok",
+    ]
 
 
-def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(harness, rendered, start_triton, tmp_path: Path):
+def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(
+    harness, rendered, start_triton, tmp_path: Path
+):
     repository = tmp_path / "repository"
     corpus.write_model(repository, "bert-base")  # what the rendered group loads at start
     for case in corpus.BROKEN:
@@ -96,9 +134,22 @@ def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(harness,
     for model in accepted:
         status, body = load(harness, server, admin_key, model)
         assert status == 200, f"{model}: check accepts it, Triton does not: {body}"
-        answer = harness.http_status(f"{server.http}/v2/models/{model}/infer", method="POST", body=json.dumps(
-            {"inputs": [{"name": "IN" if model.startswith("ensemble") else "INPUT0", "datatype": "FP32",
-                         "shape": [1, 4], "data": [1, 2, 3, 4]}]}).encode())
+        answer = harness.http_status(
+            f"{server.http}/v2/models/{model}/infer",
+            method="POST",
+            body=json.dumps(
+                {
+                    "inputs": [
+                        {
+                            "name": "IN" if model.startswith("ensemble") else "INPUT0",
+                            "datatype": "FP32",
+                            "shape": [1, 4],
+                            "data": [1, 2, 3, 4],
+                        }
+                    ]
+                }
+            ).encode(),
+        )
         assert answer[0] == 200, f"{model}: {answer}"
 
 
@@ -167,10 +218,12 @@ def test_check_agrees_with_triton_on_the_generated_corpus(harness, rendered, sta
         wanted = {False} if area in ("execution environments", "shape tensors") else {True, False}
         assert outcomes == wanted, f"{area}: the corpus must hold models Triton loads and models it refuses"
     assert len(cases) >= 100
-    print(f"corpus: {len(cases)} cases over {len(areas)} areas; check took {check_seconds:.1f} s "
-          f"(Triton start {report.triton_start_seconds:.1f} s); "
-          f"Triton loads {sum(v[0] for v in loads.values())}, refuses {sum(not v[0] for v in loads.values())}; "
-          f"hung loads {hung}, crashes {[c[0] for c in crashes]}")
+    print(
+        f"corpus: {len(cases)} cases over {len(areas)} areas; check took {check_seconds:.1f} s "
+        f"(Triton start {report.triton_start_seconds:.1f} s); "
+        f"Triton loads {sum(v[0] for v in loads.values())}, refuses {sum(not v[0] for v in loads.values())}; "
+        f"hung loads {hung}, crashes {[c[0] for c in crashes]}"
+    )
 
 
 def test_first_time_users_reshape_gets_tritons_own_message_in_one_line(tmp_path: Path, capsys):
@@ -199,13 +252,17 @@ def test_no_backend_library_and_no_gpu_are_not_failures_and_say_what_was_not_ver
     onnx = tmp_path / "onnx_model"
     (onnx / "1").mkdir(parents=True)
     (onnx / "1" / "model.onnx").write_bytes(b"not checked: no onnxruntime backend here")
-    (onnx / "config.pbtxt").write_text(corpus.config("onnx_model").replace('backend: "python"', 'backend: "onnxruntime"'))
+    (onnx / "config.pbtxt").write_text(
+        corpus.config("onnx_model").replace('backend: "python"', 'backend: "onnxruntime"')
+    )
     broken_onnx = tmp_path / "onnx_broken"
     (broken_onnx / "1").mkdir(parents=True)
     (broken_onnx / "1" / "model.onnx").write_bytes(b"")
-    (broken_onnx / "config.pbtxt").write_text(corpus.config("onnx_broken", "dynamic_batching { priority_levels: 2 "
-                                                            "default_priority_level: 3 }\n").replace(
-        'backend: "python"', 'backend: "onnxruntime"'))
+    (broken_onnx / "config.pbtxt").write_text(
+        corpus.config("onnx_broken", "dynamic_batching { priority_levels: 2 default_priority_level: 3 }\n").replace(
+            'backend: "python"', 'backend: "onnxruntime"'
+        )
+    )
 
     assert main(["model", "check", str(tmp_path)]) == 1
     captured = capsys.readouterr()
@@ -231,14 +288,20 @@ def test_a_check_killed_outright_takes_its_private_tritonserver_with_it(tmp_path
     import sys
 
     pid_file = tmp_path / "server.pid"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from triton_platform.delivery.triton_server import TritonValidator\n"
-        "with TritonValidator() as server:\n"
-        f"    Path({str(pid_file)!r}).write_text(str(server.process.pid))\n"
-        "    time.sleep(600)\n"
-    )])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from pathlib import Path\n"
+                "from triton_platform.delivery.triton_server import TritonValidator\n"
+                "with TritonValidator() as server:\n"
+                f"    Path({str(pid_file)!r}).write_text(str(server.process.pid))\n"
+                "    time.sleep(600)\n"
+            ),
+        ]
+    )
     try:
         deadline = time.monotonic() + 120
         while not pid_file.exists() and holder.poll() is None and time.monotonic() < deadline:

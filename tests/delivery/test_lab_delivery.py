@@ -36,8 +36,9 @@ INPUT = [1.0, 2.0, 3.0, 4.0]
 def infer(server_url: str, model: str, timeout: float = 30) -> int:
     """One inference; returns the version that answered (``addv`` adds its version number)."""
     body = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4], "data": INPUT}]}).encode()
-    request = urllib.request.Request(f"{server_url}/v2/models/{model}/infer", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{server_url}/v2/models/{model}/infer", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         output = json.loads(response.read())["outputs"][0]["data"]
     version = round(output[0] - INPUT[0])
@@ -48,8 +49,9 @@ def infer(server_url: str, model: str, timeout: float = 30) -> int:
 class Load:
     """Closed-loop HTTP clients, round robin over ``servers``; bounded in requests and in time."""
 
-    def __init__(self, servers: list[str], model: str, clients: int = 4, deadline_seconds: float = 90,
-                 max_requests: int = 20_000) -> None:
+    def __init__(
+        self, servers: list[str], model: str, clients: int = 4, deadline_seconds: float = 90, max_requests: int = 20_000
+    ) -> None:
         self.servers, self.model = servers, model
         self.deadline = time.monotonic() + deadline_seconds
         self.remaining = itertools.count(max_requests, -1)
@@ -149,8 +151,12 @@ class RoundRobinService:
         class Forward(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = urllib.request.Request(next(choose) + self.path, data=body, method="POST",
-                                                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                request = urllib.request.Request(
+                    next(choose) + self.path,
+                    data=body,
+                    method="POST",
+                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                )
                 with urllib.request.urlopen(request, timeout=60) as response:
                     payload = response.read()
                     self.send_response(response.status)
@@ -202,19 +208,27 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
 
     # Version 2 loads slowly, so the swap takes real time while the load runs.
     v2 = corpus.write_model(tmp_path / "v2", "bert-base", load_seconds=3)
-    code, out, err = run_cli(capsys, "model", "publish", str(v2), "--stack", "staging", "--repository", repository,
-                             "--version", "next")
+    code, out, err = run_cli(
+        capsys, "model", "publish", str(v2), "--stack", "staging", "--repository", repository, "--version", "next"
+    )
     assert code == 0, err
     assert "published bert-base version(s) [2]" in out
-    assert [ready_versions(url, "bert-base") for url in urls] == [["1"], ["1"]], "explicit mode: nothing changes by itself"
+    assert [ready_versions(url, "bert-base") for url in urls] == [["1"], ["1"]], (
+        "explicit mode: nothing changes by itself"
+    )
 
     load = Load(urls, "bert-base")
     try:
         # The trap: through a Service, the repository API reaches one pod only (#3001, #6007).
         service = RoundRobinService(urls)
         try:
-            status, _ = harness.http_status(f"{service.url}/v2/repository/models/bert-base/load", method="POST",
-                                            headers={"admin-key": ADMIN_KEY}, body=b"{}", timeout=60)
+            status, _ = harness.http_status(
+                f"{service.url}/v2/repository/models/bert-base/load",
+                method="POST",
+                headers={"admin-key": ADMIN_KEY},
+                body=b"{}",
+                timeout=60,
+            )
         finally:
             service.close()
         assert status == 200
@@ -222,16 +236,27 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
 
         # The platform's way: every pod by address, one at a time.
         monkeypatch.setenv("TRITON_ADMIN_KEY", ADMIN_KEY)
-        code, out, err = run_cli(capsys, "model", "load", "bert-base", "--stack", "staging", "--version", "2",
-                                 *itertools.chain.from_iterable(("--url", url) for url in urls))
+        code, out, err = run_cli(
+            capsys,
+            "model",
+            "load",
+            "bert-base",
+            "--stack",
+            "staging",
+            "--version",
+            "2",
+            *itertools.chain.from_iterable(("--url", url) for url in urls),
+        )
         assert code == 0, err
         swapped = time.monotonic()
         time.sleep(2)
     finally:
         load.stop()
     with capsys.disabled():  # shown with pytest -s: the size of the proof
-        print(f"\nswap under load: {len(load.answers)} answers, {len(load.errors)} failed, "
-              f"{sum(1 for at, _ in load.answers if at > swapped)} after the swap")
+        print(
+            f"\nswap under load: {len(load.answers)} answers, {len(load.errors)} failed, "
+            f"{sum(1 for at, _ in load.answers if at > swapped)} after the swap"
+        )
     assert load.errors == [], load.errors[:5]
     assert len(load.answers) > 50, "the load must have run through the swap"
     assert {v for _, v in load.answers} == {1, 2}
@@ -244,12 +269,25 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
 
     # A version that fails to load is refused by the first pod; the pods keep serving version 2.
     v3 = corpus.write_model(tmp_path / "v3", "bert-base", model_py=corpus.FAILING_MODEL_PY)
-    assert run_cli(capsys, "model", "publish", str(v3), "--stack", "staging", "--repository", repository,
-                   "--version", "next")[0] == 0
+    assert (
+        run_cli(
+            capsys, "model", "publish", str(v3), "--stack", "staging", "--repository", repository, "--version", "next"
+        )[0]
+        == 0
+    )
     load = Load(urls, "bert-base", deadline_seconds=60)
     try:
-        code, out, err = run_cli(capsys, "model", "load", "bert-base", "--stack", "staging", "--version", "3",
-                                 *itertools.chain.from_iterable(("--url", url) for url in urls))
+        code, out, err = run_cli(
+            capsys,
+            "model",
+            "load",
+            "bert-base",
+            "--stack",
+            "staging",
+            "--version",
+            "3",
+            *itertools.chain.from_iterable(("--url", url) for url in urls),
+        )
         time.sleep(1)
     finally:
         load.stop()
@@ -259,14 +297,19 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
     assert {v for _, v in load.answers} == {2}
 
 
-def test_none_mode_on_s3_new_pods_serve_the_new_version(harness, emulators, rendered, start_triton, tmp_path: Path,
-                                                         monkeypatch, capsys):
+def test_none_mode_on_s3_new_pods_serve_the_new_version(
+    harness, emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+):
     """dev-aws stack (S3, model-control mode none): the whole repository loads at start, ensembles too."""
     monkeypatch.chdir(ROOT)
     s3 = emulators.s3
     bucket = f"triton-models-{uuid.uuid4().hex[:8]}"
     s3.client().create_bucket(Bucket=bucket)
-    for var, value in (("AWS_ACCESS_KEY_ID", "lab"), ("AWS_SECRET_ACCESS_KEY", "lab"), ("AWS_DEFAULT_REGION", s3.region)):
+    for var, value in (
+        ("AWS_ACCESS_KEY_ID", "lab"),
+        ("AWS_SECRET_ACCESS_KEY", "lab"),
+        ("AWS_DEFAULT_REGION", s3.region),
+    ):
         monkeypatch.setenv(var, value)
     triton_env = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": s3.region}
     rt = rendered("dev-aws", "default")
@@ -275,8 +318,18 @@ def test_none_mode_on_s3_new_pods_serve_the_new_version(harness, emulators, rend
     corpus.write_model(source, "addv")
     (source / "twice" / "1").mkdir(parents=True)  # an ensemble: its version folder is empty
     (source / "twice" / "config.pbtxt").write_text(corpus.ensemble_config("twice", "addv"))
-    code, out, err = run_cli(capsys, "model", "publish", str(source), "--stack", "dev-aws",
-                             "--repository", f"s3://{bucket}/model_repository", "--endpoint-url", s3.url)
+    code, out, err = run_cli(
+        capsys,
+        "model",
+        "publish",
+        str(source),
+        "--stack",
+        "dev-aws",
+        "--repository",
+        f"s3://{bucket}/model_repository",
+        "--endpoint-url",
+        s3.url,
+    )
     assert code == 0, err
     assert "kubectl rollout restart deployment/triton-default -n triton" in out
     assert "HTTP: POST http://triton.dev-aws.example.com/triton/v2/models/addv/infer" in out
@@ -288,8 +341,23 @@ def test_none_mode_on_s3_new_pods_serve_the_new_version(harness, emulators, rend
     assert harness.http_status(f"{running.http}/v2/models/twice/infer", method="POST", body=ensemble)[0] == 200
 
     v2 = corpus.write_model(tmp_path / "v2", "addv")
-    assert run_cli(capsys, "model", "publish", str(v2), "--stack", "dev-aws", "--repository",
-                   f"s3://{bucket}/model_repository", "--endpoint-url", s3.url, "--version", "next")[0] == 0
+    assert (
+        run_cli(
+            capsys,
+            "model",
+            "publish",
+            str(v2),
+            "--stack",
+            "dev-aws",
+            "--repository",
+            f"s3://{bucket}/model_repository",
+            "--endpoint-url",
+            s3.url,
+            "--version",
+            "next",
+        )[0]
+        == 0
+    )
     assert infer(running.http, "addv") == 1, "mode none: a running pod keeps what it loaded at start"
     restarted, _ = start_triton(rt, repository, triton_env)
     assert infer(restarted.http, "addv") == 2, "a pod that starts after the publish serves the new version"
@@ -307,16 +375,21 @@ def local_project(tmp_path: Path, canary_percent: int) -> Path:
     return project
 
 
-def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(emulators, rendered, start_triton,
-                                                                           tmp_path: Path, monkeypatch, capsys):
+def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(
+    emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+):
     """local stack (S3 repository from config, explicit mode), group ``vision`` with a canary path."""
     s3 = emulators.s3
     data = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
     repository = data["config"]["triton-platform:triton"]["modelRepository"]
     bucket = repository.split("/")[2]
     s3.client().create_bucket(Bucket=bucket)
-    for var, value in (("AWS_ENDPOINT_URL", s3.url), ("AWS_ACCESS_KEY_ID", "lab"), ("AWS_SECRET_ACCESS_KEY", "lab"),
-                       ("AWS_DEFAULT_REGION", s3.region)):
+    for var, value in (
+        ("AWS_ENDPOINT_URL", s3.url),
+        ("AWS_ACCESS_KEY_ID", "lab"),
+        ("AWS_SECRET_ACCESS_KEY", "lab"),
+        ("AWS_DEFAULT_REGION", s3.region),
+    ):
         monkeypatch.setenv(var, value)
     triton_env = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": s3.region}
     monkeypatch.chdir(local_project(tmp_path, canary_percent=0))
@@ -330,8 +403,9 @@ def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(emulat
     assert "--group vision --canary" in out
 
     stable, _ = start_triton(rendered("local", "vision"), s3.repository_url(bucket, "model_repository"), triton_env)
-    canary, _ = start_triton(rendered("local", "vision", "canary"), s3.repository_url(bucket, "model_repository_canary"),
-                             triton_env)
+    canary, _ = start_triton(
+        rendered("local", "vision", "canary"), s3.repository_url(bucket, "model_repository_canary"), triton_env
+    )
     assert (infer(stable.http, "resnet50"), infer(canary.http, "resnet50")) == (1, 2)
 
     code, _, err = run_cli(capsys, "model", "promote", "--stack", "local", "--group", "vision")
@@ -342,7 +416,9 @@ def test_a_canary_serves_the_new_version_then_promote_copies_it_to_stable(emulat
     assert code == 0, err
     assert "promoted resnet50 version(s) [2]" in out
     monkeypatch.setenv("TRITON_ADMIN_KEY", ADMIN_KEY)
-    assert run_cli(capsys, "model", "load", "resnet50", "--stack", "local", "--version", "2", "--url", stable.http)[0] == 0
+    assert (
+        run_cli(capsys, "model", "load", "resnet50", "--stack", "local", "--version", "2", "--url", stable.http)[0] == 0
+    )
     assert infer(stable.http, "resnet50") == 2
 
 
@@ -353,8 +429,11 @@ def test_poll_mode_on_this_triton_why_the_platform_does_not_offer_it(rendered, s
     pod at its own poll, with no canary step and no way to publish first and switch later."""
     repository = tmp_path / "repository"
     corpus.write_model(repository, "bert-base")
-    server, _ = start_triton(rendered("dev-aws", "default"), str(repository), extra_args=(
-        "--model-control-mode=poll", "--repository-poll-secs=1"))
+    server, _ = start_triton(
+        rendered("dev-aws", "default"),
+        str(repository),
+        extra_args=("--model-control-mode=poll", "--repository-poll-secs=1"),
+    )
     load = Load([server.http], "bert-base", clients=2, deadline_seconds=30)
     try:
         time.sleep(1)

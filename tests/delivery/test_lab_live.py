@@ -23,7 +23,7 @@ from triton_platform.delivery.live import pod_selector, ready_versions
 
 pytestmark = pytest.mark.lab
 
-FAKE_KUBECTL = r'''#!{python}
+FAKE_KUBECTL = r"""#!{python}
 import base64, json, os, signal, sys, time
 pods = json.loads(os.environ["FAKE_PODS"])
 with open(os.environ["FAKE_LOG"], "a") as log:
@@ -41,10 +41,12 @@ elif args[0] == "port-forward":
     time.sleep(300)
 else:
     sys.exit(f"unexpected kubectl {{args}}")
-'''
+"""
 
 
-def test_load_reaches_every_pod_of_the_group_through_kubectl(rendered, start_triton, tmp_path: Path, monkeypatch, capsys):
+def test_load_reaches_every_pod_of_the_group_through_kubectl(
+    rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+):
     repository = tmp_path / "repository"
     repository.mkdir()
     location = parse_location(str(repository))
@@ -74,4 +76,5 @@ def test_load_reaches_every_pod_of_the_group_through_kubectl(rendered, start_tri
     assert calls[0] == ["get", "pods", "-n", "triton", "-l", pod_selector("text", "stable"), "-o", "json"]
     assert calls[1] == ["get", "secret", "triton-admin-key", "-n", "triton", "-o", "json"]
     assert [c for c in calls if c[0] == "port-forward"] == [
-        ["port-forward", "-n", "triton", f"pod/{name}", ":8000"] for name in sorted(pods)]
+        ["port-forward", "-n", "triton", f"pod/{name}", ":8000"] for name in sorted(pods)
+    ]

@@ -37,7 +37,11 @@ def bucket(request, emulators, monkeypatch):
         s3 = emulators.s3
         s3.client().create_bucket(Bucket=name)
         monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
-        for var, value in (("AWS_ACCESS_KEY_ID", "lab"), ("AWS_SECRET_ACCESS_KEY", "lab"), ("AWS_DEFAULT_REGION", s3.region)):
+        for var, value in (
+            ("AWS_ACCESS_KEY_ID", "lab"),
+            ("AWS_SECRET_ACCESS_KEY", "lab"),
+            ("AWS_DEFAULT_REGION", s3.region),
+        ):
             monkeypatch.setenv(var, value)
     else:
         emulators.gcs.client().create_bucket(name)
@@ -61,8 +65,11 @@ def test_publish_a_model_then_a_second_version(bucket: str, tmp_path: Path):
 
     second = publish(model, location, store, version="next")
     assert (second.models[0].versions, second.models[0].new_model) == ([2], False)
-    assert sorted(snapshot(store)) == ["model_repository/addv/1/model.py", "model_repository/addv/2/model.py",
-                                       "model_repository/addv/config.pbtxt"]
+    assert sorted(snapshot(store)) == [
+        "model_repository/addv/1/model.py",
+        "model_repository/addv/2/model.py",
+        "model_repository/addv/config.pbtxt",
+    ]
     assert not [k for k in snapshot(store) if k.startswith(STAGING_ROOT)], "staging is cleaned up"
 
 
@@ -78,11 +85,18 @@ def test_bad_input_gets_a_clear_error_and_leaves_the_bucket_as_it_was(bucket: st
     broken = corpus.write_broken(tmp_path / "broken", "dims_zero")
     with pytest.raises(PublishRefused, match=r"dims_zero/config.pbtxt: input\[0\] 'INPUT0'.dims: has \[0\]"):
         publish(broken, location, store)
-    with pytest.raises(PublishRefused, match=r"addv: version\(s\) \[1\] already exist and are never overwritten; "
-                                             r"publish with --version 2 \(or --version next\)"):
+    with pytest.raises(
+        PublishRefused,
+        match=r"addv: version\(s\) \[1\] already exist and are never overwritten; "
+        r"publish with --version 2 \(or --version next\)",
+    ):
         publish(good, location, store)
-    changed = corpus.write_model(tmp_path / "changed", "addv", config_text=corpus.config("addv", "dynamic_batching { }\n"))
-    with pytest.raises(PublishRefused, match=r"differs from .*addv/config.pbtxt; Triton applies one config to every version"):
+    changed = corpus.write_model(
+        tmp_path / "changed", "addv", config_text=corpus.config("addv", "dynamic_batching { }\n")
+    )
+    with pytest.raises(
+        PublishRefused, match=r"differs from .*addv/config.pbtxt; Triton applies one config to every version"
+    ):
         publish(changed, location, store, version=2)
     (tmp_path / "missing-file" / "addv" / "3").mkdir(parents=True)
     (tmp_path / "missing-file" / "addv" / "3" / "model.py").write_text(corpus.MODEL_PY)
@@ -103,14 +117,18 @@ def test_publish_runs_tritons_own_check_first_and_writes_nothing_when_it_refuses
     store = open_store(location)
     before = snapshot(store)
     # The fast checks accept this model; only Triton's own validation refuses it.
-    broken = corpus.write_model(tmp_path, "priority", config_text=corpus.config(
-        "priority", "dynamic_batching { priority_levels: 2 default_priority_level: 3 }\n"))
+    broken = corpus.write_model(
+        tmp_path,
+        "priority",
+        config_text=corpus.config("priority", "dynamic_batching { priority_levels: 2 default_priority_level: 3 }\n"),
+    )
     assert check_model_repository(broken) == []
     lines: list[str] = []
     with pytest.raises(PublishRefused) as refused:
         publish(broken, location, store, log=lines.append)
     assert refused.value.problems == [
-        f"{broken}/config.pbtxt: Triton 2.51.0 refuses it: default priority level must be in range [1, 2]"]
+        f"{broken}/config.pbtxt: Triton 2.51.0 refuses it: default priority level must be in range [1, 2]"
+    ]
     assert snapshot(store) == before
     assert "Triton 2.51.0's own validation" in lines[0]
 
@@ -195,8 +213,9 @@ def test_an_ensembles_empty_version_folder_is_kept_by_a_marker(bucket: str, tmp_
 
 @pytest.mark.lab
 @pytest.mark.parametrize("bucket", ["s3"], indirect=True)
-def test_cli_publish_with_an_explicit_repository_and_endpoint(bucket: str, tmp_path: Path, emulators, monkeypatch,
-                                                             capsys: pytest.CaptureFixture[str]):
+def test_cli_publish_with_an_explicit_repository_and_endpoint(
+    bucket: str, tmp_path: Path, emulators, monkeypatch, capsys: pytest.CaptureFixture[str]
+):
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     model = corpus.write_model(tmp_path, "addv")
     assert main(["model", "publish", str(model), "--repository", bucket, "--endpoint-url", emulators.s3.url]) == 0
@@ -212,6 +231,11 @@ def test_a_local_folder_repository_behaves_the_same(tmp_path: Path):
     store = Recording(open_store(location))
     publish(multi_file_model(tmp_path / "src"), location, store)
     assert sorted(p.relative_to(repository).as_posix() for p in repository.rglob("*") if p.is_file()) == [
-        "addv/1/assets/weights.bin", "addv/1/helpers.py", "addv/1/model.py", "addv/config.pbtxt", "addv/labels.txt"]
+        "addv/1/assets/weights.bin",
+        "addv/1/helpers.py",
+        "addv/1/model.py",
+        "addv/config.pbtxt",
+        "addv/labels.txt",
+    ]
     assert store.copies[-2:] == ["repository/addv/1/model.py", "repository/addv/config.pbtxt"]
     assert not (tmp_path / STAGING_ROOT).exists() or not any((tmp_path / STAGING_ROOT).rglob("*.py"))

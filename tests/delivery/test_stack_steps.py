@@ -23,7 +23,9 @@ def staging():
 
 def test_a_model_new_to_an_explicit_group_needs_a_config_change_and_pulumi_up(staging):
     steps = next_steps(staging, "efficientnet", "vision", "stable")
-    assert steps[1] == "  pulumi config set --path 'triton-platform:modelGroups[0].models[2]' efficientnet --stack staging"
+    assert (
+        steps[1] == "  pulumi config set --path 'triton-platform:modelGroups[0].models[2]' efficientnet --stack staging"
+    )
     assert steps[2] == "  pulumi up --stack staging"
 
 
@@ -46,9 +48,11 @@ def test_endpoints_through_the_gateway_and_without_a_mesh(staging):
     ]
     meshless = load_stack(ROOT, "staging")
     meshless.settings = meshless.settings.model_copy(
-        update={"mesh": meshless.settings.mesh.model_copy(update={"enabled": False})})
+        update={"mesh": meshless.settings.mesh.model_copy(update={"enabled": False})}
+    )
     assert endpoints(meshless, "bert-base")[-1] == (
-        "From your machine: kubectl port-forward -n triton svc/triton-text 8000:8000 8001:8001")
+        "From your machine: kubectl port-forward -n triton svc/triton-text 8000:8000 8001:8001"
+    )
 
 
 def test_the_bucket_comes_from_the_stack_output_or_a_clear_error(staging, monkeypatch):
@@ -59,17 +63,29 @@ def test_the_bucket_comes_from_the_stack_output_or_a_clear_error(staging, monkey
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/pulumi")
     location = repository_location(staging, runner=pulumi)
     assert location.url == "gs://acme-triton-staging-1a2b3c/model_repository"
-    assert track_location(staging, location, "vision", "canary").url == "gs://acme-triton-staging-1a2b3c/model_repository_canary"
-    with pytest.raises(ValueError, match=r"group 'text' of stack staging has no canary with a modelRepositoryPath; "
-                                         r"declare one: pulumi config set --path 'triton-platform:modelGroups\[1\]"):
+    assert (
+        track_location(staging, location, "vision", "canary").url
+        == "gs://acme-triton-staging-1a2b3c/model_repository_canary"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"group 'text' of stack staging has no canary with a modelRepositoryPath; "
+        r"declare one: pulumi config set --path 'triton-platform:modelGroups\[1\]",
+    ):
         track_location(staging, location, "text", "canary")
     monkeypatch.setattr("shutil.which", lambda name: None)
-    with pytest.raises(StorageError, match="the Pulumi CLI is not installed, so the bucket is unknown; pass --repository"):
+    with pytest.raises(
+        StorageError, match="the Pulumi CLI is not installed, so the bucket is unknown; pass --repository"
+    ):
         repository_location(staging)
 
 
 def test_the_pod_selector_is_the_rendered_deployments(harness, rendered):
-    for stack, group, track in (("staging", "vision", "stable"), ("staging", "vision", "canary"), ("dev", "default", "stable")):
+    for stack, group, track in (
+        ("staging", "vision", "stable"),
+        ("staging", "vision", "canary"),
+        ("dev", "default", "stable"),
+    ):
         labels = rendered(stack, group, track).deployment["spec"]["selector"]["matchLabels"]
         assert sorted(pod_selector(group, track).split(",")) == sorted(f"{k}={v}" for k, v in labels.items())
 
@@ -78,7 +94,11 @@ def test_the_pod_selector_is_the_rendered_deployments(harness, rendered):
     ("extras", "present", "absent"),
     [
         ((), set(), {"tritonclient", "boto3", "google-cloud-storage"}),
-        (("delivery",), {"tritonclient", "grpcio", "protobuf", "nvidia-pytriton", "numpy"}, {"boto3", "google-cloud-storage"}),
+        (
+            ("delivery",),
+            {"tritonclient", "grpcio", "protobuf", "nvidia-pytriton", "numpy"},
+            {"boto3", "google-cloud-storage"},
+        ),
         (("delivery-gcs",), {"tritonclient", "google-cloud-storage"}, {"boto3"}),
         (("delivery-s3",), {"tritonclient", "boto3"}, {"google-cloud-storage"}),
     ],
@@ -99,7 +119,9 @@ def test_load_refuses_what_a_restarted_pod_would_not_load(monkeypatch, capsys):
     assert "kubectl rollout restart deployment/triton-default -n triton" in capsys.readouterr().err
 
 
-def test_endpoints_of_a_model_no_group_serves_exits_1_naming_the_groups(capsys: pytest.CaptureFixture[str], monkeypatch):
+def test_endpoints_of_a_model_no_group_serves_exits_1_naming_the_groups(
+    capsys: pytest.CaptureFixture[str], monkeypatch
+):
     from triton_platform.cli import main
 
     monkeypatch.chdir(ROOT)
@@ -110,6 +132,7 @@ def test_endpoints_of_a_model_no_group_serves_exits_1_naming_the_groups(capsys: 
         "triton-platform: no model group of stack 'staging' serves 'efficientnet' (groups and their models: "
         "vision: resnet50, yolov8; text: bert-base); add it to a group's models (`pulumi config set --path "
         "'triton-platform:modelGroups[<i>].models[<n>]' efficientnet --stack staging`, then `pulumi up`), "
-        "or check the name")
+        "or check the name"
+    )
     assert main(["model", "endpoints", "bert-base", "--stack", "staging"]) == 0
     assert capsys.readouterr().out.startswith("HTTP: POST ")

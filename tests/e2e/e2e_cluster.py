@@ -167,8 +167,14 @@ class LocalCluster:
     def _spawn(self, name: str, args: list[str]) -> Process:
         log = self.workdir / "logs" / f"{name}.log"
         handle = log.open("wb")
-        popen = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 cwd=self.workdir, start_new_session=True)
+        popen = subprocess.Popen(
+            args,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
         handle.close()
         process = Process(name, popen, log)
         self.processes.append(process)
@@ -183,8 +189,11 @@ class LocalCluster:
         pki.mkdir(exist_ok=True)
         # The service-account signing key pair (kube-apiserver signs tokens, controllers use them).
         subprocess.run(["openssl", "genrsa", "-out", str(pki / "sa.key"), "2048"], check=True, capture_output=True)
-        subprocess.run(["openssl", "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["openssl", "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")],
+            check=True,
+            capture_output=True,
+        )
         self.token = os.urandom(24).hex()
         users = {
             self.token: ("admin", "system:masters"),
@@ -194,8 +203,10 @@ class LocalCluster:
             # kwok plays every kubelet: it writes node and pod status, leases and deletions.
             f"{self.token}-kwok": ("kwok", "system:masters"),
         }
-        lines = [f'{token},{user},{user},"{groups}"' if groups else f"{token},{user},{user}"
-                 for token, (user, groups) in users.items()]
+        lines = [
+            f'{token},{user},{user},"{groups}"' if groups else f"{token},{user},{user}"
+            for token, (user, groups) in users.items()
+        ]
         (pki / "tokens.csv").write_text("\n".join(lines) + "\n")
         (self.workdir / "admission.yaml").write_text(ADMISSION_CONFIG)
         if self.aggregation:
@@ -207,19 +218,60 @@ class LocalCluster:
 
     def _front_proxy_keys(self, pki: Path) -> None:
         """The front-proxy CA and the client certificate the aggregator presents (as kubeadm makes them)."""
+
         def openssl(*args: str) -> None:
             subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=front-proxy-ca",
-                "-keyout", str(pki / "front-proxy-ca.key"), "-out", str(self.front_proxy_ca_file),
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={FRONT_PROXY_CLIENT}",
-                "-keyout", str(pki / "front-proxy-client.key"), "-out", str(pki / "front-proxy-client.csr"))
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=front-proxy-ca",
+            "-keyout",
+            str(pki / "front-proxy-ca.key"),
+            "-out",
+            str(self.front_proxy_ca_file),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={FRONT_PROXY_CLIENT}",
+            "-keyout",
+            str(pki / "front-proxy-client.key"),
+            "-out",
+            str(pki / "front-proxy-client.csr"),
+        )
         extensions = pki / "front-proxy-client.ext"
         extensions.write_text("keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n")
-        openssl("x509", "-req", "-days", "2", "-in", str(pki / "front-proxy-client.csr"),
-                "-CA", str(self.front_proxy_ca_file), "-CAkey", str(pki / "front-proxy-ca.key"), "-CAcreateserial",
-                "-extfile", str(extensions), "-out", str(pki / "front-proxy-client.crt"))
+        openssl(
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            str(pki / "front-proxy-client.csr"),
+            "-CA",
+            str(self.front_proxy_ca_file),
+            "-CAkey",
+            str(pki / "front-proxy-ca.key"),
+            "-CAcreateserial",
+            "-extfile",
+            str(extensions),
+            "-out",
+            str(pki / "front-proxy-client.crt"),
+        )
 
     def _aggregation_flags(self) -> list[str]:
         if not self.aggregation:
@@ -240,14 +292,23 @@ class LocalCluster:
 
     def _start_etcd(self) -> None:
         client, peer = self.ports["etcd-client"], self.ports["etcd-peer"]
-        process = self._spawn("etcd", [
-            self.toolchain["etcd"], "--name=e2e", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{client}", f"--advertise-client-urls=http://127.0.0.1:{client}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=e2e=http://127.0.0.1:{peer}", "--listen-metrics-urls=",
-            # A throw-away cluster: no fsync keeps 2 cores from waiting on the disk.
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])
+        process = self._spawn(
+            "etcd",
+            [
+                self.toolchain["etcd"],
+                "--name=e2e",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=e2e=http://127.0.0.1:{peer}",
+                "--listen-metrics-urls=",
+                # A throw-away cluster: no fsync keeps 2 cores from waiting on the disk.
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
 
         def healthy() -> bool:
             self._alive(process)
@@ -259,24 +320,30 @@ class LocalCluster:
     def _start_apiserver(self) -> None:
         pki = self.workdir / "pki"
         port = self.ports["apiserver"]
-        process = self._spawn("kube-apiserver", [
-            self.toolchain["kube-apiserver"],
-            f"--etcd-servers=http://127.0.0.1:{self.ports['etcd-client']}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
-            f"--cert-dir={pki}",  # no --tls-cert-file: it generates a self-signed CA and serving cert
-            f"--token-auth-file={pki / 'tokens.csv'}",
-            "--authorization-mode=Node,RBAC",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--admission-control-config-file={self.workdir / 'admission.yaml'}",
-            "--allow-privileged=false",
-            # The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints reject.
-            "--endpoint-reconciler-type=none",
-            *self._aggregation_flags(),
-            "--profiling=false", "--v=1",
-        ])
+        process = self._spawn(
+            "kube-apiserver",
+            [
+                self.toolchain["kube-apiserver"],
+                f"--etcd-servers=http://127.0.0.1:{self.ports['etcd-client']}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={pki}",  # no --tls-cert-file: it generates a self-signed CA and serving cert
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--admission-control-config-file={self.workdir / 'admission.yaml'}",
+                "--allow-privileged=false",
+                # The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints reject.
+                "--endpoint-reconciler-type=none",
+                *self._aggregation_flags(),
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
 
         def ready() -> bool:
             self._alive(process)
@@ -287,21 +354,30 @@ class LocalCluster:
         wait_for("kube-apiserver /readyz", ready, 120)
 
     def _get(self, path: str, port: int, token: str | None = None, verify: bool = True) -> str:
-        context = ssl.create_default_context(cafile=str(self.ca_file)) if verify else ssl._create_unverified_context()  # unverified only for the loopback health probe of a self-signed component
+        context = (
+            ssl.create_default_context(cafile=str(self.ca_file)) if verify else ssl._create_unverified_context()
+        )  # unverified only for the loopback health probe of a self-signed component
         request = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
         request.add_header("Authorization", f"Bearer {token or self.token}")
         with urllib.request.urlopen(request, timeout=5, context=context) as response:
             return response.read().decode()
 
     def _kubeconfig(self, path: Path, token: str, user: str) -> Path:
-        path.write_text(json.dumps({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "e2e", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
-            "users": [{"name": user, "user": {"token": token}}],
-            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
-            "current-context": "e2e",
-        }, indent=2))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "e2e", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}
+                    ],
+                    "users": [{"name": user, "user": {"token": token}}],
+                    "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
+                    "current-context": "e2e",
+                },
+                indent=2,
+            )
+        )
         path.chmod(0o600)
         return path
 
@@ -314,17 +390,24 @@ class LocalCluster:
     def _start_controller_manager(self) -> None:
         pki = self.workdir / "pki"
         port = self.ports["controller-manager"]
-        process = self._spawn("kube-controller-manager", [
-            self.toolchain["kube-controller-manager"],
-            f"--kubeconfig={self.workdir / 'kcm.kubeconfig'}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", f"--cert-dir={self.workdir / 'kcm-certs'}",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={self.ca_file}",
-            "--use-service-account-credentials=true",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD_SECONDS}s",
-            "--leader-elect=false", "--profiling=false", "--v=1",
-        ])
+        process = self._spawn(
+            "kube-controller-manager",
+            [
+                self.toolchain["kube-controller-manager"],
+                f"--kubeconfig={self.workdir / 'kcm.kubeconfig'}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'kcm-certs'}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={self.ca_file}",
+                "--use-service-account-credentials=true",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD_SECONDS}s",
+                "--leader-elect=false",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
 
         def serving_accounts() -> bool:
             self._alive(process)
@@ -336,12 +419,19 @@ class LocalCluster:
 
     def _start_scheduler(self) -> None:
         port = self.ports["scheduler"]
-        process = self._spawn("kube-scheduler", [
-            self.toolchain["kube-scheduler"],
-            f"--kubeconfig={self.workdir / 'scheduler.kubeconfig'}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", f"--cert-dir={self.workdir / 'scheduler-certs'}",
-            "--leader-elect=false", "--profiling=false", "--v=1",
-        ])
+        process = self._spawn(
+            "kube-scheduler",
+            [
+                self.toolchain["kube-scheduler"],
+                f"--kubeconfig={self.workdir / 'scheduler.kubeconfig'}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'scheduler-certs'}",
+                "--leader-elect=false",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
 
         def healthy() -> bool:
             self._alive(process)
@@ -351,23 +441,35 @@ class LocalCluster:
 
     def _start_kwok(self) -> None:
         selector = ",".join(f"{k}={v}" for k, v in KWOK_NODE_ANNOTATION.items())
-        process = self._spawn("kwok", [
-            self.toolchain["kwok"],
-            f"--kubeconfig={self.workdir / 'kwok.kubeconfig'}",
-            f"--config={KWOK_STAGES}",
-            "--manage-all-nodes=false", f"--manage-nodes-with-annotation-selector={selector}",
-            f"--cidr={POD_CIDR}", f"--node-ip={NODE_IP}", "--node-lease-duration-seconds=40",
-        ])
+        process = self._spawn(
+            "kwok",
+            [
+                self.toolchain["kwok"],
+                f"--kubeconfig={self.workdir / 'kwok.kubeconfig'}",
+                f"--config={KWOK_STAGES}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={selector}",
+                f"--cidr={POD_CIDR}",
+                f"--node-ip={NODE_IP}",
+                "--node-lease-duration-seconds=40",
+            ],
+        )
         time.sleep(1)
         self._alive(process)
         self._kwok = process
 
     # ---------------------------------------------------------------- kubectl
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.toolchain["kubectl"], f"--kubeconfig={self.kubeconfig}", *args],
-                                input=input, capture_output=True, text=True, timeout=timeout)
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.toolchain["kubectl"], f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
             raise ClusterError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr.strip()}")
         return result
@@ -384,8 +486,9 @@ class LocalCluster:
 
     # ---------------------------------------------------------------- nodes
 
-    def add_node(self, name: str, labels: dict[str, str], taints: list[dict[str, str]],
-                 allocatable: dict[str, str]) -> None:
+    def add_node(
+        self, name: str, labels: dict[str, str], taints: list[dict[str, str]], allocatable: dict[str, str]
+    ) -> None:
         node = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -393,8 +496,11 @@ class LocalCluster:
                 "name": name,
                 "annotations": {**KWOK_NODE_ANNOTATION, "node.alpha.kubernetes.io/ttl": "0"},
                 "labels": {
-                    "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                    "type": "kwok", **labels,
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                    **labels,
                 },
             },
             "spec": {"taints": taints},
@@ -407,8 +513,10 @@ class LocalCluster:
             self._alive(self._kwok)
             nodes = {n["metadata"]["name"]: n for n in self.items("nodes")}
             return all(
-                name in nodes and any(c["type"] == "Ready" and c["status"] == "True"
-                                      for c in nodes[name]["status"].get("conditions", []))
+                name in nodes
+                and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in nodes[name]["status"].get("conditions", [])
+                )
                 for name in names
             )
 

@@ -60,15 +60,20 @@ class NetNamespace:
         workdir.mkdir(parents=True, exist_ok=True)
         self.holder = subprocess.Popen(
             ["unshare", "--net", "sh", "-c", f"ip link set lo up && exec sleep {lifetime_seconds}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(workdir / "netns.log").open("wb"),
-            start_new_session=True)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(workdir / "netns.log").open("wb"),
+            start_new_session=True,
+        )
         self.path = f"/proc/{self.holder.pid}/ns/net"
         own = os.readlink("/proc/self/ns/net")
 
         def separate() -> bool:
             if self.holder.poll() is not None:
-                raise ClusterError(f"`unshare --net` exited with {self.holder.returncode}: "
-                                   f"{(workdir / 'netns.log').read_text()} (it needs CAP_SYS_ADMIN)")
+                raise ClusterError(
+                    f"`unshare --net` exited with {self.holder.returncode}: "
+                    f"{(workdir / 'netns.log').read_text()} (it needs CAP_SYS_ADMIN)"
+                )
             return os.readlink(self.path) != own and "UP" in self.run("ip", "link", "show", "lo").stdout
 
         wait_for("the test's network namespace", separate, 30, interval=0.1)
@@ -129,8 +134,14 @@ def host_listener(port: int = 0) -> socket.socket:
 class Forwarder:
     """Accepts on ``listener`` and pumps bytes both ways to a fresh ``connect()`` per connection."""
 
-    def __init__(self, name: str, listener: socket.socket, connect: Callable[[], socket.socket],
-                 label: Callable[[], str] = lambda: "", tap: Callable[[bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        listener: socket.socket,
+        connect: Callable[[], socket.socket],
+        label: Callable[[], str] = lambda: "",
+        tap: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.name = name
         #: Sees every chunk the accepted side sends (what a pod's process reads), before it is forwarded.
         self.tap = tap
@@ -241,8 +252,16 @@ def dial_namespace(netns: NetNamespace, ip: str, port: int) -> Callable[[], sock
 # The gateway Envoy
 
 
-def bootstrap(*, xds_port: int, admin_port: int, labels: dict[str, str], istio_version: str,
-              namespace: str = GATEWAY_NAMESPACE, pod: str = GATEWAY_POD, ip: str = LOOPBACK) -> dict[str, Any]:
+def bootstrap(
+    *,
+    xds_port: int,
+    admin_port: int,
+    labels: dict[str, str],
+    istio_version: str,
+    namespace: str = GATEWAY_NAMESPACE,
+    pod: str = GATEWAY_POD,
+    ip: str = LOOPBACK,
+) -> dict[str, Any]:
     """What pilot-agent would write for a gateway pod: the node identity istiod keys config on, and
     ADS over gRPC to istiod. The node IP is an identity string here (istiod looks for a pod with
     it; none exists, so the gateway is a proxy outside the registry, as a VM gateway is)."""
@@ -262,24 +281,42 @@ def bootstrap(*, xds_port: int, admin_port: int, labels: dict[str, str], istio_v
         "admin": {"address": {"socket_address": {"address": LOOPBACK, "port_value": admin_port}}},
         "dynamic_resources": {
             "ads_config": {
-                "api_type": "GRPC", "transport_api_version": "V3", "set_node_on_first_message_only": True,
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "set_node_on_first_message_only": True,
                 "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
             },
             "cds_config": {"ads": {}, "resource_api_version": "V3"},
             "lds_config": {"ads": {}, "resource_api_version": "V3"},
         },
         "static_resources": {
-            "clusters": [{
-                "name": "xds-grpc", "type": "STATIC", "connect_timeout": "1s",
-                "typed_extension_protocol_options": {
-                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                        "explicit_http_config": {"http2_protocol_options": {}},
+            "clusters": [
+                {
+                    "name": "xds-grpc",
+                    "type": "STATIC",
+                    "connect_timeout": "1s",
+                    "typed_extension_protocol_options": {
+                        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                            "explicit_http_config": {"http2_protocol_options": {}},
+                        },
                     },
-                },
-                "load_assignment": {"cluster_name": "xds-grpc", "endpoints": [{"lb_endpoints": [{"endpoint": {
-                    "address": {"socket_address": {"address": LOOPBACK, "port_value": xds_port}}}}]}]},
-            }],
+                    "load_assignment": {
+                        "cluster_name": "xds-grpc",
+                        "endpoints": [
+                            {
+                                "lb_endpoints": [
+                                    {
+                                        "endpoint": {
+                                            "address": {"socket_address": {"address": LOOPBACK, "port_value": xds_port}}
+                                        }
+                                    }
+                                ]
+                            }
+                        ],
+                    },
+                }
+            ],
         },
     }
 
@@ -302,15 +339,35 @@ class GatewayEnvoy:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Envoy -> istiod, from the namespace's loopback to the host's.
-        self.forwarders.append(Forwarder("xds", self.netns.listen(LOOPBACK, XDS_PORT), dial_host(self.istiod_grpc_port)))
+        self.forwarders.append(
+            Forwarder("xds", self.netns.listen(LOOPBACK, XDS_PORT), dial_host(self.istiod_grpc_port))
+        )
         config = self.workdir / "envoy-bootstrap.json"
-        config.write_text(json.dumps(bootstrap(xds_port=XDS_PORT, admin_port=ENVOY_ADMIN_PORT, labels=self.labels,
-                                               istio_version=self.istio_version), indent=1))
+        config.write_text(
+            json.dumps(
+                bootstrap(
+                    xds_port=XDS_PORT, admin_port=ENVOY_ADMIN_PORT, labels=self.labels, istio_version=self.istio_version
+                ),
+                indent=1,
+            )
+        )
         log = (self.workdir / "envoy.log").open("wb")
         self.process = subprocess.Popen(
-            self.netns.command(str(envoy_binary()), "-c", str(config), "--use-dynamic-base-id", "--log-level", "warn",
-                               "--drain-time-s", "5"),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.netns.command(
+                str(envoy_binary()),
+                "-c",
+                str(config),
+                "--use-dynamic-base-id",
+                "--log-level",
+                "warn",
+                "--drain-time-s",
+                "5",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         admin = Forwarder("admin", host_listener(), dial_namespace(self.netns, LOOPBACK, ENVOY_ADMIN_PORT))
         gateway = Forwarder("gateway", host_listener(), dial_namespace(self.netns, LOOPBACK, self.listener_port))
@@ -359,8 +416,9 @@ class GatewayEnvoy:
         def listening() -> bool:
             self.alive()
             listeners = json.loads(self.admin("/listeners?format=json")).get("listener_statuses", [])
-            return any(entry["local_address"]["socket_address"].get("port_value") == self.listener_port
-                       for entry in listeners)
+            return any(
+                entry["local_address"]["socket_address"].get("port_value") == self.listener_port for entry in listeners
+            )
 
         try:
             wait_for(f"istiod to give the gateway Envoy its port-{self.listener_port} listener", listening, timeout)
@@ -405,9 +463,16 @@ class PodBackends:
     deleted pod's own connections are cut when its preStop sleep is over.
     """
 
-    def __init__(self, cluster: LocalCluster, netns: NetNamespace, namespace: str, selector: str,
-                 backend_for: Callable[[dict[str, Any]], Any], ports_of: Callable[[Any], dict[str, int]],
-                 poll_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        netns: NetNamespace,
+        namespace: str,
+        selector: str,
+        backend_for: Callable[[dict[str, Any]], Any],
+        ports_of: Callable[[Any], dict[str, int]],
+        poll_seconds: float = 0.05,
+    ) -> None:
         self.cluster, self.netns, self.namespace, self.selector = cluster, netns, namespace, selector
         self.backend_for, self.ports_of = backend_for, ports_of
         self.poll_seconds = poll_seconds
@@ -425,8 +490,9 @@ class PodBackends:
         self._thread.start()
 
     def _pods(self) -> list[dict[str, Any]]:
-        url = (f"{self.cluster.server}/api/v1/namespaces/{self.namespace}/pods?labelSelector="
-               + urllib.request.quote(self.selector))
+        url = f"{self.cluster.server}/api/v1/namespaces/{self.namespace}/pods?labelSelector=" + urllib.request.quote(
+            self.selector
+        )
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.cluster.token}"})
         with urllib.request.urlopen(request, timeout=10, context=self._ctx) as response:
             return json.load(response)["items"]
@@ -473,10 +539,12 @@ class PodBackends:
                     for port in container.get("ports", []):
                         if port["name"] in self.ports_of(backend):
                             self.listeners[ip][port["name"]] = Forwarder(
-                                f"{ip}:{port['name']}", self.netns.listen(ip, port["containerPort"]),
+                                f"{ip}:{port['name']}",
+                                self.netns.listen(ip, port["containerPort"]),
                                 lambda ip=ip, name=port["name"]: self._connect(ip, name),
                                 label=lambda ip=ip: self.owner[ip].pod,
-                                tap=lambda data, name=port["name"]: self._tap(name, data))
+                                tap=lambda data, name=port["name"]: self._tap(name, data),
+                            )
             self.served[name] = served
         for name in list(self.served):
             if name not in pods:

@@ -32,12 +32,31 @@ LOOPBACK = "127.0.0.1"
 METRIC = "istio_requests_total"
 #: Istio's standard labels on istio_requests_total (istio.io/latest/docs/reference/config/metrics).
 STANDARD_LABELS = (
-    "reporter", "source_workload", "source_workload_namespace", "source_principal", "source_app", "source_version",
-    "source_cluster", "source_canonical_service", "source_canonical_revision", "destination_workload",
-    "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
-    "destination_service", "destination_service_name", "destination_service_namespace", "destination_cluster",
-    "destination_canonical_service", "destination_canonical_revision", "request_protocol", "response_code",
-    "grpc_response_status", "response_flags", "connection_security_policy",
+    "reporter",
+    "source_workload",
+    "source_workload_namespace",
+    "source_principal",
+    "source_app",
+    "source_version",
+    "source_cluster",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
+    "destination_service",
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_cluster",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+    "request_protocol",
+    "response_code",
+    "grpc_response_status",
+    "response_flags",
+    "connection_security_policy",
 )
 #: Envoy's local reply when the cluster has no healthy host.
 NO_HEALTHY_UPSTREAM = b"no healthy upstream"
@@ -47,9 +66,13 @@ def labels_at_zero(selected: Mapping[str, str]) -> dict[str, str]:
     """The gateway's labels for one request to a Service with no endpoints; ``selected`` wins."""
     unknown = sorted(set(selected) - set(STANDARD_LABELS))
     if unknown:
-        raise ClusterError(f"the wake-up query selects {unknown}, which are not Istio standard labels: no gateway reports them")
+        raise ClusterError(
+            f"the wake-up query selects {unknown}, which are not Istio standard labels: no gateway reports them"
+        )
     if selected.get("reporter", "source") != "source":
-        raise ClusterError(f"the wake-up query selects reporter={selected['reporter']!r}; the ingress gateway reports as source")
+        raise ClusterError(
+            f"the wake-up query selects reporter={selected['reporter']!r}; the ingress gateway reports as source"
+        )
     workload = selected["source_workload"]
     gateway_namespace = selected["source_workload_namespace"]
     service = selected["destination_service_name"]

@@ -67,8 +67,11 @@ def installation_values(stack: str = INSTALLATION_STACK) -> dict[str, Any]:
     """The istiod chart's values exactly as our ``IstioInstallation`` passes them in ``stack``'s render."""
     from triton_platform.render import render_stack
 
-    releases = [r for r in render_stack(ROOT, stack).resources
-                if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] == INSTALLATION_RELEASE]
+    releases = [
+        r
+        for r in render_stack(ROOT, stack).resources
+        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] == INSTALLATION_RELEASE
+    ]
     assert len(releases) == 1, f"{stack} renders no single {INSTALLATION_RELEASE} Release"
     return dict(releases[0]["inputs"]["values"])
 
@@ -76,19 +79,40 @@ def installation_values(stack: str = INSTALLATION_STACK) -> dict[str, Any]:
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
-def helm_template(toolchain: Toolchain, chart: str, release: str, values: dict[str, Any], workdir: Path,
-                  namespace: str = ISTIO_NAMESPACE) -> list[dict[str, Any]]:
+def helm_template(
+    toolchain: Toolchain,
+    chart: str,
+    release: str,
+    values: dict[str, Any],
+    workdir: Path,
+    namespace: str = ISTIO_NAMESPACE,
+) -> list[dict[str, Any]]:
     """``helm template`` of one of the module's Istio charts (``<bin>/istio-charts/<chart>``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     values_file = workdir / f"{release}-values.json"
     values_file.write_text(json.dumps(values, indent=2))
     chart_dir = toolchain.bin / "istio-charts" / chart
-    result = subprocess.run([toolchain["helm"], "template", release, str(chart_dir), "--namespace", namespace,
-                             "--values", str(values_file)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            toolchain["helm"],
+            "template",
+            release,
+            str(chart_dir),
+            "--namespace",
+            namespace,
+            "--values",
+            str(values_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0:
         raise ClusterError(f"helm template {release} {chart_dir} failed:\n{result.stderr.strip()}")
     return [d for d in yaml.safe_load_all(result.stdout) if d]
@@ -134,8 +158,9 @@ class Istiod:
         return json.loads(self.rendered("ConfigMap", INJECTOR_CONFIG_MAP)["data"]["values"])
 
     def rendered(self, kind: str, name: str) -> dict[str, Any]:
-        found = [m for m in [*self.manifests, *self.base_manifests]
-                 if m["kind"] == kind and m["metadata"]["name"] == name]
+        found = [
+            m for m in [*self.manifests, *self.base_manifests] if m["kind"] == kind and m["metadata"]["name"] == name
+        ]
         assert len(found) == 1, f"the charts render {len(found)} {kind} {name}"
         return found[0]
 
@@ -152,14 +177,27 @@ class Istiod:
         if not self.ports:
             self.ports.update(zip(LISTENERS, free_loopback_ports(len(LISTENERS)), strict=True))
         charts = self.workdir / "charts"
-        self.manifests = helm_template(self.toolchain, "istio-control/istio-discovery", "istiod", merge(
-            release_values(self.values),
-            {"istiodRemote": {"injectionURL": self.webhook_url("/inject")},
-             "base": {"validationURL": self.webhook_url("/validate")}},
-        ), charts)
+        self.manifests = helm_template(
+            self.toolchain,
+            "istio-control/istio-discovery",
+            "istiod",
+            merge(
+                release_values(self.values),
+                {
+                    "istiodRemote": {"injectionURL": self.webhook_url("/inject")},
+                    "base": {"validationURL": self.webhook_url("/validate")},
+                },
+            ),
+            charts,
+        )
         # The base chart gets no values from our installation beyond the platform (EKS: none).
-        self.base_manifests = helm_template(self.toolchain, "base", "istio-base", release_values(
-            {"base": {"validationURL": self.webhook_url("/validate")}}), charts)
+        self.base_manifests = helm_template(
+            self.toolchain,
+            "base",
+            "istio-base",
+            release_values({"base": {"validationURL": self.webhook_url("/validate")}}),
+            charts,
+        )
         if self.cluster.kubectl("get", "namespace", ISTIO_NAMESPACE, check=False).returncode != 0:
             self.cluster.kubectl("create", "namespace", ISTIO_NAMESPACE)
         config_maps = [m for m in self.manifests if m["kind"] == "ConfigMap"]
@@ -170,8 +208,9 @@ class Istiod:
             return
         crds = [m for m in self.base_manifests if m["kind"] == "CustomResourceDefinition"]
         self.cluster.apply_objects(crds, "--force-conflicts")
-        self.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                             *[f"crd/{m['metadata']['name']}" for m in crds])
+        self.cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{m['metadata']['name']}" for m in crds]
+        )
         webhooks = [m for m in [*self.base_manifests, *self.manifests] if m["kind"] in WEBHOOK_KINDS]
         self.cluster.apply_objects([*config_maps, *webhooks], "--force-conflicts")
         self._installed = True
@@ -187,18 +226,24 @@ class Istiod:
         args = [a for a in container["args"] if not a.startswith("--monitoringAddr")]
         args += [
             f"--kubeconfig={self.cluster.kubeconfig}",
-            f"--httpAddr=127.0.0.1:{p['http']}", f"--grpcAddr=127.0.0.1:{p['grpc']}",
-            f"--secureGRPCAddr=127.0.0.1:{p['secure-grpc']}", f"--httpsAddr=127.0.0.1:{p['webhook']}",
+            f"--httpAddr=127.0.0.1:{p['http']}",
+            f"--grpcAddr=127.0.0.1:{p['grpc']}",
+            f"--secureGRPCAddr=127.0.0.1:{p['secure-grpc']}",
+            f"--httpsAddr=127.0.0.1:{p['webhook']}",
             f"--monitoringAddr=127.0.0.1:{p['monitoring']}",
-            "--ctrlz_address=127.0.0.1", f"--ctrlz_port={p['ctrlz']}",
+            "--ctrlz_address=127.0.0.1",
+            f"--ctrlz_port={p['ctrlz']}",
             *self.args,
         ]
         # The chart's literal environment (REVISION, PILOT_CERT_PROVIDER, CLUSTER_ID, its values' env);
         # what the kubelet would fill from the pod is filled here.
         env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e and e["name"] != "KUBECONFIG"}
         env.update(
-            PATH=os.environ.get("PATH", "/usr/bin:/bin"), HOME=str(self.workdir),
-            POD_NAME="istiod-e2e", POD_NAMESPACE=ISTIO_NAMESPACE, SERVICE_ACCOUNT="istiod",
+            PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+            HOME=str(self.workdir),
+            POD_NAME="istiod-e2e",
+            POD_NAMESPACE=ISTIO_NAMESPACE,
+            SERVICE_ACCOUNT="istiod",
             # The serving certificate istiod signs with its own CA names the address the API server calls.
             ISTIOD_CUSTOM_HOST="127.0.0.1",
             **UPSTREAM_ENVOY_ENV,
@@ -208,14 +253,23 @@ class Istiod:
         run_dir.mkdir(parents=True, exist_ok=True)
         log = self.workdir / "istiod.log"
         handle = log.open("wb")
-        popen = subprocess.Popen([self.toolchain["pilot-discovery"], *args], stdout=handle, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=run_dir, env=env, start_new_session=True)
+        popen = subprocess.Popen(
+            [self.toolchain["pilot-discovery"], *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=run_dir,
+            env=env,
+            start_new_session=True,
+        )
         handle.close()
         self.process = Process("istiod", popen, log)
         try:
             wait_for("istiod /ready", self._ready, timeout, interval=1)
             wait_for("istiod's CA in the injection webhook", self._injector_patched, timeout, interval=1)
-            wait_for("istiod's validation webhooks fail-closed with its CA", self._validation_closed, timeout, interval=1)
+            wait_for(
+                "istiod's validation webhooks fail-closed with its CA", self._validation_closed, timeout, interval=1
+            )
         except Exception:
             self.stop()
             raise
@@ -257,7 +311,9 @@ class Istiod:
         self.alive()
         for name in VALIDATING_WEBHOOKS:
             config = self.cluster.get("validatingwebhookconfiguration", name)
-            if not all(w["clientConfig"].get("caBundle") and w.get("failurePolicy") == "Fail" for w in config["webhooks"]):
+            if not all(
+                w["clientConfig"].get("caBundle") and w.get("failurePolicy") == "Fail" for w in config["webhooks"]
+            ):
                 return False
         return True
 

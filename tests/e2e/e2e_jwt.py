@@ -42,14 +42,22 @@ def _int(value: int) -> str:
 @dataclass
 class SigningKey:
     kid: str
-    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
 
     def jwk(self) -> dict[str, str]:
         numbers = self.key.public_key().public_numbers()
         return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": _int(numbers.n), "e": _int(numbers.e)}
 
-    def token(self, issuer: str, audience: str, subject: str = "e2e-client", lifetime_seconds: int = 3600,
-              issued_seconds_ago: int = 0) -> str:
+    def token(
+        self,
+        issuer: str,
+        audience: str,
+        subject: str = "e2e-client",
+        lifetime_seconds: int = 3600,
+        issued_seconds_ago: int = 0,
+    ) -> str:
         now = int(time.time()) - issued_seconds_ago
         header = {"alg": "RS256", "typ": "JWT", "kid": self.kid}
         claims = {"iss": issuer, "sub": subject, "aud": audience, "iat": now, "nbf": now, "exp": now + lifetime_seconds}
@@ -58,22 +66,26 @@ class SigningKey:
         return f"{signing_input}.{_b64(signature)}"
 
 
-def _certificate(subject: str, key: rsa.RSAPrivateKey, issuer_name: x509.Name, issuer_key: rsa.RSAPrivateKey,
-                 ca: bool) -> x509.Certificate:
+def _certificate(
+    subject: str, key: rsa.RSAPrivateKey, issuer_name: x509.Name, issuer_key: rsa.RSAPrivateKey, ca: bool
+) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if not ca:
         import ipaddress
 
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -90,8 +102,11 @@ class JwksServer:
         self.ca_file = workdir / "jwks-ca.pem"
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         (workdir / "jwks-server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
-        (workdir / "jwks-server-key.pem").write_bytes(server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (workdir / "jwks-server-key.pem").write_bytes(
+            server_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         body = json.dumps({"keys": [k.jwk() for k in keys]}).encode()
         self.fetches = 0
         owner = self
@@ -116,8 +131,9 @@ class JwksServer:
         self.httpd = http.server.ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.url = f"https://{LOOPBACK}:{self.httpd.server_address[1]}/jwks.json"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
-                                        name="jwks")
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="jwks"
+        )
         self._thread.start()
 
     def stop(self) -> None:

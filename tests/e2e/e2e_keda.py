@@ -48,23 +48,67 @@ def _openssl(*args: str) -> None:
 def write_certs(where: Path) -> Path:
     """KEDA's ``kedaorg-certs``: one CA, one key pair both programs serve and dial with (mutual TLS)."""
     where.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/O=KEDAORG/CN=KEDA",
-             "-keyout", str(where / "ca.key"), "-out", str(where / "ca.crt"),
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/O=KEDAORG/CN=keda",
-             "-keyout", str(where / "tls.key"), "-out", str(where / "tls.csr"))
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/O=KEDAORG/CN=KEDA",
+        "-keyout",
+        str(where / "ca.key"),
+        "-out",
+        str(where / "ca.crt"),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/O=KEDAORG/CN=keda",
+        "-keyout",
+        str(where / "tls.key"),
+        "-out",
+        str(where / "tls.csr"),
+    )
     names = [
         # The aggregator checks the adapter's certificate for <service>.<namespace>.svc.
-        f"DNS:{ADAPTER_SERVICE}.{NAMESPACE}.svc", f"DNS:{ADAPTER_SERVICE}.{NAMESPACE}.svc.cluster.local",
-        f"DNS:{OPERATOR_SERVICE}.{NAMESPACE}.svc.cluster.local", "DNS:localhost", "IP:127.0.0.1",
+        f"DNS:{ADAPTER_SERVICE}.{NAMESPACE}.svc",
+        f"DNS:{ADAPTER_SERVICE}.{NAMESPACE}.svc.cluster.local",
+        f"DNS:{OPERATOR_SERVICE}.{NAMESPACE}.svc.cluster.local",
+        "DNS:localhost",
+        "IP:127.0.0.1",
     ]
     extensions = where / "tls.ext"
     extensions.write_text(
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
         f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={','.join(names)}\n"
     )
-    _openssl("x509", "-req", "-days", "2", "-in", str(where / "tls.csr"), "-CA", str(where / "ca.crt"),
-             "-CAkey", str(where / "ca.key"), "-CAcreateserial", "-extfile", str(extensions), "-out", str(where / "tls.crt"))
+    _openssl(
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        str(where / "tls.csr"),
+        "-CA",
+        str(where / "ca.crt"),
+        "-CAkey",
+        str(where / "ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        str(extensions),
+        "-out",
+        str(where / "tls.crt"),
+    )
     return where
 
 
@@ -96,7 +140,9 @@ class Keda:
 
     def start(self, timeout: float = 180) -> None:
         if not self.cluster.aggregation:
-            raise ClusterError("KEDA's adapter needs the aggregation layer: start the LocalCluster with aggregation=True")
+            raise ClusterError(
+                "KEDA's adapter needs the aggregation layer: start the LocalCluster with aggregation=True"
+            )
         self.workdir.mkdir(parents=True, exist_ok=True)
         certs = write_certs(self.workdir / "certs")
         names = ("grpc", "health", "metrics", "adapter")
@@ -105,31 +151,58 @@ class Keda:
 
         def established() -> bool:
             crd = self.cluster.get("crd", "scaledobjects.keda.sh")
-            return any(c["type"] == "Established" and c["status"] == "True" for c in crd.get("status", {}).get("conditions", []))
+            return any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in crd.get("status", {}).get("conditions", [])
+            )
 
         wait_for("KEDA's ScaledObject CRD Established", established, 60)
         self.cluster.apply_objects(self._objects(certs))
         try:
-            self._spawn("keda-operator", [
-                self.toolchain["keda-operator"], f"--kubeconfig={self.cluster.kubeconfig}", "--leader-elect=false",
-                f"--cert-dir={certs}", "--enable-cert-rotation=false",
-                "--enable-webhook-patching=false", "--enable-apiservice-patching=false",
-                f"--metrics-bind-address=127.0.0.1:{self.ports['metrics']}",
-                f"--health-probe-bind-address=127.0.0.1:{self.ports['health']}",
-                f"--metrics-service-bind-address=127.0.0.1:{self.ports['grpc']}",
-                f"--ca-dir={certs}", "--zap-log-level=info", "--zap-encoder=console",
-            ])
+            self._spawn(
+                "keda-operator",
+                [
+                    self.toolchain["keda-operator"],
+                    f"--kubeconfig={self.cluster.kubeconfig}",
+                    "--leader-elect=false",
+                    f"--cert-dir={certs}",
+                    "--enable-cert-rotation=false",
+                    "--enable-webhook-patching=false",
+                    "--enable-apiservice-patching=false",
+                    f"--metrics-bind-address=127.0.0.1:{self.ports['metrics']}",
+                    f"--health-probe-bind-address=127.0.0.1:{self.ports['health']}",
+                    f"--metrics-service-bind-address=127.0.0.1:{self.ports['grpc']}",
+                    f"--ca-dir={certs}",
+                    "--zap-log-level=info",
+                    "--zap-encoder=console",
+                ],
+            )
             kubeconfig = str(self.cluster.kubeconfig)
-            self._spawn("keda-adapter", [
-                self.toolchain["keda-adapter"], f"--kubeconfig={kubeconfig}", f"--lister-kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1", f"--secure-port={self.ports['adapter']}", f"--cert-dir={certs}",
-                f"--tls-cert-file={certs / 'tls.crt'}", f"--tls-private-key-file={certs / 'tls.key'}",
-                f"--metrics-service-address=127.0.0.1:{self.ports['grpc']}", "--port=0",
-                "--zap-log-level=info", "--zap-encoder=console",
-            ])
-            wait_for(f"APIService {API_SERVICE} Available (adapter log {self.processes[-1].log})",
-                     self._available, timeout, interval=1)
+            self._spawn(
+                "keda-adapter",
+                [
+                    self.toolchain["keda-adapter"],
+                    f"--kubeconfig={kubeconfig}",
+                    f"--lister-kubeconfig={kubeconfig}",
+                    f"--authentication-kubeconfig={kubeconfig}",
+                    f"--authorization-kubeconfig={kubeconfig}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.ports['adapter']}",
+                    f"--cert-dir={certs}",
+                    f"--tls-cert-file={certs / 'tls.crt'}",
+                    f"--tls-private-key-file={certs / 'tls.key'}",
+                    f"--metrics-service-address=127.0.0.1:{self.ports['grpc']}",
+                    "--port=0",
+                    "--zap-log-level=info",
+                    "--zap-encoder=console",
+                ],
+            )
+            wait_for(
+                f"APIService {API_SERVICE} Available (adapter log {self.processes[-1].log})",
+                self._available,
+                timeout,
+                interval=1,
+            )
         except Exception:
             self.stop()
             raise
@@ -138,13 +211,23 @@ class Keda:
         log = self.workdir / f"{name}.log"
         handle = log.open("wb")
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.workdir),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
             "KUBECONFIG": str(self.cluster.kubeconfig),
             # What KEDA's Deployments set: watch every namespace, live in `keda`.
-            "WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE,
+            "WATCH_NAMESPACE": "",
+            "POD_NAMESPACE": NAMESPACE,
+            "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE,
         }
-        popen = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 cwd=self.workdir, env=env, start_new_session=True)
+        popen = subprocess.Popen(
+            args,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )
         handle.close()
         self.processes.append(Process(name, popen, log))
 
@@ -153,13 +236,29 @@ class Keda:
         port = self.ports["adapter"]
         return [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": ADAPTER_SERVICE, "namespace": NAMESPACE},
-             "spec": {"type": "ExternalName", "externalName": "localhost",
-                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}},
-            {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": API_SERVICE},
-             "spec": {"service": {"name": ADAPTER_SERVICE, "namespace": NAMESPACE, "port": port},
-                      "group": "external.metrics.k8s.io", "version": "v1beta1", "caBundle": ca_bundle,
-                      "groupPriorityMinimum": 100, "versionPriority": 100}},
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": ADAPTER_SERVICE, "namespace": NAMESPACE},
+                "spec": {
+                    "type": "ExternalName",
+                    "externalName": "localhost",
+                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+                },
+            },
+            {
+                "apiVersion": "apiregistration.k8s.io/v1",
+                "kind": "APIService",
+                "metadata": {"name": API_SERVICE},
+                "spec": {
+                    "service": {"name": ADAPTER_SERVICE, "namespace": NAMESPACE, "port": port},
+                    "group": "external.metrics.k8s.io",
+                    "version": "v1beta1",
+                    "caBundle": ca_bundle,
+                    "groupPriorityMinimum": 100,
+                    "versionPriority": 100,
+                },
+            },
         ]
 
     def _available(self) -> bool:
@@ -174,8 +273,10 @@ class Keda:
 
     def external_metric(self, namespace: str, metric: str, scaled_object: str) -> list[dict[str, Any]]:
         """What the HPA reads: the adapter's value for one ScaledObject's metric, through the aggregator."""
-        path = (f"{EXTERNAL_METRICS}/namespaces/{namespace}/{metric}"
-                f"?labelSelector=scaledobject.keda.sh%2Fname%3D{scaled_object}")
+        path = (
+            f"{EXTERNAL_METRICS}/namespaces/{namespace}/{metric}"
+            f"?labelSelector=scaledobject.keda.sh%2Fname%3D{scaled_object}"
+        )
         return list(json.loads(self.cluster.kubectl("get", "--raw", path).stdout)["items"])
 
     def alive(self) -> bool:

@@ -66,8 +66,12 @@ def isolated_env(tools: Path, home: Path, passphrase: str, **extra: str) -> dict
 
 def project_files(root: Path) -> list[str]:
     """What a clone with the developer's uncommitted work has: tracked and untracked, not ignored."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=root, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return sorted(p for p in listed.split("\0") if p and (root / p).is_file())
 
 
@@ -124,17 +128,30 @@ class PulumiCli:
     def env(self) -> dict[str, str]:
         # The CLI runs by absolute path and finds its Python host next to itself (a bundled
         # plugin); every provider comes from PULUMI_HOME (`plugin install --file`), never PATH.
-        return isolated_env(self.tools, self.home, self.passphrase, PULUMI_IGNORE_AMBIENT_PLUGINS="true",
-                            KUBECONFIG=str(self.kubeconfig), NO_COLOR="1")
+        return isolated_env(
+            self.tools,
+            self.home,
+            self.passphrase,
+            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+            KUBECONFIG=str(self.kubeconfig),
+            NO_COLOR="1",
+        )
 
-    def run(self, *args: str, label: str | None = None, check: bool = True, cwd: Path | None = None,
-            timeout: float = 600, input: str | None = None) -> Result:
+    def run(
+        self,
+        *args: str,
+        label: str | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+        timeout: float = 600,
+        input: str | None = None,
+    ) -> Result:
         command = [self.toolchain["pulumi"], *args]
         start = time.monotonic()
-        completed = subprocess.run(command, cwd=cwd or self.project, env=self.env, capture_output=True, text=True,
-                                   timeout=timeout, input=input)
-        result = Result(list(args), completed.returncode, completed.stdout, completed.stderr,
-                        time.monotonic() - start)
+        completed = subprocess.run(
+            command, cwd=cwd or self.project, env=self.env, capture_output=True, text=True, timeout=timeout, input=input
+        )
+        result = Result(list(args), completed.returncode, completed.stdout, completed.stderr, time.monotonic() - start)
         shown = ["[secret]" if i and args[i - 1] == "adminApiKey" else a for i, a in enumerate(args)]
         self.log.append(f"$ pulumi {' '.join(shown)}  ({result.seconds:.1f} s, exit {result.returncode})")
         if label:
@@ -152,8 +169,15 @@ class PulumiCli:
         """Backend, provider plugin, dependencies, stack: what a user does once per machine and stack."""
         self.run("login", f"file://{self.state_dir}")
         versions = self.toolchain.versions
-        self.run("plugin", "install", "resource", "kubernetes", "v" + versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
-                 "--file", self.toolchain["pulumi-resource-kubernetes"])
+        self.run(
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            "v" + versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
+            "--file",
+            self.toolchain["pulumi-resource-kubernetes"],
+        )
         self.install_dependencies()
         self.run("stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive")
         # The admin key as a Pulumi secret, as the README's deploy steps set it (no random provider).
@@ -176,8 +200,18 @@ class PulumiCli:
         return steps_of(result.json())
 
     def up(self, *extra: str, label: str | None = None, check: bool = True) -> Result:
-        return self.run("up", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive", "--diff",
-                        *extra, label=label, check=check)
+        return self.run(
+            "up",
+            "--stack",
+            STACK,
+            "--yes",
+            "--skip-preview",
+            "--non-interactive",
+            "--diff",
+            *extra,
+            label=label,
+            check=check,
+        )
 
     def outputs(self) -> dict[str, Any]:
         return dict(self.run("stack", "output", "--stack", STACK, "--json", "--show-secrets").json())

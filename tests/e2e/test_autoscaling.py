@@ -173,15 +173,27 @@ class Stage:
         return {c["type"]: c for c in so.get("status", {}).get("conditions", [])}
 
     def delete_scaled_object(self) -> None:
-        self.cluster.kubectl("delete", "scaledobject", self.name, "-n", self.namespace, "--ignore-not-found",
-                             "--wait=true", "--timeout=60s")
+        self.cluster.kubectl(
+            "delete",
+            "scaledobject",
+            self.name,
+            "-n",
+            self.namespace,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=60s",
+        )
         wait_for(f"HPA {self.hpa} deleted by KEDA", lambda: self.hpa_object() is None, 60, interval=0.2)
 
     def ready_pods(self) -> list[dict[str, Any]]:
         selector = ",".join(f"{k}={v}" for k, v in self.rt.pod_labels.items() if k != "app.kubernetes.io/version")
         pods = self.cluster.items("pods", "-n", self.namespace, "-l", selector)
-        return [p for p in pods if not p["metadata"].get("deletionTimestamp")
-                and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))]
+        return [
+            p
+            for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+        ]
 
     def scale_to(self, replicas: int) -> None:
         self.cluster.kubectl("scale", f"deployment/{self.deployment}", "-n", self.namespace, f"--replicas={replicas}")
@@ -195,7 +207,9 @@ def stage() -> Iterator[Stage]:
     install = harness.triton_install()
     harness.require_executable("prometheus")
     render, scaled_object = _render(workdir)
-    rt = next(rt for rt in harness.triton_deployments(render) if rt.name == scaled_object["spec"]["scaleTargetRef"]["name"])
+    rt = next(
+        rt for rt in harness.triton_deployments(render) if rt.name == scaled_object["spec"]["scaleTargetRef"]["name"]
+    )
     zero_render, zero_scaled_object = _render_scale_to_zero(workdir, scaled_object, rt)
     cluster = LocalCluster(toolchain, workdir / "cluster", aggregation=True)
     keda = Keda(cluster, toolchain, workdir / "keda")
@@ -209,14 +223,27 @@ def stage() -> Iterator[Stage]:
         keda.start()
         cluster.apply_objects([m for m in render.manifests if m["kind"] == "Namespace"])
         cluster.apply_objects([m for m in render.manifests if m["kind"] == "ServiceAccount"] + [rt.deployment])
-        run = harness.start_rendered(rt, storage=storage, workdir=workdir / "triton", install=install,
-                                     service_time_ms=lab_reaction.SERVICE_TIME_MS)
+        run = harness.start_rendered(
+            rt,
+            storage=storage,
+            workdir=workdir / "triton",
+            install=install,
+            service_time_ms=lab_reaction.SERVICE_TIME_MS,
+        )
         # The stack's admin-key Secret (the render masks its value): KEDA resolves the target
         # container's env, Secret references included, before it makes the HPA.
         _, secret, key = harness.admin_key_ref(rt)
-        cluster.apply_objects([{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                                "metadata": {"name": secret, "namespace": rt.namespace},
-                                "stringData": {key: run.admin_key}}])
+        cluster.apply_objects(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "Opaque",
+                    "metadata": {"name": secret, "namespace": rt.namespace},
+                    "stringData": {key: run.admin_key},
+                }
+            ]
+        )
         jobs, _, _ = obs.scrape_jobs(render, [run], workdir)
         monitor = next(j for j in jobs if j["job_name"].endswith(f"/{scaled_object['metadata']['name']}/0"))
         wake = next(t for t in zero_scaled_object["spec"]["triggers"] if t["name"] == "wake-up")
@@ -225,15 +252,34 @@ def stage() -> Iterator[Stage]:
         prometheus.wait_targets_up(2, timeout=60)
         (triton_sd,) = monitor["file_sd_configs"][0]["files"]
         zero = ScaleToZero(zero_render, zero_scaled_object, gateway, Path(triton_sd), Path(triton_sd).read_text())
-        state = Stage(toolchain, cluster, keda, render, scaled_object, rt, run, prometheus, gpu_nodes, workdir,
-                      install.version, zero)
-        state.scenarios = {sc.trigger["name"]: sc for sc in lab_reaction.scenarios({STACK: render})
-                           if sc.scaled_object["metadata"]["name"] == scaled_object["metadata"]["name"]}
+        state = Stage(
+            toolchain,
+            cluster,
+            keda,
+            render,
+            scaled_object,
+            rt,
+            run,
+            prometheus,
+            gpu_nodes,
+            workdir,
+            install.version,
+            zero,
+        )
+        state.scenarios = {
+            sc.trigger["name"]: sc
+            for sc in lab_reaction.scenarios({STACK: render})
+            if sc.scaled_object["metadata"]["name"] == scaled_object["metadata"]["name"]
+        }
         for name, scenario in state.scenarios.items():
             # rate() needs two samples in its window: until then the query is empty, which KEDA
             # rightly reports as an error.
-            harness.wait_until(lambda scenario=scenario: prometheus.value(scenario.query) is not None, 60, interval=0.5,
-                               what=f"the {name} query to return a value")
+            harness.wait_until(
+                lambda scenario=scenario: prometheus.value(scenario.query) is not None,
+                60,
+                interval=0.5,
+                what=f"the {name} query to return a value",
+            )
         yield state
     except Exception:
         print(cluster.logs_tail())
@@ -275,7 +321,9 @@ def _render(workdir: Path) -> tuple[StackRender, dict[str, Any]]:
     return render, scaled_object
 
 
-def _render_scale_to_zero(workdir: Path, scaled_object: dict[str, Any], rt: harness.RenderedTriton) -> tuple[StackRender, dict[str, Any]]:
+def _render_scale_to_zero(
+    workdir: Path, scaled_object: dict[str, Any], rt: harness.RenderedTriton
+) -> tuple[StackRender, dict[str, Any]]:
     """The same group with ``minReplicas: 0`` and ``scaleToZero.enabled: true``; its ScaledObject."""
     group = scaled_object["metadata"]["labels"]["triton-platform.io/model-group"]
 
@@ -308,9 +356,16 @@ def _gateway_job(render: StackRender, gateway: GatewayAtZero, workdir: Path) -> 
     namespace = gateway.labels["source_workload_namespace"]
     (monitor,) = [m for m in harness.manifests_of(render, "PodMonitor") if m["metadata"]["namespace"] == namespace]
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-    target = harness.ScrapeTarget(gateway.stats_address, namespace, f"{gateway.labels['source_workload']}-0",
-                                  monitor["spec"]["selector"]["matchLabels"], "", {}, port_name=endpoint["port"],
-                                  container="istio-proxy")
+    target = harness.ScrapeTarget(
+        gateway.stats_address,
+        namespace,
+        f"{gateway.labels['source_workload']}-0",
+        monitor["spec"]["selector"]["matchLabels"],
+        "",
+        {},
+        port_name=endpoint["port"],
+        container="istio-proxy",
+    )
     return harness.scrape_job(monitor, [target], workdir / f"sd-{monitor['metadata']['name']}.yaml")
 
 
@@ -322,10 +377,15 @@ def _add_nodes(cluster: LocalCluster, replicas: int) -> list[str]:
     assert byo is not None, "the local stack must be cloud-less"
     names = [f"gpu-{i}" for i in range(replicas)]
     for i, name in enumerate(names):
-        cluster.add_node(name, {**byo.gpu_node_selector, "topology.kubernetes.io/zone": f"zone-{'ab'[i % 2]}"},
-                         [t.model_dump() for t in byo.gpu_node_taints],
-                         {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(byo.gpus_per_node)})
-    cluster.add_node("system-0", {"topology.kubernetes.io/zone": "zone-a"}, [], {"cpu": "8", "memory": "32Gi", "pods": "110"})
+        cluster.add_node(
+            name,
+            {**byo.gpu_node_selector, "topology.kubernetes.io/zone": f"zone-{'ab'[i % 2]}"},
+            [t.model_dump() for t in byo.gpu_node_taints],
+            {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(byo.gpus_per_node)},
+        )
+    cluster.add_node(
+        "system-0", {"topology.kubernetes.io/zone": "zone-a"}, [], {"cpu": "8", "memory": "32Gi", "pods": "110"}
+    )
     cluster.wait_nodes_ready([*names, "system-0"])
     return names
 
@@ -374,10 +434,14 @@ def _measure_once(stage: Stage, names: tuple[str, ...], clients: int, rng: rando
                 last_metrics, last_sync = metrics, time.monotonic()
             time.sleep(0.2)
         before = stage.prometheus.value(scenario.query)
-        assert before is not None and before < scenario.threshold, f"{names}: baseline {before} not below {scenario.threshold}"
+        assert before is not None and before < scenario.threshold, (
+            f"{names}: baseline {before} not below {scenario.threshold}"
+        )
         assert stage.hpa_object()["status"]["desiredReplicas"] == 1, "the HPA scaled before the step"
 
-        step_load = harness.Load(stage.run.server.grpc, stage.run.models[0], clients - 1, deadline_seconds=SCALE_OUT_BOUND_SECONDS + 10)
+        step_load = harness.Load(
+            stage.run.server.grpc, stage.run.models[0], clients - 1, deadline_seconds=SCALE_OUT_BOUND_SECONDS + 10
+        )
         step = time.monotonic()
         since_sync = round(step - last_sync, 1)
         since_first_sync = round(step - first_sync, 1)
@@ -397,9 +461,19 @@ def _measure_once(stage: Stage, names: tuple[str, ...], clients: int, rng: rando
         assert desired > 1, (
             f"{names}: no scale-out {SCALE_OUT_BOUND_SECONDS} s after a {OVERLOAD:g}x step ({clients} clients; "
             f"query now {level}, threshold {scenario.threshold}); HPA: {json.dumps(stage.hpa_object(), indent=1)[-3000:]}"
-            f"\n{stage.keda.logs_tail()}")
+            f"\n{stage.keda.logs_tail()}"
+        )
         assert not step_load.errors and not baseline.errors, (step_load.errors + baseline.errors)[:3]
-        return Run(names[0] if len(names) == 1 else "+".join(names), round(seconds, 2), before, level, desired, crossed, since_sync, since_first_sync)
+        return Run(
+            names[0] if len(names) == 1 else "+".join(names),
+            round(seconds, 2),
+            before,
+            level,
+            desired,
+            crossed,
+            since_sync,
+            since_first_sync,
+        )
     finally:
         if step_load is not None:
             step_load.stop(timeout=60)
@@ -504,18 +578,28 @@ def _wake_once(stage: Stage, check_zero: bool, rng: random.Random) -> Wake:
     _endpoints(stage, present=True)
     stage.scale_to(1)
     # Idle: every trigger inactive (the last load and the last wake-up out of their windows).
-    wait_for("every scale-to-zero query at 0 (idle)",
-             lambda: all(stage.prometheus.value(q) == 0 for q in queries.values()), 120, interval=1)
+    wait_for(
+        "every scale-to-zero query at 0 (idle)",
+        lambda: all(stage.prometheus.value(q) == 0 for q in queries.values()),
+        120,
+        interval=1,
+    )
 
     before = _keda_counters(stage)
     applied_at = datetime.now(UTC)
     applied = time.monotonic()
     stage.apply_scaled_object(names, rendered)
     try:
-        wait_for(f"KEDA to scale {stage.deployment} to 0", lambda: stage.deployment_replicas() == 0 and not stage.ready_pods(),
-                 2 * polling + 45, interval=0.2)
+        wait_for(
+            f"KEDA to scale {stage.deployment} to 0",
+            lambda: stage.deployment_replicas() == 0 and not stage.ready_pods(),
+            2 * polling + 45,
+            interval=0.2,
+        )
     except ClusterError as error:
-        raise AssertionError(f"{error}\nScaledObject {stage.scaled_object_conditions()}\n{stage.keda.logs_tail(60)}") from error
+        raise AssertionError(
+            f"{error}\nScaledObject {stage.scaled_object_conditions()}\n{stage.keda.logs_tail(60)}"
+        ) from error
     to_zero = round(time.monotonic() - applied, 2)
     # KEDA writes the ScaledObject's status after it scaled.
     wait_for("the ScaledObject not Active", lambda: stage.scaled_object_conditions()["Active"]["status"] == "False", 30)
@@ -526,8 +610,12 @@ def _wake_once(stage: Stage, check_zero: bool, rng: random.Random) -> Wake:
         inner = _guarded(query)
         assert inner is not None, f"{name}: {query} is not guarded by or vector(0)"
         if name != "wake-up":
-            wait_for(f"{name}: Triton's series gone (the unguarded query empty)",
-                     lambda inner=inner: stage.prometheus.value(inner) is None, 120, interval=1)
+            wait_for(
+                f"{name}: Triton's series gone (the unguarded query empty)",
+                lambda inner=inner: stage.prometheus.value(inner) is None,
+                120,
+                interval=1,
+            )
         assert stage.prometheus.value(query) == 0, (name, query)
 
     if check_zero:
@@ -548,8 +636,13 @@ def _wake_once(stage: Stage, check_zero: bool, rng: random.Random) -> Wake:
         assert conditions.get("Fallback", {}).get("status") != "True", conditions
         assert not _warnings_since(stage, applied_at), _warnings_since(stage, applied_at)
         # The rendered alert that watches the wake-up signal stays quiet: the gateway is scraped.
-        (rule,) = [r for g in harness.manifests_of(zero.render, "PrometheusRule") for grp in g["spec"]["groups"]
-                   for r in grp["rules"] if r.get("alert") == "TritonWakeUpSignalMissing"]
+        (rule,) = [
+            r
+            for g in harness.manifests_of(zero.render, "PrometheusRule")
+            for grp in g["spec"]["groups"]
+            for r in grp["rules"]
+            if r.get("alert") == "TritonWakeUpSignalMissing"
+        ]
         assert stage.prometheus.query(rule["expr"]) == [], rule["expr"]
 
     # At a random point of KEDA's polling cycle (its loop starts with the ScaledObject), as a real
@@ -576,15 +669,22 @@ def _wake_once(stage: Stage, check_zero: bool, rng: random.Random) -> Wake:
     assert replicas == 1, (
         f"no wake-up {WAKE_BOUND_SECONDS} s after one request (gateway count {zero.gateway.count}; wake-up query now "
         f"{stage.prometheus.value(queries['wake-up'])}, activation {activation}); ScaledObject "
-        f"{stage.scaled_object_conditions()}\n{stage.keda.logs_tail()}")
-    pods = wait_for("1 Ready pod after the wake-up", lambda: stage.ready_pods() if len(stage.ready_pods()) == 1 else None, 60)
+        f"{stage.scaled_object_conditions()}\n{stage.keda.logs_tail()}"
+    )
+    pods = wait_for(
+        "1 Ready pod after the wake-up", lambda: stage.ready_pods() if len(stage.ready_pods()) == 1 else None, 60
+    )
     assert {p["spec"]["nodeName"] for p in pods} <= set(stage.gpu_nodes), [p["spec"].get("nodeName") for p in pods]
     _endpoints(stage, present=True)
-    wait_for("the ScaledObject Active", lambda: stage.scaled_object_conditions()["Active"]["status"] == "True", 2 * polling + 15)
+    wait_for(
+        "the ScaledObject Active",
+        lambda: stage.scaled_object_conditions()["Active"]["status"] == "True",
+        2 * polling + 15,
+    )
     return Wake(seconds, to_zero, zero.gateway.count, crossed)
 
 
-_SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} ([0-9.eE+-]+)$')
+_SAMPLE = re.compile(r"^(\w+)\{([^}]*)\} ([0-9.eE+-]+)$")
 
 
 def _keda_counters(stage: Stage) -> dict[str, dict[str, float]]:
@@ -596,7 +696,11 @@ def _keda_counters(stage: Stage) -> dict[str, dict[str, float]]:
         sample = _SAMPLE.match(line)
         if not sample:
             continue
-        metric, labels, value = sample.group(1), dict(re.findall(r'(\w+)="([^"]*)"', sample.group(2))), float(sample.group(3))
+        metric, labels, value = (
+            sample.group(1),
+            dict(re.findall(r'(\w+)="([^"]*)"', sample.group(2))),
+            float(sample.group(3)),
+        )
         if labels.get("namespace") != stage.namespace:
             continue
         if metric == "keda_scaler_http_requests_total" and labels.get("scaled_resource") == stage.name:
@@ -616,7 +720,11 @@ def _warnings_since(stage: Stage, since: datetime) -> list[str]:
     found = []
     for event in stage.cluster.items("events", "-n", stage.namespace):
         involved = event.get("involvedObject") or event.get("regarding") or {}
-        if involved.get("kind") != "ScaledObject" or involved.get("name") != stage.name or event.get("type") != "Warning":
+        if (
+            involved.get("kind") != "ScaledObject"
+            or involved.get("name") != stage.name
+            or event.get("type") != "Warning"
+        ):
             continue
         stamp = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"]
         if datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since.replace(microsecond=0):
@@ -634,15 +742,21 @@ def test_fallback_holds_the_replicas_when_prometheus_stops(stage: Stage) -> None
     stage.delete_scaled_object()
     stage.scale_to(2)
     stage.apply_scaled_object(names)
-    wait_for(f"HPA {stage.hpa} synced", lambda: ((stage.hpa_object() or {}).get("status") or {}).get("currentMetrics"), 60)
+    wait_for(
+        f"HPA {stage.hpa} synced", lambda: ((stage.hpa_object() or {}).get("status") or {}).get("currentMetrics"), 60
+    )
     stage.prometheus.stop()
 
     def falling_back() -> bool:
         so = stage.cluster.get("scaledobject", stage.name, "-n", stage.namespace)
-        return any(c["type"] == "Fallback" and c["status"] == "True" for c in so.get("status", {}).get("conditions", []))
+        return any(
+            c["type"] == "Fallback" and c["status"] == "True" for c in so.get("status", {}).get("conditions", [])
+        )
 
     threshold = stage.scaled_object["spec"]["fallback"]["failureThreshold"]
-    wait_for("the ScaledObject's Fallback condition", falling_back, (threshold + 3) * HPA_SYNC_PERIOD_SECONDS, interval=1)
+    wait_for(
+        "the ScaledObject's Fallback condition", falling_back, (threshold + 3) * HPA_SYNC_PERIOD_SECONDS, interval=1
+    )
     hpa = stage.hpa_object()
     for metric in hpa["spec"]["metrics"]:
         external = metric["external"]
@@ -673,8 +787,11 @@ def _write_wake(stage: Stage, runs: list[Wake]) -> None:
     rendered = stage.zero.scaled_object
     seconds = [r.seconds for r in runs]
     (estimate,) = [e for e in reaction_times(stage.zero.render.manifests) if e.name == stage.name]
-    gateway = next(m for m in harness.manifests_of(stage.zero.render, "PodMonitor")
-                   if m["metadata"]["namespace"] == stage.zero.gateway.labels["source_workload_namespace"])
+    gateway = next(
+        m
+        for m in harness.manifests_of(stage.zero.render, "PodMonitor")
+        if m["metadata"]["namespace"] == stage.zero.gateway.labels["source_workload_namespace"]
+    )
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["wake"] = {
         "median_s": round(statistics.median(seconds), 1),
@@ -724,6 +841,8 @@ def _write_results(stage: Stage, trigger: str, scenario: lab_reaction.Scenario, 
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     # The trigger mix a group gets from the autoscaler's defaults (its args contract).
-    default = keda_triggers.triggers({"model_group": "default"}, namespace="default", prometheus_url="http://prometheus:9090", service="")
+    default = keda_triggers.triggers(
+        {"model_group": "default"}, namespace="default", prometheus_url="http://prometheus:9090", service=""
+    )
     results["default"] = "+".join(t["name"] for t in default)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

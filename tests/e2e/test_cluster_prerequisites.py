@@ -27,7 +27,7 @@ from e2e_toolchain import ROOT, Toolchain, require_toolchain
 
 pytestmark = pytest.mark.e2e
 
-PROGRAM = f'''
+PROGRAM = f"""
 import pulumi
 from pathlib import Path
 from triton_platform.config import load_settings
@@ -37,10 +37,13 @@ from triton_platform.render import stack_config
 config, secret_keys = stack_config(Path({str(ROOT / "Pulumi.local.yaml")!r}))
 settings = load_settings(config, "Pulumi.local.yaml", frozenset(secret_keys))
 pulumi.export("checks", pulumi.Output.all(*cluster_checks(settings, None)).apply(len))
-'''
+"""
 
-INJECTOR = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"}}
+INJECTOR = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+}
 KEDA_CRD = ROOT / "tests" / "crd-schemas" / "keda" / "keda.sh_scaledobjects.yaml"
 
 
@@ -55,17 +58,35 @@ class Preview:
             f"    virtualenv: {sys.prefix}\n"
         )
         (workdir / "state").mkdir()
-        self.env = isolated_env(toolchain.bin, workdir / "home", os.urandom(16).hex(),
-                                PULUMI_IGNORE_AMBIENT_PLUGINS="true",
-                                PULUMI_BACKEND_URL=(workdir / "state").as_uri(), KUBECONFIG=str(cluster.kubeconfig))
+        self.env = isolated_env(
+            toolchain.bin,
+            workdir / "home",
+            os.urandom(16).hex(),
+            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
+            PULUMI_BACKEND_URL=(workdir / "state").as_uri(),
+            KUBECONFIG=str(cluster.kubeconfig),
+        )
         version = toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"]
-        self.run("plugin", "install", "resource", "kubernetes", f"v{version}", "--file",
-                 toolchain["pulumi-resource-kubernetes"])
+        self.run(
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            f"v{version}",
+            "--file",
+            toolchain["pulumi-resource-kubernetes"],
+        )
         self.run("stack", "init", "checks")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.pulumi, *args, "--non-interactive"], cwd=self.project, env=self.env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [self.pulumi, *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert not check or result.returncode == 0, f"pulumi {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
         return result
 

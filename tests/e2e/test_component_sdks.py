@@ -52,7 +52,9 @@ def schema_file(tmp_path_factory) -> Path:
 def _generate(prerequisites: Path, language: str, schema_file: Path, out: Path) -> None:
     result = subprocess.run(
         [str(prerequisites / "bin" / "pulumi-sdkgen"), language, str(schema_file), str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
 
@@ -66,7 +68,10 @@ def _go(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def _tsc(prerequisites: Path, project: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", str(prerequisites / "node_modules" / "typescript" / "bin" / "tsc"), "--noEmit", "-p", str(project)],
-        cwd=project, capture_output=True, text=True, timeout=1200,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
 
 
@@ -87,7 +92,7 @@ def test_go_sdk_and_program_build_and_a_wrong_argument_type_does_not(prerequisit
     program.write_text(good.replace("GpusPerReplica: &gpus}", 'GpusPerReplica: pulumi.String("one")}'))
     broken = _go("build", "-o", str(tmp_path / "broken"), "./consumer", cwd=module)
     assert broken.returncode != 0
-    assert "cannot use pulumi.String(\"one\")" in broken.stderr and "as *int value" in broken.stderr, broken.stderr
+    assert 'cannot use pulumi.String("one")' in broken.stderr and "as *int value" in broken.stderr, broken.stderr
 
 
 def test_typescript_sdk_and_program_type_check_and_a_wrong_argument_type_does_not(prerequisites, schema_file, tmp_path):
@@ -108,4 +113,6 @@ def test_typescript_sdk_and_program_type_check_and_a_wrong_argument_type_does_no
     program.write_text(good.replace("replicas: 2, gpusPerReplica: 1 }", 'replicas: "two", gpusPerReplica: 1 }'))
     broken = _tsc(prerequisites, project)
     assert broken.returncode != 0
-    assert "index.ts(" in broken.stdout and "Type 'string' is not assignable to type 'number'" in broken.stdout, broken.stdout
+    assert "index.ts(" in broken.stdout and "Type 'string' is not assignable to type 'number'" in broken.stdout, (
+        broken.stdout
+    )

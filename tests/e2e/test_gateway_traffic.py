@@ -66,7 +66,10 @@ pytestmark = pytest.mark.e2e
 Z = 4.4
 #: On top of our installation's istiod values (see the module docstring): no auto mTLS, and no
 #: ``istio.stats`` filter (istio-proxy's Prometheus stats, an extension upstream Envoy lacks).
-UPSTREAM_ENVOY_VALUES = {"meshConfig": {"enableAutoMtls": False}, "telemetry": {"v2": {"prometheus": {"enabled": False}}}}
+UPSTREAM_ENVOY_VALUES = {
+    "meshConfig": {"enableAutoMtls": False},
+    "telemetry": {"v2": {"prometheus": {"enabled": False}}},
+}
 SPLIT_REQUESTS = 1000
 CONCURRENCY = 4
 
@@ -94,8 +97,11 @@ class Gateway:
             pytest.fail(f"needs {', '.join(missing)}, which did not pass earlier in this run")
 
     def backend(self, deployment: str, image_tag: str | None = None) -> harness.Running:
-        found = [r for (name, image), r in self.backends.items()
-                 if name == deployment and (image_tag is None or image.endswith(":" + image_tag))]
+        found = [
+            r
+            for (name, image), r in self.backends.items()
+            if name == deployment and (image_tag is None or image.endswith(":" + image_tag))
+        ]
         assert len(found) == 1, f"{len(found)} backends for {deployment} {image_tag}: {list(self.backends)}"
         return found[0]
 
@@ -114,14 +120,19 @@ class HttpClient:
         self.port, self.host = gw.envoy.gateway_port, gw.host
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         """One request; a connection the gateway closed or cut is a failure (no resend)."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            self.conn.request(method, path, body=body,
-                              headers={"Host": self.host, "Content-Type": "application/json", **(headers or {})})
+            self.conn.request(
+                method,
+                path,
+                body=body,
+                headers={"Host": self.host, "Content-Type": "application/json", **(headers or {})},
+            )
             response = self.conn.getresponse()
             return response.status, response.read()
         except Exception:
@@ -176,9 +187,16 @@ class LoadResult:
     seconds: float = 0.0
 
 
-def bounded_load(send: Callable[[Any, int], None], make_client: Callable[[], Any], close: Callable[[Any], None],
-                 *, threads: int, max_requests: int, deadline_seconds: float,
-                 stop: threading.Event | None = None) -> tuple[LoadResult, Callable[[], LoadResult]]:
+def bounded_load(
+    send: Callable[[Any, int], None],
+    make_client: Callable[[], Any],
+    close: Callable[[Any], None],
+    *,
+    threads: int,
+    max_requests: int,
+    deadline_seconds: float,
+    stop: threading.Event | None = None,
+) -> tuple[LoadResult, Callable[[], LoadResult]]:
     """``threads`` closed-loop clients; stops at ``max_requests`` in all, at the deadline, or on ``stop``.
     Returns the live result and a join() that waits for the clients."""
     result = LoadResult()
@@ -232,8 +250,14 @@ def http_infer(model: str) -> Callable[[HttpClient, int], None]:
 
 
 def run_http(gw: Gateway, model: str, requests: int, deadline_seconds: float = 240) -> LoadResult:
-    _, join = bounded_load(http_infer(model), lambda: HttpClient(gw), lambda c: c.close(), threads=CONCURRENCY,
-                           max_requests=requests, deadline_seconds=deadline_seconds)
+    _, join = bounded_load(
+        http_infer(model),
+        lambda: HttpClient(gw),
+        lambda c: c.close(),
+        threads=CONCURRENCY,
+        max_requests=requests,
+        deadline_seconds=deadline_seconds,
+    )
     return join()
 
 
@@ -279,16 +303,29 @@ def _prerequisites(cluster: LocalCluster, istiod: Istiod) -> None:
     cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     cluster.kubectl("create", "namespace", "monitoring")
     cluster.kubectl("create", "namespace", GATEWAY_NAMESPACE)
-    cluster.kubectl("label", "--overwrite", "crd", "scaledobjects.keda.sh",
-                    f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}")
+    cluster.kubectl(
+        "label",
+        "--overwrite",
+        "crd",
+        "scaledobjects.keda.sh",
+        f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}",
+    )
 
 
 def _disable_upstream_tls(cluster: LocalCluster) -> None:
     for rule in cluster.items("destinationrules.networking.istio.io", "-n", NAMESPACE):
         assert rule["spec"]["trafficPolicy"]["tls"]["mode"] == "ISTIO_MUTUAL", rule["spec"]
-        cluster.kubectl("patch", "destinationrules.networking.istio.io", rule["metadata"]["name"], "-n", NAMESPACE,
-                        "--type=merge", "--field-manager=e2e-no-workload-certs",
-                        "-p", json.dumps({"spec": {"trafficPolicy": {"tls": {"mode": "DISABLE"}}}}))
+        cluster.kubectl(
+            "patch",
+            "destinationrules.networking.istio.io",
+            rule["metadata"]["name"],
+            "-n",
+            NAMESPACE,
+            "--type=merge",
+            "--field-manager=e2e-no-workload-certs",
+            "-p",
+            json.dumps({"spec": {"trafficPolicy": {"tls": {"mode": "DISABLE"}}}}),
+        )
 
 
 def _backend_key(pod: dict[str, Any]) -> tuple[str, str]:
@@ -298,8 +335,13 @@ def _backend_key(pod: dict[str, Any]) -> tuple[str, str]:
     return deployment, image
 
 
-def start_backends(gw_backends: dict[tuple[str, str], harness.Running], render: Any, storage: harness.Storage,
-                   install: harness.TritonInstall, workdir: Path) -> None:
+def start_backends(
+    gw_backends: dict[tuple[str, str], harness.Running],
+    render: Any,
+    storage: harness.Storage,
+    install: harness.TritonInstall,
+    workdir: Path,
+) -> None:
     """One real tritonserver per rendered Triton Deployment (and its image), Ready before returning."""
     for rt in harness.triton_deployments(render):
         image = rt.container["image"]
@@ -307,7 +349,8 @@ def start_backends(gw_backends: dict[tuple[str, str], harness.Running], render: 
             continue
         tag = image.rsplit(":", 1)[1]
         gw_backends[(rt.name, image)] = harness.start_rendered(
-            rt, storage=storage, workdir=workdir / f"{rt.name}-{tag}", install=install)
+            rt, storage=storage, workdir=workdir / f"{rt.name}-{tag}", install=install
+        )
 
 
 @pytest.fixture(scope="module")
@@ -326,8 +369,13 @@ def gw() -> Iterator[Gateway]:
         settings = _settings(ROOT / f"Pulumi.{STACK}.yaml")
         _add_nodes(cluster, settings)
         # istiod fetches the JWKS itself: it trusts the test's CA, and only istiod does.
-        istiod = Istiod(toolchain, cluster, workdir / "istiod", values=merge(installation_values(), UPSTREAM_ENVOY_VALUES),
-                        env={"SSL_CERT_FILE": str(jwks.ca_file)})
+        istiod = Istiod(
+            toolchain,
+            cluster,
+            workdir / "istiod",
+            values=merge(installation_values(), UPSTREAM_ENVOY_VALUES),
+            env={"SSL_CERT_FILE": str(jwks.ca_file)},
+        )
         stops.append(istiod.stop)
         _prerequisites(cluster, istiod)
         istiod.start()
@@ -344,24 +392,50 @@ def gw() -> Iterator[Gateway]:
         stops.append(storage.stop)
         backends: dict[tuple[str, str], harness.Running] = {}
         stops.append(lambda: [r.server.stop() for r in backends.values()])
-        start_backends(backends, render_text((ROOT / f"Pulumi.{STACK}.yaml").read_text(), workdir), storage, install,
-                       workdir / "triton")
+        start_backends(
+            backends,
+            render_text((ROOT / f"Pulumi.{STACK}.yaml").read_text(), workdir),
+            storage,
+            install,
+            workdir / "triton",
+        )
 
         netns = NetNamespace(workdir / "netns")
         stops.append(netns.stop)
         gateway = next(g for g in cluster.items("gateways.networking.istio.io", "-n", NAMESPACE))
-        envoy = GatewayEnvoy(netns, workdir / "envoy", int(istiod.xds_address.rsplit(":", 1)[1]),
-                             dict(gateway["spec"]["selector"]), versions.ISTIO_VERSION)
+        envoy = GatewayEnvoy(
+            netns,
+            workdir / "envoy",
+            int(istiod.xds_address.rsplit(":", 1)[1]),
+            dict(gateway["spec"]["selector"]),
+            versions.ISTIO_VERSION,
+        )
         stops.append(envoy.stop)
-        pods = PodBackends(cluster, netns, NAMESPACE, TRITON_POD_SELECTOR,
-                           lambda pod: _backend_key(pod) if _backend_key(pod) in backends else None,
-                           lambda key: {"http": backends[key].launch.ports["http"],
-                                        "grpc": backends[key].launch.ports["grpc"]})
+        pods = PodBackends(
+            cluster,
+            netns,
+            NAMESPACE,
+            TRITON_POD_SELECTOR,
+            lambda pod: _backend_key(pod) if _backend_key(pod) in backends else None,
+            lambda key: {"http": backends[key].launch.ports["http"], "grpc": backends[key].launch.ports["grpc"]},
+        )
         stops.append(pods.stop)
         envoy.start()
         envoy.wait_listening()
-        state = Gateway(cluster, cli, istiod, envoy, pods, gateway["spec"]["servers"][0]["hosts"][0], backends,
-                        storage, install, workdir, issuer_key, jwks)
+        state = Gateway(
+            cluster,
+            cli,
+            istiod,
+            envoy,
+            pods,
+            gateway["spec"]["servers"][0]["hosts"][0],
+            backends,
+            storage,
+            install,
+            workdir,
+            issuer_key,
+            jwks,
+        )
         wait_for("Envoy to hold every Ready Triton pod as an endpoint", lambda: _endpoints_match(state), 120)
         yield state
     except Exception:
@@ -381,8 +455,11 @@ def gw() -> Iterator[Gateway]:
 
 def _endpoints_match(gw: Gateway) -> bool:
     gw.pods.check()
-    ready = {p["status"]["podIP"] for p in triton_pods(gw.cluster)
-             if p.get("status", {}).get("podIP") and not p["metadata"].get("deletionTimestamp")}
+    ready = {
+        p["status"]["podIP"]
+        for p in triton_pods(gw.cluster)
+        if p.get("status", {}).get("podIP") and not p["metadata"].get("deletionTimestamp")
+    }
     seen = {h.rsplit(":", 1)[0] for hosts in gw.envoy.endpoints("|8000|").values() for h in hosts}
     return bool(ready) and ready == seen
 
@@ -423,12 +500,14 @@ def test_02_canary_weights_split_live_traffic_within_binomial_bounds(gw: Gateway
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.stable", "90")
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.canary", "10")
     gw.cli.up(label="up (canary 90/10)")
-    wait_for("Envoy to route vision-http 90/10", lambda: route_weights(gw, "vision-http") == {"stable": 90, "canary": 10},
-             60)
+    wait_for(
+        "Envoy to route vision-http 90/10", lambda: route_weights(gw, "vision-http") == {"stable": 90, "canary": 10}, 60
+    )
     counts = split_counts(gw, SPLIT_REQUESTS)
     ok, bound = within(counts["canary"], SPLIT_REQUESTS, 0.10)
     assert ok and counts["stable"] + counts["canary"] == SPLIT_REQUESTS, (
-        f"canary served {counts['canary']} of {SPLIT_REQUESTS}; 10 % ± {bound:.0f} expected ({counts})")
+        f"canary served {counts['canary']} of {SPLIT_REQUESTS}; 10 % ± {bound:.0f} expected ({counts})"
+    )
     gw.done.add("split")
 
 
@@ -447,8 +526,15 @@ def test_03_the_triton_model_header_routes_grpc_to_the_models_group(gw: Gateway)
         vision_before = served(vision, "resnet50") + served(gw.backend("triton-vision-canary"), "resnet50")
         for i in range(20):
             assert grpc_infer(client, "resnet50", float(i), header="resnet50") == 2.0 * i
-        wait_for("20 resnet50 inferences counted by the vision group", lambda: served(vision, "resnet50") + served(
-            gw.backend("triton-vision-canary"), "resnet50") == vision_before + 20, 30, 0.1)
+        wait_for(
+            "20 resnet50 inferences counted by the vision group",
+            lambda: (
+                served(vision, "resnet50") + served(gw.backend("triton-vision-canary"), "resnet50")
+                == vision_before + 20
+            ),
+            30,
+            0.1,
+        )
         from tritonclient.utils import InferenceServerException
 
         with pytest.raises(InferenceServerException, match=r"unknown model.*bert-base|bert-base.*(not found|unknown)"):
@@ -459,12 +545,19 @@ def test_03_the_triton_model_header_routes_grpc_to_the_models_group(gw: Gateway)
     gw.done.add("grpc")
 
 
-def _vision_loads(gw: Gateway, stop: threading.Event, max_requests: int, deadline_seconds: float
-                  ) -> list[tuple[str, LoadResult, Callable[[], LoadResult]]]:
+def _vision_loads(
+    gw: Gateway, stop: threading.Event, max_requests: int, deadline_seconds: float
+) -> list[tuple[str, LoadResult, Callable[[], LoadResult]]]:
     """HTTP and gRPC load on the vision group (``resnet50``), each bounded in count and time."""
-    http_result, http_join = bounded_load(http_infer("resnet50"), lambda: HttpClient(gw), lambda c: c.close(),
-                                          threads=2, max_requests=max_requests, deadline_seconds=deadline_seconds,
-                                          stop=stop)
+    http_result, http_join = bounded_load(
+        http_infer("resnet50"),
+        lambda: HttpClient(gw),
+        lambda c: c.close(),
+        threads=2,
+        max_requests=max_requests,
+        deadline_seconds=deadline_seconds,
+        stop=stop,
+    )
 
     def send_grpc(client: Any, index: int) -> None:
         value = float(index % 7)
@@ -472,12 +565,21 @@ def _vision_loads(gw: Gateway, stop: threading.Event, max_requests: int, deadlin
         if answer != 2.0 * value:
             raise AssertionError(f"wrong answer {answer} for {value}")
 
-    grpc_result, grpc_join = bounded_load(send_grpc, lambda: grpc_client(gw), lambda c: c.close(), threads=2,
-                                          max_requests=max_requests, deadline_seconds=deadline_seconds, stop=stop)
+    grpc_result, grpc_join = bounded_load(
+        send_grpc,
+        lambda: grpc_client(gw),
+        lambda c: c.close(),
+        threads=2,
+        max_requests=max_requests,
+        deadline_seconds=deadline_seconds,
+        stop=stop,
+    )
     return [("http", http_result, http_join), ("grpc", grpc_result, grpc_join)]
 
 
-def _finish(loads: list[tuple[str, LoadResult, Callable[[], LoadResult]]], stop: threading.Event) -> dict[str, LoadResult]:
+def _finish(
+    loads: list[tuple[str, LoadResult, Callable[[], LoadResult]]], stop: threading.Event
+) -> dict[str, LoadResult]:
     stop.set()
     return {name: join() for name, _, join in loads}
 
@@ -494,15 +596,22 @@ def test_04_a_weight_change_by_pulumi_up_shifts_live_traffic_without_a_failed_re
         gw.cli.config_set("modelGroups[0].canary.trafficPercent.stable", "50")
         gw.cli.config_set("modelGroups[0].canary.trafficPercent.canary", "50")
         gw.cli.up(label="up (canary 50/50 under load)")
-        wait_for("Envoy to route vision-http and vision-grpc 50/50", lambda: all(
-            route_weights(gw, name) == {"stable": 50, "canary": 50} for name in ("vision-http", "vision-grpc")), 60)
+        wait_for(
+            "Envoy to route vision-http and vision-grpc 50/50",
+            lambda: all(
+                route_weights(gw, name) == {"stable": 50, "canary": 50} for name in ("vision-http", "vision-grpc")
+            ),
+            60,
+        )
         marks = {name: r.ok for name, r, _ in loads}
         wait_for("load flowing after the change", lambda: all(r.ok >= marks[n] + 20 for n, r, _ in loads), 60)
     finally:
         results = _finish(loads, stop)
     for name, result in results.items():
         print(f"{name}: {result.ok} requests, {len(result.failures)} failed, in {result.seconds:.0f} s")
-        assert not result.failures, f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}"
+        assert not result.failures, (
+            f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}"
+        )
     counts = split_counts(gw, SPLIT_REQUESTS)
     ok, bound = within(counts["canary"], SPLIT_REQUESTS, 0.50)
     assert ok, f"canary served {counts['canary']} of {SPLIT_REQUESTS}; 50 % ± {bound:.0f} expected"
@@ -515,8 +624,9 @@ def _rollout_under_load(gw: Gateway, image_tag: str) -> dict[str, LoadResult]:
     image pulled and the server started); the old image's are stopped once no pod uses them."""
     head = gw.cli.project / f"Pulumi.{STACK}.yaml"
     gw.cli.config_set("triton.imageTag", image_tag)
-    start_backends(gw.backends, render_text(head.read_text(), gw.workdir), gw.storage, gw.install,
-                   gw.workdir / "triton")
+    start_backends(
+        gw.backends, render_text(head.read_text(), gw.workdir), gw.storage, gw.install, gw.workdir / "triton"
+    )
     old_pods = {p["metadata"]["name"] for p in triton_pods(gw.cluster)}
     stop = threading.Event()
     loads = _vision_loads(gw, stop, max_requests=40_000, deadline_seconds=480)
@@ -539,15 +649,18 @@ def _rollout_under_load(gw: Gateway, image_tag: str) -> dict[str, LoadResult]:
             running.server.stop()  # the old image's servers: every pod using them is gone
             del gw.backends[(deployment, image)]
     for name, result in results.items():
-        print(f"rollout to {image_tag}, {name}: {result.ok} requests, {len(result.failures)} failed, in {result.seconds:.0f} s"
-              + (f"; failures: {sorted(set(result.failures))[:3]}" if result.failures else ""))
+        print(
+            f"rollout to {image_tag}, {name}: {result.ok} requests, {len(result.failures)} failed, in {result.seconds:.0f} s"
+            + (f"; failures: {sorted(set(result.failures))[:3]}" if result.failures else "")
+        )
     return results
 
 
 def _assert_no_failures(results: dict[str, LoadResult]) -> None:
     for name, result in results.items():
         assert not result.failures, (
-            f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}")
+            f"{name}: {len(result.failures)} failed of {result.ok + len(result.failures)}: {result.failures[:5]}"
+        )
 
 
 def test_05_an_image_rollout_behind_the_gateway_loses_no_request(gw: Gateway) -> None:
@@ -560,21 +673,31 @@ def test_05_an_image_rollout_behind_the_gateway_loses_no_request(gw: Gateway) ->
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.stable", "100")
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.canary", "0")
     gw.cli.up(label="up (canary dark)")
-    wait_for("Envoy to route vision-http to stable only", lambda: route_weights(gw, "vision-http") == {"stable": 100}, 60)
+    wait_for(
+        "Envoy to route vision-http to stable only", lambda: route_weights(gw, "vision-http") == {"stable": 100}, 60
+    )
     _assert_no_failures(_rollout_under_load(gw, OTHER_IMAGE_TAG))
     vision = [(key, r) for key, r in gw.backends.items() if key[0].startswith("triton-vision")]
     before = {key: served(r, "resnet50") for key, r in vision}
     result = run_http(gw, "resnet50", 200)
     assert not result.failures and result.ok == 200, result.failures[:5]
-    wait_for("200 resnet50 inferences counted by the new image's servers",
-             lambda: sum(served(r, "resnet50") - before[key] for key, r in vision) == 200, 30, 0.2)
+    wait_for(
+        "200 resnet50 inferences counted by the new image's servers",
+        lambda: sum(served(r, "resnet50") - before[key] for key, r in vision) == 200,
+        30,
+        0.2,
+    )
     gw.done.add("rollout")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: a canary Deployment of one replica rolls with maxSurge 0 / maxUnavailable 1, so its "
-    "subset has no endpoint between the old pod's deletion and the new pod's readiness, and the share "
-    "of traffic weighted to it gets 503 no healthy upstream"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known defect: a canary Deployment of one replica rolls with maxSurge 0 / maxUnavailable 1, so its "
+        "subset has no endpoint between the old pod's deletion and the new pod's readiness, and the share "
+        "of traffic weighted to it gets 503 no healthy upstream"
+    ),
+)
 def test_06_an_image_rollout_with_a_weighted_single_replica_canary_loses_no_request(gw: Gateway) -> None:
     """The same rollout (back to the pinned image) with the canary taking 50 %: not one request may
     fail. The canary Deployment has one replica; while it is replaced its subset is empty."""
@@ -582,7 +705,9 @@ def test_06_an_image_rollout_with_a_weighted_single_replica_canary_loses_no_requ
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.stable", "50")
     gw.cli.config_set("modelGroups[0].canary.trafficPercent.canary", "50")
     gw.cli.up(label="up (canary 50/50)")
-    wait_for("Envoy to route vision-http 50/50", lambda: route_weights(gw, "vision-http") == {"stable": 50, "canary": 50}, 60)
+    wait_for(
+        "Envoy to route vision-http 50/50", lambda: route_weights(gw, "vision-http") == {"stable": 50, "canary": 50}, 60
+    )
     _assert_no_failures(_rollout_under_load(gw, versions.TRITON_IMAGE_TAG))
 
 
@@ -613,7 +738,8 @@ def _holds_our_keys(gw: Gateway) -> bool:
     providers = [p for p in _jwt_providers(gw) if p.get("issuer") == JWT_ISSUER]
     return bool(providers) and all(
         f'"kid":"{gw.issuer_key.kid}"' in p.get("local_jwks", {}).get("inline_string", "").replace(" ", "")
-        for p in providers)
+        for p in providers
+    )
 
 
 def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw: Gateway) -> None:
@@ -628,9 +754,11 @@ def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw:
     gw.cli.config_set("mesh.jwt.jwksUri", gw.jwks.url)
     gw.cli.config_set("mesh.jwt.audiences[0]", JWT_AUDIENCE)
     gw.cli.up(label="up (mesh.jwt)")
-    kinds = {(o["kind"], o["metadata"]["name"]) for kind in ("requestauthentications.security.istio.io",
-                                                              "authorizationpolicies.security.istio.io")
-             for o in gw.cluster.items(kind, "-n", GATEWAY_NAMESPACE)}
+    kinds = {
+        (o["kind"], o["metadata"]["name"])
+        for kind in ("requestauthentications.security.istio.io", "authorizationpolicies.security.istio.io")
+        for o in gw.cluster.items(kind, "-n", GATEWAY_NAMESPACE)
+    }
     assert kinds == {("RequestAuthentication", f"{NAMESPACE}-jwt"), ("AuthorizationPolicy", f"{NAMESPACE}-require-jwt")}
     wait_for("Envoy to hold the issuer's keys in its JWT filter", lambda: _holds_our_keys(gw), 120)
     assert gw.jwks.fetches >= 1, "istiod fetched the JWKS"
@@ -648,14 +776,20 @@ def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw:
 
     client = HttpClient(gw)
     try:
-        wait_for("the gateway to refuse a token-less request", lambda: client.request(
-            "POST", infer, infer_body(1.0))[0] == 403, 60, 0.5)
+        wait_for(
+            "the gateway to refuse a token-less request",
+            lambda: client.request("POST", infer, infer_body(1.0))[0] == 403,
+            60,
+            0.5,
+        )
         status, body = client.request("POST", infer, infer_body(1.0))
         assert (status, body) == (403, b"RBAC: access denied")
         # Envoy's JWT filter answers a token it cannot verify with 401 and a wrong audience with 403.
-        for name, token, expected in (("forged", forged, (401, b"Jwt verification fails")),
-                                      ("expired", expired, (401, b"Jwt is expired")),
-                                      ("other audience", other_audience, (403, b"Audiences in Jwt are not allowed"))):
+        for name, token, expected in (
+            ("forged", forged, (401, b"Jwt verification fails")),
+            ("expired", expired, (401, b"Jwt is expired")),
+            ("other audience", other_audience, (403, b"Audiences in Jwt are not allowed")),
+        ):
             status, body = client.request("POST", infer, infer_body(1.0), headers=bearer(token))
             assert (status, body) == expected, (name, status, body)
         # A token of an issuer no RequestAuthentication at the gateway names is refused on every host:
@@ -680,8 +814,12 @@ def test_07_with_mesh_jwt_the_gateway_refuses_requests_without_a_valid_token(gw:
             status, body = client.request("POST", infer, infer_body(2.5), headers=bearer(valid))
             assert status == 200, (status, body[:300])
             assert json.loads(body)["outputs"][0]["data"] == [5.0]
-            wait_for("the token in what the gateway sent the pod", lambda: f"authorization: Bearer {valid}".lower()
-                     in b"".join(seen).decode("latin-1").lower(), 10, 0.1)
+            wait_for(
+                "the token in what the gateway sent the pod",
+                lambda: f"authorization: Bearer {valid}".lower() in b"".join(seen).decode("latin-1").lower(),
+                10,
+                0.1,
+            )
         finally:
             gw.pods.tap = None
     finally:

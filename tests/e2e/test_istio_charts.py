@@ -83,16 +83,23 @@ class Charts:
     def chart_dir(self, chart: str) -> Path:
         return self.folder / CHART_FOLDERS[chart]
 
-    def template(self, release: dict[str, Any], values: dict[str, Any] | None = None,
-                 kube_version: str | None = None) -> list[dict[str, Any]]:
+    def template(
+        self, release: dict[str, Any], values: dict[str, Any] | None = None, kube_version: str | None = None
+    ) -> list[dict[str, Any]]:
         """Objects the chart renders for a release's inputs (``values`` replaces the release's;
         ``kube_version`` is the API server version the chart sees, helm's default otherwise)."""
         chart = release["chart"]
         values_file = self.workdir / f"{release['namespace']}-{release['name']}-{len(self._cache)}.json"
         values_file.write_text(json.dumps(merged(IMAGE_VALUES, release["values"] if values is None else values)))
         command = [
-            self.toolchain["helm"], "template", release["name"], str(self.chart_dir(chart)),
-            "--namespace", release["namespace"], "--values", str(values_file),
+            self.toolchain["helm"],
+            "template",
+            release["name"],
+            str(self.chart_dir(chart)),
+            "--namespace",
+            release["namespace"],
+            "--values",
+            str(values_file),
             *(["--kube-version", kube_version] if kube_version else []),
         ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -133,7 +140,9 @@ def allowed_disruptions(budget: dict[str, Any], replicas: int) -> int:
 
 def minimum_replicas(rendered: list[dict[str, Any]], deployment: str) -> int:
     """The floor a drain meets: the HPA's minimum where the chart makes one, else the Deployment's."""
-    hpas = [h for h in objects(rendered, "HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == deployment]
+    hpas = [
+        h for h in objects(rendered, "HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == deployment
+    ]
     if hpas:
         return int(hpas[0]["spec"].get("minReplicas", 1))
     return int(the(rendered, "Deployment", deployment)["spec"].get("replicas", 1))
@@ -173,9 +182,15 @@ def test_each_chart_renders_with_the_values_we_pass(charts, stack, chart):
     namespace = istio_releases(golden_render(stack))[chart]["namespace"]
     assert rendered
     for obj in rendered:
-        if obj["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
-                               "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-                               "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+        if obj["kind"] not in (
+            "CustomResourceDefinition",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ):
             assert obj["metadata"].get("namespace", namespace) == namespace, (obj["kind"], obj["metadata"]["name"])
 
 
@@ -222,7 +237,9 @@ def test_istiod_budget_with_one_replica_would_block_a_drain(charts):
     assert release["values"]["replicaCount"] == 1
     chart_left_alone = merged(release["values"], {"global": {"defaultPodDisruptionBudget": {"enabled": True}}})
     for replicas in (1, 2):
-        rendered = charts.template(release, merged(chart_left_alone, {"autoscaleMin": replicas, "replicaCount": replicas}))
+        rendered = charts.template(
+            release, merged(chart_left_alone, {"autoscaleMin": replicas, "replicaCount": replicas})
+        )
         budgets = objects(rendered, "PodDisruptionBudget")
         if replicas == 1:
             assert budgets == []  # this chart version skips it at one replica by itself
@@ -283,7 +300,9 @@ def test_mesh_config_normalises_paths(charts, stack):
 def test_our_gateways_select_the_chart_gateway_pods(charts, stack):
     """Every Istio Gateway the stack renders selects exactly labels the gateway chart puts on its pods."""
     release = istio_releases(golden_render(stack))["gateway"]
-    pod_labels = the(charts.render(stack, "gateway"), "Deployment", release["name"])["spec"]["template"]["metadata"]["labels"]
+    pod_labels = the(charts.render(stack, "gateway"), "Deployment", release["name"])["spec"]["template"]["metadata"][
+        "labels"
+    ]
     gateways = [o for o in golden_render(stack).manifests if o["kind"] == "Gateway"]
     assert gateways
     for gateway in gateways:
@@ -293,9 +312,12 @@ def test_our_gateways_select_the_chart_gateway_pods(charts, stack):
     # The NetworkPolicies that let the gateway reach Triton name the same pods in the chart's namespace.
     peers = [
         peer
-        for policy in golden_render(stack).manifests if policy["kind"] == "NetworkPolicy"
-        for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])
-        if peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == release["namespace"]
+        for policy in golden_render(stack).manifests
+        if policy["kind"] == "NetworkPolicy"
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+        == release["namespace"]
     ]
     assert peers
     for peer in peers:
@@ -314,11 +336,15 @@ def test_platform_reaches_the_cni(charts, stack):
     rendered = charts.render(stack, "cni")
     quotas = objects(rendered, "ResourceQuota")
     assert [q["spec"]["scopeSelector"]["matchExpressions"][0]["values"] for q in quotas] == (
-        [["system-node-critical"]] if gke else [])
+        [["system-node-critical"]] if gke else []
+    )
     assert the(rendered, "DaemonSet")["spec"]["template"]["spec"]["priorityClassName"] == "system-node-critical"
     on_gke = charts.template(release, kube_version="v1.33.5-gke.1000")
-    paths = {v["name"]: v["hostPath"]["path"] for v in the(on_gke, "DaemonSet")["spec"]["template"]["spec"]["volumes"]
-             if "hostPath" in v}
+    paths = {
+        v["name"]: v["hostPath"]["path"]
+        for v in the(on_gke, "DaemonSet")["spec"]["template"]["spec"]["volumes"]
+        if "hostPath" in v
+    }
     assert paths["cni-bin-dir"] == ("/home/kubernetes/bin" if gke else "/opt/cni/bin")
 
 
@@ -331,7 +357,8 @@ def test_platform_reaches_the_cni(charts, stack):
 GO_CHARTS = {
     "keda": ("github.com/kedacore/charts", f"v{versions.KEDA_CHART_VERSION}+incompatible", "keda"),
     "nvidia-device-plugin": (
-        "github.com/NVIDIA/k8s-device-plugin", f"v{versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION}",
+        "github.com/NVIDIA/k8s-device-plugin",
+        f"v{versions.NVIDIA_DEVICE_PLUGIN_CHART_VERSION}",
         "deployments/helm/nvidia-device-plugin",
     ),
 }
@@ -342,24 +369,40 @@ def go_module_chart(chart: str) -> Path:
     module, version, folder = GO_CHARTS[chart]
     command = ["go", "mod", "download", "-json", f"{module}@{version}"]
     with tempfile.TemporaryDirectory() as empty:  # outside any go.mod: a plain module download
-        result = subprocess.run(command, cwd=empty, capture_output=True, text=True, timeout=600,
-                                env={**os.environ, "GOFLAGS": "-mod=mod"})
+        result = subprocess.run(
+            command, cwd=empty, capture_output=True, text=True, timeout=600, env={**os.environ, "GOFLAGS": "-mod=mod"}
+        )
     if result.returncode != 0:
-        pytest.fail(f"`{' '.join(command)}` failed (exit {result.returncode}); the Go toolchain the e2e "
-                    f"build uses fetches it from the Go module proxy:\n{result.stdout}{result.stderr}", pytrace=False)
+        pytest.fail(
+            f"`{' '.join(command)}` failed (exit {result.returncode}); the Go toolchain the e2e "
+            f"build uses fetches it from the Go module proxy:\n{result.stdout}{result.stderr}",
+            pytrace=False,
+        )
     return Path(json.loads(result.stdout)["Dir"]) / folder
 
 
 def releases_of(chart: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(stack, r["inputs"]) for stack in sorted(stack_files(ROOT))
-            for r in golden_render(stack).find(RELEASE) if r["inputs"]["chart"] == chart]
+    return [
+        (stack, r["inputs"])
+        for stack in sorted(stack_files(ROOT))
+        for r in golden_render(stack).find(RELEASE)
+        if r["inputs"]["chart"] == chart
+    ]
 
 
 def template_chart(toolchain_charts: Charts, folder: Path, release: dict[str, Any]) -> list[dict[str, Any]]:
     values_file = toolchain_charts.workdir / f"{release['name']}-{len(list(toolchain_charts.workdir.iterdir()))}.json"
     values_file.write_text(json.dumps(release["values"]))
-    command = [toolchain_charts.toolchain["helm"], "template", release["name"], str(folder),
-               "--namespace", release["namespace"], "--values", str(values_file)]
+    command = [
+        toolchain_charts.toolchain["helm"],
+        "template",
+        release["name"],
+        str(folder),
+        "--namespace",
+        release["namespace"],
+        "--values",
+        str(values_file),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"`{' '.join(command)}` failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -379,10 +422,19 @@ def test_keda_chart_renders_our_values_and_labels_its_crd_for_our_version_check(
     assert {s for s, _ in found} >= {"dev", "dev-aws", "prod", "staging"}
     for stack, release in found:
         rendered = template_chart(charts, folder, release)
-        deployments = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0] for d in objects(rendered, "Deployment")}
-        for key, deployment in (("operator", "keda-operator"), ("metricServer", "keda-operator-metrics-apiserver"),
-                                ("webhooks", "keda-admission-webhooks")):
-            assert subset(release["values"]["resources"][key], deployments[deployment]["resources"]), (stack, deployment)
+        deployments = {
+            d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+            for d in objects(rendered, "Deployment")
+        }
+        for key, deployment in (
+            ("operator", "keda-operator"),
+            ("metricServer", "keda-operator-metrics-apiserver"),
+            ("webhooks", "keda-admission-webhooks"),
+        ):
+            assert subset(release["values"]["resources"][key], deployments[deployment]["resources"]), (
+                stack,
+                deployment,
+            )
         # The preview check reads this label on bring-your-own clusters; our own install passes it.
         crd = the(rendered, "CustomResourceDefinition", "scaledobjects.keda.sh")
         assert crd["metadata"]["labels"]["app.kubernetes.io/version"] == versions.KEDA_CHART_VERSION
@@ -401,18 +453,33 @@ def test_device_plugin_runs_on_our_eks_gpu_nodes(charts):
     for stack, release in found:
         [group] = golden_render(stack).find("aws:eks/nodeGroup:NodeGroup")
         labels = group["inputs"]["labels"]
-        taints = [{**t, "effect": {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute",
-                                   "PREFER_NO_SCHEDULE": "PreferNoSchedule"}[t["effect"]]}
-                  for t in group["inputs"]["taints"]]
-        pod = the(template_chart(charts, folder, release), "DaemonSet", "nvidia-device-plugin")["spec"]["template"]["spec"]
+        taints = [
+            {
+                **t,
+                "effect": {
+                    "NO_SCHEDULE": "NoSchedule",
+                    "NO_EXECUTE": "NoExecute",
+                    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+                }[t["effect"]],
+            }
+            for t in group["inputs"]["taints"]
+        ]
+        pod = the(template_chart(charts, folder, release), "DaemonSet", "nvidia-device-plugin")["spec"]["template"][
+            "spec"
+        ]
         assert pod["nodeSelector"].items() <= labels.items()
         terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-        assert any(all(e["operator"] == "In" and labels.get(e["key"]) in e["values"] for e in t["matchExpressions"])
-                   for t in terms), (terms, labels)
+        assert any(
+            all(e["operator"] == "In" and labels.get(e["key"]) in e["values"] for e in t["matchExpressions"])
+            for t in terms
+        ), (terms, labels)
         for taint in taints:
-            assert any(t.get("key") == taint["key"] and t.get("effect", taint["effect"]) == taint["effect"]
-                       and (t.get("operator") == "Exists" or t.get("value") == taint["value"])
-                       for t in pod["tolerations"]), (taint, pod["tolerations"])
+            assert any(
+                t.get("key") == taint["key"]
+                and t.get("effect", taint["effect"]) == taint["effect"]
+                and (t.get("operator") == "Exists" or t.get("value") == taint["value"])
+                for t in pod["tolerations"]
+            ), (taint, pod["tolerations"])
 
 
 # Istio's own validation of every Istio object we render: ``istioctl analyze`` (the analyzers
@@ -443,13 +510,24 @@ def injected_pod(deployment: dict[str, Any]) -> dict[str, Any]:
         if container["image"] == "auto":
             container["image"] = f"{IMAGE_VALUES['global']['hub']}/proxyv2:{IMAGE_VALUES['global']['tag']}"
     meta = deployment["metadata"]
-    return {"apiVersion": "v1", "kind": "Pod", "spec": template["spec"],
-            "metadata": {**template["metadata"], "name": f"{meta['name']}-injected", "namespace": meta["namespace"]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "spec": template["spec"],
+        "metadata": {**template["metadata"], "name": f"{meta['name']}-injected", "namespace": meta["namespace"]},
+    }
 
 
 def credential_names(objs: list[dict[str, Any]]) -> list[str]:
-    return sorted({server["tls"]["credentialName"] for o in objs if o["kind"] == "Gateway"
-                   for server in o["spec"]["servers"] if server.get("tls", {}).get("credentialName")})
+    return sorted(
+        {
+            server["tls"]["credentialName"]
+            for o in objs
+            if o["kind"] == "Gateway"
+            for server in o["spec"]["servers"]
+            if server.get("tls", {}).get("credentialName")
+        }
+    )
 
 
 #: The stack whose install stands for a bring-your-own cluster's Istio (the local stack installs none).
@@ -470,15 +548,19 @@ class Istioctl:
         return path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.binary, f"--kubeconfig={self.cluster.kubeconfig}", *args],
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [self.binary, f"--kubeconfig={self.cluster.kubeconfig}", *args], capture_output=True, text=True, timeout=300
+        )
 
     def load(self, stack: str) -> None:
         """The cluster holds what it would with ``stack`` deployed, and nothing of another stack."""
         if self.loaded == stack:
             return
-        namespaces = [n["metadata"]["name"] for n in self.cluster.items("namespaces")
-                      if n["metadata"]["name"] not in ("default", "kube-system", "kube-public", "kube-node-lease")]
+        namespaces = [
+            n["metadata"]["name"]
+            for n in self.cluster.items("namespaces")
+            if n["metadata"]["name"] not in ("default", "kube-system", "kube-public", "kube-node-lease")
+        ]
         self.cluster.kubectl("delete", "mutatingwebhookconfigurations", "--all", "--wait=true")
         if namespaces:
             self.cluster.kubectl("delete", "namespace", "--wait=true", "--timeout=120s", *namespaces, timeout=180)
@@ -488,25 +570,43 @@ class Istioctl:
         wanted = {n["metadata"]["name"] for n in objs if n["kind"] == "Namespace"}
         # A stack on a cluster with its own Istio: that Istio's namespaces as our install makes them.
         istio_namespaces = {releases[c]["namespace"] for c in ("istiod", "gateway")}
-        extra = [n for n in manifests_of(chart_stack)
-                 if n["kind"] == "Namespace" and n["metadata"]["name"] in istio_namespaces - wanted]
+        extra = [
+            n
+            for n in manifests_of(chart_stack)
+            if n["kind"] == "Namespace" and n["metadata"]["name"] in istio_namespaces - wanted
+        ]
         # Triton's Deployments too: the controller-manager makes their pods (uninjected, unscheduled),
         # which the authorization-policy and subset analyzers look for.
         runtime = [o for o in objs if o["kind"] in ("Namespace", "Service", "ServiceAccount", "Deployment")]
         runtime += [self._tls_secret(name, releases["gateway"]["namespace"]) for name in credential_names(objs)]
-        gateway = [o for o in self.charts.render(chart_stack, "gateway")
-                   if o["kind"] in ("ServiceAccount", "Deployment", "Service")]
-        istiod = [o for o in self.charts.render(chart_stack, "istiod")
-                  if o["kind"] == "ConfigMap" or (o["kind"] == "Service" and o["metadata"]["name"] == "istiod")]
+        gateway = [
+            o
+            for o in self.charts.render(chart_stack, "gateway")
+            if o["kind"] in ("ServiceAccount", "Deployment", "Service")
+        ]
+        istiod = [
+            o
+            for o in self.charts.render(chart_stack, "istiod")
+            if o["kind"] == "ConfigMap" or (o["kind"] == "Service" and o["metadata"]["name"] == "istiod")
+        ]
         gateway_deployment = the(gateway, "Deployment")
-        namespaced = [o for o in [*runtime, *gateway, *istiod] if o["kind"] != "Namespace" and o is not gateway_deployment]
+        namespaced = [
+            o for o in [*runtime, *gateway, *istiod] if o["kind"] != "Namespace" and o is not gateway_deployment
+        ]
         self.cluster.apply_objects([*extra, *[o for o in runtime if o["kind"] == "Namespace"]])
         self.cluster.apply_objects([*namespaced, injected_pod(gateway_deployment)])
-        for deployment in [o for o in runtime if o["kind"] == "Deployment" and o["spec"].get("replicas", 1)] + [gateway_deployment]:
+        for deployment in [o for o in runtime if o["kind"] == "Deployment" and o["spec"].get("replicas", 1)] + [
+            gateway_deployment
+        ]:
             meta = deployment["metadata"]
             selector = ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
-            wait_for(f"pods of Deployment {meta['namespace']}/{meta['name']}",
-                     lambda meta=meta, selector=selector: self.cluster.items("pods", "-n", meta["namespace"], "-l", selector), 120)
+            wait_for(
+                f"pods of Deployment {meta['namespace']}/{meta['name']}",
+                lambda meta=meta, selector=selector: self.cluster.items(
+                    "pods", "-n", meta["namespace"], "-l", selector
+                ),
+                120,
+            )
         # The injector's webhook configuration once the pods exist (nothing serves it here), then the
         # gateway Deployment, whose own pods the unserved webhook keeps from being created.
         webhooks = objects(self.charts.render(chart_stack, "istiod"), "MutatingWebhookConfiguration")
@@ -518,19 +618,53 @@ class Istioctl:
     def _tls_secret(self, name: str, namespace: str) -> dict[str, Any]:
         """A self-signed stand-in for the certificate the user provides (``mesh.gateway.tls.credentialName``)."""
         key, cert = self.workdir / f"{name}.key", self.workdir / f"{name}.crt"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=triton.example.com",
-                        "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=120)
-        return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                "metadata": {"name": name, "namespace": namespace},
-                "data": {"tls.crt": base64.b64encode(cert.read_bytes()).decode(),
-                         "tls.key": base64.b64encode(key.read_bytes()).decode()}}
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=triton.example.com",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {
+                "tls.crt": base64.b64encode(cert.read_bytes()).decode(),
+                "tls.key": base64.b64encode(key.read_bytes()).decode(),
+            },
+        }
 
     def analyze(self, stack: str, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Every message ``istioctl analyze`` gives (info and up) for ``objs`` on a cluster with ``stack``."""
         self.load(stack)
         files = self._write(f"{stack}-istio.yaml", objs)
-        result = self.run("analyze", "--all-namespaces", "--output", "json", "--output-threshold", "Info",
-                          "--failure-threshold", "Error", str(files))
+        result = self.run(
+            "analyze",
+            "--all-namespaces",
+            "--output",
+            "json",
+            "--output-threshold",
+            "Info",
+            "--failure-threshold",
+            "Error",
+            str(files),
+        )
         # Exit 0: nothing at the failure threshold; 79: analyzers found messages at it.
         assert result.returncode in (0, 79), f"istioctl analyze failed (exit {result.returncode}):\n{result.stderr}"
         out = result.stdout.strip()
@@ -559,7 +693,7 @@ def istioctl(charts: Charts) -> Iterator[Istioctl]:
 #: Analyzer warnings accepted on the committed stacks: (code, kind of the object) -> why.
 ACCEPTED: dict[tuple[str, str], str] = {
     ("IST0103", "Pod"): "the analysis cluster runs no injector, so its Triton pods were created without the sidecar a "
-                        "real cluster injects (test_istio_injection.py proves the injection)",
+    "real cluster injects (test_istio_injection.py proves the injection)",
 }
 
 
@@ -575,8 +709,11 @@ def test_istio_accepts_every_istio_object_of_the_stack(istioctl, stack):
     assert result.returncode == 0, f"istioctl validate refused {stack}'s Istio objects:\n{result.stdout}{result.stderr}"
     messages = istioctl.analyze(stack, istio_objs)
     assert [m for m in messages if m["level"] == "Error"] == [], _describe(messages)
-    unexpected = [m for m in messages
-                  if m["level"] == "Warning" and (m["code"], m.get("origin", "").split(" ")[0]) not in ACCEPTED]
+    unexpected = [
+        m
+        for m in messages
+        if m["level"] == "Warning" and (m["code"], m.get("origin", "").split(" ")[0]) not in ACCEPTED
+    ]
     assert unexpected == [], _describe(unexpected)
 
 
@@ -591,8 +728,8 @@ def test_the_analysis_sees_the_services_and_the_gateway_pods(istioctl):
         if obj["kind"] == "VirtualService":
             obj["spec"]["http"][0]["route"][0]["destination"]["host"] = "no-such-service.triton.svc.cluster.local"
     found = {(m["code"], m["message"]) for m in istioctl.analyze("prod", broken)}
-    assert ("IST0101", "Referenced selector not found: \"istio=no-such-gateway\"") in found, found
-    assert ("IST0101", "Referenced host not found: \"no-such-service.triton.svc.cluster.local\"") in found, found
+    assert ("IST0101", 'Referenced selector not found: "istio=no-such-gateway"') in found, found
+    assert ("IST0101", 'Referenced host not found: "no-such-service.triton.svc.cluster.local"') in found, found
 
 
 def _virtual_service(stack: str) -> dict[str, Any]:
@@ -612,9 +749,13 @@ def test_a_subset_no_destination_rule_defines_is_reported(istioctl):
     objs = [broken if o["kind"] == "VirtualService" else o for o in objs]
     messages = istioctl.analyze("staging", objs)
     host = route["route"][1]["destination"]["host"]
-    assert [(m["level"], m["code"], m["message"]) for m in messages if m["level"] == "Error"] == [(
-        "Error", "IST0101", f'Referenced host+subset in destinationrule not found: "{host}+no-such-subset"',
-    )], _describe(messages)
+    assert [(m["level"], m["code"], m["message"]) for m in messages if m["level"] == "Error"] == [
+        (
+            "Error",
+            "IST0101",
+            f'Referenced host+subset in destinationrule not found: "{host}+no-such-subset"',
+        )
+    ], _describe(messages)
 
 
 def test_bad_weights_are_refused_and_a_sum_other_than_100_is_not(istioctl):

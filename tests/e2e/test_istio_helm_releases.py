@@ -89,11 +89,19 @@ class ClusterStandIns:
                 self.cluster.kubectl("delete", kind, name, "--ignore-not-found")
                 self.actions.append(f"deleted {kind}/{name}")
         for service in self.cluster.items("services", "-n", self.gateway_namespace):
-            if service["spec"].get("type") == "LoadBalancer" and not service.get("status", {}).get("loadBalancer", {}).get("ingress"):
+            if service["spec"].get("type") == "LoadBalancer" and not service.get("status", {}).get(
+                "loadBalancer", {}
+            ).get("ingress"):
                 self.cluster.kubectl(
-                    "patch", "service", service["metadata"]["name"], "-n", self.gateway_namespace,
-                    "--subresource=status", "--type=merge",
-                    "-p", '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}',
+                    "patch",
+                    "service",
+                    service["metadata"]["name"],
+                    "-n",
+                    self.gateway_namespace,
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}',
                 )
                 self.actions.append(f"set the load balancer address of {service['metadata']['name']}")
 
@@ -158,8 +166,13 @@ def test_1_up_installs_istios_charts_from_the_local_folder(install: Install) -> 
     for namespace, name in (("istio-system", "istiod"), ("istio-ingress", "istio-ingressgateway")):
         hpa = install.cluster.get("hpa", name, "-n", namespace)
         assert hpa["spec"]["minReplicas"] == 2
-        wait_for(f"{namespace}/{name} at its HPA minimum of 2 ready replicas",
-                 lambda name=name, namespace=namespace: install.cluster.get("deployment", name, "-n", namespace)["status"].get("readyReplicas") == 2, 120)
+        wait_for(
+            f"{namespace}/{name} at its HPA minimum of 2 ready replicas",
+            lambda name=name, namespace=namespace: (
+                install.cluster.get("deployment", name, "-n", namespace)["status"].get("readyReplicas") == 2
+            ),
+            120,
+        )
     cni = install.cluster.get("daemonset", "istio-cni-node", "-n", "istio-system")
     assert cni["status"]["numberReady"] == cni["status"]["desiredNumberScheduled"] > 0
     # The stack's own Istio objects were created after the CRDs the base release installed.

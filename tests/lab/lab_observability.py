@@ -90,7 +90,9 @@ def stop_all(observations: Iterable[StackObservation]) -> None:
         run.server.stop()
 
 
-def scrape_jobs(render: Any, running: Iterable[harness.Running], where: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[harness.ScrapeTarget]]]:
+def scrape_jobs(
+    render: Any, running: Iterable[harness.Running], where: Path
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[harness.ScrapeTarget]]]:
     """A scrape job per rendered monitor, targeting the running pods its selectors would select."""
     services = harness.manifests_of(render, "Service")
     monitors = harness.manifests_of(render, "ServiceMonitor") + harness.manifests_of(render, "PodMonitor")
@@ -107,10 +109,21 @@ def scrape_jobs(render: Any, running: Iterable[harness.Running], where: Path) ->
             address = f"{harness.LOOPBACK}:{run.launch.ports['metrics']}"
             if monitor["kind"] == "ServiceMonitor":
                 for svc in services:
-                    if (svc["metadata"]["namespace"] == rt.namespace and selector_matches(selector, svc["metadata"].get("labels", {}))
-                            and selector_matches(svc["spec"].get("selector", {}), rt.pod_labels)):
-                        targets.append(harness.ScrapeTarget(address, rt.namespace, pod_name(rt.name), rt.pod_labels,
-                                                            svc["metadata"]["name"], svc["metadata"].get("labels", {})))
+                    if (
+                        svc["metadata"]["namespace"] == rt.namespace
+                        and selector_matches(selector, svc["metadata"].get("labels", {}))
+                        and selector_matches(svc["spec"].get("selector", {}), rt.pod_labels)
+                    ):
+                        targets.append(
+                            harness.ScrapeTarget(
+                                address,
+                                rt.namespace,
+                                pod_name(rt.name),
+                                rt.pod_labels,
+                                svc["metadata"]["name"],
+                                svc["metadata"].get("labels", {}),
+                            )
+                        )
             elif selector_matches(selector, rt.pod_labels):
                 targets.append(harness.ScrapeTarget(address, rt.namespace, pod_name(rt.name), rt.pod_labels, "", {}))
         key = f"{monitor['kind']}/{monitor['metadata']['name']}"
@@ -119,18 +132,33 @@ def scrape_jobs(render: Any, running: Iterable[harness.Running], where: Path) ->
     return jobs, monitors, by_monitor
 
 
-def observe_stacks(renders: dict[str, Any], *, storage: harness.Storage, workdir: Path, install: harness.TritonInstall,
-                   service_time_ms: float = 0, extra_args: Iterable[str] = ()) -> dict[str, StackObservation]:
+def observe_stacks(
+    renders: dict[str, Any],
+    *,
+    storage: harness.Storage,
+    workdir: Path,
+    install: harness.TritonInstall,
+    service_time_ms: float = 0,
+    extra_args: Iterable[str] = (),
+) -> dict[str, StackObservation]:
     """Every stack's Tritons started at once (their start-ups overlap), then one Prometheus per stack."""
     started: dict[str, list[harness.Running]] = {}
     observations: dict[str, StackObservation] = {}
     try:
         for stack, render in renders.items():
             started[stack] = [
-                harness.start_rendered(rt, storage=storage, workdir=workdir / stack / rt.name, install=install,
-                                       service_time_ms=service_time_ms, extra_args=extra_args, wait=False,
-                                       bucket_suffix=f"-{service_time_ms:g}ms" if service_time_ms else "")
-                for rt in harness.triton_deployments(render)]
+                harness.start_rendered(
+                    rt,
+                    storage=storage,
+                    workdir=workdir / stack / rt.name,
+                    install=install,
+                    service_time_ms=service_time_ms,
+                    extra_args=extra_args,
+                    wait=False,
+                    bucket_suffix=f"-{service_time_ms:g}ms" if service_time_ms else "",
+                )
+                for rt in harness.triton_deployments(render)
+            ]
         for runs in started.values():
             for run in runs:
                 run.ready_seconds = run.server.wait_ready(run.rt.startup_budget_seconds())
@@ -193,10 +221,19 @@ def grafana_expr(expr: str, variables: dict[str, str], scrape_seconds: float) ->
 
 
 def scaled_object_triggers(render: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    return [(so, trigger) for so in harness.manifests_of(render, "ScaledObject")
-            for trigger in so["spec"].get("triggers", []) if trigger.get("type") == "prometheus"]
+    return [
+        (so, trigger)
+        for so in harness.manifests_of(render, "ScaledObject")
+        for trigger in so["spec"].get("triggers", [])
+        if trigger.get("type") == "prometheus"
+    ]
 
 
 def alert_rules(render: Any) -> list[tuple[str, dict[str, Any]]]:
-    return [(group["name"], rule) for pr in harness.manifests_of(render, "PrometheusRule")
-            for group in pr["spec"]["groups"] for rule in group["rules"] if "alert" in rule]
+    return [
+        (group["name"], rule)
+        for pr in harness.manifests_of(render, "PrometheusRule")
+        for group in pr["spec"]["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]

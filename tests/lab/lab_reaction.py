@@ -88,9 +88,12 @@ def scenarios(renders: dict[str, Any], triggers: Iterable[str] = ("queue-time", 
             if trigger.get("name") not in triggers:
                 continue
             rt = tritons[so["spec"]["scaleTargetRef"]["name"]]
-            monitor = next(m for m in monitors
-                           if obs.selector_matches(m["spec"].get("selector", {}).get("matchLabels", {}), rt.pod_labels)
-                           or m["metadata"]["name"] == so["metadata"]["name"])
+            monitor = next(
+                m
+                for m in monitors
+                if obs.selector_matches(m["spec"].get("selector", {}).get("matchLabels", {}), rt.pod_labels)
+                or m["metadata"]["name"] == so["metadata"]["name"]
+            )
             endpoints = monitor["spec"].get("endpoints") or monitor["spec"].get("podMetricsEndpoints")
             key = _normalise(so, trigger, endpoints[0].get("interval", ""))
             name = f"{stack}/{so['metadata']['name']}/{trigger['name']}"
@@ -131,15 +134,29 @@ def _counters(server: harness.TritonServer, model: str) -> dict[str, float]:
     return values
 
 
-def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, install: harness.TritonInstall,
-            overload: float = 2.0, extra_args: Iterable[str] = ()) -> list[Measurement]:
+def measure(
+    chosen: list[Scenario],
+    *,
+    storage: harness.Storage,
+    workdir: Path,
+    install: harness.TritonInstall,
+    overload: float = 2.0,
+    extra_args: Iterable[str] = (),
+) -> list[Measurement]:
     """Run every scenario's load step on one timeline; bounded by the longest window plus margins."""
     runs: list[tuple[Scenario, harness.Running, harness.Prometheus]] = []
     try:
         for i, sc in enumerate(chosen):
-            run = harness.start_rendered(sc.rt, storage=storage, workdir=workdir / f"s{i}", install=install,
-                                         service_time_ms=SERVICE_TIME_MS, bucket_suffix="-reaction",
-                                         extra_args=(*extra_args, *sc.extra_args), wait=False)
+            run = harness.start_rendered(
+                sc.rt,
+                storage=storage,
+                workdir=workdir / f"s{i}",
+                install=install,
+                service_time_ms=SERVICE_TIME_MS,
+                bucket_suffix="-reaction",
+                extra_args=(*extra_args, *sc.extra_args),
+                wait=False,
+            )
             runs.append((sc, run, None))  # type: ignore[arg-type]
         for i, (sc, run, _) in enumerate(runs):
             run.ready_seconds = run.server.wait_ready(sc.rt.startup_budget_seconds())
@@ -153,15 +170,28 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
         longest_window = max(sc.window_seconds for sc in chosen)
         longest_scrape = max(sc.scrape_seconds for sc in chosen)
         bound = longest_window + 4 * longest_scrape + 30
-        results = [Measurement(sc.key, sc.covers, list(sc.extra_args), sc.trigger["name"], sc.threshold, sc.scrape_seconds, sc.window_seconds,
-                               sc.clients(overload)) for sc, _, _ in runs]
+        results = [
+            Measurement(
+                sc.key,
+                sc.covers,
+                list(sc.extra_args),
+                sc.trigger["name"],
+                sc.threshold,
+                sc.scrape_seconds,
+                sc.window_seconds,
+                sc.clients(overload),
+            )
+            for sc, _, _ in runs
+        ]
 
         def value(sc: Scenario, prometheus: harness.Prometheus) -> float | None:
             return prometheus.value(sc.query)
 
         # Baseline: one client each, long enough for every window to hold only baseline samples.
-        baseline = [harness.Load(run.server.grpc, run.models[0], 1, deadline_seconds=longest_window + 3 * longest_scrape + 5)
-                    for _, run, _ in runs]
+        baseline = [
+            harness.Load(run.server.grpc, run.models[0], 1, deadline_seconds=longest_window + 3 * longest_scrape + 5)
+            for _, run, _ in runs
+        ]
         time.sleep(longest_window + 2 * longest_scrape)
         for sc, _, prometheus in runs:
             v = value(sc, prometheus)
@@ -170,8 +200,10 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
             load.stop()
 
         before = [_counters(run.server, run.models[0]) for _, run, _ in runs]
-        step_loads = [harness.Load(run.server.grpc, run.models[0], m.clients, deadline_seconds=bound + 5)
-                      for (_, run, _), m in zip(runs, results, strict=True)]
+        step_loads = [
+            harness.Load(run.server.grpc, run.models[0], m.clients, deadline_seconds=bound + 5)
+            for (_, run, _), m in zip(runs, results, strict=True)
+        ]
         step = time.monotonic()
         pending = set(range(len(runs)))
         while pending and time.monotonic() - step < bound:
@@ -192,14 +224,21 @@ def measure(chosen: list[Scenario], *, storage: harness.Storage, workdir: Path, 
         for i, ((sc, _, _), m) in enumerate(zip(runs, results, strict=True)):
             done = after[i]["nv_inference_request_success"] - before[i]["nv_inference_request_success"]
             if sc.trigger["name"] == "queue-time" and done:
-                m.level = (after[i]["nv_inference_queue_duration_us"] - before[i]["nv_inference_queue_duration_us"]) / done / 1000
+                m.level = (
+                    (after[i]["nv_inference_queue_duration_us"] - before[i]["nv_inference_queue_duration_us"])
+                    / done
+                    / 1000
+                )
             else:
                 m.level = float(m.clients - 1)
             m.overload = m.level / sc.threshold
             if sc.trigger["name"] == "queue-time":
-                est = reaction_time.estimate(scrape_interval_seconds=sc.scrape_seconds, query_window_seconds=sc.window_seconds,
-                                             polling_interval_seconds=sc.scaled_object["spec"].get("pollingInterval", 30),
-                                             overload=max(m.overload, 1.01))
+                est = reaction_time.estimate(
+                    scrape_interval_seconds=sc.scrape_seconds,
+                    query_window_seconds=sc.window_seconds,
+                    polling_interval_seconds=sc.scaled_object["spec"].get("pollingInterval", 30),
+                    overload=max(m.overload, 1.01),
+                )
                 m.estimate_detection_seconds = est.scrape_seconds + est.window_seconds
                 m.estimate_decision_seconds = est.total_seconds
             else:

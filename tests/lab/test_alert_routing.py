@@ -93,16 +93,28 @@ class Alertmanager:
         self.url = f"http://{harness.LOOPBACK}:{self.port}"
         config_path = workdir / "alertmanager.yml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        check = subprocess.run([shutil.which("amtool") or "amtool", "check-config", str(config_path)],
-                                       capture_output=True, text=True, timeout=60)
+        check = subprocess.run(
+            [shutil.which("amtool") or "amtool", "check-config", str(config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert check.returncode == 0, f"amtool check-config refused the rendered config:\n{check.stdout}{check.stderr}"
         self.process = harness.Process(
-            [binary, f"--config.file={config_path}", f"--storage.path={workdir / 'data'}",
-             f"--web.listen-address={harness.LOOPBACK}:{self.port}", "--cluster.listen-address="],
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.path={workdir / 'data'}",
+                f"--web.listen-address={harness.LOOPBACK}:{self.port}",
+                "--cluster.listen-address=",
+            ],
             workdir / "alertmanager.log",
         )
-        harness.wait_until(lambda: harness.http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(), 60,
-                           what="alertmanager ready")
+        harness.wait_until(
+            lambda: harness.http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(),
+            60,
+            what="alertmanager ready",
+        )
         assert self.process.alive(), f"alertmanager exited:\n{self.process.output()[-3000:]}"
 
     def groups(self) -> list[dict[str, Any]]:
@@ -115,12 +127,15 @@ class Alertmanager:
 
 
 def rendered_alertmanager_config(render: Any) -> dict[str, Any]:
-    (release,) = [r for r in render.find("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "kube-prometheus-stack"]
+    (release,) = [
+        r for r in render.find("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "kube-prometheus-stack"
+    ]
     return release["inputs"]["values"]["alertmanager"]["config"]
 
 
-def lab_config(rendered: dict[str, Any], receiver: Receiver, secrets_dir: Path, credential: str,
-               version: tuple[int, int]) -> dict[str, Any]:
+def lab_config(
+    rendered: dict[str, Any], receiver: Receiver, secrets_dir: Path, credential: str, version: tuple[int, int]
+) -> dict[str, Any]:
     """The rendered config with only the lab's substitutions (module docstring)."""
     config = json.loads(json.dumps(rendered))
     config.pop("templates", None)  # the chart's template folder; none are rendered
@@ -150,10 +165,13 @@ def firing_rule_file(render: Any, where: Path) -> Path:
     Watchdog as kube-prometheus-stack ships it (always firing; the routing must silence it)."""
     (rule,) = harness.manifests_of(render, "PrometheusRule")
     alert = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == ALERT)
-    group = {"name": "lab", "rules": [
-        {**alert, "for": "0s"},
-        {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
-    ]}
+    group = {
+        "name": "lab",
+        "rules": [
+            {**alert, "for": "0s"},
+            {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "none"}},
+        ],
+    }
     path = where / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False))
     return path
@@ -170,6 +188,7 @@ def test_a_firing_rule_reaches_the_rendered_receiver_and_the_watchdog_does_not(l
     if receiver_override is None:
         render = rendered_stacks()[stack]
     else:
+
         def edit(config: dict[str, Any]) -> None:
             config["triton-platform:observability"]["alerts"]["receiver"] = receiver_override
 
@@ -185,12 +204,15 @@ def test_a_firing_rule_reaches_the_rendered_receiver_and_the_watchdog_does_not(l
         if kind == "webhook":
             credential = f"{receiver.url}/webhook"
         binary = _alertmanager_binary()
-        alertmanager = Alertmanager(workdir / "alertmanager",
-                                    lab_config(rendered, receiver, workdir / "secrets", credential, _version(binary)))
+        alertmanager = Alertmanager(
+            workdir / "alertmanager", lab_config(rendered, receiver, workdir / "secrets", credential, _version(binary))
+        )
         prometheus = harness.Prometheus(workdir / "prometheus", [], [firing_rule_file(render, workdir)])
         # Prometheus sends its alerts to this Alertmanager (the operator wires the same in a cluster).
         config = yaml.safe_load(prometheus.config_path.read_text())
-        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"{harness.LOOPBACK}:{alertmanager.port}"]}]}]}
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": [f"{harness.LOOPBACK}:{alertmanager.port}"]}]}]
+        }
         prometheus.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         status, body = harness.http_status(f"{prometheus.url}/-/reload", method="POST", timeout=30)
         assert status == 200, body[:500]
@@ -198,8 +220,12 @@ def test_a_firing_rule_reaches_the_rendered_receiver_and_the_watchdog_does_not(l
         def delivered() -> list[dict[str, Any]]:
             return [b for _, b in receiver.bodies if ALERT in json.dumps(b)]
 
-        bodies = harness.wait_until(delivered, DELIVERY_SECONDS, interval=0.5,
-                                    what=f"{ALERT} delivered to the {kind} receiver on {receiver.url}")
+        bodies = harness.wait_until(
+            delivered,
+            DELIVERY_SECONDS,
+            interval=0.5,
+            what=f"{ALERT} delivered to the {kind} receiver on {receiver.url}",
+        )
         groups = {g["labels"].get("alertname"): g["receiver"]["name"] for g in alertmanager.groups()}
         assert groups == {ALERT: "platform", "Watchdog": "null"}, groups
         assert not [b for _, b in receiver.bodies if "Watchdog" in json.dumps(b)]

@@ -55,15 +55,18 @@ def credentials_secret(rt: harness.RenderedTriton, env_var: str) -> tuple[str, s
     for mount in rt.container["volumeMounts"]:
         volume = volumes[mount["name"]]
         if "secret" in volume and path.startswith(mount["mountPath"].rstrip("/") + "/"):
-            relative = path[len(mount["mountPath"].rstrip("/")) + 1:]
+            relative = path[len(mount["mountPath"].rstrip("/")) + 1 :]
             item = next(i for i in volume["secret"]["items"] if i["path"] == relative)
             return volume["secret"]["secretName"], item["key"], path
     raise AssertionError(f"{env_var}={path} is not inside a mounted Secret volume")
 
 
 def secret_content(render: StackRender, namespace: str, name: str, key: str) -> str:
-    secret = next(m for m in render.manifests if m["kind"] == "Secret" and m["metadata"]["name"] == name
-                  and m["metadata"]["namespace"] == namespace)
+    secret = next(
+        m
+        for m in render.manifests
+        if m["kind"] == "Secret" and m["metadata"]["name"] == name and m["metadata"]["namespace"] == namespace
+    )
     return secret["stringData"][key]
 
 
@@ -81,7 +84,9 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
     access_key = one_input(render, "aws:iam/accessKey:AccessKey")
     # What RenderMocks answers for an AccessKey: id "<name>-id", secret "mock-secret-access-key".
     mock_id, mock_secret = f"{access_key['name']}-id", "mock-secret-access-key"
-    assert mock_id in content and mock_secret in content, f"the credentials file does not hold the access key: {content!r}"
+    assert mock_id in content and mock_secret in content, (
+        f"the credentials file does not hold the access key: {content!r}"
+    )
     policy = one_input(render, "aws:iam/userPolicy:UserPolicy")["inputs"]
     user = policy["user"]
 
@@ -94,7 +99,12 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
         s3.enforce_auth()  # from here on: signatures checked, the rendered policy enforced
         good = content.replace(mock_id, key_id).replace(mock_secret, key_secret)
 
-        common = {"storage": storage, "install": triton_install, "models": rt.models or ["standin"], "repository": repository}
+        common = {
+            "storage": storage,
+            "install": triton_install,
+            "models": rt.models or ["standin"],
+            "repository": repository,
+        }
         run = harness.start_rendered(rt, workdir=tmp_path / "good", secrets={(secret, key): good}, **common)
         try:
             assert "AWS_ACCESS_KEY_ID" not in run.launch.env and "AWS_SECRET_ACCESS_KEY" not in run.launch.env
@@ -106,13 +116,15 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
             run.server.stop()
 
         wrong = content.replace(mock_id, key_id).replace(mock_secret, "0" * 40)
-        bad = harness.start_rendered(rt, workdir=tmp_path / "wrong", secrets={(secret, key): wrong}, wait=False, **common)
+        bad = harness.start_rendered(
+            rt, workdir=tmp_path / "wrong", secrets={(secret, key): wrong}, wait=False, **common
+        )
         try:
             code = bad.server.wait_exit(rt.startup_budget_seconds())
             log = bad.server.process.output()
             assert code != 0, log[-2000:]
             assert "error: creating server" in log and "Check account credentials" in log, log[-2000:]
-            assert "\" 403 -" in s3.process.output(), "moto did not refuse the wrong key"
+            assert '" 403 -' in s3.process.output(), "moto did not refuse the wrong key"
         finally:
             bad.server.stop()
     finally:
@@ -130,8 +142,9 @@ def test_gcp_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
     try:
         tokens = storage.gcs.tokens
         good = tokens.service_account_key(email)
-        run = harness.start_rendered(rt, storage=storage, workdir=tmp_path / "good", install=triton_install,
-                                     secrets={(secret, key): good})
+        run = harness.start_rendered(
+            rt, storage=storage, workdir=tmp_path / "good", install=triton_install, secrets={(secret, key): good}
+        )
         try:
             mounted = Path(run.launch.env["GOOGLE_APPLICATION_CREDENTIALS"])
             assert mounted.read_text() == good and str(mounted).endswith(container_path.rsplit("/", 1)[-1])
@@ -143,8 +156,14 @@ def test_gcp_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
             run.server.stop()
 
         wrong = tokens.service_account_key(email, register=False)
-        bad = harness.start_rendered(rt, storage=storage, workdir=tmp_path / "wrong", install=triton_install,
-                                     secrets={(secret, key): wrong}, wait=False)
+        bad = harness.start_rendered(
+            rt,
+            storage=storage,
+            workdir=tmp_path / "wrong",
+            install=triton_install,
+            secrets={(secret, key): wrong},
+            wait=False,
+        )
         try:
             code = bad.server.wait_exit(rt.startup_budget_seconds())
             log = bad.server.process.output()

@@ -17,13 +17,22 @@ FIRST_TRITON = {stack: harness.triton_deployments(render)[0] for stack, render i
 
 @pytest.mark.parametrize("stack", sorted(FIRST_TRITON))
 def test_broken_model_fails_the_start_fast_with_tritons_error_visible(
-        stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall) -> None:
+    stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+) -> None:
     """A bad config.pbtxt under --exit-on-error: the container exits (crash loop), the error names the model."""
     rt = FIRST_TRITON[stack]
     models = rt.models or ["standin"]
     broken = models[-1]
-    run = harness.start_rendered(rt, storage=storage, workdir=lab_dir / "broken" / stack, install=triton_install,
-                                 models=models, broken=[broken], wait=False, bucket_suffix="-broken")
+    run = harness.start_rendered(
+        rt,
+        storage=storage,
+        workdir=lab_dir / "broken" / stack,
+        install=triton_install,
+        models=models,
+        broken=[broken],
+        wait=False,
+        bucket_suffix="-broken",
+    )
     try:
         started = time.monotonic()
         code = run.server.wait_exit(rt.startup_budget_seconds())
@@ -44,24 +53,35 @@ def test_broken_model_fails_the_start_fast_with_tritons_error_visible(
 
 @pytest.mark.parametrize("stack", sorted(FIRST_TRITON))
 def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
-        stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall) -> None:
+    stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+) -> None:
     rt = FIRST_TRITON[stack]
     exit_timeout = rt.exit_timeout_seconds
     model = (rt.models or ["standin"])[0]
     # In-flight work that needs a good part of the exit timeout: 4 requests, one instance, serialized.
     in_flight, service_ms = 4, min(1000.0, 1000 * exit_timeout / 12)
-    run = harness.start_rendered(rt, storage=storage, workdir=lab_dir / "shutdown" / stack, install=triton_install,
-                                 models=rt.models or ["standin"], service_time_ms=service_ms, bucket_suffix="-slow")
+    run = harness.start_rendered(
+        rt,
+        storage=storage,
+        workdir=lab_dir / "shutdown" / stack,
+        install=triton_install,
+        models=rt.models or ["standin"],
+        service_time_ms=service_ms,
+        bucket_suffix="-slow",
+    )
     server = run.server
-    load = harness.Load(server.grpc, model, concurrency=in_flight, deadline_seconds=exit_timeout + 30,
-                        max_requests_per_client=1)
+    load = harness.Load(
+        server.grpc, model, concurrency=in_flight, deadline_seconds=exit_timeout + 30, max_requests_per_client=1
+    )
     try:
         harness.wait_until(lambda: _pending(server) >= in_flight - 1, 10, what="requests in flight")
         sent = time.monotonic()
         server.process.signal(signal.SIGTERM)
         readiness: list[tuple[float, int]] = []
         while server.process.alive() and time.monotonic() - sent < exit_timeout + 15:
-            readiness.append((time.monotonic() - sent, harness.http_status(f"{server.http}/v2/health/ready", timeout=1)[0]))
+            readiness.append(
+                (time.monotonic() - sent, harness.http_status(f"{server.http}/v2/health/ready", timeout=1)[0])
+            )
             time.sleep(0.1)
         code = server.wait_exit(exit_timeout + 15)
         drained = time.monotonic() - sent
@@ -73,13 +93,18 @@ def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
         assert all(status != 200 for _, status in readiness[first_false:]), f"readiness came back: {readiness}"
         assert load.completed == in_flight and not load.errors, f"{load.completed} completed, errors {load.errors[:3]}"
         assert code == 0, server.process.output()[-2000:]
-        assert drained <= exit_timeout + 2, f"exited {drained:.1f} s after SIGTERM; --exit-timeout-secs={exit_timeout:g}"
+        assert drained <= exit_timeout + 2, (
+            f"exited {drained:.1f} s after SIGTERM; --exit-timeout-secs={exit_timeout:g}"
+        )
         spec = rt.pod_spec
         pre_stop = rt.container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
         assert pre_stop + drained <= spec["terminationGracePeriodSeconds"], (
-            f"preStop {pre_stop} s + drain {drained:.1f} s exceeds terminationGracePeriodSeconds {spec['terminationGracePeriodSeconds']}")
-        print(f"{stack}/{rt.name}: {in_flight} in-flight requests of {service_ms:g} ms drained, exit {code} "
-              f"{drained:.1f} s after SIGTERM (exit timeout {exit_timeout:g} s)")
+            f"preStop {pre_stop} s + drain {drained:.1f} s exceeds terminationGracePeriodSeconds {spec['terminationGracePeriodSeconds']}"
+        )
+        print(
+            f"{stack}/{rt.name}: {in_flight} in-flight requests of {service_ms:g} ms drained, exit {code} "
+            f"{drained:.1f} s after SIGTERM (exit timeout {exit_timeout:g} s)"
+        )
     finally:
         load.stop()
         server.stop()
@@ -89,5 +114,8 @@ def _pending(server: harness.TritonServer) -> float:
     status, body = harness.http_status(server.metrics)
     if status != 200:
         return 0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith("nv_inference_pending_request_count{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.decode().splitlines()
+        if line.startswith("nv_inference_pending_request_count{")
+    )

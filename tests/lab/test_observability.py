@@ -22,8 +22,9 @@ POD_MONITOR = f"{first_stack_with('observability')}+PodMonitor"
 
 
 @pytest.fixture(scope="module")
-def observations(renders, storage: harness.Storage, lab_dir: Path,
-                 triton_install: harness.TritonInstall) -> Iterator[dict[str, obs.StackObservation]]:
+def observations(
+    renders, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+) -> Iterator[dict[str, obs.StackObservation]]:
     stack = POD_MONITOR.split("+")[0]
 
     def pod_monitor(config: dict) -> None:
@@ -31,8 +32,9 @@ def observations(renders, storage: harness.Storage, lab_dir: Path,
 
     variant = variant_render(stack, pod_monitor, "PodMonitor", lab_dir / "roots")
     assert harness.manifests_of(variant, "PodMonitor") and not harness.manifests_of(variant, "ServiceMonitor")
-    observed = obs.observe_stacks({**renders, POD_MONITOR: variant}, storage=storage, workdir=lab_dir / "observed",
-                                  install=triton_install)
+    observed = obs.observe_stacks(
+        {**renders, POD_MONITOR: variant}, storage=storage, workdir=lab_dir / "observed", install=triton_install
+    )
     try:
         for observation in observed.values():
             expected = sum(len(t) for t in observation.targets.values())
@@ -46,8 +48,14 @@ def observations(renders, storage: harness.Storage, lab_dir: Path,
         scrape = max(_interval(m) for o in observed.values() for m in o.monitors)
         for observation in observed.values():
             series = sum(len(run.models) for run in observation.running)
-            harness.wait_until(lambda observation=observation, series=series: len(observation.prometheus.query("nv_inference_request_success > 0")) >= series,
-                               timeout=4 * scrape + 20, interval=0.5, what=f"{observation.stack}: scraped inference counters")
+            harness.wait_until(
+                lambda observation=observation, series=series: (
+                    len(observation.prometheus.query("nv_inference_request_success > 0")) >= series
+                ),
+                timeout=4 * scrape + 20,
+                interval=0.5,
+                what=f"{observation.stack}: scraped inference counters",
+            )
         time.sleep(2 * scrape)
         yield observed
     finally:
@@ -77,9 +85,13 @@ def test_triton_series_carry_the_labels_the_queries_rely_on(observed: obs.StackO
     series = observed.prometheus.query("nv_inference_request_success")
     by_pod = {obs.pod_name(run.rt.name): run for run in observed.running}
     assert {s["metric"]["pod"] for s in series} == set(by_pod)
-    relabeled = {r["targetLabel"] for m in observed.monitors
-                 for e in (m["spec"].get("endpoints") or m["spec"].get("podMetricsEndpoints")) for r in e.get("relabelings", [])
-                 if r.get("targetLabel")}
+    relabeled = {
+        r["targetLabel"]
+        for m in observed.monitors
+        for e in (m["spec"].get("endpoints") or m["spec"].get("podMetricsEndpoints"))
+        for r in e.get("relabelings", [])
+        if r.get("targetLabel")
+    }
     assert {"model_group", "track"} <= relabeled, relabeled
     for s in series:
         labels, run = s["metric"], by_pod[s["metric"]["pod"]]
@@ -131,7 +143,7 @@ def test_target_down_and_metrics_absent_read_the_scraped_series(observed: obs.St
     for _, rule in obs.alert_rules(observed.render):
         expr = rule["expr"]
         if expr.startswith("absent("):
-            inner = expr[len("absent("):-1]
+            inner = expr[len("absent(") : -1]
             assert observed.prometheus.query(inner), f"{rule['alert']}: {inner} finds nothing"
         elif expr.startswith("up{"):
             selector = expr.split(" ")[0]
@@ -158,5 +170,7 @@ def test_dashboard_queries_return_series_with_their_labels(observed: obs.StackOb
         assert result, f"{where}: {expr} returned no series"
         for label in obs.grouping_labels(expr):
             assert all(s["metric"].get(label) for s in result), f"{where}: series without {label}: {result}"
-    print(f"{observed.stack}: {len(queries) - len(not_here)} dashboard queries answered; "
-          f"kube-state-metrics absent here for {not_here}")
+    print(
+        f"{observed.stack}: {len(queries) - len(not_here)} dashboard queries answered; "
+        f"kube-state-metrics absent here for {not_here}"
+    )

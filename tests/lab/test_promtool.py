@@ -92,8 +92,13 @@ def _absent(rule: dict[str, Any], fire: bool):
     present = {**labels, "pod": obs.pod_name("triton-x"), "model": labels.get("model", "m"), "version": "1"}
     series = [_series("up", {"namespace": labels.get("namespace", "x")}, f"1{SAMPLES}")]
     if "kube_deployment_spec_replicas" in rule["expr"]:  # a scale-to-zero group: absence matters only with replicas
-        series.append(_series("kube_deployment_spec_replicas", selector_labels(rule["expr"], "kube_deployment_spec_replicas"),
-                              f"1{SAMPLES}"))
+        series.append(
+            _series(
+                "kube_deployment_spec_replicas",
+                selector_labels(rule["expr"], "kube_deployment_spec_replicas"),
+                f"1{SAMPLES}",
+            )
+        )
     if not fire:
         series.append(_series(metric, present, f"0+10{SAMPLES}"))
     return series, labels  # absent() returns the selector's equality labels
@@ -106,20 +111,32 @@ def _model_not_ready(rule: dict[str, Any], fire: bool):
 
 def _high_queue_time(rule: dict[str, Any], fire: bool):
     limit_ms = threshold(rule["expr"])
-    base = {**selector_labels(rule["expr"], "nv_inference_queue_duration_us"), "pod": obs.pod_name("triton-x"),
-            "model": "m", "version": "1"}
+    base = {
+        **selector_labels(rule["expr"], "nv_inference_queue_duration_us"),
+        "pod": obs.pod_name("triton-x"),
+        "model": "m",
+        "version": "1",
+    }
     per_request_ms = 2 * limit_ms if fire else limit_ms / 2
-    return [_series("nv_inference_request_success", base, f"0+60{SAMPLES}"),
-            _series("nv_inference_queue_duration_us", base, f"0+{int(60 * per_request_ms * 1000)}{SAMPLES}")], {}
+    return [
+        _series("nv_inference_request_success", base, f"0+60{SAMPLES}"),
+        _series("nv_inference_queue_duration_us", base, f"0+{int(60 * per_request_ms * 1000)}{SAMPLES}"),
+    ], {}
 
 
 def _failures(rule: dict[str, Any], fire: bool):
     ratio = threshold(rule["expr"])
-    base = {**selector_labels(rule["expr"], "nv_inference_request_failure"), "pod": obs.pod_name("triton-x"),
-            "model": "m", "version": "1"}
+    base = {
+        **selector_labels(rule["expr"], "nv_inference_request_failure"),
+        "pod": obs.pod_name("triton-x"),
+        "model": "m",
+        "version": "1",
+    }
     failed = 60 * min(0.99, 2 * ratio) if fire else 60 * ratio / 2
-    return [_series("nv_inference_request_success", base, f"0+{60 - failed:g}{SAMPLES}"),
-            _series("nv_inference_request_failure", {**base, "reason": "BACKEND"}, f"0+{failed:g}{SAMPLES}")], {}
+    return [
+        _series("nv_inference_request_success", base, f"0+{60 - failed:g}{SAMPLES}"),
+        _series("nv_inference_request_failure", {**base, "reason": "BACKEND"}, f"0+{failed:g}{SAMPLES}"),
+    ], {}
 
 
 def _gpu_memory(rule: dict[str, Any], fire: bool):
@@ -127,14 +144,18 @@ def _gpu_memory(rule: dict[str, Any], fire: bool):
     pod = obs.pod_name("triton-x")
     base = {**selector_labels(rule["expr"], "nv_gpu_memory_used_bytes"), "pod": pod, "gpu_uuid": "GPU-1"}
     used = 1000 * (ratio + 1) / 2 if fire else 1000 * ratio / 2
-    return [_series("nv_gpu_memory_used_bytes", base, f"{used:g}{SAMPLES}"),
-            _series("nv_gpu_memory_total_bytes", base, f"1000{SAMPLES}")], {"pod": pod}
+    return [
+        _series("nv_gpu_memory_used_bytes", base, f"{used:g}{SAMPLES}"),
+        _series("nv_gpu_memory_total_bytes", base, f"1000{SAMPLES}"),
+    ], {"pod": pod}
 
 
 def _at_maximum(rule: dict[str, Any], fire: bool):
     labels = selector_labels(rule["expr"], "kube_horizontalpodautoscaler_status_current_replicas")
-    return [_series("kube_horizontalpodautoscaler_status_current_replicas", labels, f"{3 if fire else 2}{SAMPLES}"),
-            _series("kube_horizontalpodautoscaler_spec_max_replicas", labels, f"3{SAMPLES}")], labels
+    return [
+        _series("kube_horizontalpodautoscaler_status_current_replicas", labels, f"{3 if fire else 2}{SAMPLES}"),
+        _series("kube_horizontalpodautoscaler_spec_max_replicas", labels, f"3{SAMPLES}"),
+    ], labels
 
 
 def _wake_up_missing(rule: dict[str, Any], fire: bool):
@@ -175,16 +196,27 @@ def unit_tests(rule_path: Path, groups: list[dict[str, Any]]) -> dict[str, Any]:
             eval_minutes = int(_minutes(rule.get("for", "0s"))) + 10
             for fire in (True, False):
                 series, result_labels = SCENARIOS[name](rule, fire)
-                expected = [{"exp_labels": {**result_labels, **rule.get("labels", {})},
-                             "exp_annotations": rule.get("annotations", {})}] if fire else []
+                expected = (
+                    [
+                        {
+                            "exp_labels": {**result_labels, **rule.get("labels", {})},
+                            "exp_annotations": rule.get("annotations", {}),
+                        }
+                    ]
+                    if fire
+                    else []
+                )
                 # Only this rule's own alert: other rules of the same name get none of its series.
-                tests.append({
-                    "name": f"{group['name']}/{name} {'fires' if fire else 'stays quiet'} ({rule['expr'][:80]})",
-                    "interval": "1m",
-                    "input_series": series,
-                    "alert_rule_test": [{"eval_time": f"{eval_minutes}m", "alertname": name,
-                                         "exp_alerts": expected}],
-                })
+                tests.append(
+                    {
+                        "name": f"{group['name']}/{name} {'fires' if fire else 'stays quiet'} ({rule['expr'][:80]})",
+                        "interval": "1m",
+                        "input_series": series,
+                        "alert_rule_test": [
+                            {"eval_time": f"{eval_minutes}m", "alertname": name, "exp_alerts": expected}
+                        ],
+                    }
+                )
     return {"rule_files": [rule_path.name], "evaluation_interval": "1m", "tests": tests}
 
 
@@ -195,9 +227,13 @@ def test_promtool_unit_tests_fire_and_quiet_for_every_alert(stack: str, tmp_path
         # One rule per file: a scenario's alert must come from its own rule, not a same-named sibling.
         for g_index, group in enumerate(rule["spec"]["groups"]):
             for r_index, single in enumerate(r for r in group["rules"] if "alert" in r):
-                one_rule = {"metadata": {"namespace": rule["metadata"]["namespace"],
-                                         "name": f"{rule['metadata']['name']}-{g_index}-{r_index}"},
-                            "spec": {"groups": [{"name": group["name"], "rules": [single]}]}}
+                one_rule = {
+                    "metadata": {
+                        "namespace": rule["metadata"]["namespace"],
+                        "name": f"{rule['metadata']['name']}-{g_index}-{r_index}",
+                    },
+                    "spec": {"groups": [{"name": group["name"], "rules": [single]}]},
+                }
                 path = harness.rule_file(one_rule, tmp_path)
                 test_file = tmp_path / f"{path.stem}.test.yaml"
                 test_file.write_text(yaml.safe_dump(unit_tests(path, one_rule["spec"]["groups"]), sort_keys=False))

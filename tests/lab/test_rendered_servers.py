@@ -21,10 +21,13 @@ def test_every_committed_stack_has_a_triton_in_the_lab(renders) -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(TRITONS))
-def running(request: pytest.FixtureRequest, storage: harness.Storage, lab_dir: Path,
-            triton_install: harness.TritonInstall) -> Iterator[harness.Running]:
+def running(
+    request: pytest.FixtureRequest, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+) -> Iterator[harness.Running]:
     rt = TRITONS[request.param]
-    run = harness.start_rendered(rt, storage=storage, workdir=lab_dir / "servers" / rt.stack / rt.name, install=triton_install)
+    run = harness.start_rendered(
+        rt, storage=storage, workdir=lab_dir / "servers" / rt.stack / rt.name, install=triton_install
+    )
     try:
         yield run
     finally:
@@ -34,7 +37,9 @@ def running(request: pytest.FixtureRequest, storage: harness.Storage, lab_dir: P
 def test_ready_within_the_rendered_startup_budget(running: harness.Running) -> None:
     budget = running.rt.startup_budget_seconds()
     assert running.ready_seconds is not None and running.ready_seconds < budget
-    print(f"{running.rt.stack}/{running.rt.name}: ready after {running.ready_seconds:.1f} s (startup probe budget {budget:g} s)")
+    print(
+        f"{running.rt.stack}/{running.rt.name}: ready after {running.ready_seconds:.1f} s (startup probe budget {budget:g} s)"
+    )
 
 
 @pytest.mark.parametrize("kind", ["startup", "readiness", "liveness"])
@@ -58,8 +63,11 @@ def _http_request(api: str, model: str) -> tuple[str, str, bytes | None]:
     return {
         "health": ("GET", "/v2/health/ready", None),
         "metadata": ("GET", f"/v2/models/{model}", None),
-        "inference": ("POST", f"/v2/models/{model}/infer",
-                      b'{"inputs":[{"name":"INPUT0","shape":[1],"datatype":"FP32","data":[1.0]}]}'),
+        "inference": (
+            "POST",
+            f"/v2/models/{model}/infer",
+            b'{"inputs":[{"name":"INPUT0","shape":[1],"datatype":"FP32","data":[1.0]}]}',
+        ),
         "shared-memory": ("GET", "/v2/systemsharedmemory/status", None),
         "model-config": ("GET", f"/v2/models/{model}/config", None),
         "model-repository": ("POST", "/v2/repository/index", b"{}"),
@@ -102,8 +110,12 @@ def test_restricted_http_apis_need_the_admin_key(running: harness.Running) -> No
         for api in group.apis:
             method, path, body = _http_request(api, model)
             status, text = harness.http_status(running.server.http + path, method, body=body)
-            assert status == 403 and b"restricted" in text, f"{api}: {method} {path} without the key gave {status} {text[:200]!r}"
-            status, text = harness.http_status(running.server.http + path, method, headers={group.header: "wrong"}, body=body)
+            assert status == 403 and b"restricted" in text, (
+                f"{api}: {method} {path} without the key gave {status} {text[:200]!r}"
+            )
+            status, text = harness.http_status(
+                running.server.http + path, method, headers={group.header: "wrong"}, body=body
+            )
             assert status == 403, f"{api}: {method} {path} with a wrong key gave {status}"
             status, text = harness.http_status(running.server.http + path, method, headers=header, body=body)
             assert status == 200, f"{api}: {method} {path} with the key gave {status} {text[:200]!r}"

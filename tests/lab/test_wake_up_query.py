@@ -41,7 +41,9 @@ def wake_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
             if entry["name"] == group:
                 entry["autoscaling"].update({"minReplicas": 0, "scaleToZero": {"enabled": True}})
 
-    (scaled_object,) = harness.manifests_of(variant_render(STACK, scale_to_zero, "scale-to-zero", where), "ScaledObject")
+    (scaled_object,) = harness.manifests_of(
+        variant_render(STACK, scale_to_zero, "scale-to-zero", where), "ScaledObject"
+    )
     (wake,) = [t for t in scaled_object["spec"]["triggers"] if t["name"] == "wake-up"]
     return wake["metadata"]["query"], float(wake["metadata"]["activationThreshold"])
 
@@ -65,12 +67,19 @@ def _active(query: str, activation: float, values: str, at: dict[str, int], tmp_
             test = {
                 "rule_files": [],
                 "evaluation_interval": "2s",
-                "tests": [{
-                    "interval": "2s",
-                    "input_series": [{"series": series, "values": values}],
-                    "promql_expr_test": [{"expr": f"({query}) > bool {activation:g}", "eval_time": f"{seconds}s",
-                                          "exp_samples": [{"labels": "{}", "value": expected}]}],
-                }],
+                "tests": [
+                    {
+                        "interval": "2s",
+                        "input_series": [{"series": series, "values": values}],
+                        "promql_expr_test": [
+                            {
+                                "expr": f"({query}) > bool {activation:g}",
+                                "eval_time": f"{seconds}s",
+                                "exp_samples": [{"labels": "{}", "value": expected}],
+                            }
+                        ],
+                    }
+                ],
             }
             path = tmp_path / f"{name}-{expected}.test.yaml"
             path.write_text(yaml.safe_dump(test, sort_keys=False))

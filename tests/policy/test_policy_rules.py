@@ -29,7 +29,11 @@ def triton_deployment() -> dict[str, Any]:
             "replicas": 2,
             "template": {
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "tritonserver",
@@ -108,7 +112,10 @@ def test_gpu_request_must_equal_the_limit():
 
 def test_cpu_only_deployment_can_be_declared_and_other_workloads_are_ignored():
     no_gpu = _mutated(lambda d: _container(d)["resources"]["limits"].pop("nvidia.com/gpu"))
-    assert rules.triton_gpu_limits(DEPLOYMENT, no_gpu, rules.Context(cpu_only_deployments=frozenset({"triton-default"}))) == []
+    assert (
+        rules.triton_gpu_limits(DEPLOYMENT, no_gpu, rules.Context(cpu_only_deployments=frozenset({"triton-default"})))
+        == []
+    )
     other = _mutated(lambda d: _container(d).update(name="proxy", image="envoyproxy/envoy:v1.33"))
     other["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].pop("nvidia.com/gpu")
     assert rules.triton_gpu_limits(DEPLOYMENT, other) == []
@@ -124,8 +131,13 @@ def test_restricted_pod_passes():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: (_container(d)["securityContext"].pop("runAsNonRoot"), _pod(d)["securityContext"].pop("runAsNonRoot")),
-         "runAsNonRoot must be true"),
+        (
+            lambda d: (
+                _container(d)["securityContext"].pop("runAsNonRoot"),
+                _pod(d)["securityContext"].pop("runAsNonRoot"),
+            ),
+            "runAsNonRoot must be true",
+        ),
         (lambda d: _container(d)["securityContext"].update(runAsUser=0), "runAsUser is 0"),
         (lambda d: _container(d)["securityContext"].update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation"),
         (lambda d: _container(d)["securityContext"].pop("allowPrivilegeEscalation"), "allowPrivilegeEscalation"),
@@ -140,8 +152,19 @@ def test_restricted_pod_passes():
         (lambda d: _container(d)["ports"][0].update(hostPort=8000), "hostPort"),
     ],
     ids=[
-        "root-allowed", "uid-0", "privilege-escalation", "escalation-unset", "caps-not-dropped", "caps-added",
-        "no-seccomp", "seccomp-unconfined", "writable-root", "privileged", "host-network", "host-path", "host-port",
+        "root-allowed",
+        "uid-0",
+        "privilege-escalation",
+        "escalation-unset",
+        "caps-not-dropped",
+        "caps-added",
+        "no-seccomp",
+        "seccomp-unconfined",
+        "writable-root",
+        "privileged",
+        "host-network",
+        "host-path",
+        "host-port",
     ],
 )
 def test_each_pod_security_gap_fails(mutate, expected):
@@ -152,8 +175,11 @@ def test_each_pod_security_gap_fails(mutate, expected):
 def test_pod_security_covers_init_containers_and_other_workload_kinds():
     with_init = _mutated(lambda d: _pod(d).update(initContainers=[{"name": "fetch", "image": "busybox"}]))
     assert any(p.startswith("initContainers/fetch") for p in rules.restricted_pod_security(DEPLOYMENT, with_init))
-    cron = {"kind": "CronJob", "apiVersion": "batch/v1",
-            "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}}}
+    cron = {
+        "kind": "CronJob",
+        "apiVersion": "batch/v1",
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}},
+    }
     assert rules.restricted_pod_security("kubernetes:batch/v1:CronJob", cron)
     assert rules.restricted_pod_security("kubernetes:core/v1:Service", {"kind": "Service", "spec": {}}) == []
 
@@ -187,8 +213,13 @@ def test_gcs_grant_to_all_users_fails():
 
 
 def test_s3_public_access_block_needs_all_four():
-    block = {"bucket": "models", "blockPublicAcls": True, "blockPublicPolicy": True,
-             "ignorePublicAcls": True, "restrictPublicBuckets": True}
+    block = {
+        "bucket": "models",
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
     pab = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
     assert rules.no_public_bucket(pab, block) == []
     (message,) = rules.no_public_bucket(pab, {**block, "restrictPublicBuckets": False})
@@ -197,8 +228,12 @@ def test_s3_public_access_block_needs_all_four():
 
 def test_s3_public_acl_and_public_bucket_policy_fail():
     assert rules.no_public_bucket("aws:s3/bucketAclV2:BucketAclV2", {"acl": "public-read"})
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                                                      "Resource": "arn:aws:s3:::models/*"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::models/*"}
+        ],
+    }
     assert rules.no_public_bucket("aws:s3/bucketPolicy:BucketPolicy", {"policy": json.dumps(policy)})
 
 
@@ -206,24 +241,43 @@ def test_s3_public_acl_and_public_bucket_policy_fail():
 
 
 def test_gke_node_roles_may_be_granted_at_project_level():
-    grant = {"project": "acme", "role": "roles/logging.logWriter", "member": "serviceAccount:nodes@acme.iam.gserviceaccount.com"}
+    grant = {
+        "project": "acme",
+        "role": "roles/logging.logWriter",
+        "member": "serviceAccount:nodes@acme.iam.gserviceaccount.com",
+    }
     assert rules.no_wide_iam(PROJECT_IAM, grant) == []
 
 
 @pytest.mark.parametrize(
     ("resource_type", "props", "expected"),
     [
-        (PROJECT_IAM, {"role": "roles/storage.admin", "member": "serviceAccount:x@acme.iam.gserviceaccount.com"},
-         "project-wide grant of 'roles/storage.admin'"),
-        ("gcp:projects/iAMBinding:IAMBinding", {"role": "roles/logging.logWriter", "members": ["user:a@acme.com"]},
-         "IAMBinding is authoritative"),
+        (
+            PROJECT_IAM,
+            {"role": "roles/storage.admin", "member": "serviceAccount:x@acme.iam.gserviceaccount.com"},
+            "project-wide grant of 'roles/storage.admin'",
+        ),
+        (
+            "gcp:projects/iAMBinding:IAMBinding",
+            {"role": "roles/logging.logWriter", "members": ["user:a@acme.com"]},
+            "IAMBinding is authoritative",
+        ),
         ("gcp:projects/iAMPolicy:IAMPolicy", {"policyData": "{}"}, "IAMPolicy is authoritative"),
-        ("gcp:organizations/iAMMember:IAMMember", {"role": "roles/logging.logWriter", "member": "user:a@acme.com"},
-         "organization-wide grant"),
-        ("gcp:storage/bucketIAMMember:BucketIAMMember", {"role": "roles/owner", "member": "user:a@acme.com"},
-         "basic role roles/owner"),
-        ("gcp:serviceaccount/iAMMember:IAMMember", {"role": "roles/iam.serviceAccountUser", "member": "allAuthenticatedUsers"},
-         "wildcard members"),
+        (
+            "gcp:organizations/iAMMember:IAMMember",
+            {"role": "roles/logging.logWriter", "member": "user:a@acme.com"},
+            "organization-wide grant",
+        ),
+        (
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            {"role": "roles/owner", "member": "user:a@acme.com"},
+            "basic role roles/owner",
+        ),
+        (
+            "gcp:serviceaccount/iAMMember:IAMMember",
+            {"role": "roles/iam.serviceAccountUser", "member": "allAuthenticatedUsers"},
+            "wildcard members",
+        ),
     ],
     ids=["project-admin", "project-binding", "project-policy", "org-member", "basic-role", "all-authenticated"],
 )
@@ -233,18 +287,29 @@ def test_wide_gcp_iam_fails(resource_type, props, expected):
 
 
 def test_scoped_aws_policy_passes_and_wildcards_fail():
-    scoped = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-         "Resource": ["arn:aws:s3:::models", "arn:aws:s3:::models/*"]}]}
+    scoped = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::models", "arn:aws:s3:::models/*"],
+            }
+        ],
+    }
     assert rules.no_wide_iam("aws:iam/rolePolicy:RolePolicy", {"policy": json.dumps(scoped)}) == []
     assert rules.no_wide_iam("aws:iam/policy:Policy", {"policy": scoped}) == []
 
     star_action = copy.deepcopy(scoped)
     star_action["Statement"][0]["Action"] = "s3:*"
-    assert any("wildcard action" in p for p in rules.no_wide_iam("aws:iam/policy:Policy", {"policy": json.dumps(star_action)}))
+    assert any(
+        "wildcard action" in p for p in rules.no_wide_iam("aws:iam/policy:Policy", {"policy": json.dumps(star_action)})
+    )
     star_resource = copy.deepcopy(scoped)
     star_resource["Statement"][0]["Resource"] = "*"
-    assert any("Resource '*'" in p for p in rules.no_wide_iam("aws:iam/policy:Policy", {"policy": json.dumps(star_resource)}))
+    assert any(
+        "Resource '*'" in p for p in rules.no_wide_iam("aws:iam/policy:Policy", {"policy": json.dumps(star_resource)})
+    )
 
 
 def test_deny_statements_may_use_wildcards_and_admin_attachments_fail():
@@ -273,20 +338,30 @@ def test_keys_are_rejected_in_prod_only(resource_type):
 
 
 def test_prod_pattern_is_configurable():
-    assert rules.no_key_mode_in_prod("gcp:serviceaccount/key:Key", {}, rules.Context(stack="live", prod_stack_pattern="^live$"))
+    assert rules.no_key_mode_in_prod(
+        "gcp:serviceaccount/key:Key", {}, rules.Context(stack="live", prod_stack_pattern="^live$")
+    )
 
 
 # --- Istio mTLS --------------------------------------------------------------------------------
 
 
 def _peer_auth(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default"}, "spec": spec}
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default"},
+        "spec": spec,
+    }
 
 
 def test_strict_peer_authentication_passes_with_a_metrics_port_exception():
     assert rules.istio_mtls_strict(PEER_AUTH, _peer_auth({"mtls": {"mode": "STRICT"}})) == []
-    scrape = {"selector": {"matchLabels": {"app": "triton"}}, "mtls": {"mode": "STRICT"},
-              "portLevelMtls": {"8002": {"mode": "PERMISSIVE"}}}
+    scrape = {
+        "selector": {"matchLabels": {"app": "triton"}},
+        "mtls": {"mode": "STRICT"},
+        "portLevelMtls": {"8002": {"mode": "PERMISSIVE"}},
+    }
     assert rules.istio_mtls_strict(PEER_AUTH, _peer_auth(scrape)) == []
 
 
@@ -356,14 +431,21 @@ def test_s3_bucket_needs_a_public_access_block():
     bucket = rules.StackResource("aws:s3/bucketV2:BucketV2", "models", {"bucket": "models"})
     (violation,) = rules.stack_rules([bucket])
     assert violation.resource == "aws:s3/bucketV2:BucketV2::models"
-    block = rules.StackResource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models-block",
-                                {"bucket": "[unknown]"}, frozenset({bucket.id}))
+    block = rules.StackResource(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "models-block",
+        {"bucket": "[unknown]"},
+        frozenset({bucket.id}),
+    )
     assert rules.stack_rules([bucket, block]) == []
 
 
 def test_istio_without_strict_peer_authentication_fails():
-    route = rules.StackResource("kubernetes:networking.istio.io/v1:VirtualService", "vs",
-                                {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "spec": {}})
+    route = rules.StackResource(
+        "kubernetes:networking.istio.io/v1:VirtualService",
+        "vs",
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "spec": {}},
+    )
     (violation,) = rules.stack_rules([route])
     assert violation.policy == "istio-mtls-strict"
     strict = rules.StackResource(PEER_AUTH, "pa", _peer_auth({"mtls": {"mode": "STRICT"}}))

@@ -28,9 +28,12 @@ def test_a_prod_render_with_a_key_would_be_rejected():
     stack = "prod" if "prod" in STACKS else STACKS[0]
     render = render_stack(ROOT, stack)
     assert rules.validate_render({"stack": "prod", "resources": render.resources}) == []
-    payload = {"stack": "prod", "resources": [
-        *render.resources,
-        {"type": "gcp:serviceaccount/key:Key", "name": "leaked", "custom": True, "inputs": {}, "dependsOn": []},
-    ]}
+    payload = {
+        "stack": "prod",
+        "resources": [
+            *render.resources,
+            {"type": "gcp:serviceaccount/key:Key", "name": "leaked", "custom": True, "inputs": {}, "dependsOn": []},
+        ],
+    }
     violations = rules.validate_render(payload)
     assert [v.policy for v in violations] == ["no-key-mode-in-prod"]

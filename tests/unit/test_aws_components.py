@@ -29,7 +29,10 @@ def test_node_group_uses_nvidia_ami_imdsv2_and_only_node_policies(run):
     assert template["metadataOptions"]["httpTokens"] == "required"
     assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
     assert template["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
-    policies = sorted(r["inputs"]["policyArn"].rsplit("/", 1)[-1] for r in render.find("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    policies = sorted(
+        r["inputs"]["policyArn"].rsplit("/", 1)[-1]
+        for r in render.find("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    )
     assert policies == ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]
     assert created["group"].allocatable_gpus_per_node == 4
     taints = [(t["key"], t["value"]) for t in group["taints"]]
@@ -46,8 +49,9 @@ def _volumes(render) -> dict[str, dict]:
 def test_al2023_sizes_its_root_volume_and_gets_the_device_plugin_chart(run):
     program, _ = _group(disk_size_gb=300)
     render = run(program)
-    assert _volumes(render) == {"/dev/xvda": {"volumeSize": 300, "volumeType": "gp3", "encrypted": "true",
-                                              "deleteOnTermination": "true"}}
+    assert _volumes(render) == {
+        "/dev/xvda": {"volumeSize": 300, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+    }
     assert [r["inputs"]["chart"] for r in render.find("kubernetes:helm.sh/v3:Release")] == ["nvidia-device-plugin"]
 
 
@@ -58,8 +62,12 @@ def test_bottlerocket_sizes_its_data_volume_and_keeps_its_own_device_plugin(run)
     program, created = _group(ami_type="BOTTLEROCKET_x86_64_NVIDIA", disk_size_gb=300)
     render = run(program)
     volumes = _volumes(render)
-    assert volumes["/dev/xvdb"] == {"volumeSize": 300, "volumeType": "gp3", "encrypted": "true",
-                                    "deleteOnTermination": "true"}
+    assert volumes["/dev/xvdb"] == {
+        "volumeSize": 300,
+        "volumeType": "gp3",
+        "encrypted": "true",
+        "deleteOnTermination": "true",
+    }
     # The OS volume keeps the AMI's size, encrypted like the data volume.
     assert volumes["/dev/xvda"] == {"volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
     assert inputs(render, "aws:eks/nodeGroup:NodeGroup")["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
@@ -75,9 +83,11 @@ def test_the_device_plugin_chart_can_be_left_out_on_al2023(run):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"ami_type": "BOTTLEROCKET_x86_64_NVIDIA", "install_device_plugin": True},
-         "install_device_plugin is True, but BOTTLEROCKET_x86_64_NVIDIA nodes run NVIDIA's device plugin "
-         "themselves; a second plugin for nvidia.com/gpu would fight it: leave install_device_plugin unset or False"),
+        (
+            {"ami_type": "BOTTLEROCKET_x86_64_NVIDIA", "install_device_plugin": True},
+            "install_device_plugin is True, but BOTTLEROCKET_x86_64_NVIDIA nodes run NVIDIA's device plugin "
+            "themselves; a second plugin for nvidia.com/gpu would fight it: leave install_device_plugin unset or False",
+        ),
         ({"instance_types": ["m5.large"]}, "m5.large have no GPUs"),
         ({"instance_types": ["g5.xlarge", "g5.12xlarge"]}, "mix GPU counts"),
         ({"ami_type": "AL2023_x86_64_STANDARD"}, "use an NVIDIA AMI type"),
@@ -96,11 +106,17 @@ def test_s3_bucket_is_private_encrypted_versioned_tls_only_and_protected(run):
     assert bucket["options"]["protect"] is True and bucket["options"]["retainOnDelete"] is True
     assert bucket["inputs"]["forceDestroy"] is False
     block = inputs(render, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    assert inputs(render, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    assert inputs(render, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")["rule"] == {
+        "objectOwnership": "BucketOwnerEnforced"
+    }
     sse = inputs(render, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    assert inputs(render, "aws:s3/bucketVersioning:BucketVersioning")["versioningConfiguration"] == {"status": "Enabled"}
+    assert inputs(render, "aws:s3/bucketVersioning:BucketVersioning")["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
     policy = json.loads(inputs(render, "aws:s3/bucketPolicy:BucketPolicy")["policy"])
     assert policy["Statement"][0]["Effect"] == "Deny"
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -119,15 +135,25 @@ def _identity(mode, **extra):
     created = {}
 
     def program():
-        created["identity"] = AwsModelReaderIdentity("reader", {
-            "name": "triton-test-reader", "bucket_arn": "arn:aws:s3:::models-1234", "namespace": "triton",
-            "service_account_name": "triton", "mode": mode, **extra})
+        created["identity"] = AwsModelReaderIdentity(
+            "reader",
+            {
+                "name": "triton-test-reader",
+                "bucket_arn": "arn:aws:s3:::models-1234",
+                "namespace": "triton",
+                "service_account_name": "triton",
+                "mode": mode,
+                **extra,
+            },
+        )
 
     return program, created
 
 
-OIDC = {"oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
-        "oidc_issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"}
+OIDC = {
+    "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+    "oidc_issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/ABC",
+}
 
 
 def test_irsa_trust_is_scoped_to_one_service_account_and_policy_is_read_only(run):
@@ -172,13 +198,15 @@ def test_reader_may_decrypt_with_the_buckets_kms_key_only_through_s3(run, mode):
     policy_type = "aws:iam/rolePolicy:RolePolicy" if mode == "irsa" else "aws:iam/userPolicy:UserPolicy"
     statements = json.loads(inputs(run(program), policy_type)["policy"])["Statement"]
     kms = [s for s in statements if any(a.startswith("kms:") for a in s["Action"])]
-    assert kms == [{
-        "Sid": "DecryptModelsThroughS3",
-        "Effect": "Allow",
-        "Action": ["kms:Decrypt"],
-        "Resource": KMS_KEY,
-        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
-    }]
+    assert kms == [
+        {
+            "Sid": "DecryptModelsThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": KMS_KEY,
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+        }
+    ]
 
 
 def test_reader_without_kms_key_gets_no_kms_permission(run):
@@ -197,11 +225,18 @@ def test_the_aws_layer_hands_the_buckets_kms_key_to_the_reader(run):
     from triton_platform.config import load_settings
     from triton_platform.environment import build_environment
 
-    settings = load_settings({
-        "triton-platform:environment": "dev",
-        "triton-platform:aws": {"region": "us-east-1", "cluster": {"name": "ml"},
-                                "gpuNodeGroup": {"minNodes": 1}, "modelBucket": {"kmsKeyArn": KMS_KEY}},
-    }, "Pulumi.test.yaml")
+    settings = load_settings(
+        {
+            "triton-platform:environment": "dev",
+            "triton-platform:aws": {
+                "region": "us-east-1",
+                "cluster": {"name": "ml"},
+                "gpuNodeGroup": {"minNodes": 1},
+                "modelBucket": {"kmsKeyArn": KMS_KEY},
+            },
+        },
+        "Pulumi.test.yaml",
+    )
     render = run(lambda: build_environment(settings))
     statements = json.loads(inputs(render, "aws:iam/rolePolicy:RolePolicy")["policy"])["Statement"]
     assert [s["Resource"] for s in statements if s["Action"] == ["kms:Decrypt"]] == [KMS_KEY]

@@ -111,7 +111,7 @@ def test_secrets_are_never_printed_or_inlined_in_scripts(path):
     for line in text.splitlines():
         match = _PRINTS_A_SECRET.search(line)
         # Writing a token to a file (the OIDC token for workload identity) is not printing it.
-        assert not match or ">" in line[match.end():], f"{path.name}: prints a secret: {line.strip()}"
+        assert not match or ">" in line[match.end() :], f"{path.name}: prints a secret: {line.strip()}"
     if path.parent.name == "workflows":
         for job in yaml.safe_load(text)["jobs"].values():
             for step in job.get("steps", []):
@@ -128,31 +128,56 @@ def test_every_checkov_waiver_has_a_reason():
 def _checkov_report(*findings: tuple[str, str, str]) -> dict[str, Any]:
     return {
         "summary": {"passed": 10, "failed": len(findings), "parsing_errors": 0, "checkov_version": "3.3.30"},
-        "results": {"failed_checks": [
-            {"check_id": check, "check_name": "name", "resource": resource, "file_path": f"/r/{stack}/manifests.yaml"}
-            for check, resource, stack in findings
-        ]},
+        "results": {
+            "failed_checks": [
+                {
+                    "check_id": check,
+                    "check_name": "name",
+                    "resource": resource,
+                    "file_path": f"/r/{stack}/manifests.yaml",
+                }
+                for check, resource, stack in findings
+            ]
+        },
     }
 
 
 def test_checkov_gate_fails_only_on_findings_not_waived(tmp_path, capsys):
     gate = _load(ROOT / ".ci" / "checkov_gate.py")
     waivers = tmp_path / "waivers.yaml"
-    waivers.write_text(yaml.safe_dump({"waivers": [
-        {"id": "CKV_K8S_40", "reason": "uid 1000", "resources": ["Deployment.*.triton-*"]},
-        {"id": "CKV_K8S_15", "reason": "big image", "stacks": ["dev"]},
-        {"id": "CKV_K8S_99", "reason": "stale"},
-    ]}))
+    waivers.write_text(
+        yaml.safe_dump(
+            {
+                "waivers": [
+                    {"id": "CKV_K8S_40", "reason": "uid 1000", "resources": ["Deployment.*.triton-*"]},
+                    {"id": "CKV_K8S_15", "reason": "big image", "stacks": ["dev"]},
+                    {"id": "CKV_K8S_99", "reason": "stale"},
+                ]
+            }
+        )
+    )
     report = tmp_path / "report.json"
 
-    report.write_text(json.dumps(_checkov_report(("CKV_K8S_40", "Deployment.triton.triton-a", "prod"),
-                                                 ("CKV_K8S_15", "Deployment.triton.triton-a", "dev"))))
+    report.write_text(
+        json.dumps(
+            _checkov_report(
+                ("CKV_K8S_40", "Deployment.triton.triton-a", "prod"),
+                ("CKV_K8S_15", "Deployment.triton.triton-a", "dev"),
+            )
+        )
+    )
     assert gate.main(str(waivers), str(report)) == 0
     out = capsys.readouterr().out
     assert "2 waived" in out and "-> ok" in out and "stale waiver CKV_K8S_99" in out
 
-    report.write_text(json.dumps(_checkov_report(("CKV_K8S_40", "Deployment.kube-system.coredns", "prod"),
-                                                 ("CKV_K8S_15", "Deployment.triton.triton-a", "prod"))))
+    report.write_text(
+        json.dumps(
+            _checkov_report(
+                ("CKV_K8S_40", "Deployment.kube-system.coredns", "prod"),
+                ("CKV_K8S_15", "Deployment.triton.triton-a", "prod"),
+            )
+        )
+    )
     assert gate.main(str(waivers), str(report)) == 1
     out = capsys.readouterr().out
     assert out.count("NOT WAIVED") == 2 and "-> FAIL" in out
@@ -212,7 +237,8 @@ def test_gitlab_note_is_created_once_then_updated(tmp_path, monkeypatch, capsys)
         server.shutdown()
         thread.join(timeout=5)
     assert [n["body"] for n in _FakeGitLab.notes] == [
-        "an unrelated review comment", "<!-- triton-platform:offline-diff -->\nsecond\n"
+        "an unrelated review comment",
+        "<!-- triton-platform:offline-diff -->\nsecond\n",
     ]
     assert set(_FakeGitLab.tokens) == {"glpat-test-token"}
     assert "glpat-test-token" not in capsys.readouterr().out
@@ -243,7 +269,11 @@ def test_policy_pack_runs_in_its_own_environment():
 # reachable from main alone. (The cloud side of the boundary, roles trusting only their environment's
 # OIDC subject, is configuration outside this repository: docs/operations.md, "CI/CD: who can change what".)
 
-_OIDC_CONSUMERS = ("google-github-actions/auth@", "aws-actions/configure-aws-credentials@", "pypa/gh-action-pypi-publish@")
+_OIDC_CONSUMERS = (
+    "google-github-actions/auth@",
+    "aws-actions/configure-aws-credentials@",
+    "pypa/gh-action-pypi-publish@",
+)
 _WRITES = re.compile(r"\bpulumi\s+(up|destroy|refresh|import|cancel|state|config\s+set|stack\s+rm)\b")
 
 
@@ -330,7 +360,10 @@ def test_pull_requests_never_hold_credentials_that_can_change_a_stack():
     assert found == []
     ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     assert ci["jobs"]["preview"]["environment"] == "preview-${{ matrix.stack }}"
-    assert yaml.safe_load(GITLAB.read_text())["preview"]["environment"] == {"name": "preview/$STACK", "action": "prepare"}
+    assert yaml.safe_load(GITLAB.read_text())["preview"]["environment"] == {
+        "name": "preview/$STACK",
+        "action": "prepare",
+    }
 
 
 def _mutated(path: str, edit: Any) -> dict[str, Any]:
@@ -342,30 +375,69 @@ def _mutated(path: str, edit: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "edit", "expected"),
     [
-        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"].pop("environment"),
-         "ci.yml: job preview: holds credentials outside a preview- environment in a pull-request workflow"),
-        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"].update(environment="${{ matrix.stack }}"),
-         "ci.yml: job preview: runs in environment '${{ matrix.stack }}' in a pull-request workflow"),
-        (".github/workflows/ci.yml", lambda w: w["jobs"]["preview"]["steps"][-1]["with"].update(command="up"),
-         "ci.yml: job preview: changes a stack in a pull-request workflow"),
-        (".github/workflows/ci.yml", lambda w: w["jobs"]["test"].update(permissions={"id-token": "write"}),
-         "ci.yml: job test: id-token: write without a step that logs in with it"),
-        (".github/workflows/ci.yml", lambda w: w.update({True: {"pull_request_target": None}}),
-         "ci.yml: triggered by pull_request_target, which runs with the base repository's secrets"),
-        (".github/workflows/deploy.yml", lambda w: w["jobs"]["up"].pop("if"),
-         "deploy.yml: job up: workflow_dispatch can run any branch with '${{ matrix.stack }}'; require main"),
-        (".github/workflows/deploy.yml", lambda w: w[True].update(pull_request=None),
-         "deploy.yml: job up: runs in environment '${{ matrix.stack }}' in a pull-request workflow"),
-        (".gitlab-ci.yml", lambda g: g["preview"].update(environment={"name": "$STACK"}),
-         ".gitlab-ci.yml: job preview: environment '$STACK' (None) in merge-request pipelines"),
-        (".gitlab-ci.yml", lambda g: g["deploy"]["rules"].append({"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}),
-         ".gitlab-ci.yml: job deploy: environment '$STACK' (start) in merge-request pipelines"),
-        (".gitlab-ci.yml", lambda g: g["preview"].update(script=["pulumi up --yes"]),
-         ".gitlab-ci.yml: job preview: changes a stack in merge-request pipelines"),
+        (
+            ".github/workflows/ci.yml",
+            lambda w: w["jobs"]["preview"].pop("environment"),
+            "ci.yml: job preview: holds credentials outside a preview- environment in a pull-request workflow",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            lambda w: w["jobs"]["preview"].update(environment="${{ matrix.stack }}"),
+            "ci.yml: job preview: runs in environment '${{ matrix.stack }}' in a pull-request workflow",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            lambda w: w["jobs"]["preview"]["steps"][-1]["with"].update(command="up"),
+            "ci.yml: job preview: changes a stack in a pull-request workflow",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            lambda w: w["jobs"]["test"].update(permissions={"id-token": "write"}),
+            "ci.yml: job test: id-token: write without a step that logs in with it",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            lambda w: w.update({True: {"pull_request_target": None}}),
+            "ci.yml: triggered by pull_request_target, which runs with the base repository's secrets",
+        ),
+        (
+            ".github/workflows/deploy.yml",
+            lambda w: w["jobs"]["up"].pop("if"),
+            "deploy.yml: job up: workflow_dispatch can run any branch with '${{ matrix.stack }}'; require main",
+        ),
+        (
+            ".github/workflows/deploy.yml",
+            lambda w: w[True].update(pull_request=None),
+            "deploy.yml: job up: runs in environment '${{ matrix.stack }}' in a pull-request workflow",
+        ),
+        (
+            ".gitlab-ci.yml",
+            lambda g: g["preview"].update(environment={"name": "$STACK"}),
+            ".gitlab-ci.yml: job preview: environment '$STACK' (None) in merge-request pipelines",
+        ),
+        (
+            ".gitlab-ci.yml",
+            lambda g: g["deploy"]["rules"].append({"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}),
+            ".gitlab-ci.yml: job deploy: environment '$STACK' (start) in merge-request pipelines",
+        ),
+        (
+            ".gitlab-ci.yml",
+            lambda g: g["preview"].update(script=["pulumi up --yes"]),
+            ".gitlab-ci.yml: job preview: changes a stack in merge-request pipelines",
+        ),
     ],
-    ids=["gh-preview-without-environment", "gh-preview-in-stack-environment", "gh-up-from-pr", "gh-needless-id-token",
-         "gh-pull-request-target", "gh-dispatch-from-branch", "gh-deploy-on-pr", "gl-preview-in-stack-environment",
-         "gl-deploy-on-mr", "gl-up-from-mr"],
+    ids=[
+        "gh-preview-without-environment",
+        "gh-preview-in-stack-environment",
+        "gh-up-from-pr",
+        "gh-needless-id-token",
+        "gh-pull-request-target",
+        "gh-dispatch-from-branch",
+        "gh-deploy-on-pr",
+        "gl-preview-in-stack-environment",
+        "gl-deploy-on-mr",
+        "gl-up-from-mr",
+    ],
 )
 def test_the_threat_check_finds_a_prod_capable_pull_request_job(path, edit, expected):
     data = _mutated(path, edit)

@@ -72,6 +72,8 @@ def test_a_missing_module_that_is_not_the_sdk_is_not_reworded():
     result = without("triton_components.gcp.node_service_account", "from triton_components.gcp import GkeCluster")
     assert result.returncode == 1
     assert "pip install" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "ModuleNotFoundError: import of triton_components.gcp.node_service_account halted"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("ModuleNotFoundError: import of triton_components.gcp.node_service_account halted")
     )

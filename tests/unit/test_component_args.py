@@ -69,12 +69,17 @@ def test_nested_args_are_checked_with_their_path(run):
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        ({"model_groups": [{"name": "a", "replicas": True}]}, "args.model_groups[0].replicas is True (bool); give int or None"),
-        ({"model_groups": [{"name": "a", "replicas": "2"}]}, "args.model_groups[0].replicas is '2' (str); give int or None"),
+        (
+            {"model_groups": [{"name": "a", "replicas": True}]},
+            "args.model_groups[0].replicas is True (bool); give int or None",
+        ),
+        (
+            {"model_groups": [{"name": "a", "replicas": "2"}]},
+            "args.model_groups[0].replicas is '2' (str); give int or None",
+        ),
         ({"restricted_apis": "trace"}, "args.restricted_apis is 'trace' (str); give list of str"),
         ({"create_namespace": "no"}, "args.create_namespace is 'no' (str); give bool"),
-        ({"namespace_labels": {"istio-injection": 1}},
-         "args.namespace_labels['istio-injection'] is 1 (int); give str"),
+        ({"namespace_labels": {"istio-injection": 1}}, "args.namespace_labels['istio-injection'] is 1 (int); give str"),
         ({"model_groups": {"name": "a"}}, "args.model_groups is {'name': 'a'} (dict); give list of ModelGroupArgs"),
         ({"credentials_file": {"content": "x", "file_name": "k.json"}}, "args.credentials_file.env_var is required"),
     ],
@@ -99,8 +104,12 @@ def test_several_problems_are_listed_together(run):
 
 
 def test_outputs_are_accepted_where_the_args_take_pulumi_inputs(run):
-    render = run(lambda: TritonServer("triton", {"model_repository": pulumi.Output.from_input("gs://b/m"),
-                                                 "admin_api_key": pulumi.Output.secret("k")}))
+    render = run(
+        lambda: TritonServer(
+            "triton",
+            {"model_repository": pulumi.Output.from_input("gs://b/m"), "admin_api_key": pulumi.Output.secret("k")},
+        )
+    )
     assert render.find("kubernetes:apps/v1:Deployment")
 
 

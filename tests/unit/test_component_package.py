@@ -118,7 +118,9 @@ def _without_descriptions(prop: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_contract(contract: type, properties: dict[str, Any], required: list[str], types_seen: dict[str, type]) -> None:
+def _check_contract(
+    contract: type, properties: dict[str, Any], required: list[str], types_seen: dict[str, type]
+) -> None:
     fields, required_keys = contract_fields(contract)
     served = {key: a for key, a in fields.items() if not _holds_resource(a)}
     python_only = set(fields) - set(served)
@@ -158,8 +160,7 @@ def test_schema_outputs_are_the_declared_attributes(schema, name):
     component = COMPONENTS[name]
     resource = schema["resources"][f"{PACKAGE_NAME}:index:{name}"]
     declared = {
-        key: resolve_annotation(raw, component.__module__)
-        for key, raw in inspect.get_annotations(component).items()
+        key: resolve_annotation(raw, component.__module__) for key, raw in inspect.get_annotations(component).items()
     }
     served = {key: a for key, a in declared.items() if not _holds_resource(a)}
     assert set(resource.get("properties", {})) == {camel_case(k) for k in served}
@@ -172,9 +173,20 @@ def test_every_public_component_is_served_under_its_own_type_token(schema):
     assert sorted(COMPONENTS) == sorted(t.rsplit(":", 1)[1] for t in schema["resources"])
     for name, component in COMPONENTS.items():
         assert f'"{PACKAGE_NAME}:index:{name}"' in inspect.getsource(component), name
-    assert {"TritonServer", "TritonModelGroup", "TritonRouting", "TritonAutoscaler", "TritonMonitoring",
-            "TritonAlerts", "GkeGpuNodePool", "GcsModelBucket", "GcpModelReaderIdentity", "EksGpuNodeGroup",
-            "S3ModelBucket", "AwsModelReaderIdentity"} <= set(COMPONENTS)
+    assert {
+        "TritonServer",
+        "TritonModelGroup",
+        "TritonRouting",
+        "TritonAutoscaler",
+        "TritonMonitoring",
+        "TritonAlerts",
+        "GkeGpuNodePool",
+        "GcsModelBucket",
+        "GcpModelReaderIdentity",
+        "EksGpuNodeGroup",
+        "S3ModelBucket",
+        "AwsModelReaderIdentity",
+    } <= set(COMPONENTS)
 
 
 def test_outputs_other_languages_wire_together_are_declared(schema):
@@ -194,7 +206,10 @@ def test_the_plugin_serves_the_schema_over_grpc(schema):
     assert "runtime:\n  name: python" in (ROOT / "PulumiPlugin.yaml").read_text()
     plugin = subprocess.Popen(
         [sys.executable, "-u", str(ROOT / "__main__.py"), "127.0.0.1:1"],  # engine address: never dialled here
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         # The SDK writes the port once it listens (on 127.0.0.1); a plugin that never does fails here.
@@ -301,10 +316,14 @@ def test_bad_input_across_the_boundary_is_the_python_args_error(provider, python
 
 def test_a_misspelt_key_across_the_boundary_is_named_as_given(provider):
     with pytest.raises(ComponentInitError) as caught:
-        provider.construct("triton", "tritonplatform:index:TritonServer", {"modelRepository": "gs://b/m", "namespase": "ml"}, None)
+        provider.construct(
+            "triton", "tritonplatform:index:TritonServer", {"modelRepository": "gs://b/m", "namespase": "ml"}, None
+        )
     message = str(caught.value)
     assert isinstance(caught.value.inner, ArgsError)
-    assert message.startswith("TritonServer 'triton': args has unknown key 'namespase'; did you mean 'namespace'? Accepted keys: ")
+    assert message.startswith(
+        "TritonServer 'triton': args has unknown key 'namespase'; did you mean 'namespace'? Accepted keys: "
+    )
     assert "\n" not in message
 
 
@@ -328,13 +347,18 @@ def test_yaml_example_declares_the_objects_of_the_python_example(run, provider):
     program = yaml.safe_load((ROOT / "examples" / "triton-yaml" / "Pulumi.yaml").read_text())
     assert program["runtime"] == "yaml" and program["packages"] == {PACKAGE_NAME: "../.."}
     config = {key: spec["default"] for key, spec in program["config"].items()}
-    (name, resource), = ((n, r) for n, r in program["resources"].items() if r["type"].startswith(PACKAGE_NAME))
+    ((name, resource),) = ((n, r) for n, r in program["resources"].items() if r["type"].startswith(PACKAGE_NAME))
     assert resource["type"] in provider.package_schema["resources"]
     wire = _yaml_inputs(resource["properties"], config)
     served = run(lambda: provider.construct(name, resource["type"], wire, None))
-    python = run(lambda: runpy.run_path(str(ROOT / "examples" / "triton-server-only" / "__main__.py"), run_name="__main__"))
+    python = run(
+        lambda: runpy.run_path(str(ROOT / "examples" / "triton-server-only" / "__main__.py"), run_name="__main__")
+    )
     assert served.manifests == python.manifests
-    assert {m["metadata"]["name"] for m in served.manifests if m["kind"] == "Deployment"} == {"triton-vision", "triton-text"}
+    assert {m["metadata"]["name"] for m in served.manifests if m["kind"] == "Deployment"} == {
+        "triton-vision",
+        "triton-text",
+    }
 
 
 def test_secrets_from_another_language_stay_secrets(run, provider):
@@ -354,7 +378,9 @@ def test_secrets_from_another_language_stay_secrets(run, provider):
         provider.construct("triton", "tritonplatform:index:TritonServer", wire, None)
 
     render = run(program)
-    secrets = {r["inputs"]["metadata"]["name"]: r["inputs"]["stringData"] for r in render.find("kubernetes:core/v1:Secret")}
+    secrets = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]["stringData"] for r in render.find("kubernetes:core/v1:Secret")
+    }
     assert secrets["triton-admin-key"] == {"admin-key": "[secret]"}
     assert list(secrets["triton-model-repository-credentials"].values()) == ["[secret]"]
     assert "wire-admin-key" not in repr(render.resources) and "wire-key-json" not in repr(render.resources)

@@ -24,8 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def resource(type_: str, name: str, inputs: dict[str, Any], parent: str = "", **options: Any) -> dict[str, Any]:
     return {
-        "id": f"{type_}::{name}", "type": type_, "name": name, "custom": True, "parent": parent,
-        "provider": "", "dependsOn": [], "options": options, "inputs": inputs,
+        "id": f"{type_}::{name}",
+        "type": type_,
+        "name": name,
+        "custom": True,
+        "parent": parent,
+        "provider": "",
+        "dependsOn": [],
+        "options": options,
+        "inputs": inputs,
     }
 
 
@@ -33,24 +40,44 @@ def component(type_: str, name: str, parent: str = "") -> dict[str, Any]:
     return {**resource(type_, name, {}, parent), "custom": False}
 
 
-BUCKET = resource("gcp:storage/bucket:Bucket", "model-bucket", {"name": "models-1a2b", "location": "US-CENTRAL1"},
-                  protect=True)
+BUCKET = resource(
+    "gcp:storage/bucket:Bucket", "model-bucket", {"name": "models-1a2b", "location": "US-CENTRAL1"}, protect=True
+)
 POOL = resource("gcp:container/nodePool:NodePool", "gpu-pool", {"nodeConfig": {"machineType": "g2-standard-8"}})
 DEPLOYMENT = resource(
     "kubernetes:apps/v1:Deployment",
     "triton-default",
     {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "triton-default", "namespace": "triton"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "triton"}},
-                 "template": {"spec": {"containers": [
-                     {"name": "tritonserver", "image": "nvcr.io/nvidia/tritonserver:26.10-py3",
-                      "args": ["--model-repository=gs://m", "--exit-on-error=true"],
-                      "env": [{"name": "HOME", "value": "/tmp"}, {"name": "TRITON_GCS_MOUNT_DIRECTORY", "value": "/c"}]}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "triton-default", "namespace": "triton"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "triton"}},
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "tritonserver",
+                            "image": "nvcr.io/nvidia/tritonserver:26.10-py3",
+                            "args": ["--model-repository=gs://m", "--exit-on-error=true"],
+                            "env": [
+                                {"name": "HOME", "value": "/tmp"},
+                                {"name": "TRITON_GCS_MOUNT_DIRECTORY", "value": "/c"},
+                            ],
+                        }
+                    ]
+                }
+            },
+        },
     },
 )
-SECRET = resource("kubernetes:core/v1:Secret", "admin-key",
-                  {"kind": "Secret", "metadata": {"name": "admin-key"}, "stringData": {"key": "[secret]"}},
-                  additionalSecretOutputs=["data", "stringData"])
+SECRET = resource(
+    "kubernetes:core/v1:Secret",
+    "admin-key",
+    {"kind": "Secret", "metadata": {"name": "admin-key"}, "stringData": {"key": "[secret]"}},
+    additionalSecretOutputs=["data", "stringData"],
+)
 
 
 def stack(*resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -106,7 +133,10 @@ def test_stateful_deletion_and_replacement_are_flagged_but_a_deployment_replacem
 
     moved = stack(BUCKET)
     moved["resources"][0]["inputs"]["location"] = "EU"
-    assert "protected may be replaced (delete first: it has an explicit name)" in only(diff_stack("dev", stack(BUCKET), moved)).flags[0]
+    assert (
+        "protected may be replaced (delete first: it has an explicit name)"
+        in only(diff_stack("dev", stack(BUCKET), moved)).flags[0]
+    )
 
     selector = stack(DEPLOYMENT)
     selector["resources"][0]["inputs"]["spec"]["selector"]["matchLabels"]["tier"] = "gpu"
@@ -117,13 +147,16 @@ def test_stateful_deletion_and_replacement_are_flagged_but_a_deployment_replacem
 def test_config_map_and_secret_content_changes_are_replacements_as_the_kubernetes_provider_decides():
     """The real engine replaced the dashboard ConfigMap when only its data changed (tests/e2e): the
     Kubernetes provider treats ConfigMap and Secret contents as immutable by default."""
-    dashboard = resource("kubernetes:core/v1:ConfigMap", "dashboard",
-                         {"kind": "ConfigMap", "metadata": {"name": "triton-dashboard"}, "data": {"d.json": "{}"}})
+    dashboard = resource(
+        "kubernetes:core/v1:ConfigMap",
+        "dashboard",
+        {"kind": "ConfigMap", "metadata": {"name": "triton-dashboard"}, "data": {"d.json": "{}"}},
+    )
     edited = stack(dashboard)
     edited["resources"][0]["inputs"]["data"]["d.json"] = '{"panels": []}'
     change = only(diff_stack("dev", stack(dashboard), edited))
     assert change.notes == [
-        "may be replaced (delete first: it has an explicit name): `inputs.data[\"d.json\"]` cannot be changed in place"
+        'may be replaced (delete first: it has an explicit name): `inputs.data["d.json"]` cannot be changed in place'
     ]
 
     rotated = stack(SECRET)
@@ -180,8 +213,11 @@ def test_secret_values_never_appear_in_the_comment():
 
 
 def test_iam_changes_are_flagged():
-    grant = resource("gcp:projects/iAMMember:IAMMember", "nodes-logwriter",
-                     {"role": "roles/logging.logWriter", "member": "serviceAccount:n@p.iam.gserviceaccount.com"})
+    grant = resource(
+        "gcp:projects/iAMMember:IAMMember",
+        "nodes-logwriter",
+        {"role": "roles/logging.logWriter", "member": "serviceAccount:n@p.iam.gserviceaccount.com"},
+    )
     added = only(diff_stack("dev", stack(), stack(grant)))
     assert added.kind == "added" and any("IAM" in f for f in added.flags)
     assert '+ inputs.role: "roles/logging.logWriter"' in [f.line() for f in added.fields]
@@ -206,7 +242,12 @@ def test_markdown_has_summary_flags_and_details_and_fits_a_comment():
     assert "### ⚠️ Needs careful review" in markdown and "`gcp:storage/bucket:Bucket::model-bucket`" in markdown
     assert "~ inputs.spec.replicas: 1 -> 2" in markdown and '~ endpoint: "a" -> "b"' in markdown
     short = to_markdown(report, max_chars=len(markdown) - 1)
-    assert len(short) < len(markdown) and "left out to fit" in short and "⚠️ Needs careful review" in short and "inputs.spec.replicas" not in short
+    assert (
+        len(short) < len(markdown)
+        and "left out to fit" in short
+        and "⚠️ Needs careful review" in short
+        and "inputs.spec.replicas" not in short
+    )
 
 
 def test_a_config_change_yields_exactly_the_changed_field(tmp_path):
@@ -223,7 +264,9 @@ def test_a_config_change_yields_exactly_the_changed_field(tmp_path):
     write_render(head, tmp_path / "head")
 
     out = tmp_path / "diff.md"
-    assert main(["diff", str(tmp_path / "base"), str(tmp_path / "head"), "--fail-on-flagged", "--output", str(out)]) == 0
+    assert (
+        main(["diff", str(tmp_path / "base"), str(tmp_path / "head"), "--fail-on-flagged", "--output", str(out)]) == 0
+    )
     markdown = out.read_text()
     changed = [line for line in markdown.splitlines() if line.startswith(("~ ", "+ ", "- "))]
     expected = re.compile(
@@ -256,9 +299,13 @@ def test_golden_render_against_itself_is_unchanged(stack_name):
 def test_sdk_secret_outputs_alone_do_not_make_a_bucket_edit_secret_bearing():
     """The GCP SDK marks effectiveLabels/pulumiLabels as secret *outputs* on every bucket; only a
     secret input (a ``[secret]`` value, or a type that holds one) makes a change secret-bearing."""
-    labelled = resource("gcp:storage/bucket:Bucket", "model-bucket",
-                        {"name": "models-1a2b", "labels": {"team": "ml"}},
-                        protect=True, additionalSecretOutputs=["effectiveLabels", "pulumiLabels"])
+    labelled = resource(
+        "gcp:storage/bucket:Bucket",
+        "model-bucket",
+        {"name": "models-1a2b", "labels": {"team": "ml"}},
+        protect=True,
+        additionalSecretOutputs=["effectiveLabels", "pulumiLabels"],
+    )
     relabelled = copy.deepcopy(labelled)
     relabelled["inputs"]["labels"]["team"] = "platform"
     change = only(diff_stack("dev", stack(labelled), stack(relabelled)))
@@ -281,8 +328,10 @@ def test_sdk_secret_outputs_alone_do_not_make_a_bucket_edit_secret_bearing():
         (b"[]", "holds a list, not a render (an object with stack, outputs and resources)"),
         (b'{"stack": "dev"}', "has no resources list"),
         (b'{"resources": [{"id": "a::b", "type": "t"}]}', "resources[0] has no text name"),
-        (b'{"resources": [{"id": "a::b", "type": "t", "name": "b", "options": []}]}',
-         "resources[0].options is a list, not an object"),
+        (
+            b'{"resources": [{"id": "a::b", "type": "t", "name": "b", "options": []}]}',
+            "resources[0].options is a list, not an object",
+        ),
     ],
 )
 def test_a_damaged_render_is_one_message_naming_the_file(tmp_path, capsys, content, problem):
@@ -335,7 +384,11 @@ def _replaces(before: dict[str, Any], edit) -> list[str]:
     change = only(diff_stack("dev", stack(before), stack(after)))
     assert change.fields, "the edit changed nothing"
     text = " ".join(change.notes + change.flags)
-    return re.findall(r"`(inputs\.[^`]+)`", text.split("cannot be changed in place")[0]) if "may be replaced" in text else []
+    return (
+        re.findall(r"`(inputs\.[^`]+)`", text.split("cannot be changed in place")[0])
+        if "may be replaced" in text
+        else []
+    )
 
 
 def test_a_helm_release_whose_name_or_namespace_changes_is_replaced_but_its_values_update():
@@ -353,11 +406,15 @@ def test_a_helm_release_whose_name_or_namespace_changes_is_replaced_but_its_valu
 # What each Kubernetes kind of the renders does on a change, as the provider decides it
 # (pulumi-kubernetes pkg/provider/diff.go): (edit, replaced?) beyond metadata.name.
 _KIND_CHANGES = {
-    "Deployment": [(lambda i: i["spec"]["selector"]["matchLabels"].update(extra="x"), True),
-                   (lambda i: i["spec"].update(replicas=7), False),
-                   (lambda i: i["spec"]["template"]["metadata"].setdefault("labels", {}).update(extra="x"), False)],
-    "Service": [(lambda i: i["spec"].update(clusterIP="10.0.0.9"), True),
-                (lambda i: i["spec"].update(type="NodePort"), False)],
+    "Deployment": [
+        (lambda i: i["spec"]["selector"]["matchLabels"].update(extra="x"), True),
+        (lambda i: i["spec"].update(replicas=7), False),
+        (lambda i: i["spec"]["template"]["metadata"].setdefault("labels", {}).update(extra="x"), False),
+    ],
+    "Service": [
+        (lambda i: i["spec"].update(clusterIP="10.0.0.9"), True),
+        (lambda i: i["spec"].update(type="NodePort"), False),
+    ],
     "Secret": [(lambda i: i.update(type="Opaque-2"), True)],
     "ConfigMap": [(lambda i: i.setdefault("data", {}).update(extra="x"), True)],
     "PodDisruptionBudget": [(lambda i: i["spec"].update(maxUnavailable=3), False)],  # policy/v1
@@ -402,7 +459,10 @@ def test_every_changed_route_and_weight_shows_in_full():
     index = len(routes) - 1
     assert f"+ inputs.spec.http[{index}].route[0].weight: 63" in lines
     assert f"+ inputs.spec.http[{index}].route[1].weight: 37" in lines
-    assert f'+ inputs.spec.http[{index}].route[1].destination.subset: "{new_route["route"][1]["destination"]["subset"]}"' in lines
+    assert (
+        f'+ inputs.spec.http[{index}].route[1].destination.subset: "{new_route["route"][1]["destination"]["subset"]}"'
+        in lines
+    )
     assert '~ inputs.spec.http[0].timeout: "60s" -> "61s"' in lines
     assert not [line for line in lines if "…" in line]
 
@@ -500,33 +560,52 @@ _CLOUD_CHANGES = [
     ("gcp:projects/iAMMember:IAMMember", lambda i: i.update(role="roles/viewer"), True),
     ("gcp:projects/iAMMember:IAMMember", lambda i: i.update(member="user:someone@example.com"), True),
     # aws_iam_role_policy_attachment: role and policy_arn are ForceNew (no update).
-    ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-     lambda i: i.update(policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"), True),
+    (
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        lambda i: i.update(policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        True,
+    ),
     # random_password: every argument requires replacement (a new value).
     ("random:index/randomPassword:RandomPassword", lambda i: i.update(length=i["length"] + 1), True),
     # aws_eks_node_group: the name prefix and the launch template's id are ForceNew; scaling updates.
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i.update(nodeGroupNamePrefix="other-"), True),
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(id="lt-0123456789abcdef0"), True),
-    ("aws:eks/nodeGroup:NodeGroup", lambda i: i["scalingConfig"].update(maxSize=i["scalingConfig"]["maxSize"] + 1), False),
+    (
+        "aws:eks/nodeGroup:NodeGroup",
+        lambda i: i["scalingConfig"].update(maxSize=i["scalingConfig"]["maxSize"] + 1),
+        False,
+    ),
     ("aws:eks/nodeGroup:NodeGroup", lambda i: i["launchTemplate"].update(version="7"), False),
     # google_service_account_key: every argument is ForceNew.
     ("gcp:serviceaccount/key:Key", lambda i: i.update(keyAlgorithm="KEY_ALG_RSA_1024"), True),
 ]
 
 
-@pytest.mark.parametrize(("type_", "edit", "replaced"), _CLOUD_CHANGES,
-                         ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_CLOUD_CHANGES)])
+@pytest.mark.parametrize(
+    ("type_", "edit", "replaced"),
+    _CLOUD_CHANGES,
+    ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_CLOUD_CHANGES)],
+)
 def test_replacement_rules_of_rendered_cloud_resources_match_their_providers(type_, edit, replaced):
     assert bool(_replaces(_golden_cloud(type_), edit)) is replaced
 
 
 def test_a_kms_key_is_replaced_when_an_immutable_key_setting_changes_and_rotates_in_place():
     """google_kms_crypto_key: destroy_scheduled_duration is ForceNew, rotation_period updates."""
-    key = {"id": "gcp:kms/cryptoKey:CryptoKey::cluster-secrets-key-key", "type": "gcp:kms/cryptoKey:CryptoKey",
-           "name": "cluster-secrets-key-key", "custom": True, "options": {"protect": True},
-           "inputs": {"name": "gke-secrets", "keyRing": "projects/p/locations/us-central1/keyRings/r",
-                      "purpose": "ENCRYPT_DECRYPT", "rotationPeriod": "7776000s",
-                      "destroyScheduledDuration": "2592000s"}}
+    key = {
+        "id": "gcp:kms/cryptoKey:CryptoKey::cluster-secrets-key-key",
+        "type": "gcp:kms/cryptoKey:CryptoKey",
+        "name": "cluster-secrets-key-key",
+        "custom": True,
+        "options": {"protect": True},
+        "inputs": {
+            "name": "gke-secrets",
+            "keyRing": "projects/p/locations/us-central1/keyRings/r",
+            "purpose": "ENCRYPT_DECRYPT",
+            "rotationPeriod": "7776000s",
+            "destroyScheduledDuration": "2592000s",
+        },
+    }
     assert _replaces(key, lambda i: i.update(destroyScheduledDuration="86400s")) == ["inputs.destroyScheduledDuration"]
     assert _replaces(key, lambda i: i.update(rotationPeriod="2592000s")) == []
 
@@ -535,7 +614,9 @@ def test_a_kms_key_is_replaced_when_an_immutable_key_setting_changes_and_rotates
 # they do not (a GKE cluster the stack creates, an AWS reader with an access key).
 _VARIANTS = {
     "prod-created-cluster": (
-        "prod", "gcp", {"cluster": {"create": True, "masterAuthorizedNetworks": ["203.0.113.0/24"]}},
+        "prod",
+        "gcp",
+        {"cluster": {"create": True, "masterAuthorizedNetworks": ["203.0.113.0/24"]}},
     ),
     "dev-aws-access-key": ("dev-aws", "aws", {"identity": "key"}),
 }
@@ -571,8 +652,13 @@ def test_every_type_a_stack_can_declare_has_a_replacement_rule_from_its_provider
     """A type new in the renders fails here by name: add its ForceNew fields from the provider's
     schema to ``CLOUD_FORCE_NEW`` (or its Kubernetes kind to ``KUBERNETES_FORCE_NEW``)."""
     types = {r["type"] for r in _every_renderable_resource() if r.get("custom", True)}
-    declared = {"gcp:container/cluster:Cluster", "gcp:compute/routerNat:RouterNat", "aws:iam/accessKey:AccessKey",
-                "aws:s3/bucket:Bucket", "gcp:container/nodePool:NodePool"}
+    declared = {
+        "gcp:container/cluster:Cluster",
+        "gcp:compute/routerNat:RouterNat",
+        "aws:iam/accessKey:AccessKey",
+        "aws:s3/bucket:Bucket",
+        "gcp:container/nodePool:NodePool",
+    }
     assert declared <= types, "a variant no longer declares its types"
     assert sorted(t for t in types if not has_replacement_rule(t)) == []
 
@@ -582,18 +668,22 @@ def test_a_type_without_a_provider_rule_is_a_guess_that_says_so():
     renamed = copy.deepcopy(own)
     renamed["inputs"]["name"] = "b"
     notes = only(diff_stack("dev", stack(own), stack(renamed))).notes
-    assert notes == ["may be replaced (delete first: it has an explicit name): `inputs.name` (a guess: no rule from the "
-                     "provider of `acme:index/thing:Thing`) cannot be changed in place"]
+    assert notes == [
+        "may be replaced (delete first: it has an explicit name): `inputs.name` (a guess: no rule from the "
+        "provider of `acme:index/thing:Thing`) cannot be changed in place"
+    ]
 
 
 def _set(path: str, value: Any):
     """An edit that sets the dotted ``path`` (``[0]`` picks a list item) of the inputs to ``value``."""
+
     def edit(inputs: dict[str, Any]) -> None:
         *parents, last = re.findall(r"[^.\[\]]+|\[\d+\]", path)
         node: Any = inputs
         for part in parents:
             node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
         node[last] = value(node.get(last)) if callable(value) else value
+
     return edit
 
 
@@ -656,11 +746,17 @@ _PROVIDER_FIELDS = [
     ("aws:s3/bucketVersioning:BucketVersioning", _set("versioningConfiguration.status", "Suspended"), False),
     ("aws:s3/bucketVersioning:BucketVersioning", _set("bucket", "other"), True),
     ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", _set("blockPublicAcls", False), False),
-    ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-     _set("rules[0].bucketKeyEnabled", True), False),
+    (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        _set("rules[0].bucketKeyEnabled", True),
+        False,
+    ),
     ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", _set("rule.objectOwnership", "ObjectWriter"), False),
-    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-     _set("rules[0].noncurrentVersionExpiration.noncurrentDays", 60), False),
+    (
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        _set("rules[0].noncurrentVersionExpiration.noncurrentDays", 60),
+        False,
+    ),
     ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", _set("bucket", "other"), True),
     ("aws:s3/bucketPolicy:BucketPolicy", _set("policy", "{}"), False),
     ("pulumi:providers:gcp", _set("region", "europe-west4"), False),
@@ -668,8 +764,11 @@ _PROVIDER_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(("type_", "edit", "replaced"), _PROVIDER_FIELDS,
-                         ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_PROVIDER_FIELDS)])
+@pytest.mark.parametrize(
+    ("type_", "edit", "replaced"),
+    _PROVIDER_FIELDS,
+    ids=[f"{t.rsplit(':', 1)[-1]}-{n}" for n, (t, _, _) in enumerate(_PROVIDER_FIELDS)],
+)
 def test_rendered_fields_replace_or_update_as_the_type_provider_decides(type_, edit, replaced):
     assert bool(_replaces(_rendered(type_), edit)) is replaced
 

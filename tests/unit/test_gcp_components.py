@@ -14,7 +14,13 @@ PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
 
 
 def _pool(**overrides):
-    args = {"cluster": "ml", "location": "us-central1", "project": "acme-ml", "pool_label": "triton-test-gpu", **overrides}
+    args = {
+        "cluster": "ml",
+        "location": "us-central1",
+        "project": "acme-ml",
+        "pool_label": "triton-test-gpu",
+        **overrides,
+    }
     created = {}
 
     def program():
@@ -40,8 +46,12 @@ def test_node_pool_is_hardened_with_a_dedicated_minimal_account(run):
     assert accelerator["type"] == "nvidia-tesla-t4" and accelerator["count"] == 1
     assert accelerator["gpuDriverInstallationConfig"] == {"gpuDriverVersion": "LATEST"}
     roles = sorted(r["inputs"]["role"] for r in render.find(PROJECT_IAM))
-    assert roles == ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
-                     "roles/stackdriver.resourceMetadata.writer"]
+    assert roles == [
+        "roles/logging.logWriter",
+        "roles/monitoring.metricWriter",
+        "roles/monitoring.viewer",
+        "roles/stackdriver.resourceMetadata.writer",
+    ]
 
 
 def test_tolerations_match_the_pool_taints_exactly(run):
@@ -49,8 +59,10 @@ def test_tolerations_match_the_pool_taints_exactly(run):
     render = run(program)
     taints = inputs(render, NODE_POOL)["nodeConfig"]["taints"]
     tolerations = created["pool"].tolerations
-    as_k8s = [{"key": t["key"], "value": t["value"], "effect": t["effect"].replace("NO_SCHEDULE", "NoSchedule")}
-              for t in taints]
+    as_k8s = [
+        {"key": t["key"], "value": t["value"], "effect": t["effect"].replace("NO_SCHEDULE", "NoSchedule")}
+        for t in taints
+    ]
     assert [{k: v for k, v in t.items() if k != "operator"} for t in tolerations] == as_k8s
     assert {t["key"] for t in taints} == {"nvidia.com/gpu", "cloud.google.com/gke-spot"}
     assert inputs(render, NODE_POOL)["nodeConfig"]["spot"] is True
@@ -62,8 +74,12 @@ def test_time_sharing_and_mig_configure_the_accelerator_and_selector(run):
     accelerator = inputs(run(program), NODE_POOL)["nodeConfig"]["guestAccelerators"][0]
     assert accelerator["gpuSharingConfig"] == {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4}
     assert created["pool"].allocatable_gpus_per_node == 4
-    program, created = _pool(machine_type="a2-highgpu-1g", accelerator_type="nvidia-tesla-a100",
-                             gpu_sharing_strategy="mig", mig_partition_size="1g.5gb")
+    program, created = _pool(
+        machine_type="a2-highgpu-1g",
+        accelerator_type="nvidia-tesla-a100",
+        gpu_sharing_strategy="mig",
+        mig_partition_size="1g.5gb",
+    )
     accelerator = inputs(run(program), NODE_POOL)["nodeConfig"]["guestAccelerators"][0]
     assert accelerator["gpuPartitionSize"] == "1g.5gb"
     assert created["pool"].node_selector["cloud.google.com/gke-gpu-partition-size"] == "1g.5gb"
@@ -109,16 +125,26 @@ def test_bucket_protection_can_be_waived_explicitly(run):
 
 def test_bucket_rejects_soft_delete_below_seven_days(run):
     with pytest.raises(ValueError, match="soft_delete_retention_days is 3"):
-        run(lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", "soft_delete_retention_days": 3}))
+        run(
+            lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", "soft_delete_retention_days": 3})
+        )
 
 
 def _identity(mode):
     created = {}
 
     def program():
-        created["identity"] = GcpModelReaderIdentity("reader", {
-            "account_id": "triton-test-reader", "project": "acme-ml", "bucket_name": "models-1234",
-            "namespace": "triton", "service_account_name": "triton", "mode": mode})
+        created["identity"] = GcpModelReaderIdentity(
+            "reader",
+            {
+                "account_id": "triton-test-reader",
+                "project": "acme-ml",
+                "bucket_name": "models-1234",
+                "namespace": "triton",
+                "service_account_name": "triton",
+                "mode": mode,
+            },
+        )
 
     return program, created
 
@@ -127,7 +153,10 @@ def test_reader_identity_is_bucket_scoped_and_read_only(run):
     program, _ = _identity("workload-identity")
     render = run(program)
     grants = render.find("gcp:storage/bucketIAMMember:BucketIAMMember")
-    assert sorted(g["inputs"]["role"] for g in grants) == ["roles/storage.legacyBucketReader", "roles/storage.objectViewer"]
+    assert sorted(g["inputs"]["role"] for g in grants) == [
+        "roles/storage.legacyBucketReader",
+        "roles/storage.objectViewer",
+    ]
     assert {g["inputs"]["bucket"] for g in grants} == {"models-1234"}
     assert not render.find(PROJECT_IAM)
     assert not render.find("gcp:serviceaccount/key:Key")
@@ -151,8 +180,17 @@ def test_key_mode_keeps_the_key_secret(run):
 
 
 def test_new_cluster_is_private_shielded_and_workload_identity_enabled(run):
-    render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml",
-                                                "master_authorized_networks": ["203.0.113.0/24"]}))
+    render = run(
+        lambda: GkeCluster(
+            "cluster",
+            {
+                "cluster_name": "ml",
+                "location": "us-central1",
+                "project": "acme-ml",
+                "master_authorized_networks": ["203.0.113.0/24"],
+            },
+        )
+    )
     cluster = inputs(render, "gcp:container/cluster:Cluster")
     assert cluster["workloadIdentityConfig"] == {"workloadPool": "acme-ml.svc.id.goog"}
     assert cluster["enableShieldedNodes"] is True
@@ -177,8 +215,12 @@ def test_new_cluster_without_authorized_networks_sends_no_authorized_networks_bl
     Kubernetes provider included, could reach the control plane. Without CIDRs the block is omitted."""
     render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml"}))
     assert "masterAuthorizedNetworksConfig" not in inputs(render, "gcp:container/cluster:Cluster")
-    render = run(lambda: GkeCluster("cluster", {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml",
-                                                "master_authorized_networks": []}))
+    render = run(
+        lambda: GkeCluster(
+            "cluster",
+            {"cluster_name": "ml", "location": "us-central1", "project": "acme-ml", "master_authorized_networks": []},
+        )
+    )
     assert "masterAuthorizedNetworksConfig" not in inputs(render, "gcp:container/cluster:Cluster")
 
 
@@ -199,8 +241,9 @@ def test_new_cluster_without_authorized_networks_sends_no_authorized_networks_bl
     ],
 )
 def test_mig_pools_offer_the_instances_per_gpu_of_nvidias_profile_table(run, machine, accelerator, partition, per_gpu):
-    program, created = _pool(machine_type=machine, accelerator_type=accelerator, gpu_sharing_strategy="mig",
-                             mig_partition_size=partition)
+    program, created = _pool(
+        machine_type=machine, accelerator_type=accelerator, gpu_sharing_strategy="mig", mig_partition_size=partition
+    )
     run(program)
     assert created["pool"].allocatable_gpus_per_node == per_gpu
 
@@ -242,10 +285,14 @@ def test_secrets_are_encrypted_with_a_rotated_kms_key_only_gke_may_use(run):
     grant = inputs(render, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
     assert grant["cryptoKeyId"] == encryption["keyName"]
     assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-    assert re.fullmatch(r"serviceAccount:service-[0-9]+@container-engine-robot\.iam\.gserviceaccount\.com", grant["member"])
+    assert re.fullmatch(
+        r"serviceAccount:service-[0-9]+@container-engine-robot\.iam\.gserviceaccount\.com", grant["member"]
+    )
     # GKE checks the agent's grant when it creates the cluster.
     cluster = one(render, CLUSTER)
-    assert "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::cluster-secrets-key-gke-service-agent" in cluster["dependsOn"]
+    assert (
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::cluster-secrets-key-gke-service-agent" in cluster["dependsOn"]
+    )
 
 
 def test_a_zonal_cluster_keys_its_secrets_in_its_region(run):
@@ -257,7 +304,9 @@ def test_an_existing_key_is_used_as_given_and_nothing_is_created_or_granted(run)
     key = "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml"
     render = run(_cluster(secrets_kms_key=key))
     assert inputs(render, CLUSTER)["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": key}
-    assert not render.find("gcp:kms/keyRing:KeyRing") and not render.find("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert not render.find("gcp:kms/keyRing:KeyRing") and not render.find(
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+    )
 
 
 def test_secret_encryption_off_must_be_asked_for_by_name(run):
@@ -275,16 +324,27 @@ def test_binary_authorization_is_off_unless_enforced_by_name(run):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"binary_authorization": "ENFORCE"},
-         "binary_authorization is 'ENFORCE'; use one of DISABLED, PROJECT_SINGLETON_POLICY_ENFORCE"),
-        ({"secrets_kms_key": "projects/acme-sec/locations/europe-west1/keyRings/gke/cryptoKeys/ml"},
-         "secrets_kms_key is in europe-west1, but GKE encrypts a cluster in us-central1 only with a key of "
-         "us-central1; give a key from us-central1"),
-        ({"secrets_kms_key": "gke/ml"},
-         "secrets_kms_key is 'gke/ml'; give a key's resource name, "
-         "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>"),
-        ({"secrets_kms_key": "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml", "encrypt_secrets": False},
-         "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both"),
+        (
+            {"binary_authorization": "ENFORCE"},
+            "binary_authorization is 'ENFORCE'; use one of DISABLED, PROJECT_SINGLETON_POLICY_ENFORCE",
+        ),
+        (
+            {"secrets_kms_key": "projects/acme-sec/locations/europe-west1/keyRings/gke/cryptoKeys/ml"},
+            "secrets_kms_key is in europe-west1, but GKE encrypts a cluster in us-central1 only with a key of "
+            "us-central1; give a key from us-central1",
+        ),
+        (
+            {"secrets_kms_key": "gke/ml"},
+            "secrets_kms_key is 'gke/ml'; give a key's resource name, "
+            "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>",
+        ),
+        (
+            {
+                "secrets_kms_key": "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml",
+                "encrypt_secrets": False,
+            },
+            "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both",
+        ),
         ({"control_plane_webhook_ports": [0]}, "control_plane_webhook_ports has [0]; use TCP ports 1-65535"),
     ],
 )

@@ -63,7 +63,9 @@ def test_namespaces_get_the_pod_security_level_each_component_needs(run):
 
 
 def test_gateway_is_highly_available_and_annotatable(run):
-    render = run(_install(gateway_replicas=3, gateway_service_annotations={"networking.gke.io/load-balancer-type": "Internal"}))
+    render = run(
+        _install(gateway_replicas=3, gateway_service_annotations={"networking.gke.io/load-balancer-type": "Internal"})
+    )
     values = inputs(render, RELEASE, "istio-gateway")["values"]
     assert values["autoscaling"]["minReplicas"] == 3
     assert values["podDisruptionBudget"] == {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
@@ -111,8 +113,11 @@ def test_an_environment_orders_triton_and_istio_resources_after_the_releases(run
         {
             "triton-platform:environment": "staging",
             "triton-platform:triton": {"modelRepository": "gs://bucket/models"},
-            "triton-platform:mesh": {"enabled": True, "install": {"enabled": True},
-                                     "gateway": {"hosts": ["triton.example.com"]}},
+            "triton-platform:mesh": {
+                "enabled": True,
+                "install": {"enabled": True},
+                "gateway": {"hosts": ["triton.example.com"]},
+            },
         },
         "Pulumi.staging.yaml",
     )
@@ -176,10 +181,13 @@ def test_a_local_chart_folder_replaces_the_repository(run, tmp_path):
 
 def test_a_chart_folder_without_the_charts_fails_before_any_child_is_declared(run, tmp_path):
     folder = _chart_folder(tmp_path / "charts", missing=("istio-cni", "gateway"))
-    with pytest.raises(ValueError, match=re.escape(
-        f"chart_folder is {folder!r}, which has no istio-cni/Chart.yaml, gateway/Chart.yaml; use the "
-        "manifests/charts folder of Istio's source tree, or None for the chart repository"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"chart_folder is {folder!r}, which has no istio-cni/Chart.yaml, gateway/Chart.yaml; use the "
+            "manifests/charts folder of Istio's source tree, or None for the chart repository"
+        ),
+    ):
         run(_install(chart_folder=folder))
 
 
@@ -189,8 +197,11 @@ def test_an_environment_installs_from_the_configured_chart_folder(run, tmp_path)
         {
             "triton-platform:environment": "staging",
             "triton-platform:triton": {"modelRepository": "gs://bucket/models"},
-            "triton-platform:mesh": {"enabled": True, "install": {"enabled": True, "chartFolder": folder},
-                                     "gateway": {"hosts": ["triton.example.com"]}},
+            "triton-platform:mesh": {
+                "enabled": True,
+                "install": {"enabled": True, "chartFolder": folder},
+                "gateway": {"hosts": ["triton.example.com"]},
+            },
         },
         "Pulumi.staging.yaml",
     )

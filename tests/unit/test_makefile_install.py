@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL_PYTHON = Path(getattr(sys, "_base_executable", sys.executable))
 
 
-
 @pytest.fixture(autouse=True)
 def make_is_installed():
     """A missing prerequisite is a failure naming its install command, never a skip."""
@@ -53,16 +52,28 @@ def offline_env() -> dict[str, str]:
     refuses at once, so a request that slips through fails in milliseconds instead of waiting."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("PIP_", "UV_")) and k != "MAKEFLAGS"}
     refused = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
-    env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PIP_RETRIES="0", HTTP_PROXY=refused, HTTPS_PROXY=refused, ALL_PROXY=refused,
-               http_proxy=refused, https_proxy=refused, all_proxy=refused, NO_PROXY="", no_proxy="")
+    env.update(
+        PIP_NO_INDEX="1",
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_RETRIES="0",
+        HTTP_PROXY=refused,
+        HTTPS_PROXY=refused,
+        ALL_PROXY=refused,
+        http_proxy=refused,
+        https_proxy=refused,
+        all_proxy=refused,
+        NO_PROXY="",
+        no_proxy="",
+    )
     return env
 
 
 def make_install(folder: Path, python: Path | str) -> subprocess.CompletedProcess[str]:
     env = offline_env()
-    return subprocess.run(["make", "-s", "install", f"PYTHON={python}"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["make", "-s", "install", f"PYTHON={python}"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def stale_venv(folder: Path, python_target: Path | str) -> None:
@@ -107,8 +118,11 @@ def test_a_venv_made_by_an_unsupported_python_is_rebuilt(folder):
     assert result.stderr.splitlines()[0] == (
         f"make: .venv was made by Python 3.9.18, which this project cannot use; rebuilding it with {REAL_PYTHON}"
     )
-    check = subprocess.run([folder / ".venv" / "bin" / "python", "-c", "import sys; print(sys.version_info[:2])"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [folder / ".venv" / "bin" / "python", "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    )
     assert check.stdout.strip() == str(tuple(sys.version_info[:2]))
 
 
@@ -146,5 +160,7 @@ def test_no_case_reaches_a_package_source_the_machine_configures(folder, monkeyp
         server.server_close()
         thread.join(timeout=10)
     # pip ran, found no package source, and failed at once.
-    assert "rebuilding it with" in result.stderr and "No matching distribution found for" in result.stderr, result.stderr
+    assert "rebuilding it with" in result.stderr and "No matching distribution found for" in result.stderr, (
+        result.stderr
+    )
     assert requests == []

@@ -13,8 +13,11 @@ PEER = "kubernetes:security.istio.io/v1:PeerAuthentication"
 AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
 REQUEST_AUTHN = "kubernetes:security.istio.io/v1:RequestAuthentication"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-JWT = {"issuer": "https://auth.example.com/realms/ml", "jwks_uri": "https://auth.example.com/realms/ml/certs",
-       "audiences": ["triton"]}
+JWT = {
+    "issuer": "https://auth.example.com/realms/ml",
+    "jwks_uri": "https://auth.example.com/realms/ml/certs",
+    "audiences": ["triton"],
+}
 
 #: Triton's management APIs (reference §2.4): external traffic must never reach them.
 MANAGEMENT = [
@@ -54,8 +57,14 @@ SERVING = [
 
 
 def _security(**overrides):
-    args = {"namespace": "triton", "instance": "triton", "gateway_namespace": "istio-ingress",
-            "gateway_selector": {"istio": "ingressgateway"}, "prometheus_namespace": "monitoring", **overrides}
+    args = {
+        "namespace": "triton",
+        "instance": "triton",
+        "gateway_namespace": "istio-ingress",
+        "gateway_selector": {"istio": "ingressgateway"},
+        "prometheus_namespace": "monitoring",
+        **overrides,
+    }
     return lambda: MeshSecurity("triton-mesh-security", args)
 
 
@@ -66,8 +75,10 @@ def _policies(render):
 def _path_matches(pattern: str, path: str) -> bool:
     """Istio's string match for paths: exact, ``prefix*``, ``*suffix``, ``*``, and ``{*}``/``{**}`` templates."""
     if "{*}" in pattern or "{**}" in pattern:
-        regex = "".join("[^/]+" if part == "{*}" else ".*" if part == "{**}" else re.escape(part)
-                        for part in re.split(r"(\{\*\*?\})", pattern))
+        regex = "".join(
+            "[^/]+" if part == "{*}" else ".*" if part == "{**}" else re.escape(part)
+            for part in re.split(r"(\{\*\*?\})", pattern)
+        )
         return re.fullmatch(regex, path) is not None
     if pattern == "*":
         return bool(path)
@@ -95,10 +106,15 @@ def _rule_matches(rule, source_namespace, port, method, path):
 
 def _allowed(policies, port, method, path, source_namespace="istio-ingress"):
     """Istio's evaluation: any matching DENY denies; otherwise a matching ALLOW allows (default deny)."""
+
     def matching(action):
-        return any(_rule_matches(rule, source_namespace, port, method, path)
-                   for spec in policies.values() if spec.get("action", "ALLOW") == action
-                   for rule in spec.get("rules", []))
+        return any(
+            _rule_matches(rule, source_namespace, port, method, path)
+            for spec in policies.values()
+            if spec.get("action", "ALLOW") == action
+            for rule in spec.get("rules", [])
+        )
+
     return not matching("DENY") and matching("ALLOW")
 
 
@@ -110,8 +126,10 @@ def test_namespace_is_strict_mtls_with_only_the_metrics_port_permissive(run):
     assert metrics["mtls"] == {"mode": "STRICT"}
     assert metrics["portLevelMtls"] == {"8002": {"mode": "PERMISSIVE"}}
     # Istio only honours port-level settings on a policy with a workload selector.
-    assert metrics["selector"]["matchLabels"] == {"app.kubernetes.io/name": "triton-inference-server",
-                                                  "app.kubernetes.io/instance": "triton"}
+    assert metrics["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "triton-inference-server",
+        "app.kubernetes.io/instance": "triton",
+    }
 
 
 def test_without_prometheus_the_metrics_port_stays_strict_and_closed(run):
@@ -165,8 +183,9 @@ def test_jwt_is_validated_and_required_on_serving_ports(run):
     require = _policies(render)["triton-require-jwt"]
     assert require["action"] == "DENY"
     assert require["selector"] == authn["selector"]
-    assert require["rules"] == [{"from": [{"source": {"notRequestPrincipals": ["*"]}}],
-                                 "to": [{"operation": {"ports": ["8000", "8001"]}}]}]
+    assert require["rules"] == [
+        {"from": [{"source": {"notRequestPrincipals": ["*"]}}], "to": [{"operation": {"ports": ["8000", "8001"]}}]}
+    ]
 
 
 def test_no_jwt_no_request_authentication(run):
@@ -180,8 +199,11 @@ GATEWAY_HOSTS = ["triton.example.com", "api.example.com"]
 
 def _gateway_objects(render):
     """The gateway's RequestAuthentication and DENY policy: every Istio object in its namespace."""
-    found = {r["inputs"]["kind"]: r["inputs"] for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
-             if r["inputs"]["metadata"]["namespace"] == "istio-ingress"}
+    found = {
+        r["inputs"]["kind"]: r["inputs"]
+        for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
+        if r["inputs"]["metadata"]["namespace"] == "istio-ingress"
+    }
     assert set(found) == {"RequestAuthentication", "AuthorizationPolicy"}, found
     return found["RequestAuthentication"], found["AuthorizationPolicy"]
 
@@ -219,7 +241,8 @@ def _gateway_refuses(policy, authority: str, path: str, principal: str | None = 
         assert all(set(o) <= {"hosts", "paths"} for o in operations), operations
         if source_ok and any(
             ("hosts" not in o or any(_host_matches(h, authority) for h in o["hosts"]))
-            and any(_path_matches(p, path) for p in o["paths"]) for o in operations
+            and any(_path_matches(p, path) for p in o["paths"])
+            for o in operations
         ):
             return True
     return False
@@ -232,17 +255,26 @@ def test_the_gateway_requires_the_jwt_for_tritons_hosts_and_paths_only(run):
     assert authn["metadata"]["name"] == "triton-jwt" and deny["metadata"]["name"] == "triton-require-jwt"
     ours = "https://auth.example.com/realms/ml/alice"
     grpc = "/inference.GRPCInferenceService/ModelInfer"
-    for host in ("triton.example.com", "api.example.com", "TRITON.example.com", "triton.example.com:443",
-                 "api.example.com:80"):
+    for host in (
+        "triton.example.com",
+        "api.example.com",
+        "TRITON.example.com",
+        "triton.example.com:443",
+        "api.example.com:80",
+    ):
         for path in ("/ml/v2/models/resnet50/infer", "/ml/v2/health/ready", grpc):
             assert _gateway_refuses(deny["spec"], host, path), (host, path)
             assert not _gateway_refuses(deny["spec"], host, path, principal=ours), (host, path)
             # A token another RequestAuthentication on a shared gateway validated is not ours.
             assert _gateway_refuses(deny["spec"], host, path, principal="https://other.example.com/bob"), (host, path)
     # A shared gateway keeps serving everything else: other hosts, other paths, its own health checks.
-    for host, path in (("shop.example.com", "/ml/v2/models/x/infer"), ("shop.example.com", grpc),
-                       ("triton.example.com", "/healthz/ready"), ("triton.example.com", "/other"),
-                       ("triton.example.com", "/mlx/v2")):
+    for host, path in (
+        ("shop.example.com", "/ml/v2/models/x/infer"),
+        ("shop.example.com", grpc),
+        ("triton.example.com", "/healthz/ready"),
+        ("triton.example.com", "/other"),
+        ("triton.example.com", "/mlx/v2"),
+    ):
         assert not _gateway_refuses(deny["spec"], host, path), (host, path)
 
 
@@ -254,7 +286,8 @@ def test_the_gateway_forwards_the_token_it_validated_to_the_pods_that_check_it_a
     pods = inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]["jwtRules"]
     assert authn["spec"]["jwtRules"] == [{**rule, "forwardOriginalToken": True} for rule in pods]
     assert _policies(render)["triton-require-jwt"]["rules"][0]["from"] == [
-        {"source": {"notRequestPrincipals": ["*"]}}], "the pods still require a token: the gateway's must reach them"
+        {"source": {"notRequestPrincipals": ["*"]}}
+    ], "the pods still require a token: the gateway's must reach them"
 
 
 def test_with_a_wildcard_host_the_gateway_requires_the_jwt_on_tritons_paths_of_every_host(run):
@@ -277,8 +310,12 @@ def test_network_policies_admit_only_gateway_and_prometheus(run):
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
     spec = inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]
     gateway, prometheus = spec["ingress"]
-    assert gateway["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}},
-                                "podSelector": {"matchLabels": {"istio": "ingressgateway"}}}]
+    assert gateway["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-ingress"}},
+            "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
+        }
+    ]
     assert [p["port"] for p in gateway["ports"]] == [8000, 8001]
     assert prometheus["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
     assert [p["port"] for p in prometheus["ports"]] == [8002]
@@ -291,9 +328,14 @@ def test_workload_selectors_match_the_triton_pods(run):
 
     render = run(program)
     pod_labels = inputs(render, "kubernetes:apps/v1:Deployment")["spec"]["template"]["metadata"]["labels"]
-    selectors = [r["inputs"]["spec"]["selector"]["matchLabels"] for r in render.find(AUTHZ) + render.find(PEER)
-                 if "selector" in r["inputs"]["spec"]]
-    selectors.append(inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]["podSelector"]["matchLabels"])
+    selectors = [
+        r["inputs"]["spec"]["selector"]["matchLabels"]
+        for r in render.find(AUTHZ) + render.find(PEER)
+        if "selector" in r["inputs"]["spec"]
+    ]
+    selectors.append(
+        inputs(render, NETPOL, "triton-mesh-security-triton-ingress")["spec"]["podSelector"]["matchLabels"]
+    )
     assert len(selectors) == 4
     for selector in selectors:
         assert selector.items() <= pod_labels.items()
@@ -305,9 +347,14 @@ def test_workload_selectors_match_the_triton_pods(run):
         ({"gateway_namespace": ""}, "gateway_namespace is empty"),
         ({"prometheus_namespace": "istio-ingress"}, "prometheus_namespace is 'istio-ingress', the gateway namespace"),
         ({"jwt": {"issuer": "https://a", "jwks_uri": ""}}, "jwt needs both issuer and jwks_uri"),
-        ({"jwt": {"issuer": "https://a", "jwks_uri": "http://a/certs"}}, "jwt.jwks_uri is 'http://a/certs'; use an https:// URL"),
-        ({"jwt": JWT, "path_prefix": "/triton/"},
-         "path_prefix is '/triton/'; use TritonRouting's, a path such as /triton (no trailing slash)"),
+        (
+            {"jwt": {"issuer": "https://a", "jwks_uri": "http://a/certs"}},
+            "jwt.jwks_uri is 'http://a/certs'; use an https:// URL",
+        ),
+        (
+            {"jwt": JWT, "path_prefix": "/triton/"},
+            "path_prefix is '/triton/'; use TritonRouting's, a path such as /triton (no trailing slash)",
+        ),
     ],
 )
 def test_invalid_inputs_fail_before_any_child_is_declared(run, overrides, message):
@@ -327,9 +374,13 @@ def test_a_stack_may_keep_the_jwt_off_a_shared_gateway(run):
     """``at_gateway: False``: nothing goes into the gateway's namespace (its other applications' tokens
     stay untouched), while every Triton pod still requires the token."""
     render = run(_security(jwt={**JWT, "at_gateway": False}, gateway_hosts=GATEWAY_HOSTS))
-    edge = [r for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
-            if r["inputs"]["metadata"]["namespace"] == "istio-ingress"]
+    edge = [
+        r
+        for r in render.find(REQUEST_AUTHN) + render.find(AUTHZ)
+        if r["inputs"]["metadata"]["namespace"] == "istio-ingress"
+    ]
     assert edge == []
     assert inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]["jwtRules"] == [
-        {"issuer": JWT["issuer"], "jwksUri": JWT["jwks_uri"], "audiences": JWT["audiences"]}]
+        {"issuer": JWT["issuer"], "jwksUri": JWT["jwks_uri"], "audiences": JWT["audiences"]}
+    ]
     assert _policies(render)["triton-require-jwt"]["action"] == "DENY"

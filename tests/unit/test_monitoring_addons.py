@@ -38,7 +38,10 @@ def test_keda_release_is_pinned_in_its_own_namespace(run):
 def test_prometheus_stack_release_is_pinned_small_and_selects_every_monitor(run):
     render = run(_addons(prometheus_stack={"namespace": "observability", "retention": "3d"}))
     release = inputs(render, RELEASE)
-    assert (release["chart"], release["version"]) == ("kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK_CHART_VERSION)
+    assert (release["chart"], release["version"]) == (
+        "kube-prometheus-stack",
+        versions.KUBE_PROMETHEUS_STACK_CHART_VERSION,
+    )
     assert release["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert release["name"] == "kube-prometheus-stack" and release["namespace"] == "observability"
     values = release["values"]
@@ -73,7 +76,9 @@ def test_grafana_admin_password_is_generated_and_kept_in_a_secret(run):
 
 def test_prometheus_url_names_the_charts_service(run):
     def program():
-        pulumi.export("url", MonitoringAddons("monitoring-addons", {"prometheus_stack": {"namespace": "obs"}}).prometheus_url)
+        pulumi.export(
+            "url", MonitoringAddons("monitoring-addons", {"prometheus_stack": {"namespace": "obs"}}).prometheus_url
+        )
 
     # fullnameOverride makes the chart's Service "<release>-prometheus" on port 9090.
     assert run(program).outputs["url"] == "http://kube-prometheus-stack-prometheus.obs.svc.cluster.local:9090"
@@ -87,7 +92,9 @@ def test_node_exporter_makes_the_namespace_privileged(run):
 
 
 def test_istio_certs_gives_prometheus_a_certificate_only_sidecar(run):
-    spec = inputs(run(_addons(prometheus_stack={"istio_certs": True})), RELEASE)["values"]["prometheus"]["prometheusSpec"]
+    spec = inputs(run(_addons(prometheus_stack={"istio_certs": True})), RELEASE)["values"]["prometheus"][
+        "prometheusSpec"
+    ]
     annotations = spec["podMetadata"]["annotations"]
     assert spec["podMetadata"]["labels"] == {"sidecar.istio.io/inject": "true"}
     assert annotations["traffic.sidecar.istio.io/includeInboundPorts"] == ""
@@ -134,18 +141,39 @@ KEY_FILE = "/etc/alertmanager/secrets/alertmanager-receiver/credential"
     ("receiver", "expected"),
     [
         ({"kind": "webhook"}, {"webhook_configs": [{"url_file": KEY_FILE, "send_resolved": True}]}),
-        ({"kind": "slack", "slack_channel": "#ml-oncall"},
-         {"slack_configs": [{"api_url_file": KEY_FILE, "channel": "#ml-oncall", "send_resolved": True}]}),
+        (
+            {"kind": "slack", "slack_channel": "#ml-oncall"},
+            {"slack_configs": [{"api_url_file": KEY_FILE, "channel": "#ml-oncall", "send_resolved": True}]},
+        ),
         ({"kind": "pagerduty"}, {"pagerduty_configs": [{"routing_key_file": KEY_FILE, "send_resolved": True}]}),
-        ({"kind": "email", "email_to": "oncall@acme.test", "email_from": "am@acme.test",
-          "email_smarthost": "smtp.acme.test:587", "email_auth_username": "am"},
-         {"email_configs": [{"to": "oncall@acme.test", "from": "am@acme.test", "smarthost": "smtp.acme.test:587",
-                             "require_tls": True, "send_resolved": True, "auth_username": "am",
-                             "auth_password_file": KEY_FILE}]}),
+        (
+            {
+                "kind": "email",
+                "email_to": "oncall@acme.test",
+                "email_from": "am@acme.test",
+                "email_smarthost": "smtp.acme.test:587",
+                "email_auth_username": "am",
+            },
+            {
+                "email_configs": [
+                    {
+                        "to": "oncall@acme.test",
+                        "from": "am@acme.test",
+                        "smarthost": "smtp.acme.test:587",
+                        "require_tls": True,
+                        "send_resolved": True,
+                        "auth_username": "am",
+                        "auth_password_file": KEY_FILE,
+                    }
+                ]
+            },
+        ),
     ],
     ids=["webhook", "slack", "pagerduty", "email"],
 )
-def test_alertmanager_routes_every_alert_to_the_receiver_reading_its_credential_from_a_secret(run, tmp_path, receiver, expected):
+def test_alertmanager_routes_every_alert_to_the_receiver_reading_its_credential_from_a_secret(
+    run, tmp_path, receiver, expected
+):
     from triton_platform.render import write_render
 
     render = run(_addons(prometheus_stack={"alert_receiver": {**receiver, "credential": CREDENTIAL}}))
@@ -173,7 +201,12 @@ def test_without_a_receiver_the_chart_keeps_its_null_receiver(run):
 
 
 def test_an_email_receiver_without_smtp_auth_has_no_secret(run):
-    receiver = {"kind": "email", "email_to": "a@acme.test", "email_from": "b@acme.test", "email_smarthost": "relay.acme.test:25"}
+    receiver = {
+        "kind": "email",
+        "email_to": "a@acme.test",
+        "email_from": "b@acme.test",
+        "email_smarthost": "relay.acme.test:25",
+    }
     render = run(_addons(prometheus_stack={"alert_receiver": receiver}))
     alertmanager = inputs(render, RELEASE)["values"]["alertmanager"]
     assert "secrets" not in alertmanager["alertmanagerSpec"]
@@ -186,12 +219,25 @@ def test_an_email_receiver_without_smtp_auth_has_no_secret(run):
     [
         ({"kind": "opsgenie"}, "alert_receiver kind 'opsgenie' must be one of webhook, slack, pagerduty, email"),
         ({"kind": "slack"}, "alert_receiver kind 'slack' needs credential: the Slack incoming-webhook URL"),
-        ({"kind": "webhook", "credential": "x", "slack_channel": "#a"}, "alert_receiver slack_channel do not apply to kind 'webhook'"),
+        (
+            {"kind": "webhook", "credential": "x", "slack_channel": "#a"},
+            "alert_receiver slack_channel do not apply to kind 'webhook'",
+        ),
         ({"kind": "email", "email_to": "a@acme.test"}, "alert_receiver kind 'email' needs email_from, email_smarthost"),
-        ({"kind": "email", "email_to": "a", "email_from": "b@acme.test", "email_smarthost": "h:25"},
-         "alert_receiver email_to 'a' must be an email address"),
-        ({"kind": "email", "email_to": "a@acme.test", "email_from": "b@acme.test", "email_smarthost": "h:25", "credential": "x"},
-         "credential is set for email without email_auth_username"),
+        (
+            {"kind": "email", "email_to": "a", "email_from": "b@acme.test", "email_smarthost": "h:25"},
+            "alert_receiver email_to 'a' must be an email address",
+        ),
+        (
+            {
+                "kind": "email",
+                "email_to": "a@acme.test",
+                "email_from": "b@acme.test",
+                "email_smarthost": "h:25",
+                "credential": "x",
+            },
+            "credential is set for email without email_auth_username",
+        ),
     ],
 )
 def test_invalid_receivers_fail_before_anything_is_declared(run, receiver, message):

@@ -30,8 +30,11 @@ def _objects(stack: str, kind: str) -> list[dict]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_group_objects_carry_the_names_module_names(stack: str) -> None:
-    group_of = {d["metadata"]["name"]: d["metadata"]["labels"][GROUP] for d in _objects(stack, "Deployment")
-                if GROUP in d["metadata"].get("labels", {})}
+    group_of = {
+        d["metadata"]["name"]: d["metadata"]["labels"][GROUP]
+        for d in _objects(stack, "Deployment")
+        if GROUP in d["metadata"].get("labels", {})
+    }
     assert group_of, f"{stack}: no model-group Deployment rendered"
     deployments, groups = set(group_of), set(group_of.values())
     expected = {names.deployment_name(g) for g in groups}

@@ -48,7 +48,9 @@ def test_the_render_lock_excludes_lab_delivery_release_and_test_packages():
     for extra in NOT_FOR_RENDERING:
         only_there = set(_pins_of_export(extra)) - set(_pins_of_export())
         assert only_there, f"the {extra} extra adds nothing: the check would pass vacuously"
-        assert not only_there & set(render), f"requirements-render.lock holds {extra} packages: {only_there & set(render)}"
+        assert not only_there & set(render), (
+            f"requirements-render.lock holds {extra} packages: {only_there & set(render)}"
+        )
     # Same versions as the full lock, so a full install satisfies a render and vice versa.
     full = _pins(FULL_LOCK)
     assert {name: full.get(name) for name in render} == render
@@ -62,15 +64,24 @@ def test_make_lock_writes_both_locks():
     recipe = subprocess.run(["make", "-n", "lock"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
     lines = recipe.stdout.splitlines()
     assert "uv export --frozen --all-extras --no-hashes --no-emit-project --no-header > requirements.lock" in lines
-    assert ("uv export --frozen --extra gcp --extra aws --no-hashes --no-emit-project --no-header "
-            "> requirements-render.lock") in lines
+    assert (
+        "uv export --frozen --extra gcp --extra aws --no-hashes --no-emit-project --no-header "
+        "> requirements-render.lock"
+    ) in lines
 
 
 @pytest.mark.parametrize("target", ["render", "validate"])
 def test_make_render_on_a_fresh_clone_installs_from_the_render_lock_with_progress(tmp_path, target):
     env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
-    dry = subprocess.run(["make", "-n", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    dry = subprocess.run(
+        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     installs = [line for line in dry.splitlines() if "pip install" in line and " -r " in line]
     assert installs == [f"{tmp_path / 'venv'}/bin/python -m pip install --progress-bar off -r requirements-render.lock"]
     assert "requirements.lock" not in dry
@@ -86,19 +97,34 @@ def test_a_full_install_counts_as_a_render_install(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(Path(os.path.realpath(ROOT / ".venv" / "bin" / "python")))
-    dry = subprocess.run(["make", "-n", "install", f"VENV={venv}"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    dry = subprocess.run(
+        ["make", "-n", "install", f"VENV={venv}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert f"touch {venv}/.render-installed {venv}/.installed" in dry.splitlines()
     (venv / ".render-installed").touch()
     (venv / ".installed").touch()
-    dry = subprocess.run(["make", "-n", "render", f"VENV={venv}"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    dry = subprocess.run(
+        ["make", "-n", "render", f"VENV={venv}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     assert "pip install" not in dry and "triton-platform render --out rendered" in dry
 
 
 def test_make_golden_prunes_removed_stacks_and_writes_the_gitlab_list():
     """What tests/test_stacks.py's new-stack test runs is what `make golden` runs."""
-    dry = subprocess.run(["make", "-n", "golden", "VENV=.venv"], cwd=ROOT, capture_output=True, text=True,
-                         check=True, timeout=60).stdout.splitlines()
+    dry = subprocess.run(
+        ["make", "-n", "golden", "VENV=.venv"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
     assert ".venv/bin/triton-platform render --out tests/golden --prune" in dry
     assert ".venv/bin/python .ci/gitlab_stacks.py" in dry

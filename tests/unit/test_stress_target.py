@@ -23,10 +23,14 @@ SCRIPT = ROOT / ".ci" / "test-stress"
 @pytest.fixture(autouse=True)
 def stress_ng_is_installed():
     """A missing prerequisite is a failure naming its install command, never a skip."""
-    assert shutil.which("stress-ng"), "stress-ng is not installed: apt-get install -y stress-ng (make test-stress does it)"
+    assert shutil.which("stress-ng"), (
+        "stress-ng is not installed: apt-get install -y stress-ng (make test-stress does it)"
+    )
 
 
-def run_with_fake_make(tmp_path: Path, exit_codes: list[int], runs: int) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_with_fake_make(
+    tmp_path: Path, exit_codes: list[int], runs: int
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the script with a `make` that notes its arguments and the stress-ng its parent started
     (that stress-ng process and its workers), and exits with the next of ``exit_codes``."""
     env = fake_make(tmp_path, exit_codes, runs)
@@ -45,11 +49,11 @@ def fake_make(tmp_path: Path, exit_codes: list[int | str], runs: int) -> dict[st
     codes.write_text("\n".join(map(str, exit_codes)) + "\n")
     (shim / "make").write_text(
         "#!/usr/bin/env bash\n"
-        "stress=$(pgrep -P \"$PPID\" -x stress-ng)\n"
-        f"echo \"make $* stress=$stress workers=$(pgrep -P \"$stress\" | wc -l)\" >> {notes}\n"
+        'stress=$(pgrep -P "$PPID" -x stress-ng)\n'
+        f'echo "make $* stress=$stress workers=$(pgrep -P "$stress" | wc -l)" >> {notes}\n'
         f"code=$(head -n 1 {codes}); sed -i 1d {codes}\n"
-        "if [ \"$code\" = hang ]; then exec sleep 60; fi\n"
-        "exit \"$code\"\n"
+        'if [ "$code" = hang ]; then exec sleep 60; fi\n'
+        'exit "$code"\n'
     )
     (shim / "make").chmod(0o755)
     return {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}", "STRESS_RUNS": str(runs)}
@@ -102,9 +106,15 @@ def test_an_interrupted_run_stops_stress_ng(tmp_path, signum):
     # As from a terminal: SIGINT at its default. A suite started as a background job (`make test &`,
     # nohup) inherits SIGINT ignored, and a shell cannot undo an ignored signal it started with, so
     # Ctrl-C would reach nobody and the hanging run would just end.
-    script = subprocess.Popen(["bash", str(SCRIPT)], cwd=ROOT, env=env, start_new_session=True,
-                              preexec_fn=_default_interrupt,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    script = subprocess.Popen(
+        ["bash", str(SCRIPT)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_default_interrupt,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         # The second run is hanging once its `sleep` runs: a signal sent earlier (while the stand-in

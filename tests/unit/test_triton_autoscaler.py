@@ -94,7 +94,10 @@ def test_optional_triggers_use_the_right_metric_types(run):
     pending, gpu = triggers["pending-requests"], triggers["gpu-utilization"]
     # A total spread over replicas vs. a mean that falls as replicas are added.
     assert (pending["metricType"], pending["metadata"]["threshold"]) == ("AverageValue", "8")
-    assert pending["metadata"]["query"] == 'sum(nv_inference_pending_request_count{namespace="triton",model_group="vision",track="stable"})'
+    assert (
+        pending["metadata"]["query"]
+        == 'sum(nv_inference_pending_request_count{namespace="triton",model_group="vision",track="stable"})'
+    )
     assert (gpu["metricType"], gpu["metadata"]["threshold"]) == ("Value", "80")
     assert gpu["metadata"]["query"].startswith("avg(nv_gpu_utilization{")
     for trigger in triggers.values():
@@ -107,8 +110,16 @@ def test_no_extra_triggers_by_default(run):
 
 
 def test_scale_to_zero_wakes_on_the_mesh_not_on_the_sleeping_pods(run):
-    render = run(_autoscaler(min_replicas=0, scale_to_zero={
-        "service_name": "triton-vision", "gateway_namespace": "istio-ingress", "cooldown_seconds": 1200}))
+    render = run(
+        _autoscaler(
+            min_replicas=0,
+            scale_to_zero={
+                "service_name": "triton-vision",
+                "gateway_namespace": "istio-ingress",
+                "cooldown_seconds": 1200,
+            },
+        )
+    )
     spec = _spec(render)
     assert spec["minReplicaCount"] == 0 and spec["cooldownPeriod"] == 1200
     assert spec["fallback"]["replicas"] == 1
@@ -126,9 +137,17 @@ def test_scale_to_zero_wakes_on_the_mesh_not_on_the_sleeping_pods(run):
 def test_waits_for_the_crds(run):
     def program():
         keda = pulumi.CustomResource("test:index:Release", "keda")
-        TritonAutoscaler("vision-autoscaler", {"namespace": "triton", "instance": "triton", "model_group": "vision",
-                                                "deployment_name": "triton-vision", "prometheus_url": PROMETHEUS,
-                                                "wait_for": [keda]})
+        TritonAutoscaler(
+            "vision-autoscaler",
+            {
+                "namespace": "triton",
+                "instance": "triton",
+                "model_group": "vision",
+                "deployment_name": "triton-vision",
+                "prometheus_url": PROMETHEUS,
+                "wait_for": [keda],
+            },
+        )
 
     assert "test:index:Release::keda" in one(run(program), SCALED_OBJECT)["dependsOn"]
 

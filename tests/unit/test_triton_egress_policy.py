@@ -26,17 +26,28 @@ def test_namespace_denies_egress_and_triton_gets_dns_and_public_https_only(run):
         [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
         [{"port": 443, "protocol": "TCP"}],
     ]
-    assert rules[1]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
-        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]}}]
+    assert rules[1]["to"] == [
+        {
+            "ipBlock": {
+                "cidr": "0.0.0.0/0",
+                "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"],
+            }
+        }
+    ]
 
 
 def test_mesh_node_endpoints_and_private_endpoints_are_added_when_given(run):
-    render = run(_egress(istiod_namespace="istio-system", node_endpoints=METADATA,
-                         private_https_cidrs=["10.0.12.0/24"]))
+    render = run(
+        _egress(istiod_namespace="istio-system", node_endpoints=METADATA, private_https_cidrs=["10.0.12.0/24"])
+    )
     rules = inputs(render, NETPOL, "egress-triton")["spec"]["egress"]
     assert rules[1] == {
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
-                "podSelector": {"matchLabels": {"app": "istiod"}}}],
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "istio-system"}},
+                "podSelector": {"matchLabels": {"app": "istiod"}},
+            }
+        ],
         "ports": [{"port": 15012, "protocol": "TCP"}],
     }
     assert [(r["to"][0]["ipBlock"]["cidr"], r["ports"]) for r in rules[2:4]] == [
@@ -50,10 +61,14 @@ def test_mesh_node_endpoints_and_private_endpoints_are_added_when_given(run):
     ("overrides", "message"),
     [
         ({"private_https_cidrs": ["10.0.12.0/33"]}, "private_https_cidrs has '10.0.12.0/33', which is not a CIDR"),
-        ({"private_https_cidrs": ["169.254.0.0/16"]}, "private_https_cidrs has '169.254.0.0/16', which overlaps the "
-                                                      "link-local range"),
-        ({"node_endpoints": [{"cidr": "169.254.169.254/32", "ports": []}]}, "node_endpoints 169.254.169.254/32 has "
-                                                                            "ports []; give 1 to 65535"),
+        (
+            {"private_https_cidrs": ["169.254.0.0/16"]},
+            "private_https_cidrs has '169.254.0.0/16', which overlaps the link-local range",
+        ),
+        (
+            {"node_endpoints": [{"cidr": "169.254.169.254/32", "ports": []}]},
+            "node_endpoints 169.254.169.254/32 has ports []; give 1 to 65535",
+        ),
         ({"instance": ""}, "instance is empty"),
     ],
 )

@@ -17,8 +17,12 @@ POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 GROUPS = [
-    {"name": "vision", "models": ["resnet50", "yolo"], "model_load_timeout_seconds": 1200,
-     "hpa_name": "keda-hpa-triton-vision"},
+    {
+        "name": "vision",
+        "models": ["resnet50", "yolo"],
+        "model_load_timeout_seconds": 1200,
+        "hpa_name": "keda-hpa-triton-vision",
+    },
     {"name": "text", "models": ["bert"]},
 ]
 
@@ -28,8 +32,17 @@ def _monitoring(with_server=False, **overrides):
 
     def program():
         if with_server:
-            TritonServer("triton", {"model_repository": "gs://b/m", "model_control_mode": "explicit", "model_groups": [
-                {"name": "vision", "models": ["resnet50", "yolo"]}, {"name": "text", "models": ["bert"]}]})
+            TritonServer(
+                "triton",
+                {
+                    "model_repository": "gs://b/m",
+                    "model_control_mode": "explicit",
+                    "model_groups": [
+                        {"name": "vision", "models": ["resnet50", "yolo"]},
+                        {"name": "text", "models": ["bert"]},
+                    ],
+                },
+            )
         TritonMonitoring("triton-monitoring", args)
 
     return program
@@ -82,7 +95,10 @@ def test_pod_monitor_selects_the_pods_of_both_tracks(run):
     deployment = _by_name(render, "kubernetes:apps/v1:Deployment")["triton-vision"]
     pod = deployment["spec"]["template"]
     assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
-    assert "track" not in monitor["spec"]["selector"]["matchLabels"] and "version" not in monitor["spec"]["selector"]["matchLabels"]
+    assert (
+        "track" not in monitor["spec"]["selector"]["matchLabels"]
+        and "version" not in monitor["spec"]["selector"]["matchLabels"]
+    )
     assert "metrics" in {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
 
 
@@ -99,8 +115,15 @@ def test_every_required_alert_exists_for_every_group(run):
     rules = _rules(run(_monitoring()))
     alerts = {(r["labels"]["model_group"], r["alert"]) for r in rules}
     for group in ("vision", "text"):
-        for alert in ("TritonTargetDown", "TritonMetricsAbsent", "TritonModelNotReady", "TritonModelNotLoaded",
-                      "TritonHighQueueTime", "TritonInferenceFailures", "TritonGpuMemoryNearlyFull"):
+        for alert in (
+            "TritonTargetDown",
+            "TritonMetricsAbsent",
+            "TritonModelNotReady",
+            "TritonModelNotLoaded",
+            "TritonHighQueueTime",
+            "TritonInferenceFailures",
+            "TritonGpuMemoryNearlyFull",
+        ):
             assert (group, alert) in alerts
     # Only the autoscaled group can sit at its maximum.
     assert ("vision", "TritonAutoscalerAtMaximum") in alerts and ("text", "TritonAutoscalerAtMaximum") not in alerts
@@ -111,7 +134,9 @@ def test_every_required_alert_exists_for_every_group(run):
 
 def test_alert_expressions_and_thresholds(run):
     rules = _rules(run(_monitoring(alerts={"queue_time_ms": 150, "failure_ratio": 0.02, "gpu_memory_ratio": 0.85})))
-    vision = {r["alert"]: r for r in rules if r["labels"]["model_group"] == "vision" and r["alert"] != "TritonModelNotLoaded"}
+    vision = {
+        r["alert"]: r for r in rules if r["labels"]["model_group"] == "vision" and r["alert"] != "TritonModelNotLoaded"
+    }
     sel = '{namespace="triton",model_group="vision"}'
     assert vision["TritonTargetDown"]["expr"] == f"up{sel} == 0"
     assert vision["TritonMetricsAbsent"]["expr"] == f"absent(nv_inference_request_success{sel})"
@@ -126,7 +151,9 @@ def test_alert_expressions_and_thresholds(run):
     assert vision["TritonAutoscalerAtMaximum"]["expr"] == (
         f"kube_horizontalpodautoscaler_status_current_replicas{hpa} >= kube_horizontalpodautoscaler_spec_max_replicas{hpa}"
     )
-    not_loaded = [r["expr"] for r in rules if r["alert"] == "TritonModelNotLoaded" and r["labels"]["model_group"] == "vision"]
+    not_loaded = [
+        r["expr"] for r in rules if r["alert"] == "TritonModelNotLoaded" and r["labels"]["model_group"] == "vision"
+    ]
     assert not_loaded == [
         'absent(nv_inference_request_success{namespace="triton",model_group="vision",model="resnet50"})',
         'absent(nv_inference_request_success{namespace="triton",model_group="vision",model="yolo"})',
@@ -138,7 +165,11 @@ def test_every_rule_is_told_apart_by_name_and_labels(run):
     rules = _rules(run(_monitoring()))
     identities = [(r["alert"], tuple(sorted(r["labels"].items()))) for r in rules]
     assert len(identities) == len(set(identities))
-    models = {r["labels"]["model"] for r in rules if r["alert"] == "TritonModelNotLoaded" and r["labels"]["model_group"] == "vision"}
+    models = {
+        r["labels"]["model"]
+        for r in rules
+        if r["alert"] == "TritonModelNotLoaded" and r["labels"]["model_group"] == "vision"
+    }
     assert models == {"resnet50", "yolo"}
 
 
@@ -159,14 +190,22 @@ def test_pod_regex_matches_only_its_own_group():
 
 def test_scale_to_zero_group_alerts_on_absence_only_while_it_has_replicas(run):
     groups = [{"name": "batch", "hpa_name": "keda-hpa-triton-batch", "scale_to_zero": True}]
-    render = run(_monitoring(model_groups=groups, gateway_monitor={"namespace": "istio-ingress", "selector": {"istio": "ingressgateway"}}))
+    render = run(
+        _monitoring(
+            model_groups=groups, gateway_monitor={"namespace": "istio-ingress", "selector": {"istio": "ingressgateway"}}
+        )
+    )
     rules = {r["alert"]: r for r in _rules(render)}
     assert rules["TritonMetricsAbsent"]["expr"].endswith(
         ' and on() (kube_deployment_spec_replicas{namespace="triton",deployment="triton-batch"} > 0)'
     )
     assert rules["TritonWakeUpSignalMissing"]["expr"] == 'absent(up{job="istio-ingress/triton-wake-up-gateway"} == 1)'
     gateway = inputs(render, POD_MONITOR)
-    assert gateway["metadata"] == {**gateway["metadata"], "name": "triton-wake-up-gateway", "namespace": "istio-ingress"}
+    assert gateway["metadata"] == {
+        **gateway["metadata"],
+        "name": "triton-wake-up-gateway",
+        "namespace": "istio-ingress",
+    }
     assert gateway["spec"]["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
     assert gateway["spec"]["podMetricsEndpoints"][0]["port"] == "http-envoy-prom"
 
@@ -183,8 +222,15 @@ def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar(run):
     [body] = config_map["data"].values()
     dashboard = json.loads(body)
     titles = [p["title"] for p in dashboard["panels"]]
-    assert titles == ["Requests per second", "Latency per request: queue and compute", "Failed requests per second",
-                      "Pending requests", "GPU utilization", "GPU memory used", "Replicas"]
+    assert titles == [
+        "Requests per second",
+        "Latency per request: queue and compute",
+        "Failed requests per second",
+        "Pending requests",
+        "GPU utilization",
+        "GPU memory used",
+        "Replicas",
+    ]
     latency = next(p for p in dashboard["panels"] if p["title"].startswith("Latency"))
     assert [t["legendFormat"] for t in latency["targets"]] == ["{{model_group}} queue", "{{model_group}} compute"]
     for panel in dashboard["panels"]:

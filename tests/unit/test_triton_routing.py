@@ -23,8 +23,12 @@ def _args(**overrides):
         "namespace": "triton",
         "hosts": ["triton.example.com"],
         "groups": [
-            {"name": "vision", "service_host": VISION, "models": ["resnet50", "yolov8"],
-             "canary": {"stable_percent": 90, "canary_percent": 10}},
+            {
+                "name": "vision",
+                "service_host": VISION,
+                "models": ["resnet50", "yolov8"],
+                "canary": {"stable_percent": 90, "canary_percent": 10},
+            },
             {"name": "text", "service_host": TEXT, "models": ["bert-base"]},
         ],
         **overrides,
@@ -40,8 +44,10 @@ def _routes(render):
 
 
 def _targets(route):
-    return [(d["destination"]["host"], d["destination"]["subset"], d["destination"]["port"]["number"], d.get("weight"))
-            for d in route["route"]]
+    return [
+        (d["destination"]["host"], d["destination"]["subset"], d["destination"]["port"]["number"], d.get("weight"))
+        for d in route["route"]
+    ]
 
 
 def test_gateway_terminates_tls_for_the_configured_hosts_and_redirects_http(run):
@@ -65,8 +71,10 @@ def test_gateway_without_tls_serves_plain_http_only(run):
 def test_http_models_route_to_their_group_with_the_prefix_stripped(run):
     routes = _routes(run(_routing()))
     text = routes["text-http"]
-    assert text["match"] == [{"uri": {"exact": "/triton/v2/models/bert-base"}},
-                             {"uri": {"prefix": "/triton/v2/models/bert-base/"}}]
+    assert text["match"] == [
+        {"uri": {"exact": "/triton/v2/models/bert-base"}},
+        {"uri": {"prefix": "/triton/v2/models/bert-base/"}},
+    ]
     assert text["rewrite"] == {"uriRegexRewrite": {"match": "^/triton/", "rewrite": "/"}}
     assert _targets(text) == [(TEXT, "stable", 8000, None)]
     vision_paths = [m["uri"] for m in routes["vision-http"]["match"]]
@@ -88,8 +96,9 @@ def test_unmatched_http_and_grpc_go_to_the_first_group(run):
 def test_grpc_selects_the_group_by_the_model_header_without_rewrite(run):
     routes = _routes(run(_routing()))
     grpc = routes["text-grpc"]
-    assert grpc["match"] == [{"uri": {"prefix": "/inference.GRPCInferenceService/"},
-                              "headers": {"triton-model": {"exact": "bert-base"}}}]
+    assert grpc["match"] == [
+        {"uri": {"prefix": "/inference.GRPCInferenceService/"}, "headers": {"triton-model": {"exact": "bert-base"}}}
+    ]
     assert "rewrite" not in grpc
     assert _targets(grpc) == [(TEXT, "stable", 8001, None)]
 
@@ -115,8 +124,14 @@ def test_override_header_forces_the_canary_before_the_weighted_route(run):
 
 
 def test_every_route_has_a_timeout_and_bounded_retries(run):
-    routes = _routes(run(_routing(request_timeout_seconds=120,
-                                  retries={"attempts": 2, "per_try_timeout_seconds": 50, "retry_on": ["connect-failure"]})))
+    routes = _routes(
+        run(
+            _routing(
+                request_timeout_seconds=120,
+                retries={"attempts": 2, "per_try_timeout_seconds": 50, "retry_on": ["connect-failure"]},
+            )
+        )
+    )
     for route in routes.values():
         assert route["timeout"] == "120s"
         assert route["retries"] == {"attempts": 2, "perTryTimeout": "50s", "retryOn": "connect-failure"}
@@ -128,37 +143,60 @@ def test_zero_attempts_disables_istios_default_retries_explicitly(run):
 
 
 def test_destination_rules_balance_least_request_and_cap_ejection(run):
-    render = run(_routing(outlier_detection={"consecutive_5xx_errors": 3, "interval_seconds": 5,
-                                             "base_ejection_time_seconds": 60, "max_ejection_percent": 34}))
+    render = run(
+        _routing(
+            outlier_detection={
+                "consecutive_5xx_errors": 3,
+                "interval_seconds": 5,
+                "base_ejection_time_seconds": 60,
+                "max_ejection_percent": 34,
+            }
+        )
+    )
     vision = inputs(render, DESTINATION_RULE, "triton-routing-vision-destination-rule")
     text = inputs(render, DESTINATION_RULE, "triton-routing-text-destination-rule")
     assert vision["spec"]["host"] == VISION and vision["metadata"]["name"] == "triton-vision"
-    assert vision["spec"]["subsets"] == [{"name": "stable", "labels": {"version": "stable"}},
-                                         {"name": "canary", "labels": {"version": "canary"}}]
+    assert vision["spec"]["subsets"] == [
+        {"name": "stable", "labels": {"version": "stable"}},
+        {"name": "canary", "labels": {"version": "canary"}},
+    ]
     assert text["spec"]["subsets"] == [{"name": "stable", "labels": {"version": "stable"}}]
     policy = vision["spec"]["trafficPolicy"]
     assert policy["loadBalancer"] == {"simple": "LEAST_REQUEST"}
-    assert policy["outlierDetection"] == {"consecutive5xxErrors": 3, "interval": "5s",
-                                          "baseEjectionTime": "60s", "maxEjectionPercent": 34}
+    assert policy["outlierDetection"] == {
+        "consecutive5xxErrors": 3,
+        "interval": "5s",
+        "baseEjectionTime": "60s",
+        "maxEjectionPercent": 34,
+    }
     assert policy["tls"] == {"mode": "ISTIO_MUTUAL"}
 
 
 def test_every_routed_subset_exists_and_selects_labels_its_pods_carry(run):
     def program():
-        server = TritonServer("triton", {
-            "model_repository": "gs://bucket/models",
-            "model_control_mode": "explicit",
-            "model_groups": [
-                {"name": "vision", "models": ["resnet50", "yolov8"], "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}},
-                {"name": "text", "models": ["bert-base"]},
-            ],
-        })
+        server = TritonServer(
+            "triton",
+            {
+                "model_repository": "gs://bucket/models",
+                "model_control_mode": "explicit",
+                "model_groups": [
+                    {
+                        "name": "vision",
+                        "models": ["resnet50", "yolov8"],
+                        "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"},
+                    },
+                    {"name": "text", "models": ["bert-base"]},
+                ],
+            },
+        )
         TritonRouting("triton-routing", _args(namespace=server.namespace))
 
     render = run(program)
     rules = {r["inputs"]["spec"]["host"]: r["inputs"]["spec"] for r in render.find(DESTINATION_RULE)}
-    pods = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]["template"]["metadata"]["labels"]
-            for r in render.find("kubernetes:apps/v1:Deployment")}
+    pods = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]["template"]["metadata"]["labels"]
+        for r in render.find("kubernetes:apps/v1:Deployment")
+    }
     for route in inputs(render, VIRTUAL_SERVICE)["spec"]["http"]:
         for target in route["route"]:
             host, subset = target["destination"]["host"], target["destination"]["subset"]
@@ -196,18 +234,43 @@ def test_url_output_uses_the_first_host_and_prefix(run):
         ({"hosts": ["*"]}, "hosts has wildcard '*'; name the hosts, or set allow_wildcard_hosts=True outside prod"),
         ({"path_prefix": "/triton/"}, "path_prefix is '/triton/'"),
         ({"groups": []}, "groups is empty"),
-        ({"groups": [{"name": "a", "service_host": "a", "models": ["m"]}, {"name": "b", "service_host": "b", "models": ["m"]}]},
-         "model 'm' is in groups 'a' and 'b'; a model belongs to one group"),
-        ({"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 80, "canary_percent": 30}}]},
-         "group 'a': canary weights 80 + 30 = 110; they must sum to 100"),
-        ({"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 110, "canary_percent": -10}}]},
-         "group 'a': canary.stable_percent is 110; use a whole number 0..100"),
-        ({"tls": {"credential_name": "x", "mode": "PASSTHROUGH"}}, "tls.mode is 'PASSTHROUGH'; use one of SIMPLE, MUTUAL"),
+        (
+            {
+                "groups": [
+                    {"name": "a", "service_host": "a", "models": ["m"]},
+                    {"name": "b", "service_host": "b", "models": ["m"]},
+                ]
+            },
+            "model 'm' is in groups 'a' and 'b'; a model belongs to one group",
+        ),
+        (
+            {"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 80, "canary_percent": 30}}]},
+            "group 'a': canary weights 80 + 30 = 110; they must sum to 100",
+        ),
+        (
+            {"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 110, "canary_percent": -10}}]},
+            "group 'a': canary.stable_percent is 110; use a whole number 0..100",
+        ),
+        (
+            {"tls": {"credential_name": "x", "mode": "PASSTHROUGH"}},
+            "tls.mode is 'PASSTHROUGH'; use one of SIMPLE, MUTUAL",
+        ),
         ({"retries": {"attempts": 3, "per_try_timeout_seconds": 10}}, "retries.attempts is 3; use 0, 1 or 2"),
-        ({"request_timeout_seconds": 30, "retries": {"attempts": 1, "per_try_timeout_seconds": 60}},
-         "retries.per_try_timeout_seconds is 60; use at most request_timeout_seconds (30)"),
-        ({"outlier_detection": {"consecutive_5xx_errors": 5, "interval_seconds": 10, "base_ejection_time_seconds": 30,
-                                "max_ejection_percent": 100}}, "outlier_detection.max_ejection_percent is 100; use 0..50"),
+        (
+            {"request_timeout_seconds": 30, "retries": {"attempts": 1, "per_try_timeout_seconds": 60}},
+            "retries.per_try_timeout_seconds is 60; use at most request_timeout_seconds (30)",
+        ),
+        (
+            {
+                "outlier_detection": {
+                    "consecutive_5xx_errors": 5,
+                    "interval_seconds": 10,
+                    "base_ejection_time_seconds": 30,
+                    "max_ejection_percent": 100,
+                }
+            },
+            "outlier_detection.max_ejection_percent is 100; use 0..50",
+        ),
     ],
 )
 def test_invalid_inputs_fail_before_any_child_is_declared(run, overrides, message):

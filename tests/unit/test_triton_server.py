@@ -25,8 +25,13 @@ def test_default_group_serves_whole_repository_with_hardening_flags(run):
     args = _container(render)["args"]
     assert args[:2] == ["--model-repository=gs://bucket/models", "--model-control-mode=none"]
     assert not any(a.startswith("--load-model") for a in args)
-    for flag in ("--exit-on-error=true", "--strict-readiness=true", "--disable-auto-complete-config",
-                 "--allow-sagemaker=false", "--allow-vertex-ai=false"):
+    for flag in (
+        "--exit-on-error=true",
+        "--strict-readiness=true",
+        "--disable-auto-complete-config",
+        "--allow-sagemaker=false",
+        "--allow-vertex-ai=false",
+    ):
         assert flag in args
 
 
@@ -78,8 +83,20 @@ def test_restricted_pod_security_and_writable_mounts(run):
 
 
 def test_resources_gpu_limits_and_graceful_shutdown(run):
-    render = run(_server(model_groups=[{"name": "default", "gpus_per_replica": 2, "cpu": "8", "memory": "32Gi",
-                                        "pre_stop_sleep_seconds": 5, "exit_timeout_seconds": 20}]))
+    render = run(
+        _server(
+            model_groups=[
+                {
+                    "name": "default",
+                    "gpus_per_replica": 2,
+                    "cpu": "8",
+                    "memory": "32Gi",
+                    "pre_stop_sleep_seconds": 5,
+                    "exit_timeout_seconds": 20,
+                }
+            ]
+        )
+    )
     pod = inputs(render, DEPLOYMENT)["spec"]["template"]["spec"]
     resources = pod["containers"][0]["resources"]
     assert resources["limits"] == {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "2"}
@@ -90,8 +107,15 @@ def test_resources_gpu_limits_and_graceful_shutdown(run):
 
 
 def test_one_deployment_per_model_group_in_explicit_mode(run):
-    render = run(_server(model_control_mode="explicit", model_groups=[
-        {"name": "vision", "models": ["resnet50", "yolo"]}, {"name": "text", "models": ["bert"], "replicas": 3}]))
+    render = run(
+        _server(
+            model_control_mode="explicit",
+            model_groups=[
+                {"name": "vision", "models": ["resnet50", "yolo"]},
+                {"name": "text", "models": ["bert"], "replicas": 3},
+            ],
+        )
+    )
     vision = _container(render, "triton-vision-stable")["args"]
     text = _container(render, "triton-text-stable")["args"]
     assert [a for a in vision if a.startswith("--load-model")] == ["--load-model=resnet50", "--load-model=yolo"]
@@ -105,7 +129,11 @@ def test_service_is_cluster_ip_with_app_protocols_and_pdb_never_blocks(run):
     render = run(_server())
     service = inputs(render, "kubernetes:core/v1:Service")["spec"]
     assert service["type"] == "ClusterIP"
-    assert {p["name"]: p["appProtocol"] for p in service["ports"]} == {"http": "http", "grpc": "grpc", "metrics": "http"}
+    assert {p["name"]: p["appProtocol"] for p in service["ports"]} == {
+        "http": "http",
+        "grpc": "grpc",
+        "metrics": "http",
+    }
     pdb = inputs(render, "kubernetes:policy/v1:PodDisruptionBudget")["spec"]
     assert pdb["maxUnavailable"] == 1 and pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
 
@@ -116,8 +144,15 @@ def test_autoscaled_group_omits_replicas(run):
 
 
 def test_credentials_file_is_kept_in_a_secret_and_mounted_as_a_file(run):
-    render = run(_server(credentials_file={"content": '{"private_key": "k3y-material"}', "file_name": "key.json",
-                                           "env_var": "GOOGLE_APPLICATION_CREDENTIALS"}))
+    render = run(
+        _server(
+            credentials_file={
+                "content": '{"private_key": "k3y-material"}',
+                "file_name": "key.json",
+                "env_var": "GOOGLE_APPLICATION_CREDENTIALS",
+            }
+        )
+    )
     secret = inputs(render, "kubernetes:core/v1:Secret", "triton-model-repository-credentials")
     assert secret["stringData"] == {"key.json": "[secret]"}
     assert "k3y-material" not in repr(render.resources)
@@ -129,7 +164,9 @@ def test_credentials_file_is_kept_in_a_secret_and_mounted_as_a_file(run):
 
 
 def test_canary_gets_its_own_deployment_and_pdb(run):
-    render = run(_server(model_groups=[{"name": "default", "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}}]))
+    render = run(
+        _server(model_groups=[{"name": "default", "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}}])
+    )
     canary = inputs(render, DEPLOYMENT, "triton-default-canary")
     assert canary["metadata"]["name"] == "triton-default-canary"
     assert canary["spec"]["selector"]["matchLabels"]["version"] == "canary"
@@ -138,19 +175,34 @@ def test_canary_gets_its_own_deployment_and_pdb(run):
 
 
 def test_a_groups_pod_annotations_win_over_the_servers(run):
-    render = run(_server(pod_annotations={"a": "server", "b": "server"}, model_groups=[
-        {"name": "vision", "pod_annotations": {"b": "vision"}, "canary": {"replicas": 1}}, {"name": "text"}]))
+    render = run(
+        _server(
+            pod_annotations={"a": "server", "b": "server"},
+            model_groups=[
+                {"name": "vision", "pod_annotations": {"b": "vision"}, "canary": {"replicas": 1}},
+                {"name": "text"},
+            ],
+        )
+    )
     for name in ("triton-vision-stable", "triton-vision-canary"):
-        assert inputs(render, DEPLOYMENT, name)["spec"]["template"]["metadata"]["annotations"] == {"a": "server", "b": "vision"}
+        assert inputs(render, DEPLOYMENT, name)["spec"]["template"]["metadata"]["annotations"] == {
+            "a": "server",
+            "b": "vision",
+        }
     assert inputs(render, DEPLOYMENT, "triton-text-stable")["spec"]["template"]["metadata"]["annotations"] == {
-        "a": "server", "b": "server"}
+        "a": "server",
+        "b": "server",
+    }
 
 
 def test_grace_period_is_tritons_shutdown_and_the_exit_margin(run):
     from triton_components.serving.triton_pod import EXIT_MARGIN_SECONDS
 
     render = run(_server(model_groups=[{"name": "default", "pre_stop_sleep_seconds": 7, "exit_timeout_seconds": 11}]))
-    assert inputs(render, DEPLOYMENT)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 7 + 11 + EXIT_MARGIN_SECONDS
+    assert (
+        inputs(render, DEPLOYMENT)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        == 7 + 11 + EXIT_MARGIN_SECONDS
+    )
 
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -159,10 +211,16 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 def test_image_digest_pins_the_pull_and_the_version_label_stays_the_tag(run):
     """A digest pins what the kubelet pulls; the version label must still be the tag: 64 hex digits are no
     valid label value (63 characters at most), and the API server would refuse the Deployment."""
-    render = run(_server(image="nvcr.io/nvidia/tritonserver:26.10-py3", image_digest=DIGEST, model_groups=[
-        {"name": "default", "canary": {"replicas": 1}},
-        {"name": "next", "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}},
-    ]))
+    render = run(
+        _server(
+            image="nvcr.io/nvidia/tritonserver:26.10-py3",
+            image_digest=DIGEST,
+            model_groups=[
+                {"name": "default", "canary": {"replicas": 1}},
+                {"name": "next", "canary": {"image": "nvcr.io/nvidia/tritonserver:26.11-py3"}},
+            ],
+        )
+    )
     pinned = f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}"
     for name in ("triton-default-stable", "triton-default-canary", "triton-next-stable"):
         deployment = inputs(render, DEPLOYMENT, name)
@@ -196,11 +254,15 @@ def test_version_label_is_the_tag_of_any_image_reference(image, version):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"image_digest": "sha256:ABC"},
-         "image_digest is 'sha256:ABC'; give 'sha256:' followed by 64 lowercase hex digits, as "
-         "`docker buildx imagetools inspect <image>` prints it"),
-        ({"image": f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}", "image_digest": DIGEST},
-         "already carries a digest; give image_digest or a digest in image, not both"),
+        (
+            {"image_digest": "sha256:ABC"},
+            "image_digest is 'sha256:ABC'; give 'sha256:' followed by 64 lowercase hex digits, as "
+            "`docker buildx imagetools inspect <image>` prints it",
+        ),
+        (
+            {"image": f"nvcr.io/nvidia/tritonserver:26.10-py3@{DIGEST}", "image_digest": DIGEST},
+            "already carries a digest; give image_digest or a digest in image, not both",
+        ),
         ({"model_control_mode": "poll"}, "model_control_mode is 'poll'; use one of none, explicit"),
         ({"restricted_apis": ["health"]}, "restricted_apis has health"),
         ({"model_groups": [{"name": "a"}, {"name": "a"}]}, "duplicate names: a"),

@@ -73,8 +73,12 @@ def kms_decrypt_statement(kms_key_arn: str) -> dict[str, Any]:
 
 def read_only_policy(bucket_arn: str, kms_key_arn: str | None = None) -> str:
     statements: list[dict[str, Any]] = [
-        {"Sid": "ListModelBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-         "Resource": bucket_arn},
+        {
+            "Sid": "ListModelBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+            "Resource": bucket_arn,
+        },
         {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
     ]
     if kms_key_arn:
@@ -115,7 +119,9 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
     """The IAM role or user ARN."""
 
     def __init__(self, name: str, args: AwsModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("AwsModelReaderIdentity", name, args, AwsModelReaderIdentityArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "AwsModelReaderIdentity", name, args, AwsModelReaderIdentityArgs
+        )  # misspelt keys and wrong types, before anything else
         mode = args.get("mode", "irsa")
         if mode not in MODES:
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")
@@ -147,7 +153,9 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
             user = aws.iam.User(f"{name}-user", name=args["name"], opts=child)
             aws.iam.UserPolicy(f"{name}-read-models", user=user.name, policy=policy, opts=child)
             key = aws.iam.AccessKey(
-                f"{name}-key", user=user.name, opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"])
+                f"{name}-key",
+                user=user.name,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"]),
             )
             content: pulumi.Output[str] = pulumi.Output.secret(
                 pulumi.Output.all(key.id, key.secret).apply(

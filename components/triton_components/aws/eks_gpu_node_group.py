@@ -108,7 +108,9 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
     allocatable_gpus_per_node: int
 
     def __init__(self, name: str, args: EksGpuNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("EksGpuNodeGroup", name, args, EksGpuNodeGroupArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "EksGpuNodeGroup", name, args, EksGpuNodeGroupArgs
+        )  # misspelt keys and wrong types, before anything else
         gpus = validate_group(args)
         super().__init__("tritonplatform:index:EksGpuNodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -122,8 +124,9 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             opts=child,
         )
         attachments = [
-            aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[-1].lower()}", role=role.name,
-                                         policy_arn=arn, opts=child)
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{arn.rsplit('/', 1)[-1].lower()}", role=role.name, policy_arn=arn, opts=child
+            )
             for arn in NODE_POLICIES
         ]
         ami_type = args.get("ami_type", NVIDIA_AMI_TYPES[0])

@@ -64,7 +64,9 @@ class S3ModelBucket(pulumi.ComponentResource):
     """``s3://<bucket>/<repository_path>``: Triton's ``--model-repository``."""
 
     def __init__(self, name: str, args: S3ModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("S3ModelBucket", name, args, S3ModelBucketArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "S3ModelBucket", name, args, S3ModelBucketArgs
+        )  # misspelt keys and wrong types, before anything else
         if not _PREFIX.match(args["name_prefix"]):
             raise ValueError(f"name_prefix {args['name_prefix']!r} must be 1-41 lowercase letters, digits or '-'")
         super().__init__("tritonplatform:index:S3ModelBucket", name, None, opts)

@@ -154,8 +154,11 @@ def _check_one(value: Any, annotation: Any, path: str, problems: list[str]) -> N
     elif annotation is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif origin in (list, collections.abc.Sequence, tuple, set, frozenset, collections.abc.Set):
-        ok = isinstance(value, (list, tuple, set, frozenset)) if origin is not collections.abc.Sequence else (
-            isinstance(value, collections.abc.Sequence) and not isinstance(value, (str, bytes)))
+        ok = (
+            isinstance(value, (list, tuple, set, frozenset))
+            if origin is not collections.abc.Sequence
+            else (isinstance(value, collections.abc.Sequence) and not isinstance(value, (str, bytes)))
+        )
         if ok and params and origin is not tuple:
             for i, item in enumerate(value):
                 _check(item, params[0], f"{path}[{i}]", problems)
@@ -216,7 +219,12 @@ def _describe(annotation: Any) -> str:
     if annotation is _Output:
         return "an Output"
     if origin is Literal:
-        return " or ".join(dict.fromkeys(type(p).__name__ for p in params)) + " (" + ", ".join(repr(p) for p in params) + ")"
+        return (
+            " or ".join(dict.fromkeys(type(p).__name__ for p in params))
+            + " ("
+            + ", ".join(repr(p) for p in params)
+            + ")"
+        )
     if origin in (list, collections.abc.Sequence, tuple, set, frozenset):
         return f"list of {_describe(params[0])}" if params else "list"
     if origin in (dict, collections.abc.Mapping, collections.abc.MutableMapping):

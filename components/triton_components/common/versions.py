@@ -32,6 +32,7 @@ def triton_compute_capability_floor(release: tuple[int, int]) -> tuple[tuple[int
     """``(first release of that floor, minimum compute capability)`` for a Triton ``(year, month)`` release."""
     return next((first, floor) for first, floor in TRITON_COMPUTE_CAPABILITY_FLOORS if release >= first)
 
+
 #: KEDA Helm chart (https://kedacore.github.io/charts, chart ``keda``; chart version = KEDA version).
 #: 2.20.2 matches the ScaledObject CRD schema the tests validate against
 #: (``shared/crd-schemas/keda``, kedacore/keda tag v2.20.2).

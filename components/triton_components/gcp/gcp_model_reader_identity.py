@@ -65,7 +65,9 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
     metadata server with Workload Identity; none in key mode (the key file needs only HTTPS)."""
 
     def __init__(self, name: str, args: GcpModelReaderIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("GcpModelReaderIdentity", name, args, GcpModelReaderIdentityArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "GcpModelReaderIdentity", name, args, GcpModelReaderIdentityArgs
+        )  # misspelt keys and wrong types, before anything else
         mode = args.get("mode", "workload-identity")
         if mode not in MODES:
             raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")

@@ -50,13 +50,19 @@ class GcsModelBucket(pulumi.ComponentResource):
     """The bucket itself, for IAM grants."""
 
     def __init__(self, name: str, args: GcsModelBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("GcsModelBucket", name, args, GcsModelBucketArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "GcsModelBucket", name, args, GcsModelBucketArgs
+        )  # misspelt keys and wrong types, before anything else
         prefix = args["name_prefix"]
         if not _PREFIX.match(prefix):
-            raise ValueError(f"name_prefix {prefix!r} must be 1-41 lowercase letters, digits or '-', starting alphanumeric")
+            raise ValueError(
+                f"name_prefix {prefix!r} must be 1-41 lowercase letters, digits or '-', starting alphanumeric"
+            )
         soft_delete = args.get("soft_delete_retention_days", 7)
         if not 7 <= soft_delete <= 90:
-            raise ValueError(f"soft_delete_retention_days is {soft_delete}; use 7 to 90 (GCS never allows 1-6, 0 disables recovery)")
+            raise ValueError(
+                f"soft_delete_retention_days is {soft_delete}; use 7 to 90 (GCS never allows 1-6, 0 disables recovery)"
+            )
         super().__init__("tritonplatform:index:GcsModelBucket", name, None, opts)
 
         protect = args.get("protect", True)

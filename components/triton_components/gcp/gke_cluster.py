@@ -87,7 +87,9 @@ def validate_cluster(args: GkeClusterArgs) -> None:
         raise ValueError(f"control_plane_webhook_ports has {bad_ports}; use TCP ports 1-65535")
     key = args.get("secrets_kms_key")
     if key is not None and not args.get("encrypt_secrets", True):
-        raise ValueError("secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both")
+        raise ValueError(
+            "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both"
+        )
     if isinstance(key, str):
         if not re.fullmatch(KMS_KEY_NAME_PATTERN, key):
             raise ValueError(
@@ -122,8 +124,12 @@ class GkeCluster(pulumi.ComponentResource):
             f"{name}-system-nodes", account_id=f"{args['cluster_name'][:21]}-system", project=project, parent=self
         )
         router = gcp.compute.Router(
-            f"{name}-router", name=f"{args['cluster_name']}-router", project=project, region=location,
-            network=network, opts=child,
+            f"{name}-router",
+            name=f"{args['cluster_name']}-router",
+            project=project,
+            region=location,
+            network=network,
+            opts=child,
         )
         gcp.compute.RouterNat(
             f"{name}-nat",
@@ -211,8 +217,12 @@ class GkeCluster(pulumi.ComponentResource):
             project=project,
             autoscaling={"total_min_node_count": 1, "total_max_node_count": 3, "location_policy": "BALANCED"},
             management={"auto_repair": True, "auto_upgrade": True},
-            node_config={**hardened_node, "machine_type": args.get("system_machine_type", "e2-standard-4"),
-                         "disk_size_gb": 100, "disk_type": "pd-balanced"},
+            node_config={
+                **hardened_node,
+                "machine_type": args.get("system_machine_type", "e2-standard-4"),
+                "disk_size_gb": 100,
+                "disk_type": "pd-balanced",
+            },
             opts=child,
         )
         self.cluster_name = cluster.name

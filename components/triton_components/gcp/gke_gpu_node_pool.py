@@ -102,7 +102,9 @@ class GkeGpuNodePool(pulumi.ComponentResource):
     """``nvidia.com/gpu`` each node offers: MIG slices, time-shared clients or whole GPUs."""
 
     def __init__(self, name: str, args: GkeGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("GkeGpuNodePool", name, args, GkeGpuNodePoolArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "GkeGpuNodePool", name, args, GkeGpuNodePoolArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_pool(args)
         super().__init__("tritonplatform:index:GkeGpuNodePool", name, None, opts)
         project = args["project"]

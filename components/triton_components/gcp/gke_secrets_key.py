@@ -43,7 +43,9 @@ class GkeSecretsKey(pulumi.ComponentResource):
     """``projects/…/locations/…/keyRings/…/cryptoKeys/…``: GKE's ``database_encryption.key_name``."""
 
     def __init__(self, name: str, args: GkeSecretsKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("GkeSecretsKey", name, args, GkeSecretsKeyArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "GkeSecretsKey", name, args, GkeSecretsKeyArgs
+        )  # misspelt keys and wrong types, before anything else
         rotation = args.get("rotation_days", DEFAULT_ROTATION_DAYS)
         if not 1 <= rotation <= 365:
             raise ValueError(f"rotation_days is {rotation}; use 1 to 365 (90 or fewer for CIS GKE 5.3.1)")

@@ -93,7 +93,9 @@ def serving_rules(gateway_namespace: str, prometheus_namespace: str | None, metr
         }
     ]
     if prometheus_namespace is not None:
-        metrics: dict[str, Any] = {"to": [{"operation": {"ports": [METRICS], "methods": ["GET"], "paths": ["/metrics"]}}]}
+        metrics: dict[str, Any] = {
+            "to": [{"operation": {"ports": [METRICS], "methods": ["GET"], "paths": ["/metrics"]}}]
+        }
         if metrics_mtls:
             metrics["from"] = [{"source": {"namespaces": [prometheus_namespace]}}]
         # Otherwise plain-text scrapes carry no peer identity: the NetworkPolicy is the source check.

@@ -91,7 +91,9 @@ class IstioInstallation(pulumi.ComponentResource):
     """Pod labels of the ingress gateway, for ``Gateway.spec.selector`` and NetworkPolicies."""
 
     def __init__(self, name: str, args: IstioInstallationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("IstioInstallation", name, args, IstioInstallationArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "IstioInstallation", name, args, IstioInstallationArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_installation(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:IstioInstallation", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -106,10 +108,17 @@ class IstioInstallation(pulumi.ComponentResource):
         system_ns = self._namespace(name, "system", args.get("system_namespace", "istio-system"), "privileged", child)
         gateway_ns = self._namespace(name, "gateway", args.get("gateway_namespace", "istio-ingress"), "baseline", child)
 
-        def release(suffix: str, release_name: str, chart: str, namespace: pulumi.Input[str],
-                    values: dict[str, Any], depends_on: list[pulumi.Resource]) -> k8s.helm.v3.Release:
+        def release(
+            suffix: str,
+            release_name: str,
+            chart: str,
+            namespace: pulumi.Input[str],
+            values: dict[str, Any],
+            depends_on: list[pulumi.Resource],
+        ) -> k8s.helm.v3.Release:
             source: dict[str, Any] = (
-                {"chart": f"{chart_folder.rstrip('/')}/{CHART_FOLDERS[chart]}"} if chart_folder
+                {"chart": f"{chart_folder.rstrip('/')}/{CHART_FOLDERS[chart]}"}
+                if chart_folder
                 else {"chart": chart, "version": version, "repository_opts": repository}
             )
             return k8s.helm.v3.Release(
@@ -191,5 +200,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Nested dictionaries merged key by key (``global.platform`` survives a chart's own ``global``)."""
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged

@@ -78,7 +78,9 @@ def routes(args: TritonRoutingArgs) -> list[dict[str, Any]]:
                 {"uri": {"prefix": f"{prefix}/v2/models/{model}/"}},
             )
         ]
-        grpc = [{"uri": {"prefix": GRPC_SERVICE_PREFIX}, "headers": {MODEL_HEADER: {"exact": model}}} for model in models]
+        grpc = [
+            {"uri": {"prefix": GRPC_SERVICE_PREFIX}, "headers": {MODEL_HEADER: {"exact": model}}} for model in models
+        ]
         result += _group_routes(args, group, group["name"], http, grpc)
     default = groups[0]
     result += _group_routes(
@@ -104,8 +106,9 @@ def _group_routes(
                 {**m, "headers": {**m.get("headers", {}), header["name"]: {"exact": header["value"]}}} for m in matches
             ]
             routes.append(
-                _route(args, f"{label}-{protocol}-canary-override", forced, extra,
-                       [_destination(group, "canary", port)])
+                _route(
+                    args, f"{label}-{protocol}-canary-override", forced, extra, [_destination(group, "canary", port)]
+                )
             )
         if canary is not None:
             destinations = [

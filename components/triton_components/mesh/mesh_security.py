@@ -103,8 +103,13 @@ class MeshSecurity(pulumi.ComponentResource):
         labels = _labels.recommended_labels(args["instance"], "mesh-security")
         prometheus = args.get("prometheus_namespace")
 
-        def policy(suffix: str, kind: str, object_name: pulumi.Input[str], spec: dict[str, Any],
-                   in_namespace: pulumi.Input[str] = namespace) -> None:
+        def policy(
+            suffix: str,
+            kind: str,
+            object_name: pulumi.Input[str],
+            spec: dict[str, Any],
+            in_namespace: pulumi.Input[str] = namespace,
+        ) -> None:
             k8s.apiextensions.CustomResource(
                 f"{name}-{suffix}",
                 api_version=SECURITY_API,
@@ -229,4 +234,3 @@ class MeshSecurity(pulumi.ComponentResource):
             },
             gateway_namespace,
         )
-

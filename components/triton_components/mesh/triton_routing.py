@@ -53,7 +53,9 @@ def validate_routing(args: Mapping[str, Any]) -> None:
         )
     prefix = args.get("path_prefix", "/triton")
     if not _PATH_PREFIX.match(prefix):
-        raise ValueError(f"path_prefix is {prefix!r}; use a path such as /triton (lowercase segments, no trailing slash)")
+        raise ValueError(
+            f"path_prefix is {prefix!r}; use a path such as /triton (lowercase segments, no trailing slash)"
+        )
     groups = args.get("groups") or []
     if not groups:
         raise ValueError("groups is empty; give at least one model group (the first is the default route)")
@@ -68,7 +70,9 @@ def validate_routing(args: Mapping[str, Any]) -> None:
             if not _MODEL_NAME.match(model):
                 raise ValueError(f"group {name!r}: model name {model!r} may hold only letters, digits, '_', '.', '-'")
             if model in seen:
-                raise ValueError(f"model {model!r} is in groups {seen[model]!r} and {name!r}; a model belongs to one group")
+                raise ValueError(
+                    f"model {model!r} is in groups {seen[model]!r} and {name!r}; a model belongs to one group"
+                )
             seen[model] = name
         canary = group.get("canary")
         if canary is not None:
@@ -101,7 +105,9 @@ def _validate_canary(group: str, canary: Mapping[str, Any]) -> None:
         if not isinstance(value, int) or not 0 <= value <= 100:
             raise ValueError(f"group {group!r}: canary.{key} is {value!r}; use a whole number 0..100")
     if stable + weight != 100:
-        raise ValueError(f"group {group!r}: canary weights {stable} + {weight} = {stable + weight}; they must sum to 100")
+        raise ValueError(
+            f"group {group!r}: canary weights {stable} + {weight} = {stable + weight}; they must sum to 100"
+        )
     header = canary.get("override_header")
     if header is not None and (not _HEADER_NAME.match(header.get("name", "")) or not header.get("value")):
         raise ValueError(
@@ -118,7 +124,9 @@ class TritonRouting(pulumi.ComponentResource):
     """Name of the VirtualService that holds the weights."""
 
     def __init__(self, name: str, args: TritonRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("TritonRouting", name, args, TritonRoutingArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "TritonRouting", name, args, TritonRoutingArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_routing(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonRouting", name, None, opts)
         # Custom resources name their dependencies (e.g. the Istio installation that creates the
@@ -135,7 +143,10 @@ class TritonRouting(pulumi.ComponentResource):
             api_version=NETWORKING_API,
             kind="Gateway",
             metadata={"name": "triton-gateway", "namespace": namespace, "labels": labels},
-            spec={"selector": dict(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR)), "servers": servers(hosts, tls)},
+            spec={
+                "selector": dict(args.get("gateway_selector", DEFAULT_GATEWAY_SELECTOR)),
+                "servers": servers(hosts, tls),
+            },
             opts=child,
         )
         gateway_name = gateway.metadata.apply(lambda m: m["name"])

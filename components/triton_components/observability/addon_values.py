@@ -29,7 +29,6 @@ SMALL = {
 }
 
 
-
 def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> dict[str, Any]:
     """Helm values of kube-prometheus-stack."""
     release = stack.get("release_name", "kube-prometheus-stack")
@@ -59,7 +58,9 @@ def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> di
                 "traffic.sidecar.istio.io/includeInboundPorts": "",
                 "traffic.sidecar.istio.io/includeOutboundIPRanges": "",
                 "proxy.istio.io/config": "proxyMetadata:\n  OUTPUT_CERTS: /etc/istio-output-certs\n",
-                "sidecar.istio.io/userVolumeMount": json.dumps([{"name": "istio-certs", "mountPath": "/etc/istio-output-certs"}]),
+                "sidecar.istio.io/userVolumeMount": json.dumps(
+                    [{"name": "istio-certs", "mountPath": "/etc/istio-output-certs"}]
+                ),
             },
         }
         prometheus_spec["volumes"] = [{"name": "istio-certs", "emptyDir": {"medium": "Memory"}}]
@@ -68,7 +69,10 @@ def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> di
         "fullnameOverride": release,
         "crds": {"enabled": True},
         # Managed control planes (GKE, EKS) expose none of these; their targets would only alert.
-        **{component: {"enabled": False} for component in ("kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy")},
+        **{
+            component: {"enabled": False}
+            for component in ("kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy")
+        },
         "nodeExporter": {"enabled": stack.get("node_exporter", False)},
         "prometheusOperator": {"resources": SMALL["operator"]},
         "kube-state-metrics": {"resources": SMALL["kube-state-metrics"]},
@@ -77,7 +81,14 @@ def prometheus_stack_values(stack: PrometheusStackArgs, admin_secret: str) -> di
             "enabled": stack.get("grafana", True),
             "admin": {"existingSecret": admin_secret, "userKey": "admin-user", "passwordKey": "admin-password"},
             "resources": SMALL["grafana"],
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}},
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": "grafana_dashboard",
+                    "labelValue": "1",
+                    "searchNamespace": "ALL",
+                }
+            },
         },
         "prometheus": {"service": {"port": 9090}, "prometheusSpec": prometheus_spec},
     }

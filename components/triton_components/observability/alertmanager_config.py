@@ -134,11 +134,21 @@ def alertmanager_config(receiver: Mapping[str, Any]) -> dict[str, Any]:
         "receivers": [{"name": "null"}, {"name": RECEIVER_NAME, **_receiver_config(receiver)}],
         # The chart's defaults: a critical alert silences the warning/info of the same alert.
         "inhibit_rules": [
-            {"source_matchers": ["severity = critical"], "target_matchers": ["severity =~ warning|info"],
-             "equal": ["namespace", "alertname"]},
-            {"source_matchers": ["severity = warning"], "target_matchers": ["severity = info"],
-             "equal": ["namespace", "alertname"]},
-            {"source_matchers": ["alertname = InfoInhibitor"], "target_matchers": ["severity = info"], "equal": ["namespace"]},
+            {
+                "source_matchers": ["severity = critical"],
+                "target_matchers": ["severity =~ warning|info"],
+                "equal": ["namespace", "alertname"],
+            },
+            {
+                "source_matchers": ["severity = warning"],
+                "target_matchers": ["severity = info"],
+                "equal": ["namespace", "alertname"],
+            },
+            {
+                "source_matchers": ["alertname = InfoInhibitor"],
+                "target_matchers": ["severity = info"],
+                "equal": ["namespace"],
+            },
             {"target_matchers": ["alertname = InfoInhibitor"]},
         ],
         "templates": ["/etc/alertmanager/config/*.tmpl"],

@@ -19,9 +19,7 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def triggers(
-    args: Mapping[str, Any], *, namespace: str, prometheus_url: str, service: str
-) -> list[dict[str, Any]]:
+def triggers(args: Mapping[str, Any], *, namespace: str, prometheus_url: str, service: str) -> list[dict[str, Any]]:
     """Queue time (always), pending requests and GPU utilization (optional), wake-up (scale to zero)."""
     sel = _promql.selector(_promql.group_matchers(namespace, args["model_group"], track="stable"))
     window = _promql.seconds(args.get("query_window_seconds", 10))
@@ -60,11 +58,18 @@ def triggers(
     if args.get("pending_requests_per_replica"):
         # A total spread over replicas: "AverageValue" (desired = total / per-replica target).
         found.append(
-            trigger("pending-requests", guard(_promql.pending_requests(sel)), "AverageValue", args["pending_requests_per_replica"])
+            trigger(
+                "pending-requests",
+                guard(_promql.pending_requests(sel)),
+                "AverageValue",
+                args["pending_requests_per_replica"],
+            )
         )
     if args.get("gpu_utilization_percent"):
         found.append(
-            trigger("gpu-utilization", guard(_promql.gpu_utilization_percent(sel)), "Value", args["gpu_utilization_percent"])
+            trigger(
+                "gpu-utilization", guard(_promql.gpu_utilization_percent(sel)), "Value", args["gpu_utilization_percent"]
+            )
         )
     if scale_to_zero:
         wake = _promql.mesh_request_rate(

@@ -35,7 +35,9 @@ class MonitoringAddons(pulumi.ComponentResource):
     """The kube-prometheus-stack release, when installed; monitors, rules and dashboards depend on it."""
 
     def __init__(self, name: str, args: MonitoringAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("MonitoringAddons", name, args, MonitoringAddonsArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "MonitoringAddons", name, args, MonitoringAddonsArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_addons(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:MonitoringAddons", name, None, opts)
         self.keda_crds = []
@@ -67,14 +69,20 @@ class MonitoringAddons(pulumi.ComponentResource):
         if stack is not None:
             release = stack.get("release_name", "kube-prometheus-stack")
             namespace_name = stack.get("namespace", "monitoring")
-            namespace = self._namespace(name, "monitoring", namespace_name, privileged=stack.get("node_exporter", False))
+            namespace = self._namespace(
+                name, "monitoring", namespace_name, privileged=stack.get("node_exporter", False)
+            )
             password = random.RandomPassword(
                 f"{name}-grafana-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
             admin_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
             admin = k8s.core.v1.Secret(
                 f"{name}-grafana-admin",
-                metadata={"name": "grafana-admin", "namespace": namespace, "labels": _labels.recommended_labels(name, "monitoring")},
+                metadata={
+                    "name": "grafana-admin",
+                    "namespace": namespace,
+                    "labels": _labels.recommended_labels(name, "monitoring"),
+                },
                 type="Opaque",
                 string_data={"admin-user": "admin", "admin-password": admin_password},
                 opts=pulumi.ResourceOptions(parent=self),

@@ -13,6 +13,8 @@ from typing import Any, NotRequired, TypedDict
 from .alertmanager_config import AlertReceiverArgs, validate_receiver
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
 class KedaAddonArgs(TypedDict):
     """KEDA from ``kedacore/keda``."""
 
@@ -69,5 +71,7 @@ def validate_addons(args: Mapping[str, Any]) -> None:
     receiver = (stack or {}).get("alert_receiver")
     if receiver is not None:
         if not (stack or {}).get("alertmanager", True):
-            raise ValueError("prometheus_stack alert_receiver is set but alertmanager is False; nothing would send to it")
+            raise ValueError(
+                "prometheus_stack alert_receiver is set but alertmanager is False; nothing would send to it"
+            )
         validate_receiver(receiver)

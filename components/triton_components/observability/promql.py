@@ -125,7 +125,9 @@ def or_zero(expr: str) -> str:
     return f"({expr}) or vector(0)"
 
 
-def mesh_request_rate(gateway_workload: str, gateway_namespace: str, service: str, namespace: str, window_seconds: int) -> str:
+def mesh_request_rate(
+    gateway_workload: str, gateway_namespace: str, service: str, namespace: str, window_seconds: int
+) -> str:
     """Requests per second the Istio ingress gateway sends to a Service, whether or not it has pods.
 
     The gateway records a request (a 503 when the Service has no endpoints) with the destination

@@ -118,7 +118,11 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
         )
     if args.get("scale_to_zero") and low > 0:
         raise ValueError(f"{where}: scale_to_zero is set but min_replicas is {low}; use min_replicas=0 or drop it")
-    for key, default in (("queue_time_target_ms", 50.0), ("query_window_seconds", 10), ("polling_interval_seconds", 15)):
+    for key, default in (
+        ("queue_time_target_ms", 50.0),
+        ("query_window_seconds", 10),
+        ("polling_interval_seconds", 15),
+    ):
         if args.get(key, default) <= 0:
             raise ValueError(f"{where}: {key} is {args[key]}; use a positive number")
     if args.get("query_window_seconds", 10) < 10:
@@ -134,7 +138,9 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
         raise ValueError(f"{where}: fallback failure_threshold is {fallback['failure_threshold']}; use 3 or more")
     replicas = _fallback_replicas(args)
     if not max(low, 1) <= replicas <= high:
-        raise ValueError(f"{where}: fallback replicas is {replicas}; use {max(low, 1)} to {high} (min_replicas to max_replicas)")
+        raise ValueError(
+            f"{where}: fallback replicas is {replicas}; use {max(low, 1)} to {high} (min_replicas to max_replicas)"
+        )
     for key in ("pending_requests_per_replica", "gpu_utilization_percent"):
         value = args.get(key)
         if value is not None and value <= 0:
@@ -161,7 +167,9 @@ class TritonAutoscaler(pulumi.ComponentResource):
     """Name of the HPA that KEDA creates (alerts watch it)."""
 
     def __init__(self, name: str, args: TritonAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("TritonAutoscaler", name, args, TritonAutoscalerArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "TritonAutoscaler", name, args, TritonAutoscalerArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_autoscaler(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonAutoscaler", name, None, opts)
         group = args["model_group"]
@@ -175,7 +183,11 @@ class TritonAutoscaler(pulumi.ComponentResource):
             pulumi.Output.from_input(args["namespace"]),
             pulumi.Output.from_input(args["prometheus_url"]),
             pulumi.Output.from_input(scale_to_zero["service_name"] if scale_to_zero else ""),
-        ).apply(lambda values: _keda_triggers.triggers(args, namespace=values[0], prometheus_url=values[1], service=values[2]))
+        ).apply(
+            lambda values: _keda_triggers.triggers(
+                args, namespace=values[0], prometheus_url=values[1], service=values[2]
+            )
+        )
         spec: dict[str, Any] = {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": args["deployment_name"]},
             "pollingInterval": args.get("polling_interval_seconds", 15),
@@ -196,7 +208,11 @@ class TritonAutoscaler(pulumi.ComponentResource):
                             "stabilizationWindowSeconds": scale_up.get("stabilization_seconds", 0),
                             "selectPolicy": "Max",
                             "policies": [
-                                {"type": "Pods", "value": scale_up.get("max_pods", 2), "periodSeconds": scale_up.get("period_seconds", 60)}
+                                {
+                                    "type": "Pods",
+                                    "value": scale_up.get("max_pods", 2),
+                                    "periodSeconds": scale_up.get("period_seconds", 60),
+                                }
                             ],
                         },
                         "scaleDown": {

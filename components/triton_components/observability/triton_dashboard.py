@@ -48,7 +48,8 @@ def _panel(panel_id: int, title: str, unit: str, targets: list[tuple[str, str]],
         "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "targets": [
-            {"refId": chr(ord("A") + i), "expr": expr, "legendFormat": legend} for i, (expr, legend) in enumerate(targets)
+            {"refId": chr(ord("A") + i), "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(targets)
         ],
     }
 
@@ -59,30 +60,64 @@ def dashboard(namespace: str, environment: str) -> dict[str, Any]:
     by_group = " by (model_group)"
     hpa = _promql.selector({"namespace": namespace}, regex={"horizontalpodautoscaler": _names.HPA_NAME_REGEX})
     panels = [
-        ("Requests per second", "reqps", [
-            (f"sum by (model_group, track) (rate({_promql.REQUEST_SUCCESS}{sel}[{RATE}]))", "{{model_group}} {{track}}"),
-        ]),
-        ("Latency per request: queue and compute", "ms", [
-            (_promql.queue_time_ms(sel, RATE, by_group), "{{model_group}} queue"),
-            (_promql.compute_time_ms(sel, RATE, by_group), "{{model_group}} compute"),
-        ]),
-        ("Failed requests per second", "reqps", [
-            (f"sum by (model_group, reason) (rate({_promql.REQUEST_FAILURE}{sel}[{RATE}]))", "{{model_group}} {{reason}}"),
-        ]),
-        ("Pending requests", "short", [
-            (f"sum by (model_group) ({_promql.PENDING_REQUESTS}{sel})", "{{model_group}}"),
-        ]),
-        ("GPU utilization", "percent", [
-            (f"avg by (model_group, pod) ({_promql.GPU_UTILIZATION}{sel}) * 100", "{{pod}}"),
-        ]),
-        ("GPU memory used", "percentunit", [
-            (_promql.gpu_memory_ratio(sel), "{{pod}}"),
-        ]),
-        ("Replicas", "short", [
-            (f"count by (model_group, track) (up{sel} == 1)", "{{model_group}} {{track}} scraped"),
-            (f"kube_horizontalpodautoscaler_status_desired_replicas{hpa}", "{{horizontalpodautoscaler}} desired"),
-            (f"kube_horizontalpodautoscaler_spec_max_replicas{hpa}", "{{horizontalpodautoscaler}} max"),
-        ]),
+        (
+            "Requests per second",
+            "reqps",
+            [
+                (
+                    f"sum by (model_group, track) (rate({_promql.REQUEST_SUCCESS}{sel}[{RATE}]))",
+                    "{{model_group}} {{track}}",
+                ),
+            ],
+        ),
+        (
+            "Latency per request: queue and compute",
+            "ms",
+            [
+                (_promql.queue_time_ms(sel, RATE, by_group), "{{model_group}} queue"),
+                (_promql.compute_time_ms(sel, RATE, by_group), "{{model_group}} compute"),
+            ],
+        ),
+        (
+            "Failed requests per second",
+            "reqps",
+            [
+                (
+                    f"sum by (model_group, reason) (rate({_promql.REQUEST_FAILURE}{sel}[{RATE}]))",
+                    "{{model_group}} {{reason}}",
+                ),
+            ],
+        ),
+        (
+            "Pending requests",
+            "short",
+            [
+                (f"sum by (model_group) ({_promql.PENDING_REQUESTS}{sel})", "{{model_group}}"),
+            ],
+        ),
+        (
+            "GPU utilization",
+            "percent",
+            [
+                (f"avg by (model_group, pod) ({_promql.GPU_UTILIZATION}{sel}) * 100", "{{pod}}"),
+            ],
+        ),
+        (
+            "GPU memory used",
+            "percentunit",
+            [
+                (_promql.gpu_memory_ratio(sel), "{{pod}}"),
+            ],
+        ),
+        (
+            "Replicas",
+            "short",
+            [
+                (f"count by (model_group, track) (up{sel} == 1)", "{{model_group}} {{track}} scraped"),
+                (f"kube_horizontalpodautoscaler_status_desired_replicas{hpa}", "{{horizontalpodautoscaler}} desired"),
+                (f"kube_horizontalpodautoscaler_spec_max_replicas{hpa}", "{{horizontalpodautoscaler}} max"),
+            ],
+        ),
     ]
     groups_query = f"label_values({_promql.REQUEST_SUCCESS}{_promql.selector({'namespace': namespace})}, model_group)"
     return {
@@ -124,10 +159,14 @@ class TritonDashboard(pulumi.ComponentResource):
     """Name of the ConfigMap."""
 
     def __init__(self, name: str, args: TritonDashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("TritonDashboard", name, args, TritonDashboardArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "TritonDashboard", name, args, TritonDashboardArgs
+        )  # misspelt keys and wrong types, before anything else
         labels = dict(args.get("labels", {"grafana_dashboard": "1"}))
         if not labels:
-            raise ValueError("labels is empty; the Grafana sidecar finds dashboards only by label (e.g. grafana_dashboard: '1')")
+            raise ValueError(
+                "labels is empty; the Grafana sidecar finds dashboards only by label (e.g. grafana_dashboard: '1')"
+            )
         super().__init__("tritonplatform:index:TritonDashboard", name, None, opts)
         body = pulumi.Output.from_input(args["triton_namespace"]).apply(
             lambda namespace: json.dumps(dashboard(namespace, args["environment"]), indent=2, sort_keys=True)

@@ -86,7 +86,9 @@ def validate_monitoring(args: Mapping[str, Any]) -> None:
     if tls not in TLS_MODES:
         raise ValueError(f"tls is {tls!r}; use one of {', '.join(TLS_MODES)}")
     if tls == "istio-certs" and kind == "PodMonitor":
-        raise ValueError("tls 'istio-certs' reads certificate files, which a PodMonitor cannot; use monitor_kind ServiceMonitor")
+        raise ValueError(
+            "tls 'istio-certs' reads certificate files, which a PodMonitor cannot; use monitor_kind ServiceMonitor"
+        )
     interval = args.get("scrape_interval_seconds", 2)
     if not 1 <= interval <= 300:
         raise ValueError(f"scrape_interval_seconds is {interval}; use 1 to 300")
@@ -126,7 +128,9 @@ class TritonMonitoring(pulumi.ComponentResource):
     """Monitor name per model group."""
 
     def __init__(self, name: str, args: TritonMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("TritonMonitoring", name, args, TritonMonitoringArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "TritonMonitoring", name, args, TritonMonitoringArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_monitoring(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonMonitoring", name, None, opts)
         wait_for = list(args.get("wait_for", []))

@@ -166,7 +166,9 @@ class ContractAnalyzer(Analyzer):
         return properties, {camel_case(key): key for key in kept}
 
 
-def sdk_type_names(type_defs: dict[str, TypeDefinition], component_defs: dict[str, ComponentDefinition]) -> dict[str, TypeDefinition]:
+def sdk_type_names(
+    type_defs: dict[str, TypeDefinition], component_defs: dict[str, ComponentDefinition]
+) -> dict[str, TypeDefinition]:
     """``type_defs`` renamed as Pulumi packages name their types: without the ``Args`` suffix our
     TypedDicts carry, which every SDK adds to an input shape itself (Go would say ``ModelGroupArgsArgs``)."""
     renames = {name: name.removesuffix("Args") for name in type_defs if name.endswith("Args") and name != "Args"}
@@ -223,7 +225,9 @@ class TritonComponentProvider(ComponentProvider):
         # as an Input; ours are plain lists of args objects (model groups, route groups), whose
         # `XArgs` it then references without writing it, and the SDK does not compile.
         self.package_schema["language"]["go"]["generateExtraInputTypes"] = True
-        Provider.__init__(self, version, json.dumps(self.package_schema))  # the schema built above, not a second analysis
+        Provider.__init__(
+            self, version, json.dumps(self.package_schema)
+        )  # the schema built above, not a second analysis
 
     def construct(
         self,
@@ -235,7 +239,9 @@ class TritonComponentProvider(ComponentProvider):
         self.validate_resource_type(self._name, resource_type)
         component_name = resource_type.rsplit(":", maxsplit=1)[-1]
         if component_name not in self._components:
-            raise ValueError(f"{resource_type} is not a component of {PACKAGE_NAME}; it has {', '.join(sorted(self._components))}")
+            raise ValueError(
+                f"{resource_type} is not a component of {PACKAGE_NAME}; it has {', '.join(sorted(self._components))}"
+            )
         definition = self._component_defs[component_name]
         args = self._python_args(inputs, definition.inputs, definition.inputs_mapping)
         try:

@@ -126,4 +126,6 @@ def validate_model_group(args: Mapping[str, Any]) -> None:
         )
     cpu_millicores(args.get("cpu", "4"))
     if args.get("model_control_mode", "none") == "none" and args.get("models"):
-        raise ValueError(f"{where}: lists models but model_control_mode is 'none', which loads every model; use 'explicit'")
+        raise ValueError(
+            f"{where}: lists models but model_control_mode is 'none', which loads every model; use 'explicit'"
+        )

@@ -132,27 +132,41 @@ def egress_rules(args: Mapping[str, Any]) -> list[dict[str, Any]]:
     dns_ports = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
     dns_peers: list[dict[str, Any]] = [
         {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.get("dns_namespace", "kube-system")}},
-            "podSelector": {"matchExpressions": [
-                {"key": "k8s-app", "operator": "In", "values": list(args.get("dns_pod_labels", DEFAULT_DNS_POD_LABELS))}
-            ]},
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": args.get("dns_namespace", "kube-system")}
+            },
+            "podSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "k8s-app",
+                        "operator": "In",
+                        "values": list(args.get("dns_pod_labels", DEFAULT_DNS_POD_LABELS)),
+                    }
+                ]
+            },
         },
         *({"ipBlock": {"cidr": cidr}} for cidr in args.get("dns_cidrs", (NODE_LOCAL_DNS_ADDRESS,))),
     ]
     rules: list[dict[str, Any]] = [{"to": dns_peers, "ports": dns_ports}]
     if args.get("istiod_namespace"):
-        rules.append({
-            "to": [{
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["istiod_namespace"]}},
-                "podSelector": {"matchLabels": {"app": "istiod"}},
-            }],
-            "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
-        })
+        rules.append(
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args["istiod_namespace"]}},
+                        "podSelector": {"matchLabels": {"app": "istiod"}},
+                    }
+                ],
+                "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
+            }
+        )
     for endpoint in args.get("node_endpoints", ()):
-        rules.append({
-            "to": [{"ipBlock": {"cidr": endpoint["cidr"]}}],
-            "ports": [{"port": port, "protocol": "TCP"} for port in endpoint["ports"]],
-        })
+        rules.append(
+            {
+                "to": [{"ipBlock": {"cidr": endpoint["cidr"]}}],
+                "ports": [{"port": port, "protocol": "TCP"} for port in endpoint["ports"]],
+            }
+        )
     https_peers: list[dict[str, Any]] = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC_RANGES)}}]
     https_peers += [{"ipBlock": {"cidr": cidr}} for cidr in args.get("private_https_cidrs", ())]
     rules.append({"to": https_peers, "ports": [{"port": 443, "protocol": "TCP"}]})

@@ -24,8 +24,14 @@ from .model_group_args import (
     validate_model_group,
 )
 
-__all__ = ["CanaryArgs", "CredentialsSecretArgs", "ModelGroupArgs", "TritonModelGroup", "TritonModelGroupArgs",
-           "validate_model_group"]
+__all__ = [
+    "CanaryArgs",
+    "CredentialsSecretArgs",
+    "ModelGroupArgs",
+    "TritonModelGroup",
+    "TritonModelGroupArgs",
+    "validate_model_group",
+]
 
 
 class TritonModelGroup(pulumi.ComponentResource):
@@ -37,7 +43,9 @@ class TritonModelGroup(pulumi.ComponentResource):
     """Deployment name per track (``stable``, ``canary``)."""
 
     def __init__(self, name: str, args: TritonModelGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        check_args("TritonModelGroup", name, args, TritonModelGroupArgs)  # misspelt keys and wrong types, before anything else
+        check_args(
+            "TritonModelGroup", name, args, TritonModelGroupArgs
+        )  # misspelt keys and wrong types, before anything else
         validate_model_group(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonModelGroup", name, None, opts)
         group = args["name"]
@@ -59,9 +67,7 @@ class TritonModelGroup(pulumi.ComponentResource):
                 "replicas": canary.get("replicas", 1),
             }
 
-        deployments = {
-            track: self._deployment(name, args, track, **spec, opts=child) for track, spec in tracks.items()
-        }
+        deployments = {track: self._deployment(name, args, track, **spec, opts=child) for track, spec in tracks.items()}
         for track in tracks:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}-pdb",
@@ -94,7 +100,12 @@ class TritonModelGroup(pulumi.ComponentResource):
                     {"name": "http", "port": triton_pod.HTTP_PORT, "targetPort": "http", "appProtocol": "http"},
                     # appProtocol grpc makes a mesh balance per request, not per connection.
                     {"name": "grpc", "port": triton_pod.GRPC_PORT, "targetPort": "grpc", "appProtocol": "grpc"},
-                    {"name": "metrics", "port": triton_pod.METRICS_PORT, "targetPort": "metrics", "appProtocol": "http"},
+                    {
+                        "name": "metrics",
+                        "port": triton_pod.METRICS_PORT,
+                        "targetPort": "metrics",
+                        "appProtocol": "http",
+                    },
                 ],
             },
             opts=child,

@@ -92,7 +92,9 @@ def validate_server(args: Mapping[str, Any]) -> None:
             "`docker buildx imagetools inspect <image>` prints it"
         )
     if digest is not None and "@" in args.get("image", DEFAULT_IMAGE):
-        raise ValueError(f"image {args['image']!r} already carries a digest; give image_digest or a digest in image, not both")
+        raise ValueError(
+            f"image {args['image']!r} already carries a digest; give image_digest or a digest in image, not both"
+        )
     mode = args.get("model_control_mode", "none")
     if mode not in MODEL_CONTROL_MODES:
         raise ValueError(f"model_control_mode is {mode!r}; use one of {', '.join(MODEL_CONTROL_MODES)}")
@@ -225,9 +227,9 @@ class TritonServer(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.endpoints = pulumi.Output.all(
-            self.namespace, *(g.service_name for g in self.model_groups.values())
-        ).apply(lambda values: _endpoints(values[0], list(self.model_groups), values[1:]))
+        self.endpoints = pulumi.Output.all(self.namespace, *(g.service_name for g in self.model_groups.values())).apply(
+            lambda values: _endpoints(values[0], list(self.model_groups), values[1:])
+        )
         self.register_outputs(
             {
                 "namespace": self.namespace,

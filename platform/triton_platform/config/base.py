@@ -23,9 +23,7 @@ class Model(BaseModel):
     where it mirrors a component's args key. ``field_docs`` reads them; docs/configuration.md shows them.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True, strict=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True, strict=True)
 
 
 class Environment(str, Enum):  # noqa: UP042 - StrEnum changes what str() and format() give for a member

@@ -63,9 +63,7 @@ def load_settings(
     secrets_given = frozenset(key for key in SECRET_KEYS if key in values)
     for key in SECRET_KEYS:
         if key in values and f"{PROJECT}:{key}" not in secret_keys:
-            problems.append(
-                f"{PROJECT}:{key}: is stored in plain text; set it with `pulumi config set --secret {key}`"
-            )
+            problems.append(f"{PROJECT}:{key}: is stored in plain text; set it with `pulumi config set --secret {key}`")
         values.pop(key, None)
     try:
         settings = PlatformSettings.model_validate(values)

@@ -28,7 +28,9 @@ def check_mesh(settings: PlatformSettings) -> Iterator[Problem]:
     if settings.mesh.enabled:
         yield from _gateway(settings)
     elif settings.mesh.install.enabled:
-        yield Problem(("mesh", "install", "enabled"), True, "installs Istio for nothing: set mesh.enabled: true, or remove it")
+        yield Problem(
+            ("mesh", "install", "enabled"), True, "installs Istio for nothing: set mesh.enabled: true, or remove it"
+        )
     folder = settings.mesh.install.chart_folder
     if settings.mesh.install.enabled and folder is not None and (missing := missing_charts(folder)):
         yield Problem(
@@ -107,11 +109,15 @@ def _jwt(jwt: JwtSettings | None) -> Iterator[Problem]:
     elif jwt.issuer is None or jwt.jwks_uri is None:
         missing, given = ("jwksUri", "issuer") if jwt.jwks_uri is None else ("issuer", "jwksUri")
         yield Problem(
-            ("mesh", "jwt", missing), None, f"is required when jwt.{given} is set; set both issuer and jwksUri, or remove jwt"
+            ("mesh", "jwt", missing),
+            None,
+            f"is required when jwt.{given} is set; set both issuer and jwksUri, or remove jwt",
         )
     if jwt.jwks_uri is not None and not re.fullmatch(r"https://\S+", jwt.jwks_uri):
         yield Problem(
-            ("mesh", "jwt", "jwksUri"), jwt.jwks_uri, "must be an https:// URL: Istio fetches the token signing keys from it"
+            ("mesh", "jwt", "jwksUri"),
+            jwt.jwks_uri,
+            "must be an https:// URL: Istio fetches the token signing keys from it",
         )
 
 

@@ -134,7 +134,8 @@ class TritonSettings(Model):
     image_digest: Annotated[
         Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None,
         from_contract(
-            "triton_components.serving.triton_server.TritonServerArgs", "image_digest",
+            "triton_components.serving.triton_server.TritonServerArgs",
+            "image_digest",
             more="Here ``image`` is ``imageRepository:imageTag``; "
             "``docker buildx imagetools inspect nvcr.io/nvidia/tritonserver:<tag>`` prints the digest.",
         ),
@@ -148,7 +149,9 @@ class TritonSettings(Model):
     section, forbidden with one (the stack creates the bucket)."""
     model_control_mode: Literal["none", "explicit"] = "none"
     """``explicit`` loads only each group's ``models``; ``none`` loads the whole repository."""
-    restricted_apis: list[RestrictableApi] = Field(default_factory=lambda: cast(list[RestrictableApi], list(DEFAULT_RESTRICTED_APIS)))
+    restricted_apis: list[RestrictableApi] = Field(
+        default_factory=lambda: cast(list[RestrictableApi], list(DEFAULT_RESTRICTED_APIS))
+    )
     """Triton API groups that need the admin key (``adminApiKey``); ``health`` is never restrictable."""
     egress: EgressSettings = EgressSettings()
     """What Triton's pods may reach beyond DNS, istiod, their identity's metadata endpoint and public HTTPS."""
@@ -180,34 +183,44 @@ class ModelGroupSettings(Model):
     """Stable replicas (prod: 2 or more unless ``acceptSingleReplica``); with ``autoscaling`` the autoscaler
     owns the count."""
     gpus_per_replica: Annotated[
-        int, Field(ge=0, le=16), from_contract(ModelGroupArgs, "gpus_per_replica", more="At most the GPUs a node offers.")
+        int,
+        Field(ge=0, le=16),
+        from_contract(ModelGroupArgs, "gpus_per_replica", more="At most the GPUs a node offers."),
     ] = 1
     cpu: Annotated[Cpu, from_contract(ModelGroupArgs, "cpu", more=_GUARANTEED)] = "4"
     memory: Annotated[Memory, from_contract(ModelGroupArgs, "memory", more=_GUARANTEED)] = "16Gi"
     shm_size: Annotated[Memory, from_contract(ModelGroupArgs, "shm_size", more="Must be below ``memory``.")] = "1Gi"
     model_cache_size: Annotated[Memory, from_contract(ModelGroupArgs, "model_cache_size")] = "20Gi"
     max_surge: Annotated[
-        int, Field(ge=0, le=10), from_contract(ModelGroupArgs, "max_surge", more="Not 0 together with ``maxUnavailable``.")
+        int,
+        Field(ge=0, le=10),
+        from_contract(ModelGroupArgs, "max_surge", more="Not 0 together with ``maxUnavailable``."),
     ] = 0
     max_unavailable: Annotated[
-        int, Field(ge=0, le=10), from_contract(ModelGroupArgs, "max_unavailable", more="Not 0 together with ``maxSurge``.")
+        int,
+        Field(ge=0, le=10),
+        from_contract(ModelGroupArgs, "max_unavailable", more="Not 0 together with ``maxSurge``."),
     ] = 1
     model_load_timeout_seconds: Annotated[
         int, Field(ge=30, le=7200), from_contract(ModelGroupArgs, "model_load_timeout_seconds")
     ] = 600
-    pre_stop_sleep_seconds: Annotated[int, Field(ge=0, le=120), from_contract(ModelGroupArgs, "pre_stop_sleep_seconds")] = 10
+    pre_stop_sleep_seconds: Annotated[
+        int, Field(ge=0, le=120), from_contract(ModelGroupArgs, "pre_stop_sleep_seconds")
+    ] = 10
     exit_timeout_seconds: Annotated[
         int,
         Field(ge=0, le=600),
         from_contract(
-            ModelGroupArgs, "exit_timeout_seconds",
+            ModelGroupArgs,
+            "exit_timeout_seconds",
             more="With ``preStopSleepSeconds`` it sizes the grace period (+ 5 s) and the sidecar's drain (+ 2 s).",
         ),
     ] = 30
     accept_single_replica: bool = False
     """Waive prod's two-replica rule for this group."""
     canary: Annotated[
-        CanarySettings | None, from_contract(ModelGroupArgs, "canary", more="Its Deployment is ``triton-<name>-canary``.")
+        CanarySettings | None,
+        from_contract(ModelGroupArgs, "canary", more="Its Deployment is ``triton-<name>-canary``."),
     ] = None
     autoscaling: AutoscalingSettings | None = None
     """KEDA autoscaling of the stable Deployment on Triton's queue time (needs ``observability.enabled``); the
@@ -220,7 +233,8 @@ _GKE_CLUSTER = "triton_components.gcp.gke_cluster.GkeClusterArgs"
 
 class SecretEncryptionSettings(Model):
     enabled: Annotated[
-        bool, from_contract(_GKE_CLUSTER, "encrypt_secrets", more="Of a cluster this stack creates; ``false`` not in prod.")
+        bool,
+        from_contract(_GKE_CLUSTER, "encrypt_secrets", more="Of a cluster this stack creates; ``false`` not in prod."),
     ] = True
     kms_key_name: Annotated[str, Field(pattern=gcp_catalog.KMS_KEY_NAME_PATTERN)] | None = None
     """An existing key in the cluster's region; grant ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` to
@@ -256,7 +270,9 @@ class GkeClusterSettings(Model):
     """Application-layer Secrets encryption of a cluster this stack creates."""
     binary_authorization: Annotated[
         Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES],  # type: ignore[valid-type]  # pydantic takes the catalog's tuple; mypy wants literals
-        from_contract(_GKE_CLUSTER, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."),
+        from_contract(
+            _GKE_CLUSTER, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."
+        ),
     ] = "DISABLED"
 
 
@@ -394,7 +410,9 @@ class S3BucketSettings(Model):
     """Bucket name before the random suffix."""
     repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
     """Folder in the bucket that Triton reads."""
-    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$")] | None = None
+    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$")] | None = (
+        None
+    )
     """SSE-KMS with a customer key in ``aws.region``; the reader gets ``kms:Decrypt`` on it through S3 only.
     Unset: SSE-S3."""
     noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30

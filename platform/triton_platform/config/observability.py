@@ -143,8 +143,13 @@ class AlertReceiverSettings(Model):
     """``alerts.receiver``: the args of ``AlertReceiverArgs`` (defaults and meaning there), in camelCase.
     Its credential is the secret config key ``alertReceiverSecret``, never a field here."""
 
-    kind: Annotated[AlertReceiverKind, Field(description="Where Alertmanager sends every alert; its credential is "
-                                                       "the secret key ``alertReceiverSecret``.")]
+    kind: Annotated[
+        AlertReceiverKind,
+        Field(
+            description="Where Alertmanager sends every alert; its credential is "
+            "the secret key ``alertReceiverSecret``."
+        ),
+    ]
     slack_channel: Annotated[
         Annotated[str, Field(min_length=1)] | None, from_contract(AlertReceiverArgs, "slack_channel", unset=True)
     ] = None

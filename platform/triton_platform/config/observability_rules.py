@@ -45,7 +45,12 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
             "needs scrape.kind: ServiceMonitor; a PodMonitor cannot read the certificate files Istio writes for Prometheus",
         )
     mesh_prometheus = settings.mesh.prometheus_namespace
-    if obs.enabled and obs.addons.prometheus_stack and settings.mesh.enabled and mesh_prometheus not in (None, obs.addons.monitoring_namespace):
+    if (
+        obs.enabled
+        and obs.addons.prometheus_stack
+        and settings.mesh.enabled
+        and mesh_prometheus not in (None, obs.addons.monitoring_namespace)
+    ):
         yield Problem(
             ("observability", "addons", "monitoringNamespace"),
             obs.addons.monitoring_namespace,
@@ -60,7 +65,9 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
         autoscaled = True
         at = ("modelGroups", i, "autoscaling")
         if not obs.enabled:
-            yield Problem(at, "set", "needs observability.enabled: true; KEDA scales on Triton's metrics, read from Prometheus")
+            yield Problem(
+                at, "set", "needs observability.enabled: true; KEDA scales on Triton's metrics, read from Prometheus"
+            )
         if a.min_replicas > a.max_replicas:
             yield Problem((*at, "minReplicas"), a.min_replicas, f"is above maxReplicas ({a.max_replicas})")
         if a.min_replicas == 0 and not a.scale_to_zero.enabled:
@@ -72,7 +79,11 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
             )
         if a.scale_to_zero.enabled:
             if a.min_replicas > 0:
-                yield Problem((*at, "scaleToZero", "enabled"), True, f"has no effect while minReplicas is {a.min_replicas}; set minReplicas: 0")
+                yield Problem(
+                    (*at, "scaleToZero", "enabled"),
+                    True,
+                    f"has no effect while minReplicas is {a.min_replicas}; set minReplicas: 0",
+                )
             if not settings.mesh.enabled:
                 yield Problem(
                     (*at, "scaleToZero", "enabled"),
@@ -81,7 +92,11 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
                     "gateway's request rate can wake it",
                 )
             if prod:
-                yield Problem((*at, "scaleToZero", "enabled"), True, "is not allowed in prod: the first request after idle waits minutes")
+                yield Problem(
+                    (*at, "scaleToZero", "enabled"),
+                    True,
+                    "is not allowed in prod: the first request after idle waits minutes",
+                )
         elif prod and a.min_replicas < 2 and not g.accept_single_replica:
             yield Problem(
                 (*at, "minReplicas"),
@@ -112,7 +127,11 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
             )
         if a.gpu_utilization_percent is not None:
             if g.gpus_per_replica == 0:
-                yield Problem((*at, "gpuUtilizationPercent"), a.gpu_utilization_percent, "the group runs on CPU (gpusPerReplica 0); remove it")
+                yield Problem(
+                    (*at, "gpuUtilizationPercent"),
+                    a.gpu_utilization_percent,
+                    "the group runs on CPU (gpusPerReplica 0); remove it",
+                )
             elif settings.gcp is not None and settings.gcp.gpu_pool.gpu_sharing.strategy == "mig":
                 yield Problem(
                     (*at, "gpuUtilizationPercent"),
@@ -155,7 +174,11 @@ def check_alert_receiver(settings: PlatformSettings, secrets_given: frozenset[st
                 f"with {_SET_SECRET}",
             )
         if has_secret:
-            yield Problem((ALERT_RECEIVER_SECRET,), SECRET_SHOWN, "is read by nothing: observability.alerts.receiver is not set; set it or remove this key")
+            yield Problem(
+                (ALERT_RECEIVER_SECRET,),
+                SECRET_SHOWN,
+                "is read by nothing: observability.alerts.receiver is not set; set it or remove this key",
+            )
         return
     if not installs_alertmanager(settings):
         yield Problem(
@@ -167,7 +190,9 @@ def check_alert_receiver(settings: PlatformSettings, secrets_given: frozenset[st
     for key in ("slackChannel", "emailTo", "emailFrom", "emailSmarthost", "emailAuthUsername"):
         value = getattr(receiver, _snake(key))
         if value is not None and not _snake(key).startswith(f"{receiver.kind}_"):
-            yield Problem((*at, key), value, f"applies only to kind {_snake(key).split('_')[0]}, not {receiver.kind}; remove it")
+            yield Problem(
+                (*at, key), value, f"applies only to kind {_snake(key).split('_')[0]}, not {receiver.kind}; remove it"
+            )
     if receiver.kind == "email":
         for key, pattern, accepted in (
             ("emailTo", EMAIL_ADDRESS, "an email address"),
@@ -179,7 +204,9 @@ def check_alert_receiver(settings: PlatformSettings, secrets_given: frozenset[st
                 yield Problem((*at, key), None, f"is required for kind email: {accepted}")
             elif not pattern.match(value):
                 yield Problem((*at, key), value, f"must be {accepted}")
-    needed = needs_credential({"kind": receiver.kind, **({"email_auth_username": 1} if receiver.email_auth_username else {})})
+    needed = needs_credential(
+        {"kind": receiver.kind, **({"email_auth_username": 1} if receiver.email_auth_username else {})}
+    )
     if needed and not has_secret:
         yield Problem(
             (ALERT_RECEIVER_SECRET,),

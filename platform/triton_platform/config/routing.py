@@ -179,7 +179,9 @@ class OutlierDetectionSettings(Model):
     """Passive health checking: pods that keep failing are ejected from their group's load balancing."""
 
     consecutive_5xx_errors: Annotated[
-        int, Field(ge=1, le=100, alias="consecutive5xxErrors"), from_contract(OutlierDetectionArgs, "consecutive_5xx_errors")
+        int,
+        Field(ge=1, le=100, alias="consecutive5xxErrors"),
+        from_contract(OutlierDetectionArgs, "consecutive_5xx_errors"),
     ] = 5
     interval_seconds: Annotated[int, Field(ge=1, le=300), from_contract(OutlierDetectionArgs, "interval_seconds")] = 10
     base_ejection_time_seconds: Annotated[

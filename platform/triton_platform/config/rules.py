@@ -71,7 +71,9 @@ def _model_groups(s: PlatformSettings) -> Iterator[Problem]:
         for j, model in enumerate(g.models):
             if model in owner:
                 yield Problem(
-                    (*at, "models", j), model, f"is already served by model group {owner[model]!r}; a model belongs to one group"
+                    (*at, "models", j),
+                    model,
+                    f"is already served by model group {owner[model]!r}; a model belongs to one group",
                 )
             owner.setdefault(model, g.name)
         if g.models and not explicit:
@@ -83,16 +85,25 @@ def _model_groups(s: PlatformSettings) -> Iterator[Problem]:
             )
         if explicit and not g.models:
             yield Problem(
-                (*at, "models"), [], "is empty, but triton.modelControlMode is 'explicit', so this group would load nothing"
+                (*at, "models"),
+                [],
+                "is empty, but triton.modelControlMode is 'explicit', so this group would load nothing",
             )
         if g.max_surge == 0 and g.max_unavailable == 0:
             yield Problem((*at, "maxUnavailable"), 0, "is 0 and maxSurge is 0; Kubernetes needs one of them above 0")
         if memory_bytes(g.shm_size) >= memory_bytes(g.memory):
             yield Problem(
-                (*at, "shmSize"), g.shm_size, f"must be below memory ({g.memory}): /dev/shm is memory-backed and counts against it"
+                (*at, "shmSize"),
+                g.shm_size,
+                f"must be below memory ({g.memory}): /dev/shm is memory-backed and counts against it",
             )
         # Autoscaled groups are held to the same rule on autoscaling.minReplicas (observability.py).
-        if s.environment is Environment.PROD and g.autoscaling is None and g.replicas < 2 and not g.accept_single_replica:
+        if (
+            s.environment is Environment.PROD
+            and g.autoscaling is None
+            and g.replicas < 2
+            and not g.accept_single_replica
+        ):
             yield Problem(
                 (*at, "replicas"),
                 g.replicas,
@@ -125,7 +136,9 @@ def _model_repository(s: PlatformSettings) -> Iterator[Problem]:
             "give gs://, s3:// or an absolute path",
         )
     elif not (repo.startswith(("gs://", "s3://", "/")) and len(repo) > 5):
-        yield Problem(("triton", "modelRepository"), repo, "must be a gs://bucket/path, s3://bucket/path or an absolute path")
+        yield Problem(
+            ("triton", "modelRepository"), repo, "must be a gs://bucket/path, s3://bucket/path or an absolute path"
+        )
 
 
 def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
@@ -146,7 +159,9 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
     problem = catalog.accelerator_problem(pool.machine_type, pool.accelerator_type, pool.accelerators_per_node)
     if problem:
         key = "acceleratorType" if pool.accelerator_type not in catalog.ACCELERATORS else "machineType"
-        yield Problem((*at, key), getattr(pool, "accelerator_type" if key == "acceleratorType" else "machine_type"), problem)
+        yield Problem(
+            (*at, key), getattr(pool, "accelerator_type" if key == "acceleratorType" else "machine_type"), problem
+        )
     if pool.min_nodes > pool.max_nodes:
         yield Problem((*at, "minNodes"), pool.min_nodes, f"is above maxNodes ({pool.max_nodes})")
 
@@ -174,7 +189,9 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
         shared_clients = sharing.max_shared_clients_per_gpu
     elif sharing.max_shared_clients_per_gpu is not None:
         yield Problem(
-            (*at, "gpuSharing", "maxSharedClientsPerGpu"), sharing.max_shared_clients_per_gpu, "needs strategy: time-sharing"
+            (*at, "gpuSharing", "maxSharedClientsPerGpu"),
+            sharing.max_shared_clients_per_gpu,
+            "needs strategy: time-sharing",
         )
 
     # MIG capacity comes from the profile table; a profile GKE does not offer is reported above.
@@ -222,7 +239,9 @@ def _created_cluster(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]
         return
     if not encryption.enabled:
         yield Problem(
-            (*at, "secretEncryption", "kmsKeyName"), kms_key, "names a key, but secretEncryption.enabled is false; remove one of the two"
+            (*at, "secretEncryption", "kmsKeyName"),
+            kms_key,
+            "names a key, but secretEncryption.enabled is false; remove one of the two",
         )
     region = catalog.region_of(cluster.location)
     if catalog.kms_key_location(kms_key) != region:
@@ -314,7 +333,9 @@ def _aws(s: PlatformSettings, aws: AwsSettings) -> Iterator[Problem]:
             )
     known = {n for n in counts.values() if n is not None}
     if len(known) > 1:
-        yield Problem((*at, "instanceTypes"), group.instance_types, "mixes GPU counts per node; use types with the same count")
+        yield Problem(
+            (*at, "instanceTypes"), group.instance_types, "mixes GPU counts per node; use types with the same count"
+        )
     if group.min_nodes > group.max_nodes:
         yield Problem((*at, "minNodes"), group.min_nodes, f"is above maxNodes ({group.max_nodes})")
     if group.install_device_plugin and group.ami_type in aws_catalog.AMI_TYPES_WITH_DEVICE_PLUGIN:

@@ -186,7 +186,9 @@ def _text(path: Path) -> str:
         raise StackFileError(name, "it is UTF-16 text; save the file as UTF-8")
     nul = data.find(b"\0")
     if nul >= 0:
-        raise StackFileError(name, f"{_byte_position(data, nul)}: contains a NUL byte; a stack file is UTF-8 text, not binary data")
+        raise StackFileError(
+            name, f"{_byte_position(data, nul)}: contains a NUL byte; a stack file is UTF-8 text, not binary data"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -268,7 +270,6 @@ class _StackFileLoader(yaml.SafeLoader):
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
             raise ConstructorError(None, None, f"{shown} is not a valid {tag} ({error})", node.start_mark) from None
-
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Plain scalars resolve as yaml.v3 resolves them (below); quoted ones stay text.
@@ -358,8 +359,10 @@ def go_resolve(text: str) -> tuple[str, Any]:
     if match:
         sign, digits = match.groups()
         prefix = digits[:2].lower()
-        number = int(digits[2:], {"0x": 16, "0o": 8, "0b": 2}[prefix]) if prefix in ("0x", "0o", "0b") else (
-            int(digits, 8) if digits.startswith("0") else int(digits)
+        number = (
+            int(digits[2:], {"0x": 16, "0o": 8, "0b": 2}[prefix])
+            if prefix in ("0x", "0o", "0b")
+            else (int(digits, 8) if digits.startswith("0") else int(digits))
         )
         # ParseInt (int64, either sign), then ParseUint (no sign, up to 2**64 - 1).
         if number <= 2**63 if sign == "-" else number < (2**63 if sign == "+" else 2**64):
@@ -481,12 +484,12 @@ def _kind(value: Any) -> str:
 
 def _scalar(value: Any) -> str:
     value = value.original if isinstance(value, _NonTextKey) else value
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (bool, int, float)) else repr(value)
+    return (
+        value if isinstance(value, str) else json.dumps(value) if isinstance(value, (bool, int, float)) else repr(value)
+    )
 
 
 def _top_level_key_problem(key: Any) -> str:
     close = difflib.get_close_matches(str(key), STACK_FILE_KEYS, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"{_scalar(key)} is not a stack-file key; {hint}a stack file holds {', '.join(STACK_FILE_KEYS)}"
-
-

@@ -112,12 +112,16 @@ class CheckReport:
         lines = [f"checks run: {'; '.join(self.checks)}"]
         lines += [f"not verified: {item}" for item in self.not_verified]
         if self.partial is not None:
-            lines.append(f"partial result: Triton's own validation did not run ({self.partial}); only the fast "
-                         "checks did, and Triton may still refuse a model they accept")
+            lines.append(
+                f"partial result: Triton's own validation did not run ({self.partial}); only the fast "
+                "checks did, and Triton may still refuse a model they accept"
+            )
         return lines
 
 
-FAST_CHECKS = "fast checks (files and version folders; config.pbtxt read with Triton's ModelConfig protobuf; common mistakes)"
+FAST_CHECKS = (
+    "fast checks (files and version folders; config.pbtxt read with Triton's ModelConfig protobuf; common mistakes)"
+)
 
 
 def check_repository(path: str | Path, group: GroupSpec | None = None, *, triton: bool = True) -> CheckReport:
@@ -146,8 +150,10 @@ def check_repository(path: str | Path, group: GroupSpec | None = None, *, triton
     except triton_server.TritonUnavailable as why:
         report.partial = str(why)
         return report
-    checks.append(f"Triton {triton_server.TRITON_VERSION}'s own validation: each model loaded by a private "
-                  "tritonserver with the flags the stacks render (the model's code replaced by a stand-in)")
+    checks.append(
+        f"Triton {triton_server.TRITON_VERSION}'s own validation: each model loaded by a private "
+        "tritonserver with the flags the stacks render (the model's code replaced by a stand-in)"
+    )
     # Triton decides: a fast check's finding on a model Triton accepts is dropped; on a model Triton
     # refuses it stays beside Triton's own message, as the plainer explanation of a common mistake.
     accepted = {name for name, verdict in verdicts.items() if not verdict.errors}
@@ -157,13 +163,17 @@ def check_repository(path: str | Path, group: GroupSpec | None = None, *, triton
         for file, message in verdict.errors:
             if (file, message) not in seen:
                 seen.add((file, message))
-                problems.append(Problem(file, f"Triton {triton_server.TRITON_VERSION} refuses it", message, TRITON, name))
+                problems.append(
+                    Problem(file, f"Triton {triton_server.TRITON_VERSION} refuses it", message, TRITON, name)
+                )
         report.not_verified += verdict.not_verified
     report.problems = sorted(problems, key=lambda p: (p.model, p.rule == TRITON))
     return report
 
 
-def _triton_verdicts(validator: Any, inspection: Inspection, loadable: list[ModelInfo], report: CheckReport) -> dict[str, Any]:
+def _triton_verdicts(
+    validator: Any, inspection: Inspection, loadable: list[ModelInfo], report: CheckReport
+) -> dict[str, Any]:
     for info in loadable:
         validator.add_model(info.path, info.model_file if _is_python(info) else None)
     shown = {info.name: str(info.path / CONFIG_FILE) for info in loadable}
@@ -174,8 +184,10 @@ def _triton_verdicts(validator: Any, inspection: Inspection, loadable: list[Mode
             absent = sorted({s.model_name for s in info.config.ensemble_scheduling.step} - set(inspection.models))
             if absent:
                 # Triton needs every step's model in the same repository to check an ensemble.
-                report.not_verified.append(f"{config_file}: the ensemble, by Triton (its step model(s) "
-                                           f"{', '.join(absent)} are not in the folder checked)")
+                report.not_verified.append(
+                    f"{config_file}: the ensemble, by Triton (its step model(s) "
+                    f"{', '.join(absent)} are not in the folder checked)"
+                )
                 continue
         verdicts[info.name] = validator.validate(info.name, config_file, shown)
     return verdicts
@@ -199,8 +211,12 @@ def inspect_repository(path: str | Path, group: GroupSpec | None = None) -> Insp
     folders = [root] if is_model_folder(root) else [p for p in _subdirs(root) if not p.name.startswith(".")]
     if not folders:
         result.problems.append(
-            Problem(str(root), "(folder)", "holds no model folder; expected <model>/config.pbtxt and <model>/<version>/",
-                    FILES)
+            Problem(
+                str(root),
+                "(folder)",
+                "holds no model folder; expected <model>/config.pbtxt and <model>/<version>/",
+                FILES,
+            )
         )
     for folder in folders:
         found: list[Problem] = []
@@ -229,19 +245,31 @@ def _inspect_model(folder: Path, problems: list[Problem], group: GroupSpec | Non
     shown = str(config_path)
     if not MODEL_NAME.match(folder.name):
         problems.append(
-            Problem(str(folder), "(folder name)", f"{folder.name!r} is not a model name the gateway can route; "
-                    "use letters, digits, '_', '.' and '-' only", OURS)
+            Problem(
+                str(folder),
+                "(folder name)",
+                f"{folder.name!r} is not a model name the gateway can route; "
+                "use letters, digits, '_', '.' and '-' only",
+                OURS,
+            )
         )
     info.versions = sorted(v for v in (_version_number(p.name) for p in _subdirs(folder)) if v is not None)
     for path in sorted(folder.rglob("*")):
         if path.is_symlink() and not path.exists():
-            problems.append(Problem(str(path), "(file)", "is a broken symbolic link; publish would have nothing to upload", FILES))
+            problems.append(
+                Problem(str(path), "(file)", "is a broken symbolic link; publish would have nothing to upload", FILES)
+            )
         elif path.is_file() and not os.access(path, os.R_OK):
             problems.append(Problem(str(path), "(file)", "cannot be read", FILES))
     if not config_path.is_file():
         problems.append(
-            Problem(shown, "(file)", "is missing; the platform runs Triton with --disable-auto-complete-config, "
-                    "so every model needs a config.pbtxt", FILES)
+            Problem(
+                shown,
+                "(file)",
+                "is missing; the platform runs Triton with --disable-auto-complete-config, "
+                "so every model needs a config.pbtxt",
+                FILES,
+            )
         )
         return info
     try:
@@ -263,15 +291,22 @@ def _inspect_model(folder: Path, problems: list[Problem], group: GroupSpec | Non
     info.config = config
     if config.name and config.name != folder.name:
         problems.append(
-            Problem(shown, "name", f"is {config.name!r} but the folder is {folder.name!r}; Triton requires them "
-                    "to be equal (rename one, or remove name)")
+            Problem(
+                shown,
+                "name",
+                f"is {config.name!r} but the folder is {folder.name!r}; Triton requires them "
+                "to be equal (rename one, or remove name)",
+            )
         )
     problems.extend(Problem(shown, f, m, rule) for f, m, rule in check_config(config, folder.name, group))
     for i, output in enumerate(config.output):
         if output.label_filename and not (folder / output.label_filename).is_file():
             problems.append(
-                Problem(shown, f"output[{i}] {output.name!r}.label_filename", f"{output.label_filename!r} is not "
-                        f"in {folder.name}/; Triton fails to load the model without it")
+                Problem(
+                    shown,
+                    f"output[{i}] {output.name!r}.label_filename",
+                    f"{output.label_filename!r} is not in {folder.name}/; Triton fails to load the model without it",
+                )
             )
     info.model_file = _model_file(config, folder, shown, problems)
     _check_versions(info, shown, problems)
@@ -289,23 +324,42 @@ def _model_file(config: Any, folder: Path, shown: str, problems: list[Problem]) 
     if config.backend:
         known = sorted({*BACKEND_FILES, *OTHER_KNOWN_BACKENDS})
         problems.append(
-            Problem(shown, "backend", f"{config.backend!r} is not a backend of NVIDIA's Triton images "
-                    f"({', '.join(known)}); Triton fails with 'unable to find backend library'", OURS)
+            Problem(
+                shown,
+                "backend",
+                f"{config.backend!r} is not a backend of NVIDIA's Triton images "
+                f"({', '.join(known)}); Triton fails with 'unable to find backend library'",
+                OURS,
+            )
         )
         return None
     if config.platform:
         problems.append(
-            Problem(shown, "platform", f"{config.platform!r} is not a Triton platform; use one of "
-                    f"{', '.join(sorted([*PLATFORM_FILES, 'ensemble']))}, or set backend")
+            Problem(
+                shown,
+                "platform",
+                f"{config.platform!r} is not a Triton platform; use one of "
+                f"{', '.join(sorted([*PLATFORM_FILES, 'ensemble']))}, or set backend",
+            )
         )
         return None
     # Neither set: Triton picks the backend from the file it finds (model.py -> python, ...).
-    found = {f for f in (*PLATFORM_FILES.values(), *BACKEND_FILES.values())
-             for v in folder.iterdir() if v.is_dir() and (v / f.rstrip("/")).exists()}
+    found = {
+        f
+        for f in (*PLATFORM_FILES.values(), *BACKEND_FILES.values())
+        for v in folder.iterdir()
+        if v.is_dir() and (v / f.rstrip("/")).exists()
+    }
     if len(found) == 1:
         return found.pop()
-    problems.append(Problem(shown, "backend", "is not set and no single known model file identifies one; "
-                            "set backend (e.g. \"onnxruntime\", \"python\") or platform"))
+    problems.append(
+        Problem(
+            shown,
+            "backend",
+            "is not set and no single known model file identifies one; "
+            'set backend (e.g. "onnxruntime", "python") or platform',
+        )
+    )
     return None
 
 
@@ -314,8 +368,12 @@ def _check_versions(info: ModelInfo, shown: str, problems: list[Problem]) -> Non
     policy = config.version_policy
     if not info.versions:
         problems.append(
-            Problem(str(folder), "(version folders)", "none found; Triton needs at least one numeric folder "
-                    f"such as {folder.name}/1/" + ("" if info.is_ensemble else " holding the model file"))
+            Problem(
+                str(folder),
+                "(version folders)",
+                "none found; Triton needs at least one numeric folder "
+                f"such as {folder.name}/1/" + ("" if info.is_ensemble else " holding the model file"),
+            )
         )
         return
     if not info.served_versions():
@@ -325,8 +383,12 @@ def _check_versions(info: ModelInfo, shown: str, problems: list[Problem]) -> Non
         elif kind == "specific":
             # Triton loads the listed versions that have a folder; with none, there is nothing to serve.
             problems.append(
-                Problem(shown, "version_policy.specific.versions", f"names {list(policy.specific.versions)}, none of "
-                        f"which has a folder (folders: {info.versions}); Triton has no version to load")
+                Problem(
+                    shown,
+                    "version_policy.specific.versions",
+                    f"names {list(policy.specific.versions)}, none of "
+                    f"which has a folder (folders: {info.versions}); Triton has no version to load",
+                )
             )
         return
     if info.model_file is None:
@@ -337,9 +399,13 @@ def _check_versions(info: ModelInfo, shown: str, problems: list[Problem]) -> Non
         ok = target.is_dir() if info.model_file.endswith("/") else target.is_file()
         if not ok:
             problems.append(
-                Problem(str(folder / str(version)), info.model_file, "is missing; Triton loads this file from "
-                        "each version folder (set default_model_filename in config.pbtxt if it has another name)",
-                        FILES)
+                Problem(
+                    str(folder / str(version)),
+                    info.model_file,
+                    "is missing; Triton loads this file from "
+                    "each version folder (set default_model_filename in config.pbtxt if it has another name)",
+                    FILES,
+                )
             )
 
 
@@ -353,26 +419,40 @@ def _check_ensemble(info: ModelInfo, result: Inspection, group: GroupSpec | None
         name = step.model_name
         if group is not None and group.explicit and name not in group.models:
             problems.append(
-                Problem(shown, f"{at}.model_name", f"{name!r} is not a model of group {group.name!r} "
-                        f"({', '.join(group.models) or 'none'}); add it to the group's models so it loads and is "
-                        "routed with the ensemble", OURS)
+                Problem(
+                    shown,
+                    f"{at}.model_name",
+                    f"{name!r} is not a model of group {group.name!r} "
+                    f"({', '.join(group.models) or 'none'}); add it to the group's models so it loads and is "
+                    "routed with the ensemble",
+                    OURS,
+                )
             )
         member = result.models.get(name)
         if member is None:
             if group is None or not group.explicit or name not in group.models:
                 problems.append(
-                    Problem(shown, f"{at}.model_name", f"{name!r} is not in this repository; Triton fails with "
-                            "'ensemble contains models that are not available'")
+                    Problem(
+                        shown,
+                        f"{at}.model_name",
+                        f"{name!r} is not in this repository; Triton fails with "
+                        "'ensemble contains models that are not available'",
+                    )
                 )
             continue
         if member.config is None:
             continue
-        for key, names in (("input_map", {t.name for t in member.config.input}),
-                           ("output_map", {t.name for t in member.config.output})):
+        for key, names in (
+            ("input_map", {t.name for t in member.config.input}),
+            ("output_map", {t.name for t in member.config.output}),
+        ):
             for tensor in getattr(step, key):
                 if tensor not in names:
                     kind = "input" if key == "input_map" else "output"
                     problems.append(
-                        Problem(shown, f"{at}.{key}", f"key {tensor!r} is not an {kind} of model {name!r} "
-                                f"({', '.join(sorted(names)) or 'none'})")
+                        Problem(
+                            shown,
+                            f"{at}.{key}",
+                            f"key {tensor!r} is not an {kind} of model {name!r} ({', '.join(sorted(names)) or 'none'})",
+                        )
                     )

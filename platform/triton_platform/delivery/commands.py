@@ -21,19 +21,26 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     check = sub.add_parser("check", help="validate a model folder or repository: fast checks, then Triton's own load")
     check.add_argument("path", metavar="PATH")
     stack_args(check, required=False)
-    check.add_argument("--fast", action="store_true",
-                       help="only the fast checks (no tritonserver start); the result is partial")
+    check.add_argument(
+        "--fast", action="store_true", help="only the fast checks (no tritonserver start); the result is partial"
+    )
     check.set_defaults(func=_check, project_root=project_root)
 
     publish = sub.add_parser("publish", help="check, then upload new model versions to the stack's repository")
     publish.add_argument("path", metavar="PATH")
     stack_args(publish, required=False)
-    publish.add_argument("--repository", help="repository URL (default: stack output modelRepository via the Pulumi CLI)")
+    publish.add_argument(
+        "--repository", help="repository URL (default: stack output modelRepository via the Pulumi CLI)"
+    )
     publish.add_argument("--version", type=_version, help="publish the folder's one version as N, or 'next'")
     publish.add_argument("--canary", action="store_true", help="publish into the group's canary.modelRepositoryPath")
-    publish.add_argument("--endpoint-url", help="S3-compatible endpoint or GCS emulator URL (also AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST)")
-    publish.add_argument("--fast", action="store_true",
-                         help="check with the fast checks only (no tritonserver start) before publishing")
+    publish.add_argument(
+        "--endpoint-url",
+        help="S3-compatible endpoint or GCS emulator URL (also AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST)",
+    )
+    publish.add_argument(
+        "--fast", action="store_true", help="check with the fast checks only (no tritonserver start) before publishing"
+    )
     publish.set_defaults(func=_publish, project_root=project_root)
 
     load = sub.add_parser("load", help="load a published version on every running pod of a group (explicit mode)")
@@ -41,16 +48,23 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     stack_args(load, required=True)
     load.add_argument("--canary", action="store_true", help="the group's canary pods")
     load.add_argument("--version", type=int, help="wait until this version is ready on each pod")
-    load.add_argument("--url", action="append", default=[], help="a Triton HTTP URL to load on instead of the pods (repeatable)")
-    load.add_argument("--admin-key-env", default="TRITON_ADMIN_KEY",
-                      help="environment variable holding the admin key (default: read Secret triton-admin-key)")
+    load.add_argument(
+        "--url", action="append", default=[], help="a Triton HTTP URL to load on instead of the pods (repeatable)"
+    )
+    load.add_argument(
+        "--admin-key-env",
+        default="TRITON_ADMIN_KEY",
+        help="environment variable holding the admin key (default: read Secret triton-admin-key)",
+    )
     load.set_defaults(func=_load, project_root=project_root)
 
     promote = sub.add_parser("promote", help="copy a canary's versions into the stable repository")
     stack_args(promote, required=True)
     promote.add_argument("--repository", help="stable repository URL (default: stack output modelRepository)")
     promote.add_argument("--endpoint-url", help="S3-compatible endpoint or GCS emulator URL")
-    promote.add_argument("--force", action="store_true", help="promote although the canary does not carry 100 %% of the traffic")
+    promote.add_argument(
+        "--force", action="store_true", help="promote although the canary does not carry 100 %% of the traffic"
+    )
     promote.set_defaults(func=_promote, project_root=project_root)
 
     endpoints = sub.add_parser("endpoints", help="print where a model answers through the gateway")
@@ -171,15 +185,19 @@ def _load(args: argparse.Namespace) -> int:
     _, settings = ctx.group(group)
     if ctx.settings.triton.model_control_mode != "explicit" or args.model not in settings.models:
         # A load the Deployment's args do not repeat would be lost by the next pod to start (#3471).
-        return _fail(f"{args.model} is not loaded by the repository API in this stack:\n"
-                     + "\n".join(next_steps(ctx, args.model, group, track)))
+        return _fail(
+            f"{args.model} is not loaded by the repository API in this stack:\n"
+            + "\n".join(next_steps(ctx, args.model, group, track))
+        )
     key = os.environ.get(args.admin_key_env)
     if args.url:
         if not key:
             return _fail(f"--url needs the admin key in ${args.admin_key_env}")
         outcomes = load_on_servers(args.model, args.url, key, version=args.version)
     else:
-        outcomes = load_on_group(args.model, ctx.settings.triton.namespace, group, track, version=args.version, admin_key=key)
+        outcomes = load_on_group(
+            args.model, ctx.settings.triton.namespace, group, track, version=args.version, admin_key=key
+        )
     for outcome in outcomes:
         print(f"{outcome.server}: {args.model} ready, versions {outcome.versions} ({outcome.seconds:.1f} s)")
     return 0
@@ -195,8 +213,10 @@ def _promote(args: argparse.Namespace) -> int:
     _, group = ctx.group(args.group)
     weights = group.canary.traffic_percent if group.canary else None
     if weights is not None and weights.canary != 100 and not args.force:
-        return _fail(f"group {group.name!r}: the canary carries {weights.canary} % of the traffic; promote when it "
-                     "carries 100 % (stable then serves nobody while it takes the new versions), or pass --force")
+        return _fail(
+            f"group {group.name!r}: the canary carries {weights.canary} % of the traffic; promote when it "
+            "carries 100 % (stable then serves nobody while it takes the new versions), or pass --force"
+        )
     stable = repository_location(ctx, args.repository)
     canary = track_location(ctx, stable, group.name, "canary")
     models = list(group.models) if ctx.settings.triton.model_control_mode == "explicit" else None
@@ -205,10 +225,15 @@ def _promote(args: argparse.Namespace) -> int:
         from triton_components.common import names
 
         deployment = names.deployment_name(group.name)
-        print(f"Next: make {deployment} load them while it carries no traffic "
-              + ("(`triton-platform model load MODEL --stack ...` per model)" if models else
-                 f"(`kubectl rollout restart deployment/{deployment} -n {ctx.settings.triton.namespace}`)")
-              + ", then set trafficPercent back to {stable: 100, canary: 0} and pulumi up.")
+        print(
+            f"Next: make {deployment} load them while it carries no traffic "
+            + (
+                "(`triton-platform model load MODEL --stack ...` per model)"
+                if models
+                else f"(`kubectl rollout restart deployment/{deployment} -n {ctx.settings.triton.namespace}`)"
+            )
+            + ", then set trafficPercent back to {stable: 100, canary: 0} and pulumi up."
+        )
     return 0
 
 
@@ -220,9 +245,11 @@ def _endpoints(args: argparse.Namespace) -> int:
     if ctx.settings.triton.model_control_mode == "explicit" and ctx.group_of_model(args.model) is None:
         # Explicit mode loads only the models the groups list: the gateway would answer 404 for this one.
         groups = "; ".join(f"{g.name}: {', '.join(g.models) or 'none'}" for g in ctx.settings.model_groups)
-        return _fail(f"no model group of stack {ctx.name!r} serves {args.model!r} (groups and their models: {groups}); "
-                     f"add it to a group's models (`pulumi config set --path "
-                     f"'triton-platform:modelGroups[<i>].models[<n>]' {args.model} --stack {ctx.name}`, then "
-                     "`pulumi up`), or check the name")
+        return _fail(
+            f"no model group of stack {ctx.name!r} serves {args.model!r} (groups and their models: {groups}); "
+            f"add it to a group's models (`pulumi config set --path "
+            f"'triton-platform:modelGroups[<i>].models[<n>]' {args.model} --stack {ctx.name}`, then "
+            "`pulumi up`), or check the name"
+        )
     print("\n".join(endpoints(ctx, args.model)))
     return 0

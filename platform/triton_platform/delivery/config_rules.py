@@ -53,13 +53,19 @@ def _tensor_rules(config: Any) -> Iterator[Finding | Rule]:
             if tensor.data_type == type_invalid:
                 yield f"{at}.data_type", "is not set; give one such as TYPE_FP32"
             if not tensor.dims:
-                yield f"{at}.dims", "is not set; Triton requires dims (without the batch dimension when max_batch_size > 0)"
+                yield (
+                    f"{at}.dims",
+                    "is not set; Triton requires dims (without the batch dimension when max_batch_size > 0)",
+                )
             bad = [d for d in tensor.dims if d == 0 or d < -1]
             if bad:
                 yield f"{at}.dims", f"has {bad}; each dimension is >= 1, or -1 for a variable size"
             elif tensor.HasField("reshape") and _elements(tensor.dims) != _elements(tensor.reshape.shape):
-                yield (f"{at}.reshape", f"shape {list(tensor.reshape.shape)} holds a different number of elements "
-                       f"than dims {list(tensor.dims)}; Triton refuses it ('has different size for dims and reshape')")
+                yield (
+                    f"{at}.reshape",
+                    f"shape {list(tensor.reshape.shape)} holds a different number of elements "
+                    f"than dims {list(tensor.dims)}; Triton refuses it ('has different size for dims and reshape')",
+                )
 
 
 def _elements(shape: Any) -> int | None:

@@ -40,8 +40,9 @@ class LoadOutcome:
     versions: list[str]
 
 
-def _request(url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None,
-             timeout: float = 30) -> tuple[int, bytes]:
+def _request(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None, timeout: float = 30
+) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -58,8 +59,15 @@ def ready_versions(server: str, model: str) -> list[str]:
     return sorted(json.loads(body).get("versions", []), key=int) if status == 200 else []
 
 
-def load_on_servers(model: str, servers: Sequence[str], admin_key: str, *, version: int | None = None,
-                    timeout_seconds: float = 600, labels: Sequence[str] | None = None) -> list[LoadOutcome]:
+def load_on_servers(
+    model: str,
+    servers: Sequence[str],
+    admin_key: str,
+    *,
+    version: int | None = None,
+    timeout_seconds: float = 600,
+    labels: Sequence[str] | None = None,
+) -> list[LoadOutcome]:
     """Load (or reload) ``model`` on each Triton in ``servers``, one after the other.
 
     ``version``: wait until this version is ready on each server before moving on (default: the
@@ -69,13 +77,19 @@ def load_on_servers(model: str, servers: Sequence[str], admin_key: str, *, versi
     for i, server in enumerate(servers):
         name = labels[i] if labels else server
         started = time.monotonic()
-        status, body = _request(f"{server.rstrip('/')}/v2/repository/models/{model}/load", "POST",
-                                {ADMIN_KEY_HEADER: admin_key, "Content-Type": "application/json"}, b"{}",
-                                timeout=timeout_seconds)
+        status, body = _request(
+            f"{server.rstrip('/')}/v2/repository/models/{model}/load",
+            "POST",
+            {ADMIN_KEY_HEADER: admin_key, "Content-Type": "application/json"},
+            b"{}",
+            timeout=timeout_seconds,
+        )
         if status != 200:
             detail = body.decode(errors="replace")[:500]
-            raise LoadFailed(f"{name}: loading {model} failed with HTTP {status}: {detail}; "
-                             f"{i} of {len(servers)} server(s) had loaded it, the rest were not touched")
+            raise LoadFailed(
+                f"{name}: loading {model} failed with HTTP {status}: {detail}; "
+                f"{i} of {len(servers)} server(s) had loaded it, the rest were not touched"
+            )
         if version is not None:
             deadline = started + timeout_seconds
             while str(version) not in ready_versions(server, model):
@@ -91,35 +105,53 @@ def load_on_servers(model: str, servers: Sequence[str], admin_key: str, *, versi
 
 
 def pod_selector(group: str, track: str) -> str:
-    return (f"app.kubernetes.io/name=triton-inference-server,app.kubernetes.io/instance={INSTANCE},"
-            f"triton-platform.io/model-group={group},version={track}")
+    return (
+        f"app.kubernetes.io/name=triton-inference-server,app.kubernetes.io/instance={INSTANCE},"
+        f"triton-platform.io/model-group={group},version={track}"
+    )
 
 
 def group_pods(namespace: str, group: str, track: str, kubectl: str = "kubectl") -> list[str]:
     """Names of the group's running pods (ready or still loading: a loading pod reads the bucket itself)."""
-    done = subprocess.run([kubectl, "get", "pods", "-n", namespace, "-l", pod_selector(group, track), "-o", "json"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [kubectl, "get", "pods", "-n", namespace, "-l", pod_selector(group, track), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise LoadFailed(f"kubectl get pods failed: {done.stderr.strip()[:300]}")
     pods = json.loads(done.stdout).get("items", [])
-    return sorted(p["metadata"]["name"] for p in pods
-                  if p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+    return sorted(
+        p["metadata"]["name"]
+        for p in pods
+        if p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+    )
 
 
 def admin_key_from_cluster(namespace: str, kubectl: str = "kubectl") -> str:
-    done = subprocess.run([kubectl, "get", "secret", ADMIN_KEY_SECRET, "-n", namespace, "-o", "json"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [kubectl, "get", "secret", ADMIN_KEY_SECRET, "-n", namespace, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise LoadFailed(f"reading Secret {namespace}/{ADMIN_KEY_SECRET} failed: {done.stderr.strip()[:300]}")
     return base64.b64decode(json.loads(done.stdout)["data"][ADMIN_KEY_HEADER]).decode()
 
 
 @contextmanager
-def port_forward(namespace: str, pod: str, port: int = 8000, kubectl: str = "kubectl",
-                 timeout_seconds: float = 30) -> Iterator[str]:
+def port_forward(
+    namespace: str, pod: str, port: int = 8000, kubectl: str = "kubectl", timeout_seconds: float = 30
+) -> Iterator[str]:
     """``kubectl port-forward`` to one pod on a free local port; yields ``http://127.0.0.1:<port>``."""
-    process = subprocess.Popen([kubectl, "port-forward", "-n", namespace, f"pod/{pod}", f":{port}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [kubectl, "port-forward", "-n", namespace, f"pod/{pod}", f":{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + timeout_seconds
         assert process.stdout is not None
@@ -139,8 +171,17 @@ def port_forward(namespace: str, pod: str, port: int = 8000, kubectl: str = "kub
             process.kill()
 
 
-def load_on_group(model: str, namespace: str, group: str, track: str, *, version: int | None = None,
-                  admin_key: str | None = None, kubectl: str = "kubectl", timeout_seconds: float = 600) -> list[LoadOutcome]:
+def load_on_group(
+    model: str,
+    namespace: str,
+    group: str,
+    track: str,
+    *,
+    version: int | None = None,
+    admin_key: str | None = None,
+    kubectl: str = "kubectl",
+    timeout_seconds: float = 600,
+) -> list[LoadOutcome]:
     """Load ``model`` on every running pod of a group's track, one pod at a time."""
     pods = group_pods(namespace, group, track, kubectl)
     if not pods:
@@ -149,5 +190,7 @@ def load_on_group(model: str, namespace: str, group: str, track: str, *, version
     outcomes = []
     for pod in pods:
         with port_forward(namespace, pod, kubectl=kubectl) as url:
-            outcomes += load_on_servers(model, [url], key, version=version, timeout_seconds=timeout_seconds, labels=[pod])
+            outcomes += load_on_servers(
+                model, [url], key, version=version, timeout_seconds=timeout_seconds, labels=[pod]
+            )
     return outcomes

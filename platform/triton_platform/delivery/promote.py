@@ -54,8 +54,13 @@ def _by_version(keys: dict[str, int], base: str) -> dict[int, dict[str, int]]:
     return versions
 
 
-def promote(store: ObjectStore, canary: Location, stable: Location, models: list[str] | None = None,
-            log: Callable[[str], None] = lambda line: None) -> PromoteResult:
+def promote(
+    store: ObjectStore,
+    canary: Location,
+    stable: Location,
+    models: list[str] | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> PromoteResult:
     """Copy every version in ``canary`` missing from ``stable`` (all models, or ``models``)."""
     store.check_bucket()
     canary_keys = store.list(canary.key() + "/" if canary.prefix else "")
@@ -75,24 +80,32 @@ def promote(store: ObjectStore, canary: Location, stable: Location, models: list
             continue
         new_model = not target
         if not new_model and _parse(store.read_text(target_base + CONFIG_FILE)) != source_config:
-            refusals.append(f"{canary.url}/{model}/{CONFIG_FILE}: differs from {stable.url}/{model}/{CONFIG_FILE}; a "
-                            "config applies to every version and is not changed in place (promote under a new model name)")
+            refusals.append(
+                f"{canary.url}/{model}/{CONFIG_FILE}: differs from {stable.url}/{model}/{CONFIG_FILE}; a "
+                "config applies to every version and is not changed in place (promote under a new model name)"
+            )
             continue
         source_versions, target_versions = _by_version(source, source_base), _by_version(target, target_base)
         for version in sorted(set(source_versions) & set(target_versions)):
             if source_versions[version] != target_versions[version]:
-                refusals.append(f"{stable.url}/{model}/{version}: exists with other content than the canary's; "
-                                "never overwritten (publish the canary's model as a new version)")
+                refusals.append(
+                    f"{stable.url}/{model}/{version}: exists with other content than the canary's; "
+                    "never overwritten (publish the canary's model as a new version)"
+                )
         missing = sorted(set(source_versions) - set(target_versions))
         entry = _entry(source_config)
         uploads: list[Upload] = []
         if new_model:
-            uploads += [Upload(target_base + rel, source_key=source_base + rel)
-                        for rel in sorted(k[len(source_base):] for k in source)
-                        if "/" not in rel and rel != CONFIG_FILE]
+            uploads += [
+                Upload(target_base + rel, source_key=source_base + rel)
+                for rel in sorted(k[len(source_base) :] for k in source)
+                if "/" not in rel and rel != CONFIG_FILE
+            ]
         for version in missing:
             files = sorted(source_versions[version], key=lambda rel: (bool(entry) and rel.split("/")[0] == entry, rel))
-            uploads += [Upload(f"{target_base}{version}/{rel}", source_key=f"{source_base}{version}/{rel}") for rel in files]
+            uploads += [
+                Upload(f"{target_base}{version}/{rel}", source_key=f"{source_base}{version}/{rel}") for rel in files
+            ]
         if new_model:
             uploads.append(Upload(target_base + CONFIG_FILE, source_key=source_base + CONFIG_FILE))
         plans.append((model, uploads, missing, new_model))

@@ -104,8 +104,13 @@ def publish(
     inspection = report.inspection
     models = list(inspection.models.values())
     if version is not None and (len(models) != 1 or len(models[0].versions) != 1):
-        raise PublishRefused(["--version: give a model folder with exactly one version folder (found "
-                              + ", ".join(f"{m.name}: {m.versions}" for m in models) + ")"])
+        raise PublishRefused(
+            [
+                "--version: give a model folder with exactly one version folder (found "
+                + ", ".join(f"{m.name}: {m.versions}" for m in models)
+                + ")"
+            ]
+        )
     store.check_bucket()
 
     plans: list[tuple[ModelInfo, dict[int, int], bool]] = []
@@ -123,7 +128,9 @@ def publish(
     if refusals:
         raise PublishRefused(refusals)
 
-    uploads = [(info, mapping, new_model, _files(info, location, mapping, new_model)) for info, mapping, new_model in plans]
+    uploads = [
+        (info, mapping, new_model, _files(info, location, mapping, new_model)) for info, mapping, new_model in plans
+    ]
     staging = f"{STAGING_ROOT}/{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     # A repository at the bucket root has no "outside": upload in place, in the same order.
     use_staging = bool(location.prefix)
@@ -142,7 +149,9 @@ def publish(
             _, now = remote_versions(store, location, info.name)
             clash = sorted(set(now) & set(mapping.values()))
             if clash:
-                raise StorageError(f"{location.url}/{info.name}: version(s) {clash} appeared meanwhile; never overwritten")
+                raise StorageError(
+                    f"{location.url}/{info.name}: version(s) {clash} appeared meanwhile; never overwritten"
+                )
             place(store, files, lambda item: _put(store, item.key, item.path))
             result.models.append(PublishedModel(info.name, sorted(mapping.values()), new_model, [f.key for f in files]))
             log(f"published {info.name} version(s) {sorted(mapping.values())} to {location.url}/{info.name}/")
@@ -178,20 +187,31 @@ def _put(store: ObjectStore, key: str, path: Path | None) -> None:
         store.upload(key, path)
 
 
-def _preconditions(info: ModelInfo, location: Location, store: ObjectStore, keys: dict[str, int],
-                   existing: list[int], mapping: dict[int, int], new_model: bool) -> list[str]:
+def _preconditions(
+    info: ModelInfo,
+    location: Location,
+    store: ObjectStore,
+    keys: dict[str, int],
+    existing: list[int],
+    mapping: dict[int, int],
+    new_model: bool,
+) -> list[str]:
     problems: list[str] = []
     where = f"{location.url}/{info.name}"
     taken = sorted(set(mapping.values()) & set(existing))
     if taken:
-        problems.append(f"{where}: version(s) {taken} already exist and are never overwritten; publish with "
-                        f"--version {max(existing) + 1} (or --version next)")
+        problems.append(
+            f"{where}: version(s) {taken} already exist and are never overwritten; publish with "
+            f"--version {max(existing) + 1} (or --version next)"
+        )
     if new_model:
         return problems
     remote_config = store.read_text(location.key(info.name, CONFIG_FILE))
     if remote_config is None:
-        problems.append(f"{where}/{CONFIG_FILE}: missing in the repository although the model folder has objects; "
-                        "repair the repository first")
+        problems.append(
+            f"{where}/{CONFIG_FILE}: missing in the repository although the model folder has objects; "
+            "repair the repository first"
+        )
     elif not _same_config(remote_config, info):
         problems.append(
             f"{info.path / CONFIG_FILE}: differs from {where}/{CONFIG_FILE}; Triton applies one config to every "
@@ -202,8 +222,10 @@ def _preconditions(info: ModelInfo, location: Location, store: ObjectStore, keys
         if path.is_file() and path.name != CONFIG_FILE and path.name not in IGNORED_NAMES:
             key = location.key(info.name, path.name)
             if keys.get(key) != path.stat().st_size:
-                problems.append(f"{path}: differs from (or is missing in) {where}/{path.name}; model-level files "
-                                "are shared by every version and are not replaced in place")
+                problems.append(
+                    f"{path}: differs from (or is missing in) {where}/{path.name}; model-level files "
+                    "are shared by every version and are not replaced in place"
+                )
     return problems
 
 
@@ -224,7 +246,9 @@ def _files(info: ModelInfo, location: Location, mapping: dict[int, int], new_mod
     entry = (info.model_file or "").rstrip("/")
     for local_version, remote_version in sorted(mapping.items()):
         folder = info.path / str(local_version)
-        files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not IGNORED_NAMES & set(p.relative_to(folder).parts)]
+        files = [
+            p for p in sorted(folder.rglob("*")) if p.is_file() and not IGNORED_NAMES & set(p.relative_to(folder).parts)
+        ]
         is_entry = [bool(entry) and (p.relative_to(folder).parts[0] == entry) for p in files]
         version_key = location.key(info.name, str(remote_version))
         for path, _entry in sorted(zip(files, is_entry, strict=True), key=lambda pair: pair[1]):

@@ -70,15 +70,24 @@ def repository_location(ctx: StackContext, override: str | None = None, runner: 
         return parse_location(override)
     if ctx.settings.cloud == "none" and ctx.settings.triton.model_repository:
         return parse_location(ctx.settings.triton.model_repository)
-    hint = (f"pass --repository (the stack output modelRepository, e.g. gs://<bucket>/model_repository), "
-            f"or run where `pulumi stack output modelRepository --stack {ctx.name}` works")
+    hint = (
+        f"pass --repository (the stack output modelRepository, e.g. gs://<bucket>/model_repository), "
+        f"or run where `pulumi stack output modelRepository --stack {ctx.name}` works"
+    )
     if shutil.which("pulumi") is None:
         raise StorageError(f"stack {ctx.name}: the Pulumi CLI is not installed, so the bucket is unknown; {hint}")
-    done = runner(["pulumi", "stack", "output", "modelRepository", "--stack", ctx.name],
-                  cwd=ctx.root, capture_output=True, text=True, timeout=120)
+    done = runner(
+        ["pulumi", "stack", "output", "modelRepository", "--stack", ctx.name],
+        cwd=ctx.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0 or not done.stdout.strip():
-        raise StorageError(f"stack {ctx.name}: `pulumi stack output modelRepository` failed "
-                           f"({(done.stderr or done.stdout).strip()[:300]}); {hint}")
+        raise StorageError(
+            f"stack {ctx.name}: `pulumi stack output modelRepository` failed "
+            f"({(done.stderr or done.stdout).strip()[:300]}); {hint}"
+        )
     return parse_location(done.stdout.strip())
 
 
@@ -110,7 +119,9 @@ def endpoints(ctx: StackContext, model: str, track: str = "stable") -> list[str]
         tls = mesh.gateway.tls is not None
         scheme = "https" if tls else "http"
         lines.append(f"HTTP: POST {scheme}://{host}{mesh.gateway.path_prefix}/v2/models/{model}/infer")
-        lines.append(f"gRPC: {host}:{443 if tls else 80}{' (TLS)' if tls else ''} with header '{MODEL_HEADER}: {model}'")
+        lines.append(
+            f"gRPC: {host}:{443 if tls else 80}{' (TLS)' if tls else ''} with header '{MODEL_HEADER}: {model}'"
+        )
         if mesh.jwt is not None and mesh.jwt.issuer:
             lines.append(f"Auth: header 'authorization: Bearer <token from {mesh.jwt.issuer}>'")
     else:
@@ -120,7 +131,9 @@ def endpoints(ctx: StackContext, model: str, track: str = "stable") -> list[str]
         service = names.service_host(group, namespace)
         lines.append(f"HTTP (in cluster): POST http://{service}:8000/v2/models/{model}/infer")
         lines.append(f"gRPC (in cluster): {service}:8001")
-        lines.append(f"From your machine: kubectl port-forward -n {namespace} svc/{names.group_object_name(group)} 8000:8000 8001:8001")
+        lines.append(
+            f"From your machine: kubectl port-forward -n {namespace} svc/{names.group_object_name(group)} 8000:8000 8001:8001"
+        )
     if track == "canary":
         _, group_settings = ctx.group(group)
         header = group_settings.canary.override_header if group_settings.canary else None

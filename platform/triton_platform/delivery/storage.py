@@ -117,9 +117,13 @@ class S3Store(ObjectStore):
     def _fail(self, action: str, error: Exception) -> StorageError:
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchBucket"):
-            return StorageError(f"s3://{self.bucket} does not exist (or belongs to another account); nothing was written")
+            return StorageError(
+                f"s3://{self.bucket} does not exist (or belongs to another account); nothing was written"
+            )
         if code in ("403", "AccessDenied"):
-            return StorageError(f"s3://{self.bucket}: access denied while trying to {action}; check your AWS credentials")
+            return StorageError(
+                f"s3://{self.bucket}: access denied while trying to {action}; check your AWS credentials"
+            )
         return StorageError(f"s3://{self.bucket}: could not {action}: {error}")
 
     def check_bucket(self) -> None:
@@ -182,7 +186,10 @@ class GcsStore(ObjectStore):
             # An emulator takes no Google credentials.
             from google.auth.credentials import AnonymousCredentials
 
-            kwargs = {"credentials": AnonymousCredentials(), "project": os.environ.get("GOOGLE_CLOUD_PROJECT", "emulator")}
+            kwargs = {
+                "credentials": AnonymousCredentials(),
+                "project": os.environ.get("GOOGLE_CLOUD_PROJECT", "emulator"),
+            }
         self.client = storage.Client(client_options=options or None, **kwargs)
         self.bucket = self.client.bucket(location.bucket)
 

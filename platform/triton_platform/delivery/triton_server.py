@@ -50,7 +50,7 @@ INSTALL_HINT = "pip install 'triton-platform[delivery]' (Linux x86_64)"
 
 #: The stand-in for a Python-backend model's code: answers zeros of each configured output's shape,
 #: so model warmup (which Triton runs at load) exercises the configuration, not the user's code.
-STANDIN_MODEL = '''\
+STANDIN_MODEL = """\
 import json
 
 import numpy as np
@@ -87,7 +87,7 @@ class TritonPythonModel:
             sender = request.get_response_sender()
             sender.send(self._response(request), flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
         return None
-'''
+"""
 
 
 class TritonUnavailable(RuntimeError):
@@ -116,17 +116,21 @@ class Install:
 def find_install() -> Install:
     """The wheel's tritonserver, or TritonUnavailable saying why it cannot run here."""
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
-        raise TritonUnavailable(f"the tritonserver of nvidia-pytriton runs on Linux x86_64 only, not {sys.platform} "
-                                f"{platform.machine()}")
+        raise TritonUnavailable(
+            f"the tritonserver of nvidia-pytriton runs on Linux x86_64 only, not {sys.platform} {platform.machine()}"
+        )
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
         raise TritonUnavailable(f"tritonserver is not installed; {INSTALL_HINT}")
     package = Path(next(iter(spec.submodule_search_locations)))
     server = package / "tritonserver"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    install = Install(server / "bin" / "tritonserver", package.parent / "nvidia_pytriton.libs",
-                      server / "backends" / "python",
-                      server / "python_backend_stubs" / python / "triton_python_backend_stub")
+    install = Install(
+        server / "bin" / "tritonserver",
+        package.parent / "nvidia_pytriton.libs",
+        server / "backends" / "python",
+        server / "python_backend_stubs" / python / "triton_python_backend_stub",
+    )
     if not install.stub.is_file():
         raise TritonUnavailable(f"nvidia-pytriton has no Python backend stub for Python {python}")
     for path in (install.binary, install.lib_dir, install.python_backend / "libtriton_python.so"):
@@ -150,8 +154,13 @@ def rendered_flags(admin_key: str) -> list[str]:
 
     async def resolved() -> list[Any]:
         # The repository flag is a Pulumi Output; resolving it in a loop leaves no pending coroutine.
-        args = triton_args(model_repository="", model_control_mode="explicit", models=[],
-                           restricted_apis=DEFAULT_RESTRICTED_APIS, exit_timeout_seconds=5)
+        args = triton_args(
+            model_repository="",
+            model_control_mode="explicit",
+            models=[],
+            restricted_apis=DEFAULT_RESTRICTED_APIS,
+            exit_timeout_seconds=5,
+        )
         return [await a.future() if isinstance(a, pulumi.Output) else a for a in args]
 
     try:
@@ -164,8 +173,11 @@ def rendered_flags(admin_key: str) -> list[str]:
         with ThreadPoolExecutor(1) as pool:
             args = pool.submit(asyncio.run, resolved()).result()
     own = ("--model-repository", "--load-model", "--http-port", "--grpc-port", "--metrics-port")
-    return [a.replace(f"$({ADMIN_KEY_ENV})", admin_key) for a in args
-            if isinstance(a, str) and a.partition("=")[0] not in own]
+    return [
+        a.replace(f"$({ADMIN_KEY_ENV})", admin_key)
+        for a in args
+        if isinstance(a, str) and a.partition("=")[0] not in own
+    ]
 
 
 def _die_with_parent() -> None:
@@ -242,15 +254,29 @@ class TritonValidator:
         started = time.monotonic()
         for _ in range(3):  # a free port can be taken between the probe and the bind
             http, grpc, metrics = free_loopback_ports(3)
-            argv = [str(self.install.binary), f"--model-repository={self.repository}", *rendered_flags(self.admin_key),
-                    f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}",
-                    f"--http-address={LOOPBACK}", f"--grpc-address={LOOPBACK}", f"--metrics-address={LOOPBACK}",
-                    f"--backend-directory={self.workdir / 'backends'}"]
+            argv = [
+                str(self.install.binary),
+                f"--model-repository={self.repository}",
+                *rendered_flags(self.admin_key),
+                f"--http-port={http}",
+                f"--grpc-port={grpc}",
+                f"--metrics-port={metrics}",
+                f"--http-address={LOOPBACK}",
+                f"--grpc-address={LOOPBACK}",
+                f"--metrics-address={LOOPBACK}",
+                f"--backend-directory={self.workdir / 'backends'}",
+            ]
             self.url = f"http://{LOOPBACK}:{http}"
             with self.log.open("wb") as out:
-                self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                                cwd=self.workdir, start_new_session=True,
-                                                preexec_fn=_die_with_parent)
+                self.process = subprocess.Popen(
+                    argv,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=self.workdir,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
             deadline = time.monotonic() + START_SECONDS
             while self.process.poll() is None and time.monotonic() < deadline:
                 if self._request("GET", "/v2/health/ready", timeout=2)[0] == 200:
@@ -317,8 +343,10 @@ class TritonValidator:
                 return verdict
         if status != 200 and _NO_GPU in body:
             self._cpu_instances(model)
-            verdict.not_verified.append(f"{config_file}: KIND_GPU instance groups (this machine has no GPU); "
-                                        "Triton checked the rest with CPU instances")
+            verdict.not_verified.append(
+                f"{config_file}: KIND_GPU instance groups (this machine has no GPU); "
+                "Triton checked the rest with CPU instances"
+            )
             status, body = self._load(model)
         if status == 200:
             self._unload(model)
@@ -328,14 +356,19 @@ class TritonValidator:
             verdict.not_verified.append(
                 f"{config_file}: what Triton checks once the backend loads (instance groups on devices, model warmup, "
                 f"the backend's own checks): this Triton has no {missing.group(1)!r} backend library; its "
-                "configuration checks ran")
+                "configuration checks ran"
+            )
             return verdict
         polled = self._poll_failures()
         if polled:
             verdict.errors += [(shown.get(folder, f"{folder}/config.pbtxt"), message) for folder, message in polled]
         elif status == 0:
-            verdict.errors.append((config_file, f"Triton did not finish loading it within {LOAD_SECONDS} s; a pod "
-                                   "would never become ready with it"))
+            verdict.errors.append(
+                (
+                    config_file,
+                    f"Triton did not finish loading it within {LOAD_SECONDS} s; a pod would never become ready with it",
+                )
+            )
             self._restart()  # the hung load would hold the next ones
         else:
             verdict.errors.append((config_file, self._message(body)))
@@ -358,20 +391,26 @@ class TritonValidator:
 
     def _load(self, model: str) -> tuple[int, str]:
         self._log_offset = len(self._log_text())
-        status, body = self._request("POST", f"/v2/repository/models/{urllib.parse.quote(model, safe='')}/load", b"{}", timeout=LOAD_SECONDS)
+        status, body = self._request(
+            "POST", f"/v2/repository/models/{urllib.parse.quote(model, safe='')}/load", b"{}", timeout=LOAD_SECONDS
+        )
         return status, body
 
     def _unload(self, model: str) -> None:
         """Unload ``model`` and what it loaded, and wait until Triton has: the next load starts clean."""
         body = json.dumps({"parameters": {"unload_dependents": True}}).encode()
-        self._request("POST", f"/v2/repository/models/{urllib.parse.quote(model, safe='')}/unload", body, timeout=LOAD_SECONDS)
+        self._request(
+            "POST", f"/v2/repository/models/{urllib.parse.quote(model, safe='')}/unload", body, timeout=LOAD_SECONDS
+        )
         deadline = time.monotonic() + LOAD_SECONDS
         while time.monotonic() < deadline and self._alive():
             status, index = self._request("POST", "/v2/repository/index", b"{}", timeout=10)
             with contextlib.suppress(ValueError):
                 # Only the model itself: members a failed ensemble load started stay loaded, harmlessly.
-                if status == 200 and not any(m.get("name") == model and m.get("state") in ("READY", "UNLOADING", "LOADING")
-                                             for m in json.loads(index)):
+                if status == 200 and not any(
+                    m.get("name") == model and m.get("state") in ("READY", "UNLOADING", "LOADING")
+                    for m in json.loads(index)
+                ):
                     return
             time.sleep(0.05)
 
@@ -392,7 +431,7 @@ class TritonValidator:
 
     def _poll_failures(self) -> list[tuple[str, str]]:
         found = []
-        for line in self._log_text()[self._log_offset:].splitlines():
+        for line in self._log_text()[self._log_offset :].splitlines():
             match = _POLL_FAILED.search(line)
             if match:
                 folder, message = match.groups()
@@ -413,8 +452,9 @@ class TritonValidator:
             return ""
 
     def _request(self, method: str, path: str, body: bytes | None = None, timeout: float = 5) -> tuple[int, str]:
-        request = urllib.request.Request(self.url + path, data=body, method=method,
-                                         headers={"admin-key": self.admin_key})
+        request = urllib.request.Request(
+            self.url + path, data=body, method=method, headers={"admin-key": self.admin_key}
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.read().decode(errors="replace")

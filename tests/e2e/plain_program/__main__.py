@@ -37,8 +37,9 @@ def declare(obj: dict) -> None:
         body["stringData"] = dict.fromkeys(body["stringData"], "benchmark")
     cls = typed_class(obj["apiVersion"], obj["kind"])
     if cls is None:
-        k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=meta,
-                                         spec=body.get("spec"), opts=opts)
+        k8s.apiextensions.CustomResource(
+            name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=meta, spec=body.get("spec"), opts=opts
+        )
         return
     arguments = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in body.items()}
     resource = cls(name, metadata=meta, opts=opts, **arguments)
