@@ -72,9 +72,10 @@ example: $(VENV)/.render-installed ## render examples/triton-server-only offline
 validate: $(VENV)/.render-installed ## check every stack's configuration only
 	$(BIN)/triton-platform validate
 
-test: install ## lint, type check, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
+test: install ## lint, format check, type check, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
 	bash tests/lab/install-prereqs
 	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
