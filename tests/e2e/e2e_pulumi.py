@@ -180,7 +180,7 @@ class PulumiCli:
         )
         self.install_dependencies()
         self.run("stack", "init", STACK, "--secrets-provider", "passphrase", "--non-interactive")
-        # The admin key as a Pulumi secret, as the README's deploy steps set it (no random provider).
+        # The admin key as a Pulumi secret, as the deploy steps (docs/deploy.md) set it (no random provider).
         self.run("config", "set", "--secret", "adminApiKey", os.urandom(24).hex(), "--stack", STACK)
 
     def install_dependencies(self) -> None:

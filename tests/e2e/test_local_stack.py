@@ -44,7 +44,7 @@ NAMESPACE = "triton"
 TRITON_POD_SELECTOR = "app.kubernetes.io/name=triton-inference-server"
 #: An older release than the pinned one, still above the CVE floor: the "image change".
 OTHER_IMAGE_TAG = "26.09-py3"
-#: What the cluster must already have for a bring-your-own-cluster stack (README): istio-system, and the
+#: What the cluster must already have for a bring-your-own-cluster stack (docs/deploy.md): istio-system, and the
 #: namespace of the Prometheus that scrapes Triton, where the dashboard ConfigMap goes.
 PREEXISTING_NAMESPACES = ("monitoring", "istio-system")
 DECOY_TAINT = {"key": "dedicated", "value": "training", "effect": "NoSchedule"}

@@ -8,7 +8,7 @@ nothing, and ``destroy`` removes them.
 The example is added to its project the way a user does it: ``pulumi package add ../..`` from
 ``examples/triton-yaml`` in a copy of this checkout (the one the stack tests deploy from, with its
 ``.venv``). The engine then starts the package's ``__main__.py`` through the toolchain's Python
-language host, as a source-based component provider. As the README's deploy steps do, the copy sets
+language host, as a source-based component provider. As the deploy steps (docs/deploy.md) do, the copy sets
 the admin key as a secret (the toolchain has no random provider).
 """
 
