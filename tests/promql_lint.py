@@ -20,7 +20,7 @@ OTHER_METRICS = {
     "kube_horizontalpodautoscaler_status_desired_replicas",
     "kube_horizontalpodautoscaler_spec_max_replicas",
 }
-FUNCTIONS = {"sum", "avg", "max", "count", "rate", "clamp_min", "absent", "vector", "label_values"}
+FUNCTIONS = {"sum", "avg", "max", "count", "rate", "clamp_min", "absent", "vector", "label_values", "last_over_time"}
 KEYWORDS = {"by", "on", "and", "or", "unless"}
 _RANGE = re.compile(r"\[([^\]]*)\]")
 _SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)?\{([^}]*)\}")

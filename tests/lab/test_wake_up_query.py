@@ -106,3 +106,23 @@ def test_a_request_on_an_existing_series_wakes_it(wake_up: tuple[str, float], tm
     query, activation = wake_up
     found = _active(query, activation, "3x60 4x60", {"idle": 100, "one more request": 130}, tmp_path)
     assert found == {"idle": "inactive", "one more request": "active"}, (query, found)
+
+
+def test_a_scrape_gap_does_not_make_an_old_series_look_new(wake_up: tuple[str, float], tmp_path: Path) -> None:
+    """A failed scrape writes stale markers for every series of the gateway pod: an old series with
+    days of requests, idle now, is missing for one scrape (at 122 s) and back. No request came, so no
+    wake-up, also when the window's start falls on the gap (182 s: the series "absent a window ago")."""
+    query, activation = wake_up
+    at = {"idle": 100, "gap": 122, "after the gap": 150, "window on the gap": 182}
+    found = _active(query, activation, "5000000x60 stale 5000000x60", at, tmp_path)
+    assert set(found.values()) == {"inactive"}, (query, found)
+
+
+def test_a_new_series_wakes_a_group_but_never_sizes_it(wake_up: tuple[str, float], tmp_path: Path) -> None:
+    """A series Prometheus has not seen before (a Prometheus without its data, after a restart) with
+    days of requests counts as one request over the window: enough to wake, never 5,000,000/60 per
+    second against the trigger's per-replica target."""
+    query, _ = wake_up
+    one_request_per_window = 1 / 60
+    found = _active(query, one_request_per_window * 1.2, "_x15 5000000x90", {"first samples": 40}, tmp_path)
+    assert found == {"first samples": "inactive"}, (query, found)

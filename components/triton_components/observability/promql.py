@@ -126,7 +126,12 @@ def or_zero(expr: str) -> str:
 
 
 def mesh_request_rate(
-    gateway_workload: str, gateway_namespace: str, service: str, namespace: str, window_seconds: int
+    gateway_workload: str,
+    gateway_namespace: str,
+    service: str,
+    namespace: str,
+    window_seconds: int,
+    history_seconds: int = 900,
 ) -> str:
     """Requests per second the Istio ingress gateway sends to a Service, whether or not it has pods.
 
@@ -135,8 +140,12 @@ def mesh_request_rate(
 
     Envoy creates a series on its first request: the first 503 after the gateway started is a
     series that begins at 1, and ``rate()`` counts nothing before a series' first sample, so that
-    request alone would never wake the group. A series that did not exist one window ago is counted
-    whole, spread over the window.
+    request alone would never wake the group. A series seen nowhere in the ``history_seconds``
+    before the window is new, and counts as one request over the window. Not "absent one window
+    ago": a failed scrape writes stale markers for every series of the target, which would make an
+    old series look new with its whole running total (a spurious wake for every group at zero, and
+    for a busy group replicas sized by days of requests). A series counts as one request whatever
+    its value, so it can wake a group, never size it.
     """
     series = "istio_requests_total" + selector(
         {
@@ -148,7 +157,7 @@ def mesh_request_rate(
     )
     window = seconds(window_seconds)
     known = f"sum(rate({series}[{window}]))"
-    new = f"sum({series} unless {series} offset {window}) / {window_seconds}"
+    new = f"count({series} unless last_over_time({series}[{seconds(history_seconds)}] offset {window})) / {window_seconds}"
     return f"({known} or vector(0)) + ({new} or vector(0))"
 
 
