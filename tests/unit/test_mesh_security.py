@@ -284,7 +284,11 @@ def test_the_gateway_forwards_the_token_it_validated_to_the_pods_that_check_it_a
     render = run(_security(jwt=JWT, gateway_hosts=GATEWAY_HOSTS))
     authn, _ = _gateway_objects(render)
     pods = inputs(render, REQUEST_AUTHN, "triton-mesh-security-request-authentication")["spec"]["jwtRules"]
-    assert authn["spec"]["jwtRules"] == [{**rule, "forwardOriginalToken": True} for rule in pods]
+    # The audience is the pods' check: at the gateway it would refuse other applications' tokens of this issuer.
+    assert authn["spec"]["jwtRules"] == [
+        {**{k: v for k, v in rule.items() if k != "audiences"}, "forwardOriginalToken": True} for rule in pods
+    ]
+    assert pods[0]["audiences"] == JWT["audiences"]
     assert _policies(render)["triton-require-jwt"]["rules"][0]["from"] == [
         {"source": {"notRequestPrincipals": ["*"]}}
     ], "the pods still require a token: the gateway's must reach them"
@@ -299,9 +303,14 @@ def test_with_a_wildcard_host_the_gateway_requires_the_jwt_on_tritons_paths_of_e
     assert not _gateway_refuses(deny["spec"], "a.example.com", "/healthz/ready")
 
 
-def test_without_a_gateway_selector_the_gateway_policies_cover_the_gateway_namespace(run):
-    authn, deny = _gateway_objects(run(_security(jwt=JWT, gateway_selector={})))
-    assert "selector" not in authn["spec"] and "selector" not in deny["spec"]
+def test_the_jwt_at_the_gateway_needs_the_gateway_selector(run):
+    """Without a selector the gateway's policies would cover every workload of its namespace (the
+    whole mesh in Istio's root namespace): refused before anything is declared, unless the stack keeps
+    the JWT off the gateway."""
+    with pytest.raises(ValueError, match=r"jwt.at_gateway needs gateway_selector"):
+        run(_security(jwt=JWT, gateway_selector={}))
+    render = run(_security(jwt={**JWT, "at_gateway": False}, gateway_selector={}))
+    assert not [r for r in render.find(REQUEST_AUTHN) if r["inputs"]["metadata"]["namespace"] == "istio-ingress"]
 
 
 def test_network_policies_admit_only_gateway_and_prometheus(run):

@@ -51,7 +51,8 @@ class MeshSecurityArgs(TypedDict):
     gateway_namespace: str
     """Namespace of the ingress gateway: the only source of serving traffic. Required."""
     gateway_selector: NotRequired[Mapping[str, str]]
-    """Pod labels of the gateway, narrowing the NetworkPolicy further. Default: any pod in its namespace."""
+    """Pod labels of the gateway, narrowing the NetworkPolicy further; required with ``jwt`` checked at the
+    gateway. Default: any pod in its namespace."""
     prometheus_namespace: NotRequired[str | None]
     """Namespace allowed to scrape port 8002 in plain text; None keeps the port closed. Default: None."""
     metrics_mtls: NotRequired[bool]
@@ -84,6 +85,12 @@ def validate_security(args: Mapping[str, Any]) -> None:
             raise ValueError("jwt needs both issuer and jwks_uri")
         if not jwt["jwks_uri"].startswith("https://"):
             raise ValueError(f"jwt.jwks_uri is {jwt['jwks_uri']!r}; use an https:// URL")
+    if jwt is not None and jwt.get("at_gateway", DEFAULT_JWT_AT_GATEWAY) and not args.get("gateway_selector"):
+        raise ValueError(
+            "jwt.at_gateway needs gateway_selector (the gateway pods' labels): without one the gateway's "
+            "JWT policies would cover every workload of gateway_namespace (the whole mesh in Istio's root "
+            "namespace); give the selector, or set jwt.at_gateway False"
+        )
     prefix = args.get("path_prefix", DEFAULT_PATH_PREFIX)
     if not _PATH_PREFIX.match(prefix):
         raise ValueError(f"path_prefix is {prefix!r}; use TritonRouting's, a path such as /triton (no trailing slash)")
@@ -209,16 +216,19 @@ class MeshSecurity(pulumi.ComponentResource):
         """The edge: token-less requests for Triton stop at the gateway, before they cost a hop.
 
         The gateway's filter must forward the token it validated: it removes it otherwise, and the
-        Triton pods' own policies would then refuse every request. Named after Triton's namespace,
-        so two Triton installations can share one gateway namespace.
+        Triton pods' own policies would then refuse every request. The audience is left to the pods:
+        a gateway rule with audiences refuses (403), on every host it serves, a token of the same
+        issuer made for another application's audience. Named after Triton's namespace, so two
+        Triton installations can share one gateway namespace.
         """
         gateway_namespace = args["gateway_namespace"]
-        selector = {"selector": {"matchLabels": dict(args["gateway_selector"])}} if args.get("gateway_selector") else {}
+        selector = {"selector": {"matchLabels": dict(args["gateway_selector"])}}
+        edge_jwt = JwtArgs(issuer=jwt["issuer"], jwks_uri=jwt["jwks_uri"])
         policy(
             "gateway-request-authentication",
             "RequestAuthentication",
             pulumi.Output.concat(args["namespace"], "-jwt"),
-            {**selector, "jwtRules": [authz.jwt_rule(jwt, forward_original_token=True)]},
+            {**selector, "jwtRules": [authz.jwt_rule(edge_jwt, forward_original_token=True)]},
             gateway_namespace,
         )
         policy(
