@@ -694,6 +694,10 @@ def istioctl(charts: Charts) -> Iterator[Istioctl]:
 ACCEPTED: dict[tuple[str, str], str] = {
     ("IST0103", "Pod"): "the analysis cluster runs no injector, so its Triton pods were created without the sidecar a "
     "real cluster injects (test_istio_injection.py proves the injection)",
+    ("IST0133", "AuthorizationPolicy"): "the gateway's JWT DENY rule (`<namespace>-require-jwt`) uses HTTP attributes "
+    "only, so on the gateway pods it would also refuse plain TCP traffic (TCP or TLS-passthrough servers); the stacks' "
+    "Gateways serve HTTP and HTTPS only, and a gateway shared with TCP servers sets mesh.jwt.atGateway false "
+    "(docs/deploy.md says so)",
 }
 
 

@@ -17,7 +17,8 @@ class JwtArgs(TypedDict):
     """Accepted ``aud`` values. Default: any."""
     at_gateway: NotRequired[bool]
     """Also validate at the ingress gateway, for Triton's hosts and paths only, and forward the token to
-    the pods, which check it again (the audience only there). A gateway validating tokens refuses, on every host it serves, a
-    request carrying a token of an issuer no RequestAuthentication there names: set False on a gateway
-    shared with applications whose tokens come from other issuers (the pods still enforce the JWT).
-    Default: True."""
+    the pods, which check it again (the audience only there). A gateway validating tokens refuses, on
+    every host it serves, a request carrying a token of an issuer no RequestAuthentication there names,
+    and its DENY rule, matching on HTTP attributes, refuses plain TCP traffic whole: set False on a
+    gateway shared with applications whose tokens come from other issuers, or with TCP or
+    TLS-passthrough servers (the pods still enforce the JWT). Default: True."""
