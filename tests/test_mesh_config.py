@@ -119,6 +119,19 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
             "Istio fetches the token signing keys from it",
         ),
         (
+            _config(
+                mesh={
+                    **MESH,
+                    "jwt": {
+                        "issuer": "https://a.example.com",
+                        "jwksUri": "https://a.example.com/certs",
+                        "atGateway": "yes",
+                    },
+                }
+            ),
+            "triton-platform:mesh.jwt.atGateway = 'yes': Input should be a valid boolean",
+        ),
+        (
             _config(mesh={"enabled": True}),
             "triton-platform:mesh.gateway.hosts = [] (default, as the stack file has no triton-platform:mesh.gateway; "
             "set this key to change it): is empty; list the host names clients use, "
