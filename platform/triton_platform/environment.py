@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
@@ -20,22 +20,10 @@ from .prerequisites import cluster_checks
 def model_group_args(
     group: ModelGroupSettings, settings: PlatformSettings, repository: pulumi.Input[str]
 ) -> ModelGroupArgs:
-    args = ModelGroupArgs(
-        name=group.name,
-        models=list(group.models),
-        # An autoscaled group leaves spec.replicas to KEDA so `pulumi up` never fights the HPA.
-        replicas=None if group.autoscaling is not None else group.replicas,
-        gpus_per_replica=group.gpus_per_replica,
-        cpu=group.cpu,
-        memory=group.memory,
-        shm_size=group.shm_size,
-        model_cache_size=group.model_cache_size,
-        max_surge=group.max_surge,
-        max_unavailable=group.max_unavailable,
-        model_load_timeout_seconds=group.model_load_timeout_seconds,
-        pre_stop_sleep_seconds=group.pre_stop_sleep_seconds,
-        exit_timeout_seconds=group.exit_timeout_seconds,
-    )
+    args = cast(ModelGroupArgs, group.args_for(ModelGroupArgs, drop={"canary"}))
+    # An autoscaled group leaves spec.replicas to KEDA so `pulumi up` never fights the HPA.
+    if group.autoscaling is not None:
+        args["replicas"] = None
     args.update(mesh_group_args(settings, group))  # type: ignore[typeddict-item]  # mesh keys of the group's args, as a plain dict
     if group.canary is not None:
         canary: dict[str, Any] = {"replicas": group.canary.replicas}

@@ -12,13 +12,15 @@ the cluster does not know yet.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
 from triton_components.mesh.istio_routes import MODEL_HEADER
-from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs
+from triton_components.mesh.mesh_security import MeshSecurityArgs
+from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs, TritonRoutingArgs
+from triton_components.mesh.security_args import JwtArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
 from .config.models import Environment, ModelGroupSettings, PlatformSettings
@@ -127,52 +129,33 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
     tls = mesh.gateway.tls
     routing = TritonRouting(
         "triton-routing",
-        {
-            "namespace": triton.namespace,
-            "hosts": list(mesh.gateway.hosts),
-            "groups": groups,
-            "gateway_selector": dict(mesh.gateway.selector),
-            "tls": None
-            if tls is None
-            else {"credential_name": tls.credential_name, "mode": tls.mode, "https_redirect": tls.https_redirect},
-            "allow_wildcard_hosts": settings.environment is not Environment.PROD,
-            "path_prefix": mesh.gateway.path_prefix,
-            "request_timeout_seconds": mesh.request_timeout_seconds,
-            "retries": {
-                "attempts": mesh.retries.attempts,
-                "per_try_timeout_seconds": mesh.retries.per_try_timeout_seconds,
-                "retry_on": list(mesh.retries.retry_on),
+        cast(
+            TritonRoutingArgs,
+            {
+                # By name: the mesh's timeout, retries and outlier detection; the gateway's hosts, prefix, TLS.
+                **mesh.args_for(TritonRoutingArgs),
+                **mesh.gateway.args_for(TritonRoutingArgs, rename={"selector": "gateway_selector"}, drop={"namespace"}),
+                "namespace": triton.namespace,
+                "groups": groups,
+                "allow_wildcard_hosts": settings.environment is not Environment.PROD,
             },
-            "outlier_detection": {
-                "consecutive_5xx_errors": mesh.outlier_detection.consecutive_5xx_errors,
-                "interval_seconds": mesh.outlier_detection.interval_seconds,
-                "base_ejection_time_seconds": mesh.outlier_detection.base_ejection_time_seconds,
-                "max_ejection_percent": mesh.outlier_detection.max_ejection_percent,
-            },
-        },
+        ),
         opts,
     )
     jwt = mesh.jwt
     MeshSecurity(
         "triton-mesh-security",
-        {
-            "namespace": triton.namespace,
-            "instance": triton.pulumi_resource_name,
-            "gateway_namespace": mesh.gateway.namespace,
-            "gateway_selector": dict(mesh.gateway.selector),
-            "prometheus_namespace": mesh.prometheus_namespace,
-            "metrics_mtls": _prometheus_uses_istio_certs(settings),
-            "jwt": None
-            if jwt is None or jwt.issuer is None or jwt.jwks_uri is None
-            else {
-                "issuer": jwt.issuer,
-                "jwks_uri": jwt.jwks_uri,
-                "audiences": list(jwt.audiences),
-                "at_gateway": jwt.at_gateway,
+        cast(
+            MeshSecurityArgs,
+            {
+                **mesh.args_for(MeshSecurityArgs, drop={"jwt"}),
+                **mesh.gateway.args_for(MeshSecurityArgs, rename=_GATEWAY_KEYS),
+                "namespace": triton.namespace,
+                "instance": triton.pulumi_resource_name,
+                "metrics_mtls": _prometheus_uses_istio_certs(settings),
+                "jwt": None if jwt is None or jwt.issuer is None or jwt.jwks_uri is None else jwt.args_for(JwtArgs),
             },
-            "gateway_hosts": list(mesh.gateway.hosts),
-            "path_prefix": mesh.gateway.path_prefix,
-        },
+        ),
         opts,
     )
     host = mesh.gateway.hosts[0]
@@ -181,6 +164,10 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
         "tritonGrpcEndpoint": f"{host}:{443 if tls is not None else 80}",
         "tritonGrpcModelHeader": MODEL_HEADER,
     }
+
+
+#: ``mesh.gateway`` keys as ``MeshSecurityArgs`` names them (its own ``namespace`` is Triton's).
+_GATEWAY_KEYS = {"namespace": "gateway_namespace", "selector": "gateway_selector", "hosts": "gateway_hosts"}
 
 
 def _prometheus_uses_istio_certs(settings: PlatformSettings) -> bool:

@@ -54,7 +54,9 @@ from e2e_gateway_at_zero import METRIC as GATEWAY_METRIC
 from e2e_gateway_at_zero import GatewayAtZero
 from e2e_keda import Keda
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
+from triton_components.common.args import with_defaults
 from triton_components.observability import keda_triggers
+from triton_components.observability.triton_autoscaler import TritonAutoscalerArgs
 from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
 from triton_platform.reaction_time import from_manifests as reaction_times
@@ -842,7 +844,10 @@ def _write_results(stage: Stage, trigger: str, scenario: lab_reaction.Scenario, 
     }
     # The trigger mix a group gets from the autoscaler's defaults (its args contract).
     default = keda_triggers.triggers(
-        {"model_group": "default"}, namespace="default", prometheus_url="http://prometheus:9090", service=""
+        with_defaults({"model_group": "default"}, TritonAutoscalerArgs),
+        namespace="default",
+        prometheus_url="http://prometheus:9090",
+        service="",
     )
     results["default"] = "+".join(t["name"] for t in default)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -362,7 +362,7 @@ def test_workload_selectors_match_the_triton_pods(run):
         ),
         (
             {"jwt": JWT, "path_prefix": "/triton/"},
-            "path_prefix is '/triton/'; use TritonRouting's, a path such as /triton (no trailing slash)",
+            "args.path_prefix is '/triton/'; give a path such as /triton (lowercase segments, no trailing slash)",
         ),
     ],
 )

@@ -156,14 +156,14 @@ def test_waits_for_the_crds(run):
     ("overrides", "message"),
     [
         ({"model_group": "Vision"}, "model_group 'Vision' must be a DNS label"),
-        ({"min_replicas": 4, "max_replicas": 2}, "min_replicas 4 and max_replicas 2 need 0 <= min <= max"),
+        ({"min_replicas": 4, "max_replicas": 2}, "min_replicas 4 is above max_replicas 2"),
         ({"min_replicas": 0}, "min_replicas is 0 but scale_to_zero is not set"),
         ({"scale_to_zero": {"service_name": "s"}}, "scale_to_zero is set but min_replicas is 1"),
-        ({"scale_down_stabilization_seconds": 60}, "scale_down_stabilization_seconds is 60; use 300 to 3600"),
-        ({"fallback": {"failure_threshold": 1}}, "fallback failure_threshold is 1; use 3 or more"),
+        ({"scale_down_stabilization_seconds": 60}, "args.scale_down_stabilization_seconds is 60; give a number from 300 to 3600"),
+        ({"fallback": {"failure_threshold": 1}}, "args.fallback.failure_threshold is 1; give a number from 3 to 100"),
         ({"max_replicas": 4, "fallback": {"replicas": 9}}, "fallback replicas is 9; use 1 to 4"),
-        ({"query_window_seconds": 5}, "query_window_seconds is 5; rate() needs 10 or more"),
-        ({"gpu_utilization_percent": 120}, "gpu_utilization_percent is 120; use 1 to 100"),
+        ({"query_window_seconds": 5}, "args.query_window_seconds is 5; give a number from 10 to 600"),
+        ({"gpu_utilization_percent": 120}, "args.gpu_utilization_percent is 120; give a number from 1 to 100"),
     ],
 )
 def test_invalid_inputs_fail_before_anything_is_declared(run, overrides, message):

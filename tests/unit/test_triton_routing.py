@@ -255,7 +255,10 @@ def test_url_output_uses_the_first_host_and_prefix(run):
             {"tls": {"credential_name": "x", "mode": "PASSTHROUGH"}},
             "tls.mode is 'PASSTHROUGH'; use one of SIMPLE, MUTUAL",
         ),
-        ({"retries": {"attempts": 3, "per_try_timeout_seconds": 10}}, "retries.attempts is 3; use 0, 1 or 2"),
+        (
+            {"retries": {"attempts": 3, "per_try_timeout_seconds": 10}},
+            "args.retries.attempts is 3; give a number from 0 to 2",
+        ),
         (
             {"request_timeout_seconds": 30, "retries": {"attempts": 1, "per_try_timeout_seconds": 60}},
             "retries.per_try_timeout_seconds is 60; use at most request_timeout_seconds (30)",
@@ -269,7 +272,7 @@ def test_url_output_uses_the_first_host_and_prefix(run):
                     "max_ejection_percent": 100,
                 }
             },
-            "outlier_detection.max_ejection_percent is 100; use 0..50",
+            "args.outlier_detection.max_ejection_percent is 100; give a number from 0 to 50",
         ),
     ],
 )

@@ -7,20 +7,95 @@ a close match), missing required keys and wrong basic types (``str``, ``int``, `
 mappings, nested args) fail with the component, the resource name, the key path and what is
 accepted. Values a ``TypedDict`` allows as ``pulumi.Input`` may be Outputs; their contents are
 checked by the component's own validation or the provider.
+
+A key's default and limits are declared once, on the key itself: ``Annotated[int, Setting(600, ge=30,
+le=7200)]`` in the ``TypedDict``. ``check_args`` refuses a value outside the limits, ``setting_value``
+gives the value or the default, and the platform's config models read the same ``Setting`` by key
+(``setting``), so the stack file and a component's direct users get one default and one rule.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import difflib
 import functools
+import re
 import sys
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, ForwardRef, Literal, NotRequired, Required, Union
+from typing import Annotated, Any, ForwardRef, Literal, NotRequired, Required, Union
 
 import pulumi
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: ``Setting.default`` of a key with no default.
+REQUIRED: Any = _Required()
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """The default and limits of one args key, as ``Annotated`` metadata of its type in the ``TypedDict``.
+
+    ``ge``/``le`` bound a number (inclusive), ``gt`` from below (exclusive); ``pattern`` is a regular expression a string must match in
+    full. Its docstring in the ``TypedDict`` says what the key means and ends with ``Default: ...``, which a
+    test holds equal to ``default``.
+    """
+
+    default: Any = REQUIRED
+    ge: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    pattern: str | None = None
+    accepts: str = ""
+    """What a matching value looks like, for the message (``pattern`` alone is shown otherwise)."""
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` against the limits (``None`` when it is within them)."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            low = (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
+            if low or (self.le is not None and value > self.le):
+                return f"give a number {self.range()}"
+        if self.pattern is not None and isinstance(value, str) and not re.fullmatch(self.pattern, value):
+            return f"give {self.accepts or f'a text matching {self.pattern}'}"
+        return None
+
+    def range(self) -> str:
+        low = f"above {self.gt}" if self.gt is not None else f"from {self.ge}" if self.ge is not None else ""
+        if low and self.le is not None:
+            return f"{low} to {self.le}" if self.gt is None else f"{low} and at most {self.le}"
+        if low:
+            return low if self.gt is not None else f"of at least {self.ge}"
+        return f"of at most {self.le}"
+
+
+def setting(schema: type, key: str) -> Setting:
+    """The ``Setting`` declared on ``schema``'s ``key`` (a ``KeyError`` naming both when there is none)."""
+    found = _settings(schema).get(key)
+    if found is None:
+        raise KeyError(f"{schema.__name__}.{key} declares no Setting (Annotated[T, Setting(...)])")
+    return found
+
+
+def setting_value(args: Mapping[str, Any], schema: type, key: str) -> Any:
+    """``args[key]``, or the default its ``Setting`` declares when the key is absent."""
+    return args[key] if key in args else setting(schema, key).default
+
+
+def with_defaults(args: Mapping[str, Any], schema: type) -> dict[str, Any]:
+    """``args`` with the declared default of every ``Setting`` key it leaves out."""
+    return {**{key: found.default for key, found in _settings(schema).items()}, **args}
+
+
+def settings_of(schema: type) -> dict[str, Setting]:
+    """Every key of ``schema`` that declares a ``Setting``, with it."""
+    return dict(_settings(schema))
 
 
 class ArgsError(TypeError, ValueError):
@@ -67,8 +142,19 @@ def resolve_annotation(raw: Any, module: str) -> Any:
 @functools.cache
 def _fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
     """``({key: annotation}, required keys)`` of a TypedDict."""
+    fields, required, _ = _contract(schema)
+    return fields, required
+
+
+def _settings(schema: type) -> dict[str, Setting]:
+    return _contract(schema)[2]
+
+
+@functools.cache
+def _contract(schema: type) -> tuple[dict[str, Any], frozenset[str], dict[str, Setting]]:
     fields: dict[str, Any] = {}
     required: set[str] = set()
+    settings: dict[str, Setting] = {}
     for key, raw in schema.__annotations__.items():
         annotation = _resolve(raw, schema.__module__)
         origin = typing.get_origin(annotation)
@@ -76,8 +162,13 @@ def _fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
             (annotation,) = typing.get_args(annotation)
         if origin is Required or (origin is not NotRequired and getattr(schema, "__total__", True)):
             required.add(key)
+        if typing.get_origin(annotation) is Annotated:
+            found = [m for m in annotation.__metadata__ if isinstance(m, Setting)]
+            if found:
+                settings[key] = found[0]
+            annotation = annotation.__origin__
         fields[key] = annotation
-    return fields, frozenset(required)
+    return fields, frozenset(required), settings
 
 
 def _resolve(raw: Any, module: str) -> Any:
@@ -183,9 +274,14 @@ def _check_typeddict(value: Mapping[str, Any], schema: type, path: str, problems
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ";"
             problems.append(f"{path} has unknown key {key!r}{hint} Accepted keys: {', '.join(fields)}")
+    settings = _settings(schema)
     for key, annotation in fields.items():
         if key in value:
+            before = len(problems)
             _check(value[key], annotation, f"{path}.{key}", problems)
+            limit = settings[key].problem(value[key]) if key in settings and len(problems) == before else None
+            if limit is not None:
+                problems.append(f"{path}.{key} is {_show(value[key])}; {limit}")
         elif key in required:
             problems.append(f"{path}.{key} is required")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..common import labels as _labels
 from ..common import ports
+from ..common.args import setting_value
 from .routing_args import DEFAULT_RETRY_ON, GatewayTlsArgs, OutlierDetectionArgs, RouteGroupArgs, TritonRoutingArgs
 
 #: Header that selects the model group of a gRPC request (gRPC paths do not name the model).
@@ -62,7 +63,7 @@ def destination_rule(group: RouteGroupArgs, outlier: OutlierDetectionArgs) -> di
 
 def routes(args: TritonRoutingArgs) -> list[dict[str, Any]]:
     """VirtualService ``http`` routes: per-model routes first, then the default group's catch-all."""
-    prefix = args.get("path_prefix", "/triton")
+    prefix = setting_value(args, TritonRoutingArgs, "path_prefix")
     groups = args["groups"]
     result: list[dict[str, Any]] = []
     for group in groups:
@@ -94,7 +95,7 @@ def _group_routes(
 ) -> list[dict[str, Any]]:
     canary = group.get("canary")
     header = canary.get("override_header") if canary else None
-    prefix = args.get("path_prefix", "/triton")
+    prefix = setting_value(args, TritonRoutingArgs, "path_prefix")
     routes: list[dict[str, Any]] = []
     for protocol, matches, port in (("http", http, ports.HTTP_PORT), ("grpc", grpc, ports.GRPC_PORT)):
         extra: dict[str, Any] = {}
@@ -142,7 +143,7 @@ def _route(
         "match": matches,
         **extra,
         "route": destinations,
-        "timeout": f"{args.get('request_timeout_seconds', 60)}s",
+        "timeout": f"{setting_value(args, TritonRoutingArgs, 'request_timeout_seconds')}s",
         # Always explicit: Istio's default is 2 retries on 503, which would repeat GPU work.
         "retries": retry,
     }

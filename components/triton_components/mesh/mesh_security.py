@@ -23,22 +23,20 @@ STRICT and is authorized by its namespace identity instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import ports
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
 from . import istio_authorization as authz
-from .routing_args import DEFAULT_PATH_PREFIX
+from .routing_args import PATH_PREFIX
 from .security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
 SECURITY_API = "security.istio.io/v1"
-_PATH_PREFIX = re.compile(r"^(/[a-z0-9][a-z0-9-]*)+$")
 
 
 class MeshSecurityArgs(TypedDict):
@@ -65,7 +63,7 @@ class MeshSecurityArgs(TypedDict):
     """With ``jwt``: the hosts the gateway serves Triton on (``TritonRoutingArgs.hosts``); the gateway
     refuses token-less requests for these only, so other hosts of a shared gateway stay open.
     Default: none (Triton's paths on every host)."""
-    path_prefix: NotRequired[str]
+    path_prefix: NotRequired[Annotated[str, PATH_PREFIX]]
     """With ``jwt``: Triton's HTTP prefix at the gateway (``TritonRoutingArgs.path_prefix``); the gateway
     refuses token-less requests under it and on gRPC's inference service. Default: ``/triton``."""
 
@@ -91,9 +89,6 @@ def validate_security(args: Mapping[str, Any]) -> None:
             "JWT policies would cover every workload of gateway_namespace (the whole mesh in Istio's root "
             "namespace); give the selector, or set jwt.at_gateway False"
         )
-    prefix = args.get("path_prefix", DEFAULT_PATH_PREFIX)
-    if not _PATH_PREFIX.match(prefix):
-        raise ValueError(f"path_prefix is {prefix!r}; use TritonRouting's, a path such as /triton (no trailing slash)")
 
 
 class MeshSecurity(pulumi.ComponentResource):
@@ -239,7 +234,7 @@ class MeshSecurity(pulumi.ComponentResource):
                 **selector,
                 "action": "DENY",
                 "rules": authz.gateway_require_token_rules(
-                    jwt["issuer"], args.get("gateway_hosts"), args.get("path_prefix", DEFAULT_PATH_PREFIX)
+                    jwt["issuer"], args.get("gateway_hosts"), setting_value(args, MeshSecurityArgs, "path_prefix")
                 ),
             },
             gateway_namespace,

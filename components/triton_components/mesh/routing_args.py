@@ -7,13 +7,23 @@ Kept apart from the component so the pure spec builders in ``istio_routes`` and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NotRequired, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
 import pulumi
+
+from ..common.args import Setting, setting, settings_of
 
 DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable")
 #: ``TritonRoutingArgs.path_prefix`` when none is given.
 DEFAULT_PATH_PREFIX = "/triton"
+#: Lowercase path segments, no trailing slash: what Istio's prefix match and rewrite need.
+PATH_PREFIX_PATTERN = r"(/[a-z0-9][a-z0-9-]*)+"
+#: The gateway's HTTP prefix, shared by the routes and the gateway's JWT rule (``MeshSecurityArgs``).
+PATH_PREFIX = Setting(
+    DEFAULT_PATH_PREFIX,
+    pattern=PATH_PREFIX_PATTERN,
+    accepts="a path such as /triton (lowercase segments, no trailing slash)",
+)
 
 
 class CanaryRouteArgs(TypedDict):
@@ -50,22 +60,22 @@ class GatewayTlsArgs(TypedDict):
 
 
 class RetryArgs(TypedDict):
-    attempts: int
+    attempts: Annotated[int, Setting(1, ge=0, le=2)]
     """Retries after the first try, 0..2 (each repeats GPU work). Required."""
-    per_try_timeout_seconds: int
+    per_try_timeout_seconds: Annotated[int, Setting(30, ge=1, le=3600)]
     """Timeout of each try; at most the request timeout. Required."""
     retry_on: NotRequired[list[str]]
     """Envoy retry conditions. Default: connect-failure, refused-stream, unavailable."""
 
 
 class OutlierDetectionArgs(TypedDict):
-    consecutive_5xx_errors: int
+    consecutive_5xx_errors: Annotated[int, Setting(5, ge=1, le=100)]
     """Errors in a row that eject a pod. Required."""
-    interval_seconds: int
+    interval_seconds: Annotated[int, Setting(10, ge=1, le=300)]
     """Sweep interval. Required."""
-    base_ejection_time_seconds: int
+    base_ejection_time_seconds: Annotated[int, Setting(30, ge=1, le=3600)]
     """Ejection time, multiplied by the number of ejections. Required."""
-    max_ejection_percent: int
+    max_ejection_percent: Annotated[int, Setting(50, ge=0, le=50)]
     """At most this share of a group's pods ejected at once, 0..50. Required."""
 
 
@@ -84,9 +94,9 @@ class TritonRoutingArgs(TypedDict):
     """TLS termination at the gateway. Default: none (plain HTTP on port 80)."""
     allow_wildcard_hosts: NotRequired[bool]
     """Accept ``*`` and ``*.domain`` hosts (never in prod). Default: False."""
-    path_prefix: NotRequired[str]
+    path_prefix: NotRequired[Annotated[str, PATH_PREFIX]]
     """External HTTP prefix stripped before Triton. Default: ``/triton``."""
-    request_timeout_seconds: NotRequired[int]
+    request_timeout_seconds: NotRequired[Annotated[int, Setting(60, ge=1, le=3600)]]
     """Timeout of every route, retries included. Default: 60."""
     retries: NotRequired[RetryArgs]
     """Bounded retries. Default: 1 attempt, 30 s per try, connect-failure/refused-stream/unavailable."""
@@ -94,7 +104,11 @@ class TritonRoutingArgs(TypedDict):
     """Passive health checking per group. Default: 5 errors, 10 s interval, 30 s ejection, 50 %."""
 
 
-DEFAULT_RETRIES = RetryArgs(attempts=1, per_try_timeout_seconds=30, retry_on=list(DEFAULT_RETRY_ON))
+DEFAULT_RETRIES = RetryArgs(
+    attempts=setting(RetryArgs, "attempts").default,
+    per_try_timeout_seconds=setting(RetryArgs, "per_try_timeout_seconds").default,
+    retry_on=list(DEFAULT_RETRY_ON),
+)
 DEFAULT_OUTLIER_DETECTION = OutlierDetectionArgs(
-    consecutive_5xx_errors=5, interval_seconds=10, base_ejection_time_seconds=30, max_ejection_percent=50
+    **{key: found.default for key, found in settings_of(OutlierDetectionArgs).items()}  # type: ignore[typeddict-item]  # every key has a Setting, which a unit test holds
 )

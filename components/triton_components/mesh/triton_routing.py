@@ -28,7 +28,7 @@ import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import names as _names
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
 from .istio_routes import destination_rule, routes, servers
 from .routing_args import DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRIES, TritonRoutingArgs
 
@@ -37,7 +37,6 @@ NETWORKING_API = "networking.istio.io/v1"
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 TLS_MODES = ("SIMPLE", "MUTUAL")
 _HEADER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_PATH_PREFIX = re.compile(r"^(/[a-z0-9][a-z0-9-]*)+$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -50,11 +49,6 @@ def validate_routing(args: Mapping[str, Any]) -> None:
     if wildcards and not args.get("allow_wildcard_hosts", False):
         raise ValueError(
             f"hosts has wildcard {wildcards[0]!r}; name the hosts, or set allow_wildcard_hosts=True outside prod"
-        )
-    prefix = args.get("path_prefix", "/triton")
-    if not _PATH_PREFIX.match(prefix):
-        raise ValueError(
-            f"path_prefix is {prefix!r}; use a path such as /triton (lowercase segments, no trailing slash)"
         )
     groups = args.get("groups") or []
     if not groups:
@@ -82,20 +76,14 @@ def validate_routing(args: Mapping[str, Any]) -> None:
         raise ValueError(f"tls.mode is {tls.get('mode')!r}; use one of {', '.join(TLS_MODES)}")
     if tls is not None and not tls.get("credential_name"):
         raise ValueError("tls.credential_name is empty; name the certificate Secret in the gateway namespace")
-    timeout = args.get("request_timeout_seconds", 60)
+    # Single-key limits (attempts, timeouts, ejection share, path prefix) are the args' Settings, checked
+    # by check_args before this runs.
+    timeout = setting_value(args, TritonRoutingArgs, "request_timeout_seconds")
     retries = args.get("retries", DEFAULT_RETRIES)
-    if not 0 <= retries["attempts"] <= 2:
-        raise ValueError(f"retries.attempts is {retries['attempts']}; use 0, 1 or 2 (every retry repeats GPU work)")
     if retries["per_try_timeout_seconds"] > timeout:
         raise ValueError(
             f"retries.per_try_timeout_seconds is {retries['per_try_timeout_seconds']}; use at most "
             f"request_timeout_seconds ({timeout})"
-        )
-    outlier = args.get("outlier_detection", DEFAULT_OUTLIER_DETECTION)
-    if not 0 <= outlier["max_ejection_percent"] <= 50:
-        raise ValueError(
-            f"outlier_detection.max_ejection_percent is {outlier['max_ejection_percent']}; use 0..50 so one "
-            "ejection never removes all of a small group"
         )
 
 
@@ -175,5 +163,7 @@ class TritonRouting(pulumi.ComponentResource):
         )
         self.virtual_service_name = virtual_service.metadata.apply(lambda m: m["name"])
         scheme = "https" if tls is not None else "http"
-        self.url = pulumi.Output.from_input(f"{scheme}://{hosts[0]}{args.get('path_prefix', '/triton')}")
+        self.url = pulumi.Output.from_input(
+            f"{scheme}://{hosts[0]}{setting_value(args, TritonRoutingArgs, 'path_prefix')}"
+        )
         self.register_outputs({"url": self.url, "virtual_service_name": self.virtual_service_name})

@@ -20,13 +20,16 @@ def _number(value: float) -> str:
 
 
 def triggers(args: Mapping[str, Any], *, namespace: str, prometheus_url: str, service: str) -> list[dict[str, Any]]:
-    """Queue time (always), pending requests and GPU utilization (optional), wake-up (scale to zero)."""
+    """Queue time (always), pending requests and GPU utilization (optional), wake-up (scale to zero).
+
+    ``args`` are ``TritonAutoscalerArgs`` with every declared default filled in (``with_defaults``), so the
+    defaults live only in the contract."""
     sel = _promql.selector(_promql.group_matchers(namespace, args["model_group"], track="stable"))
-    window = _promql.seconds(args.get("query_window_seconds", 10))
+    window = _promql.seconds(args["query_window_seconds"])
     scale_to_zero = args.get("scale_to_zero")
     # At zero pods Triton's series vanish; only then is "no data" a normal state (read as 0).
     guard = _promql.or_zero if scale_to_zero else (lambda expr: expr)
-    cached = args.get("use_cached_metrics", False)
+    cached = args["use_cached_metrics"]
 
     def trigger(name: str, query: str, metric_type: str, threshold: float, activation: float = 0) -> dict[str, Any]:
         return {
@@ -51,8 +54,8 @@ def triggers(args: Mapping[str, Any], *, namespace: str, prometheus_url: str, se
             "queue-time",
             guard(_promql.queue_time_ms(sel, window)),
             "Value",
-            args.get("queue_time_target_ms", 50.0),
-            args.get("queue_time_activation_ms", 0.0),
+            args["queue_time_target_ms"],
+            args["queue_time_activation_ms"],
         )
     ]
     if args.get("pending_requests_per_replica"):
@@ -73,8 +76,8 @@ def triggers(args: Mapping[str, Any], *, namespace: str, prometheus_url: str, se
         )
     if scale_to_zero:
         wake = _promql.mesh_request_rate(
-            scale_to_zero.get("gateway_workload", "istio-ingressgateway"),
-            scale_to_zero.get("gateway_namespace", "istio-system"),
+            scale_to_zero["gateway_workload"],
+            scale_to_zero["gateway_namespace"],
             service,
             namespace,
             WAKE_UP_WINDOW_SECONDS,
@@ -85,7 +88,7 @@ def triggers(args: Mapping[str, Any], *, namespace: str, prometheus_url: str, se
                 _promql.or_zero(wake),
                 "AverageValue",
                 WAKE_UP_REQUESTS_PER_SECOND_PER_REPLICA,
-                scale_to_zero.get("activation_requests_per_second", 0.0),
+                scale_to_zero["activation_requests_per_second"],
             )
         )
     return found

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import names as _names
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
+from ..common.shared_settings import MODEL_LOAD_TIMEOUT_SECONDS
 from . import promql as _promql
 
 
@@ -28,7 +29,7 @@ class AlertGroupArgs(TypedDict):
     """Model group name. Required."""
     models: NotRequired[list[str]]
     """Models the group loads explicitly; each gets a 'not loaded' alert. Default: none."""
-    model_load_timeout_seconds: NotRequired[int]
+    model_load_timeout_seconds: NotRequired[Annotated[int, MODEL_LOAD_TIMEOUT_SECONDS]]
     """The group's model-load budget; 'not ready' waits at least this long. Default: 600."""
     hpa_name: NotRequired[str | None]
     """HPA of the group's autoscaler; adds the 'at maximum' alert. Default: none."""
@@ -144,7 +145,7 @@ def alert_rules(
             "(e.g. STRICT mTLS) or no model is loaded. Autoscaling is running on fallback replicas.",
             hold="5m",
         )
-        budget_minutes = math.ceil(g.get("model_load_timeout_seconds", 600) / 60) + 1
+        budget_minutes = math.ceil(setting_value(g, AlertGroupArgs, "model_load_timeout_seconds") / 60) + 1
         not_ready = max(thresholds.get("model_not_ready_minutes", 15), budget_minutes)
         pods = _promql.selector({"namespace": namespace, "condition": "false"}, regex={"pod": pod_regex(name)})
         rule(

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import names as _names
-from ..common.args import check_args
+from ..common.args import Setting, check_args, setting_value, with_defaults
 from . import keda_triggers as _keda_triggers
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -27,20 +27,20 @@ MIN_SCALE_DOWN_STABILIZATION_SECONDS = 300
 class ScaleUpArgs(TypedDict):
     """How fast the HPA may add replicas."""
 
-    max_pods: NotRequired[int]
+    max_pods: NotRequired[Annotated[int, Setting(2, ge=1, le=100)]]
     """Replicas added at most per period. Default: 2."""
-    period_seconds: NotRequired[int]
+    period_seconds: NotRequired[Annotated[int, Setting(60, ge=15, le=1800)]]
     """Length of that period. Default: 60."""
-    stabilization_seconds: NotRequired[int]
+    stabilization_seconds: NotRequired[Annotated[int, Setting(0, ge=0, le=3600)]]
     """Scale-up stabilization window. Default: 0 (react at once)."""
 
 
 class FallbackArgs(TypedDict):
     """What KEDA does when the metrics cannot be read."""
 
-    failure_threshold: NotRequired[int]
+    failure_threshold: NotRequired[Annotated[int, Setting(3, ge=3, le=100)]]
     """Consecutive failed reads before falling back (3 or more). Default: 3."""
-    replicas: NotRequired[int | None]
+    replicas: NotRequired[Annotated[int | None, Setting(None, ge=1, le=100)]]
     """Replicas to hold; the current count is kept when higher. Default: max(min_replicas, 1)."""
 
 
@@ -49,13 +49,13 @@ class ScaleToZeroArgs(TypedDict):
 
     service_name: pulumi.Input[str]
     """The group's Service, as the gateway's metrics name it. Required."""
-    gateway_workload: NotRequired[str]
+    gateway_workload: NotRequired[Annotated[str, Setting("istio-ingressgateway")]]
     """Gateway workload name (``source_workload`` label). Default: ``istio-ingressgateway``."""
-    gateway_namespace: NotRequired[str]
+    gateway_namespace: NotRequired[Annotated[str, Setting("istio-system")]]
     """Gateway namespace. Default: ``istio-system``."""
-    activation_requests_per_second: NotRequired[float]
+    activation_requests_per_second: NotRequired[Annotated[float, Setting(0.0, ge=0)]]
     """Gateway requests per second above which the group wakes up. Default: 0 (any request)."""
-    cooldown_seconds: NotRequired[int]
+    cooldown_seconds: NotRequired[Annotated[int, Setting(900, ge=60, le=86400)]]
     """Idle time before 1 -> 0. Default: 900."""
 
 
@@ -72,25 +72,27 @@ class TritonAutoscalerArgs(TypedDict):
     """The group's stable Deployment. Required."""
     prometheus_url: pulumi.Input[str]
     """Prometheus query endpoint, e.g. ``http://prometheus.monitoring.svc:9090``. Required."""
-    min_replicas: NotRequired[int]
+    min_replicas: NotRequired[Annotated[int, Setting(1, ge=0, le=100)]]
     """``minReplicaCount``; 0 needs ``scale_to_zero``. Default: 1."""
-    max_replicas: NotRequired[int]
+    max_replicas: NotRequired[Annotated[int, Setting(3, ge=1, le=100)]]
     """``maxReplicaCount``. Default: 3."""
-    queue_time_target_ms: NotRequired[float]
+    queue_time_target_ms: NotRequired[Annotated[float, Setting(50.0, gt=0, le=60000)]]
     """Average queue time per request the group is scaled to hold. Default: 50."""
-    queue_time_activation_ms: NotRequired[float]
+    queue_time_activation_ms: NotRequired[Annotated[float, Setting(0.0, ge=0, le=60000)]]
     """Queue time above which a group at zero wakes up. Default: 0."""
-    query_window_seconds: NotRequired[int]
+    query_window_seconds: NotRequired[Annotated[int, Setting(10, ge=10, le=600)]]
     """``rate()`` window; at least 4 scrape intervals. Default: 10."""
-    pending_requests_per_replica: NotRequired[int | None]
+    pending_requests_per_replica: NotRequired[Annotated[int | None, Setting(None, ge=1, le=100000)]]
     """Adds a trigger on pending requests per replica. Default: none."""
-    gpu_utilization_percent: NotRequired[int | None]
+    gpu_utilization_percent: NotRequired[Annotated[int | None, Setting(None, ge=1, le=100)]]
     """Adds a trigger on mean GPU utilization (not on MIG). Default: none."""
-    polling_interval_seconds: NotRequired[int]
+    polling_interval_seconds: NotRequired[Annotated[int, Setting(15, ge=5, le=300)]]
     """KEDA ``pollingInterval`` (governs 0 <-> 1 and cached metrics). Default: 15."""
-    use_cached_metrics: NotRequired[bool]
+    use_cached_metrics: NotRequired[Annotated[bool, Setting(False)]]
     """Serve the HPA values cached for up to one polling interval. Default: False."""
-    scale_down_stabilization_seconds: NotRequired[int]
+    scale_down_stabilization_seconds: NotRequired[
+        Annotated[int, Setting(MIN_SCALE_DOWN_STABILIZATION_SECONDS, ge=MIN_SCALE_DOWN_STABILIZATION_SECONDS, le=3600)]
+    ]
     """HPA scale-down stabilization window, at least 300. Default: 300."""
     scale_up: NotRequired[ScaleUpArgs]
     """Scale-up policy. Default: 2 pods per 60 s, no stabilization."""
@@ -108,9 +110,12 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
     if not _DNS_LABEL.match(group):
         raise ValueError(f"model_group {group!r} must be a DNS label (a-z, 0-9, -)")
     where = f"autoscaler {group!r}"
-    low, high = args.get("min_replicas", 1), args.get("max_replicas", 3)
-    if low < 0 or high < 1 or low > high:
-        raise ValueError(f"{where}: min_replicas {low} and max_replicas {high} need 0 <= min <= max and max >= 1")
+    low, high = (
+        setting_value(args, TritonAutoscalerArgs, "min_replicas"),
+        setting_value(args, TritonAutoscalerArgs, "max_replicas"),
+    )
+    if low > high:
+        raise ValueError(f"{where}: min_replicas {low} is above max_replicas {high}")
     if low == 0 and not args.get("scale_to_zero"):
         raise ValueError(
             f"{where}: min_replicas is 0 but scale_to_zero is not set; a group at zero publishes no Triton "
@@ -118,35 +123,13 @@ def validate_autoscaler(args: Mapping[str, Any]) -> None:
         )
     if args.get("scale_to_zero") and low > 0:
         raise ValueError(f"{where}: scale_to_zero is set but min_replicas is {low}; use min_replicas=0 or drop it")
-    for key, default in (
-        ("queue_time_target_ms", 50.0),
-        ("query_window_seconds", 10),
-        ("polling_interval_seconds", 15),
-    ):
-        if args.get(key, default) <= 0:
-            raise ValueError(f"{where}: {key} is {args[key]}; use a positive number")
-    if args.get("query_window_seconds", 10) < 10:
-        raise ValueError(f"{where}: query_window_seconds is {args['query_window_seconds']}; rate() needs 10 or more")
-    stabilization = args.get("scale_down_stabilization_seconds", MIN_SCALE_DOWN_STABILIZATION_SECONDS)
-    if not MIN_SCALE_DOWN_STABILIZATION_SECONDS <= stabilization <= 3600:
-        raise ValueError(
-            f"{where}: scale_down_stabilization_seconds is {stabilization}; use 300 to 3600 "
-            "(a GPU replica takes minutes to come back)"
-        )
-    fallback = args.get("fallback", {})
-    if fallback.get("failure_threshold", 3) < 3:
-        raise ValueError(f"{where}: fallback failure_threshold is {fallback['failure_threshold']}; use 3 or more")
+    # Single-key limits (targets, windows, intervals, stabilization, thresholds) are the keys' Settings,
+    # which check_args enforced first; what is left relates several keys.
     replicas = _fallback_replicas(args)
     if not max(low, 1) <= replicas <= high:
         raise ValueError(
             f"{where}: fallback replicas is {replicas}; use {max(low, 1)} to {high} (min_replicas to max_replicas)"
         )
-    for key in ("pending_requests_per_replica", "gpu_utilization_percent"):
-        value = args.get(key)
-        if value is not None and value <= 0:
-            raise ValueError(f"{where}: {key} is {value}; use a positive number or None")
-    if (args.get("gpu_utilization_percent") or 0) > 100:
-        raise ValueError(f"{where}: gpu_utilization_percent is {args['gpu_utilization_percent']}; use 1 to 100")
 
 
 scaled_object_name = _names.scaled_object_name
@@ -155,7 +138,11 @@ hpa_name = _names.hpa_name
 
 def _fallback_replicas(args: Mapping[str, Any]) -> int:
     configured = args.get("fallback", {}).get("replicas")
-    return int(configured) if configured is not None else max(int(args.get("min_replicas", 1)), 1)
+    return (
+        int(configured)
+        if configured is not None
+        else max(int(setting_value(args, TritonAutoscalerArgs, "min_replicas")), 1)
+    )
 
 
 class TritonAutoscaler(pulumi.ComponentResource):
@@ -175,9 +162,10 @@ class TritonAutoscaler(pulumi.ComponentResource):
         group = args["model_group"]
         object_name = scaled_object_name(group)
         hpa = hpa_name(group)
+        full = with_defaults(args, TritonAutoscalerArgs)
         scale_to_zero = args.get("scale_to_zero")
-        scale_up = args.get("scale_up", {})
-        fallback = args.get("fallback", {})
+        scale_up = with_defaults(args.get("scale_up", {}), ScaleUpArgs)
+        fallback = with_defaults(args.get("fallback", {}), FallbackArgs)
 
         triggers = pulumi.Output.all(
             pulumi.Output.from_input(args["namespace"]),
@@ -185,17 +173,20 @@ class TritonAutoscaler(pulumi.ComponentResource):
             pulumi.Output.from_input(scale_to_zero["service_name"] if scale_to_zero else ""),
         ).apply(
             lambda values: _keda_triggers.triggers(
-                args, namespace=values[0], prometheus_url=values[1], service=values[2]
+                {**full, "scale_to_zero": with_defaults(scale_to_zero, ScaleToZeroArgs) if scale_to_zero else None},
+                namespace=values[0],
+                prometheus_url=values[1],
+                service=values[2],
             )
         )
         spec: dict[str, Any] = {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": args["deployment_name"]},
-            "pollingInterval": args.get("polling_interval_seconds", 15),
-            "minReplicaCount": args.get("min_replicas", 1),
-            "maxReplicaCount": args.get("max_replicas", 3),
+            "pollingInterval": full["polling_interval_seconds"],
+            "minReplicaCount": full["min_replicas"],
+            "maxReplicaCount": full["max_replicas"],
             # A Prometheus outage holds the current count (or more), never scales GPU pods down.
             "fallback": {
-                "failureThreshold": fallback.get("failure_threshold", 3),
+                "failureThreshold": fallback["failure_threshold"],
                 "replicas": _fallback_replicas(args),
                 "behavior": "currentReplicasIfHigher",
             },
@@ -205,13 +196,13 @@ class TritonAutoscaler(pulumi.ComponentResource):
                     "name": hpa,
                     "behavior": {
                         "scaleUp": {
-                            "stabilizationWindowSeconds": scale_up.get("stabilization_seconds", 0),
+                            "stabilizationWindowSeconds": scale_up["stabilization_seconds"],
                             "selectPolicy": "Max",
                             "policies": [
                                 {
                                     "type": "Pods",
-                                    "value": scale_up.get("max_pods", 2),
-                                    "periodSeconds": scale_up.get("period_seconds", 60),
+                                    "value": scale_up["max_pods"],
+                                    "periodSeconds": scale_up["period_seconds"],
                                 }
                             ],
                         },
@@ -229,7 +220,7 @@ class TritonAutoscaler(pulumi.ComponentResource):
             "triggers": triggers,
         }
         if scale_to_zero:
-            spec["cooldownPeriod"] = scale_to_zero.get("cooldown_seconds", 900)
+            spec["cooldownPeriod"] = setting_value(scale_to_zero, ScaleToZeroArgs, "cooldown_seconds")
 
         scaled_object = k8s.apiextensions.CustomResource(
             f"{name}-scaled-object",

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 
+from ..common.args import Setting, setting_value
 from ..common.quantities import cpu_millicores, memory_bytes
+from ..common.shared_settings import MODEL_LOAD_TIMEOUT_SECONDS
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
@@ -45,27 +47,27 @@ class ModelGroupArgs(TypedDict):
     """DNS label naming the group; Deployments are ``triton-<name>``. Required."""
     models: NotRequired[list[str]]
     """Models this group loads (needs ``model_control_mode`` ``explicit``). Default: the whole repository."""
-    replicas: NotRequired[int | None]
+    replicas: NotRequired[Annotated[int | None, Setting(1, ge=0, le=100)]]
     """Stable replicas; ``None`` omits ``spec.replicas`` so an autoscaler owns it. Default: 1."""
-    gpus_per_replica: NotRequired[int]
+    gpus_per_replica: NotRequired[Annotated[int, Setting(1, ge=0, le=16)]]
     """``nvidia.com/gpu`` limit per pod; 0 runs on CPU. Default: 1."""
-    cpu: NotRequired[str]
+    cpu: NotRequired[Annotated[str, Setting("4")]]
     """CPU request and limit per pod. Default: ``"4"``."""
-    memory: NotRequired[str]
+    memory: NotRequired[Annotated[str, Setting("16Gi")]]
     """Memory request and limit per pod (includes ``/dev/shm``). Default: ``"16Gi"``."""
-    shm_size: NotRequired[str]
+    shm_size: NotRequired[Annotated[str, Setting("1Gi")]]
     """Size of the memory-backed ``/dev/shm``. Default: ``"1Gi"``."""
-    model_cache_size: NotRequired[str]
+    model_cache_size: NotRequired[Annotated[str, Setting("20Gi")]]
     """Size limit of the local copy of cloud-hosted models. Default: ``"20Gi"``."""
-    max_surge: NotRequired[int]
+    max_surge: NotRequired[Annotated[int, Setting(0, ge=0, le=10)]]
     """Rolling update ``maxSurge``; 0 lets a pool without a spare GPU roll. Default: 0."""
-    max_unavailable: NotRequired[int]
+    max_unavailable: NotRequired[Annotated[int, Setting(1, ge=0, le=10)]]
     """Rolling update ``maxUnavailable``. Default: 1."""
-    model_load_timeout_seconds: NotRequired[int]
+    model_load_timeout_seconds: NotRequired[Annotated[int, MODEL_LOAD_TIMEOUT_SECONDS]]
     """Budget for loading every model; sizes the startup probe. Default: 600."""
-    pre_stop_sleep_seconds: NotRequired[int]
+    pre_stop_sleep_seconds: NotRequired[Annotated[int, Setting(10, ge=0, le=120)]]
     """Sleep before SIGTERM so routing drains first. Default: 10."""
-    exit_timeout_seconds: NotRequired[int]
+    exit_timeout_seconds: NotRequired[Annotated[int, Setting(30, ge=0, le=600)]]
     """Triton's ``--exit-timeout-secs`` for in-flight requests. Default: 30."""
     canary: NotRequired[CanaryArgs | None]
     """Optional canary Deployment. Default: none."""
@@ -109,23 +111,22 @@ def validate_model_group(args: Mapping[str, Any]) -> None:
     where = f"model group {name!r}"
     if not _DNS_LABEL.match(name) or len(name) > 40:
         raise ValueError(f"model group name {name!r} must be a DNS label of at most 40 characters (a-z, 0-9, -)")
-    for key in ("replicas",):
-        value = args.get(key, 1)
-        if value is not None and value < 0:
-            raise ValueError(f"{where}: {key} is {value}; use 0 or more, or None to leave it to an autoscaler")
-    if args.get("gpus_per_replica", 1) < 0:
-        raise ValueError(f"{where}: gpus_per_replica is {args['gpus_per_replica']}; use 0 (CPU) or more")
-    if args.get("max_surge", 0) == 0 and args.get("max_unavailable", 1) == 0:
+    # Limits (replicas, GPUs, surge, timeouts) are the keys' Settings, which check_args enforced first.
+    if _value(args, "max_surge") == 0 and _value(args, "max_unavailable") == 0:
         raise ValueError(f"{where}: max_surge and max_unavailable are both 0; Kubernetes needs one of them above 0")
-    memory = memory_bytes(args.get("memory", "16Gi"))
-    shm = memory_bytes(args.get("shm_size", "1Gi"))
+    memory = memory_bytes(_value(args, "memory"))
+    shm = memory_bytes(_value(args, "shm_size"))
     if shm >= memory:
         raise ValueError(
             f"{where}: shm_size {args.get('shm_size')} must be below memory {args.get('memory')}; "
             "/dev/shm is memory-backed and counts against the pod's memory limit"
         )
-    cpu_millicores(args.get("cpu", "4"))
+    cpu_millicores(_value(args, "cpu"))
     if args.get("model_control_mode", "none") == "none" and args.get("models"):
         raise ValueError(
             f"{where}: lists models but model_control_mode is 'none', which loads every model; use 'explicit'"
         )
+
+
+def _value(args: Mapping[str, Any], key: str) -> Any:
+    return setting_value(args, ModelGroupArgs, key)

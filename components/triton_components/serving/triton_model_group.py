@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import names as _names
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
 from . import triton_pod
 from .model_group_args import (
     CanaryArgs,
@@ -56,7 +56,7 @@ class TritonModelGroup(pulumi.ComponentResource):
             "stable": {
                 "image": args["image"],
                 "model_repository": args["model_repository"],
-                "replicas": args.get("replicas", 1),
+                "replicas": setting_value(args, ModelGroupArgs, "replicas"),
             }
         }
         canary = args.get("canary")
@@ -134,8 +134,8 @@ class TritonModelGroup(pulumi.ComponentResource):
         )
         credentials = args.get("credentials_file")
         restricted = args.get("restricted_apis", list(triton_pod.DEFAULT_RESTRICTED_APIS))
-        exit_timeout = args.get("exit_timeout_seconds", 30)
-        pre_stop = args.get("pre_stop_sleep_seconds", 10)
+        exit_timeout = setting_value(args, ModelGroupArgs, "exit_timeout_seconds")
+        pre_stop = setting_value(args, ModelGroupArgs, "pre_stop_sleep_seconds")
         container = triton_pod.container(
             image=image,
             args=triton_pod.triton_args(
@@ -145,10 +145,10 @@ class TritonModelGroup(pulumi.ComponentResource):
                 restricted_apis=restricted,
                 exit_timeout_seconds=exit_timeout,
             ),
-            cpu=args.get("cpu", "4"),
-            memory=args.get("memory", "16Gi"),
-            gpus=args.get("gpus_per_replica", 1),
-            model_load_timeout_seconds=args.get("model_load_timeout_seconds", 600),
+            cpu=setting_value(args, ModelGroupArgs, "cpu"),
+            memory=setting_value(args, ModelGroupArgs, "memory"),
+            gpus=setting_value(args, ModelGroupArgs, "gpus_per_replica"),
+            model_load_timeout_seconds=setting_value(args, ModelGroupArgs, "model_load_timeout_seconds"),
             pre_stop_sleep_seconds=pre_stop,
             admin_key_secret_name=args.get("admin_key_secret_name") if restricted else None,
             credentials_file=credentials,
@@ -159,8 +159,8 @@ class TritonModelGroup(pulumi.ComponentResource):
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {
-                    "maxSurge": args.get("max_surge", 0),
-                    "maxUnavailable": args.get("max_unavailable", 1),
+                    "maxSurge": setting_value(args, ModelGroupArgs, "max_surge"),
+                    "maxUnavailable": setting_value(args, ModelGroupArgs, "max_unavailable"),
                 },
             },
             "revisionHistoryLimit": 5,
@@ -178,8 +178,8 @@ class TritonModelGroup(pulumi.ComponentResource):
                     "topologySpreadConstraints": triton_pod.spread_constraints(selector),
                     "containers": [container],
                     "volumes": triton_pod.volumes(
-                        shm_size=args.get("shm_size", "1Gi"),
-                        model_cache_size=args.get("model_cache_size", "20Gi"),
+                        shm_size=setting_value(args, ModelGroupArgs, "shm_size"),
+                        model_cache_size=setting_value(args, ModelGroupArgs, "model_cache_size"),
                         tmp_size="1Gi",
                         credentials_file=credentials,
                     ),
@@ -189,7 +189,7 @@ class TritonModelGroup(pulumi.ComponentResource):
         if replicas is not None:
             # Omitted when an autoscaler owns the count, so `pulumi up` never fights it.
             spec["replicas"] = replicas
-        load_budget = args.get("model_load_timeout_seconds", 600)
+        load_budget = setting_value(args, ModelGroupArgs, "model_load_timeout_seconds")
         return k8s.apps.v1.Deployment(
             f"{name}-{track}",
             metadata={"name": _names.deployment_name(group, track), "namespace": args["namespace"], "labels": labels},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -9,6 +10,8 @@ from typing import Any, cast
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema
+
+from triton_components.common.args import contract_fields
 
 
 class Model(BaseModel):
@@ -24,6 +27,36 @@ class Model(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, validate_default=True, strict=True)
+
+    def args_for(
+        self, contract: type, *, rename: Mapping[str, str] | None = None, drop: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """This model's settings as ``contract``'s args, by name: every field whose name (or its entry in
+        ``rename``: ``{field: key}``) is a key of the args ``TypedDict``, nested models as plain dicts.
+
+        Config keys and component keys share names, so composition passes settings through this and
+        writes by hand only what differs (``drop`` the keys it builds itself). A field of the same name
+        that the contract does not have stays out: a new setting needs no line here.
+        """
+        keys = set(contract_fields(contract)[0])
+        renames = dict(rename or {})
+        found: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            key = renames.get(name, name)
+            if key in keys and key not in drop:
+                found[key] = _plain(getattr(self, name))
+        return found
+
+
+def _plain(value: Any) -> Any:
+    """Settings values as component args take them: models as dicts, tuples and lists as lists."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 class Environment(str, Enum):  # noqa: UP042 - StrEnum changes what str() and format() give for a member
