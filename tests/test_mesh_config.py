@@ -156,12 +156,11 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
         ),
         (
             _config(mesh={**MESH, "retries": {"attempts": 3}}),
-            "triton-platform:mesh.retries.attempts = 3: use 0 to 2: every retry repeats the GPU work of an inference request",
+            "triton-platform:mesh.retries.attempts = 3: Input should be less than or equal to 2",
         ),
         (
             _config(mesh={**MESH, "outlierDetection": {"maxEjectionPercent": 80}}),
-            "triton-platform:mesh.outlierDetection.maxEjectionPercent = 80: use 0 to 50: with one or two replicas per "
-            "group, a higher cap lets outlier detection eject every pod of the group at once",
+            "triton-platform:mesh.outlierDetection.maxEjectionPercent = 80: Input should be less than or equal to 50",
         ),
         (
             _config(mesh=MESH, mode="none", groups=[{"name": "a"}, {"name": "b"}]),
@@ -205,13 +204,13 @@ def test_bad_mesh_config_message(config, message):
 
 def test_every_problem_is_reported_at_once():
     config = _config(
-        mesh={"enabled": True, "jwt": {"issuer": "x"}, "retries": {"attempts": 5}},
+        mesh={"enabled": True, "jwt": {"issuer": "x"}, "retries": {"perTryTimeoutSeconds": 120}},
         groups=_canary_group(trafficPercent={"stable": 50, "canary": 40}),
     )
     keys = [p.split(" ", 1)[0] for p in _problems(config)]
     assert keys == [
         "triton-platform:modelGroups[0].canary.trafficPercent",
-        "triton-platform:mesh.retries.attempts",
+        "triton-platform:mesh.retries.perTryTimeoutSeconds",
         "triton-platform:mesh.jwt.jwksUri",
         "triton-platform:mesh.gateway.hosts",
     ]

@@ -56,7 +56,7 @@ from e2e_keda import Keda
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from triton_components.common.args import with_defaults
 from triton_components.observability import keda_triggers
-from triton_components.observability.triton_autoscaler import TritonAutoscalerArgs
+from triton_components.observability.autoscaler_args import TritonAutoscalerArgs
 from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
 from triton_platform.reaction_time import from_manifests as reaction_times

@@ -2,10 +2,11 @@
 Triton's metrics, and the pinned KEDA / kube-prometheus-stack add-ons."""
 
 from .alertmanager_config import AlertReceiverArgs
+from .autoscaler_args import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscalerArgs
 from .monitoring_addons import MonitoringAddons
 from .monitoring_addons_args import KedaAddonArgs, MonitoringAddonsArgs, PrometheusStackArgs
 from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
-from .triton_autoscaler import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscaler, TritonAutoscalerArgs
+from .triton_autoscaler import TritonAutoscaler
 from .triton_dashboard import TritonDashboard, TritonDashboardArgs
 from .triton_monitoring import DashboardArgs, GatewayMonitorArgs, TritonMonitoring, TritonMonitoringArgs
 

@@ -69,6 +69,9 @@ class ModelGroupArgs(TypedDict):
     """Sleep before SIGTERM so routing drains first. Default: 10."""
     exit_timeout_seconds: NotRequired[Annotated[int, Setting(30, ge=0, le=600)]]
     """Triton's ``--exit-timeout-secs`` for in-flight requests. Default: 30."""
+    log_verbose: NotRequired[Annotated[int, Setting(0, ge=0, le=3)]]
+    """Triton's ``--log-verbose`` level for this group's pods: 0 off; 1 and up log each request and model
+    event, for debugging one group without flooding the others' logs (costly under load). Default: 0."""
     canary: NotRequired[CanaryArgs | None]
     """Optional canary Deployment. Default: none."""
     pod_annotations: NotRequired[Mapping[str, str]]

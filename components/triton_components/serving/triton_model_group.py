@@ -138,13 +138,16 @@ class TritonModelGroup(pulumi.ComponentResource):
         pre_stop = setting_value(args, ModelGroupArgs, "pre_stop_sleep_seconds")
         container = triton_pod.container(
             image=image,
-            args=triton_pod.triton_args(
-                model_repository=model_repository,
-                model_control_mode=args.get("model_control_mode", "none"),
-                models=args.get("models", []),
-                restricted_apis=restricted,
-                exit_timeout_seconds=exit_timeout,
-            ),
+            args=[
+                *triton_pod.triton_args(
+                    model_repository=model_repository,
+                    model_control_mode=args.get("model_control_mode", "none"),
+                    models=args.get("models", []),
+                    restricted_apis=restricted,
+                    exit_timeout_seconds=exit_timeout,
+                ),
+                *_log_flags(setting_value(args, ModelGroupArgs, "log_verbose")),
+            ],
             cpu=setting_value(args, ModelGroupArgs, "cpu"),
             memory=setting_value(args, ModelGroupArgs, "memory"),
             gpus=setting_value(args, ModelGroupArgs, "gpus_per_replica"),
@@ -205,3 +208,8 @@ class TritonModelGroup(pulumi.ComponentResource):
                 ),
             ),
         )
+
+
+def _log_flags(verbose: int) -> list[str]:
+    """Verbose logging only when asked for: the default command line stays what it always was."""
+    return [f"--log-verbose={verbose}"] if verbose else []

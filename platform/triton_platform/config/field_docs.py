@@ -17,9 +17,12 @@ import re
 import sys
 import textwrap
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.alias_generators import to_camel
+
+from triton_components.common.args import setting
 
 _CONTRACT_DEFAULT = re.compile(r"\s*(Default: .*|Required\.)$", re.DOTALL)
 _SNAKE_IN_CODE = re.compile(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``")
@@ -67,6 +70,22 @@ class FromContract:
         text = _SNAKE_IN_CODE.sub(lambda m: f"``{to_camel(m.group(1))}``", text)
         text = re.sub(r"\b(True|False)\b", lambda m: f"``{m.group(1).lower()}``", text)
         return " ".join(part for part in (text, self.more) if part)
+
+
+def contract_field(
+    contract: type, key: str, *, doc: bool = True, unset: bool = False, more: str = "", **field: Any
+) -> Any:
+    """A config field that is ``contract``'s ``key``: its default and limits are the key's ``Setting``
+    (declared once, in the args contract), its doc the key's docstring plus ``more`` (with ``doc=False``:
+    the field's own docstring, for a key whose stack-file meaning says more). ``field`` adds what only the
+    stack file has (an alias, a length bound)."""
+    found = setting(contract, key)
+    # A Setting's pattern matches whole values; pydantic's searches, so anchor it (grouped only when needed).
+    pattern = found.pattern and (f"^{found.pattern}$" if "|" not in found.pattern else f"^(?:{found.pattern})$")
+    info = Field(default=found.default, ge=found.ge, le=found.le, gt=found.gt, pattern=pattern, **field)
+    if doc:
+        info.metadata.append(FromContract(contract, key, unset, more))
+    return info
 
 
 def from_contract(contract: type | str, key: str, *, unset: bool = False, more: str = "") -> FromContract:

@@ -13,8 +13,6 @@ from .base import Environment, Problem
 from .models import PlatformSettings
 from .routing import (
     INSTALLED_GATEWAY_SELECTOR,
-    MAX_EJECTION_PERCENT,
-    MAX_RETRY_ATTEMPTS,
     RESERVED_HEADERS,
     JwtSettings,
     MeshSettings,
@@ -79,24 +77,11 @@ def _canaries(settings: PlatformSettings) -> Iterator[Problem]:
 
 
 def _resilience(mesh: MeshSettings) -> Iterator[Problem]:
-    if mesh.retries.attempts > MAX_RETRY_ATTEMPTS:
-        yield Problem(
-            ("mesh", "retries", "attempts"),
-            mesh.retries.attempts,
-            f"use 0 to {MAX_RETRY_ATTEMPTS}: every retry repeats the GPU work of an inference request",
-        )
     if mesh.retries.attempts and mesh.retries.per_try_timeout_seconds > mesh.request_timeout_seconds:
         yield Problem(
             ("mesh", "retries", "perTryTimeoutSeconds"),
             mesh.retries.per_try_timeout_seconds,
             f"is above requestTimeoutSeconds ({mesh.request_timeout_seconds}); a try can never outlast the request",
-        )
-    if mesh.outlier_detection.max_ejection_percent > MAX_EJECTION_PERCENT:
-        yield Problem(
-            ("mesh", "outlierDetection", "maxEjectionPercent"),
-            mesh.outlier_detection.max_ejection_percent,
-            f"use 0 to {MAX_EJECTION_PERCENT}: with one or two replicas per group, a higher cap lets outlier "
-            "detection eject every pod of the group at once",
         )
 
 

@@ -19,11 +19,12 @@ from triton_components.common import versions
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.gcp import catalog as gcp_catalog
+from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
 
 from .base import Environment, Model
-from .field_docs import from_contract
+from .field_docs import contract_field, from_contract
 from .observability import AutoscalingSettings, ObservabilitySettings
 from .routing import CanarySettings, MeshSettings
 
@@ -179,43 +180,24 @@ class ModelGroupSettings(Model):
         list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]],
         from_contract(ModelGroupArgs, "models", more="A model belongs to one group. Empty: the whole repository."),
     ] = Field(default_factory=list)
-    replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    replicas: int = contract_field(ModelGroupArgs, "replicas", doc=False)
     """Stable replicas (prod: 2 or more unless ``acceptSingleReplica``); with ``autoscaling`` the autoscaler
     owns the count."""
-    gpus_per_replica: Annotated[
-        int,
-        Field(ge=0, le=16),
-        from_contract(ModelGroupArgs, "gpus_per_replica", more="At most the GPUs a node offers."),
-    ] = 1
-    cpu: Annotated[Cpu, from_contract(ModelGroupArgs, "cpu", more=_GUARANTEED)] = "4"
-    memory: Annotated[Memory, from_contract(ModelGroupArgs, "memory", more=_GUARANTEED)] = "16Gi"
-    shm_size: Annotated[Memory, from_contract(ModelGroupArgs, "shm_size", more="Must be below ``memory``.")] = "1Gi"
-    model_cache_size: Annotated[Memory, from_contract(ModelGroupArgs, "model_cache_size")] = "20Gi"
-    max_surge: Annotated[
-        int,
-        Field(ge=0, le=10),
-        from_contract(ModelGroupArgs, "max_surge", more="Not 0 together with ``maxUnavailable``."),
-    ] = 0
-    max_unavailable: Annotated[
-        int,
-        Field(ge=0, le=10),
-        from_contract(ModelGroupArgs, "max_unavailable", more="Not 0 together with ``maxSurge``."),
-    ] = 1
-    model_load_timeout_seconds: Annotated[
-        int, Field(ge=30, le=7200), from_contract(ModelGroupArgs, "model_load_timeout_seconds")
-    ] = 600
-    pre_stop_sleep_seconds: Annotated[
-        int, Field(ge=0, le=120), from_contract(ModelGroupArgs, "pre_stop_sleep_seconds")
-    ] = 10
-    exit_timeout_seconds: Annotated[
-        int,
-        Field(ge=0, le=600),
-        from_contract(
-            ModelGroupArgs,
-            "exit_timeout_seconds",
-            more="With ``preStopSleepSeconds`` it sizes the grace period (+ 5 s) and the sidecar's drain (+ 2 s).",
-        ),
-    ] = 30
+    gpus_per_replica: int = contract_field(ModelGroupArgs, "gpus_per_replica", more="At most the GPUs a node offers.")
+    cpu: Cpu = contract_field(ModelGroupArgs, "cpu", more=_GUARANTEED)
+    memory: Memory = contract_field(ModelGroupArgs, "memory", more=_GUARANTEED)
+    shm_size: Memory = contract_field(ModelGroupArgs, "shm_size", more="Must be below ``memory``.")
+    model_cache_size: Memory = contract_field(ModelGroupArgs, "model_cache_size")
+    max_surge: int = contract_field(ModelGroupArgs, "max_surge", more="Not 0 together with ``maxUnavailable``.")
+    max_unavailable: int = contract_field(ModelGroupArgs, "max_unavailable", more="Not 0 together with ``maxSurge``.")
+    model_load_timeout_seconds: int = contract_field(ModelGroupArgs, "model_load_timeout_seconds")
+    pre_stop_sleep_seconds: int = contract_field(ModelGroupArgs, "pre_stop_sleep_seconds")
+    exit_timeout_seconds: int = contract_field(
+        ModelGroupArgs,
+        "exit_timeout_seconds",
+        more="With ``preStopSleepSeconds`` it sizes the grace period (+ 5 s) and the sidecar's drain (+ 2 s).",
+    )
+    log_verbose: int = contract_field(ModelGroupArgs, "log_verbose")
     accept_single_replica: bool = False
     """Waive prod's two-replica rule for this group."""
     canary: Annotated[
@@ -291,31 +273,35 @@ class GpuSharingSettings(Model):
 class GkeGpuPoolSettings(Model):
     """The GKE node pool Triton's pods run on."""
 
-    machine_type: str = "n1-standard-8"
+    machine_type: str = contract_field(GkeGpuNodePoolArgs, "machine_type", doc=False)
     """GCE machine type; must fit the accelerator (n1 + T4; g2 + L4; a2 + A100; a3 + H100)."""
-    accelerator_type: str = Field(
-        default="nvidia-tesla-t4",
+    accelerator_type: str = contract_field(
+        GkeGpuNodePoolArgs,
+        "accelerator_type",
+        doc=False,
         description=f"GKE accelerator type (GPU, compute capability): {_gpus(gcp_catalog.GPUS)}. The pinned "
         f"Triton needs compute capability {_PINNED_FLOOR} or more.",
     )
-    accelerators_per_node: Annotated[int, Field(ge=1, le=16)] = 1
+    accelerators_per_node: int = contract_field(GkeGpuNodePoolArgs, "accelerators_per_node", doc=False)
     """GPUs per node (fixed by the a2, a3 and g2 machine types)."""
-    min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    min_nodes: int = contract_field(GkeGpuNodePoolArgs, "min_nodes", doc=False)
     """Autoscaling lower bound (total over the zones)."""
-    max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    max_nodes: int = contract_field(GkeGpuNodePoolArgs, "max_nodes", doc=False)
     """Autoscaling upper bound (total over the zones); every group's replicas times its GPUs per replica must
     fit it."""
-    spot: bool = False
+    spot: bool = contract_field(GkeGpuNodePoolArgs, "spot", doc=False)
     """Spot VMs (with the spot taint and a 15 s shutdown rule)."""
     zones: list[Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")]] = Field(default_factory=list)
     """Node locations. Empty: the cluster's."""
-    disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    disk_size_gb: int = contract_field(GkeGpuNodePoolArgs, "disk_size_gb", doc=False)
     """Boot disk size."""
-    disk_type: Literal["pd-balanced", "pd-ssd"] = "pd-ssd"
+    disk_type: Literal["pd-balanced", "pd-ssd"] = contract_field(GkeGpuNodePoolArgs, "disk_type", doc=False)
     """Boot disk type."""
-    gpu_driver_version: Literal["DEFAULT", "LATEST"] = "LATEST"
+    gpu_driver_version: Literal["DEFAULT", "LATEST"] = contract_field(
+        GkeGpuNodePoolArgs, "gpu_driver_version", doc=False
+    )
     """GKE-managed NVIDIA driver version."""
-    image_streaming: bool = True
+    image_streaming: bool = contract_field(GkeGpuNodePoolArgs, "image_streaming", doc=False)
     """GKE image streaming (Artifact Registry images); the stack enables the Container File System API first."""
     secondary_boot_disk_image: Annotated[str, Field(pattern=r"^(global/images/|projects/)[a-z0-9/._-]+$")] | None = None
     """Disk image with the Triton image cached (``global/images/…`` or ``projects/…``)."""

@@ -9,14 +9,19 @@ from pydantic import Field
 
 from triton_components.common import versions
 from triton_components.observability.alertmanager_config import AlertReceiverArgs, AlertReceiverKind
+from triton_components.observability.autoscaler_args import (
+    FallbackArgs,
+    ScaleToZeroArgs,
+    ScaleUpArgs,
+    TritonAutoscalerArgs,
+)
 
 from .base import Model
-from .field_docs import from_contract
+from .field_docs import contract_field, from_contract
 
 Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 #: Prometheus needs at least two samples inside a rate() window; four keeps one lost scrape harmless.
 SAMPLES_PER_WINDOW = 4
-MIN_SCALE_DOWN_STABILIZATION_SECONDS = 300
 #: Helm release (and object-name prefix) of the kube-prometheus-stack this platform installs.
 PROMETHEUS_STACK_RELEASE = "kube-prometheus-stack"
 
@@ -24,20 +29,20 @@ PROMETHEUS_STACK_RELEASE = "kube-prometheus-stack"
 class ScaleUpSettings(Model):
     """The HPA's scale-up policy."""
 
-    max_pods: Annotated[int, Field(ge=1, le=100)] = 2
+    max_pods: int = contract_field(ScaleUpArgs, "max_pods", doc=False)
     """Pods added at most per period."""
-    period_seconds: Annotated[int, Field(ge=15, le=1800)] = 60
+    period_seconds: int = contract_field(ScaleUpArgs, "period_seconds", doc=False)
     """Length of that period."""
-    stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    stabilization_seconds: int = contract_field(ScaleUpArgs, "stabilization_seconds", doc=False)
     """Scale-up stabilization window."""
 
 
 class FallbackSettings(Model):
     """What the autoscaler does while Prometheus cannot be queried."""
 
-    failure_threshold: Annotated[int, Field(ge=3, le=100)] = 3
+    failure_threshold: int = contract_field(FallbackArgs, "failure_threshold", doc=False)
     """Failed queries in a row before the fallback applies."""
-    replicas: Annotated[int, Field(ge=1, le=100)] | None = None
+    replicas: int | None = contract_field(FallbackArgs, "replicas", doc=False)
     """Replicas during the fallback; the current count is kept when it is higher. Unset: ``max(minReplicas, 1)``."""
 
 
@@ -47,36 +52,44 @@ class ScaleToZeroSettings(Model):
 
     enabled: bool = False
     """Scale to zero; the gateway's request rate wakes the group."""
-    gateway_workload: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = "istio-ingressgateway"
+    gateway_workload: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] = contract_field(
+        ScaleToZeroArgs, "gateway_workload", doc=False
+    )
     """``source_workload`` of the Istio ingress gateway (its Deployment name), whose request rate counts."""
-    activation_requests_per_second: Annotated[float, Field(ge=0)] = 0
+    activation_requests_per_second: float = contract_field(ScaleToZeroArgs, "activation_requests_per_second", doc=False)
     """Requests per second above which the group wakes from zero."""
-    cooldown_seconds: Annotated[int, Field(ge=60, le=86400)] = 900
+    cooldown_seconds: int = contract_field(ScaleToZeroArgs, "cooldown_seconds", doc=False)
     """Time without requests before the group scales to zero."""
 
 
 class AutoscalingSettings(Model):
-    min_replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    min_replicas: int = contract_field(TritonAutoscalerArgs, "min_replicas", doc=False)
     """Fewest replicas; prod needs 2 or more."""
-    max_replicas: Annotated[int, Field(ge=1, le=100)] = 3
+    max_replicas: int = contract_field(TritonAutoscalerArgs, "max_replicas", doc=False)
     """Most replicas; must fit the GPU nodes."""
-    queue_time_target_milliseconds: Annotated[float, Field(gt=0, le=60000)] = 50
+    queue_time_target_milliseconds: float = contract_field(TritonAutoscalerArgs, "queue_time_target_ms", doc=False)
     """Target average queue time per request."""
-    queue_time_activation_milliseconds: Annotated[float, Field(ge=0, le=60000)] = 0
+    queue_time_activation_milliseconds: float = contract_field(
+        TritonAutoscalerArgs, "queue_time_activation_ms", doc=False
+    )
     """Queue time above which the trigger is active (KEDA's activation threshold)."""
     # 10 s (the least allowed) with a 2 s scrape: a 2x load step crosses the target about 5 s after the step
     # (benchmarks/lab_reaction_time.py measures it on the real Triton and Prometheus). 30 s took 15 s.
-    query_window_seconds: Annotated[int, Field(ge=10, le=600)] = 10
+    query_window_seconds: int = contract_field(TritonAutoscalerArgs, "query_window_seconds", doc=False)
     """``rate()`` window of the queries; at least 4 scrape intervals."""
-    pending_requests_per_replica: Annotated[int, Field(ge=1, le=100000)] | None = None
+    pending_requests_per_replica: int | None = contract_field(
+        TritonAutoscalerArgs, "pending_requests_per_replica", doc=False
+    )
     """Extra trigger: pending requests per replica. Unset: off."""
-    gpu_utilization_percent: Annotated[int, Field(ge=1, le=100)] | None = None
+    gpu_utilization_percent: int | None = contract_field(TritonAutoscalerArgs, "gpu_utilization_percent", doc=False)
     """Extra trigger: GPU utilization (not on MIG). Unset: off."""
-    polling_interval_seconds: Annotated[int, Field(ge=5, le=300)] = 15
+    polling_interval_seconds: int = contract_field(TritonAutoscalerArgs, "polling_interval_seconds", doc=False)
     """How often KEDA queries Prometheus."""
-    use_cached_metrics: bool = False
+    use_cached_metrics: bool = contract_field(TritonAutoscalerArgs, "use_cached_metrics", doc=False)
     """KEDA metric caching."""
-    scale_down_stabilization_seconds: Annotated[int, Field(ge=0, le=3600)] = MIN_SCALE_DOWN_STABILIZATION_SECONDS
+    scale_down_stabilization_seconds: int = contract_field(
+        TritonAutoscalerArgs, "scale_down_stabilization_seconds", doc=False
+    )
     """Scale-down stabilization window; at least 300 (GPU replicas are slow to come back)."""
     scale_up: ScaleUpSettings = ScaleUpSettings()
     """The HPA's scale-up policy."""

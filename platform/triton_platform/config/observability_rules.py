@@ -14,7 +14,7 @@ from triton_components.observability.alertmanager_config import (
 
 from .base import Environment, Problem
 from .models import ModelGroupSettings, PlatformSettings
-from .observability import MIN_SCALE_DOWN_STABILIZATION_SECONDS, SAMPLES_PER_WINDOW
+from .observability import SAMPLES_PER_WINDOW
 
 #: How a secret value is shown in a problem (its text is never read offline).
 SECRET_SHOWN = "[secret]"
@@ -111,13 +111,6 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
                 a.query_window_seconds,
                 f"must be at least {SAMPLES_PER_WINDOW} scrape intervals ({window} s with observability.scrape."
                 f"intervalSeconds {obs.scrape.interval_seconds}) so rate() always has enough samples",
-            )
-        if a.scale_down_stabilization_seconds < MIN_SCALE_DOWN_STABILIZATION_SECONDS:
-            yield Problem(
-                (*at, "scaleDownStabilizationSeconds"),
-                a.scale_down_stabilization_seconds,
-                f"must be at least {MIN_SCALE_DOWN_STABILIZATION_SECONDS}: a GPU replica removed too early takes "
-                "minutes (node, image, model load) to come back",
             )
         if a.fallback.replicas is not None and not max(a.min_replicas, 1) <= a.fallback.replicas <= a.max_replicas:
             yield Problem(

@@ -13,11 +13,17 @@ from pydantic import AfterValidator, Field
 
 from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
-from triton_components.mesh.routing_args import DEFAULT_RETRY_ON, GatewayTlsArgs, OutlierDetectionArgs, RetryArgs
+from triton_components.mesh.routing_args import (
+    DEFAULT_RETRY_ON,
+    GatewayTlsArgs,
+    OutlierDetectionArgs,
+    RetryArgs,
+    TritonRoutingArgs,
+)
 from triton_components.mesh.security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
 from .base import Model
-from .field_docs import from_contract
+from .field_docs import contract_field, from_contract
 
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
 #: An HTTP/2 header name as Envoy matches it: lowercase token, no pseudo-headers.
@@ -43,10 +49,8 @@ RetryCondition = Literal[
     "retriable-4xx",
 ]
 
-MAX_RETRY_ATTEMPTS = 2
 #: Pod labels of the gateway ``install`` deploys (chart ``gateway``, release ``istio-ingressgateway``).
 INSTALLED_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
-MAX_EJECTION_PERCENT = 50
 
 Namespace = Annotated[str, Field(pattern=NAMESPACE_PATTERN, max_length=63)]
 HeaderName = Annotated[str, Field(pattern=HEADER_NAME_PATTERN, max_length=64)]
@@ -108,7 +112,7 @@ class GatewaySettings(Model):
         default_factory=lambda: dict(INSTALLED_GATEWAY_SELECTOR)
     )
     """Pod labels of the ingress gateway (the default matches the chart ``mesh.install`` installs)."""
-    path_prefix: Annotated[str, Field(pattern=r"^(/[a-z0-9][a-z0-9-]*)+$", max_length=64)] = "/triton"
+    path_prefix: str = contract_field(TritonRoutingArgs, "path_prefix", doc=False, max_length=64)
     """External HTTP prefix, rewritten to ``/`` before Triton."""
     tls: GatewayTlsSettings | None = None
     """TLS termination at the gateway; required in prod. Unset: plain HTTP on port 80."""
@@ -164,11 +168,8 @@ class SidecarSettings(Model):
 class RetrySettings(Model):
     """Bounded retries of every route (each retry repeats GPU work)."""
 
-    # At most 2, checked in ``check_mesh`` (its message names the limit), which the contract's doc states.
-    attempts: Annotated[int, Field(ge=0), from_contract(RetryArgs, "attempts")] = 1
-    per_try_timeout_seconds: Annotated[
-        int, Field(ge=1, le=3600), from_contract(RetryArgs, "per_try_timeout_seconds")
-    ] = 30
+    attempts: int = contract_field(RetryArgs, "attempts")
+    per_try_timeout_seconds: int = contract_field(RetryArgs, "per_try_timeout_seconds")
     # The default retries only failures where Triton never saw the request.
     retry_on: Annotated[list[RetryCondition], Field(min_length=1), from_contract(RetryArgs, "retry_on")] = Field(
         default_factory=lambda: cast(list[RetryCondition], list(DEFAULT_RETRY_ON))
@@ -178,19 +179,12 @@ class RetrySettings(Model):
 class OutlierDetectionSettings(Model):
     """Passive health checking: pods that keep failing are ejected from their group's load balancing."""
 
-    consecutive_5xx_errors: Annotated[
-        int,
-        Field(ge=1, le=100, alias="consecutive5xxErrors"),
-        from_contract(OutlierDetectionArgs, "consecutive_5xx_errors"),
-    ] = 5
-    interval_seconds: Annotated[int, Field(ge=1, le=300), from_contract(OutlierDetectionArgs, "interval_seconds")] = 10
-    base_ejection_time_seconds: Annotated[
-        int, Field(ge=1, le=3600), from_contract(OutlierDetectionArgs, "base_ejection_time_seconds")
-    ] = 30
-    # At most 50, checked in ``check_mesh``: ejecting pods must never remove all of a small group.
-    max_ejection_percent: Annotated[
-        int, Field(ge=0, le=100), from_contract(OutlierDetectionArgs, "max_ejection_percent")
-    ] = 50
+    consecutive_5xx_errors: int = contract_field(
+        OutlierDetectionArgs, "consecutive_5xx_errors", alias="consecutive5xxErrors"
+    )
+    interval_seconds: int = contract_field(OutlierDetectionArgs, "interval_seconds")
+    base_ejection_time_seconds: int = contract_field(OutlierDetectionArgs, "base_ejection_time_seconds")
+    max_ejection_percent: int = contract_field(OutlierDetectionArgs, "max_ejection_percent")
 
 
 class JwtSettings(Model):
@@ -218,7 +212,7 @@ class MeshSettings(Model):
     (``istio-injection: enabled``)."""
     gateway: GatewaySettings = GatewaySettings()
     """The gateway Triton is reached through."""
-    request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    request_timeout_seconds: int = contract_field(TritonRoutingArgs, "request_timeout_seconds", doc=False)
     """Timeout of every route, retries included."""
     retries: RetrySettings = RetrySettings()
     """Bounded retries (each repeats GPU work)."""
