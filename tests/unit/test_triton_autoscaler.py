@@ -159,7 +159,10 @@ def test_waits_for_the_crds(run):
         ({"min_replicas": 4, "max_replicas": 2}, "min_replicas 4 is above max_replicas 2"),
         ({"min_replicas": 0}, "min_replicas is 0 but scale_to_zero is not set"),
         ({"scale_to_zero": {"service_name": "s"}}, "scale_to_zero is set but min_replicas is 1"),
-        ({"scale_down_stabilization_seconds": 60}, "args.scale_down_stabilization_seconds is 60; give a number from 300 to 3600"),
+        (
+            {"scale_down_stabilization_seconds": 60},
+            "args.scale_down_stabilization_seconds is 60; give a number from 300 to 3600",
+        ),
         ({"fallback": {"failure_threshold": 1}}, "args.fallback.failure_threshold is 1; give a number from 3 to 100"),
         ({"max_replicas": 4, "fallback": {"replicas": 9}}, "fallback replicas is 9; use 1 to 4"),
         ({"query_window_seconds": 5}, "args.query_window_seconds is 5; give a number from 10 to 600"),
