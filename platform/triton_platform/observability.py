@@ -7,7 +7,7 @@ and the dashboard; then one KEDA ScaledObject per autoscaled group.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
@@ -29,6 +29,12 @@ from triton_components.observability.alertmanager_config import needs_credential
 from .config.models import ModelGroupSettings, PlatformSettings
 from .config.observability import AlertReceiverSettings
 from .config.observability_rules import alert_receiver_warning
+
+#: ``autoscaling`` keys whose stack-file name spells the unit out.
+_AUTOSCALING_KEYS = {
+    "queue_time_target_milliseconds": "queue_time_target_ms",
+    "queue_time_activation_milliseconds": "queue_time_activation_ms",
+}
 
 
 def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
@@ -83,37 +89,28 @@ def autoscaler_args(
     a = group.autoscaling
     assert a is not None
     model_group = triton.model_groups[group.name]
-    args = TritonAutoscalerArgs(
-        namespace=triton.namespace,
-        instance=triton.pulumi_resource_name,
-        model_group=group.name,
-        deployment_name=model_group.deployment_names.apply(lambda names: names["stable"]),
-        prometheus_url=prometheus_url,
-        min_replicas=a.min_replicas,
-        max_replicas=a.max_replicas,
-        queue_time_target_ms=a.queue_time_target_milliseconds,
-        queue_time_activation_ms=a.queue_time_activation_milliseconds,
-        query_window_seconds=a.query_window_seconds,
-        pending_requests_per_replica=a.pending_requests_per_replica,
-        gpu_utilization_percent=a.gpu_utilization_percent,
-        polling_interval_seconds=a.polling_interval_seconds,
-        use_cached_metrics=a.use_cached_metrics,
-        scale_down_stabilization_seconds=a.scale_down_stabilization_seconds,
-        scale_up={
-            "max_pods": a.scale_up.max_pods,
-            "period_seconds": a.scale_up.period_seconds,
-            "stabilization_seconds": a.scale_up.stabilization_seconds,
+    args = cast(
+        TritonAutoscalerArgs,
+        {
+            # By name, but for the stack file's unit-carrying spellings of the queue-time keys.
+            **a.args_for(TritonAutoscalerArgs, rename=_AUTOSCALING_KEYS, drop={"fallback", "scale_to_zero"}),
+            "namespace": triton.namespace,
+            "instance": triton.pulumi_resource_name,
+            "model_group": group.name,
+            "deployment_name": model_group.deployment_names.apply(lambda names: names["stable"]),
+            "prometheus_url": prometheus_url,
+            "fallback": {"failure_threshold": a.fallback.failure_threshold, "replicas": a.fallback_replicas},
+            "wait_for": list(wait_for or []),
         },
-        fallback={"failure_threshold": a.fallback.failure_threshold, "replicas": a.fallback_replicas},
-        wait_for=list(wait_for or []),
     )
     if a.scale_to_zero.enabled:
-        args["scale_to_zero"] = ScaleToZeroArgs(
-            service_name=model_group.service_name,
-            gateway_workload=a.scale_to_zero.gateway_workload,
-            gateway_namespace=_gateway(settings)[0],
-            activation_requests_per_second=a.scale_to_zero.activation_requests_per_second,
-            cooldown_seconds=a.scale_to_zero.cooldown_seconds,
+        args["scale_to_zero"] = cast(
+            ScaleToZeroArgs,
+            {
+                **a.scale_to_zero.args_for(ScaleToZeroArgs),
+                "service_name": model_group.service_name,
+                "gateway_namespace": _gateway(settings)[0],
+            },
         )
     return args
 
@@ -123,12 +120,13 @@ def monitoring_args(
 ) -> TritonMonitoringArgs:
     obs = settings.observability
     groups = [
-        AlertGroupArgs(
-            name=g.name,
-            models=list(g.models),
-            model_load_timeout_seconds=g.model_load_timeout_seconds,
-            hpa_name=hpa_name(g.name) if g.autoscaling is not None else None,
-            scale_to_zero=g.autoscaling is not None and g.autoscaling.scale_to_zero.enabled,
+        cast(
+            AlertGroupArgs,
+            {
+                **g.args_for(AlertGroupArgs),
+                "hpa_name": hpa_name(g.name) if g.autoscaling is not None else None,
+                "scale_to_zero": g.autoscaling is not None and g.autoscaling.scale_to_zero.enabled,
+            },
         )
         for g in settings.model_groups
     ]
