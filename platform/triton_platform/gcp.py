@@ -6,6 +6,8 @@ Imported only when a stack has a ``triton-platform:gcp`` section, so no other st
 
 from __future__ import annotations
 
+from typing import cast
+
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
@@ -14,6 +16,7 @@ from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdenti
 from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
+from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
@@ -104,7 +107,6 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
     kubernetes = k8s.Provider("kubernetes", kubeconfig=gke_kubeconfig(cluster_name, endpoint, ca))
 
     pool_settings = config.gpu_pool
-    sharing = pool_settings.gpu_sharing
     pool_opts = pulumi.ResourceOptions(providers=[provider])
     if pool_settings.image_streaming:
         # Image streaming (gcfs) needs the Container File System API; GKE refuses the pool without it.
@@ -120,28 +122,19 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         pool_opts = pulumi.ResourceOptions(providers=[provider], depends_on=[api])
     pool = GkeGpuNodePool(
         "gpu-pool",
-        {
-            "cluster": cluster_name,
-            "location": config.cluster.location,
-            "project": config.project,
-            "pool_label": f"triton-{stack}-gpu",
-            "machine_type": pool_settings.machine_type,
-            "accelerator_type": pool_settings.accelerator_type,
-            "accelerators_per_node": pool_settings.accelerators_per_node,
-            "min_nodes": pool_settings.min_nodes,
-            "max_nodes": pool_settings.max_nodes,
-            "spot": pool_settings.spot,
-            "zones": list(pool_settings.zones),
-            "disk_size_gb": pool_settings.disk_size_gb,
-            "disk_type": pool_settings.disk_type,
-            "gpu_driver_version": pool_settings.gpu_driver_version,
-            "image_streaming": pool_settings.image_streaming,
-            "secondary_boot_disk_image": pool_settings.secondary_boot_disk_image,
-            "gpu_sharing_strategy": sharing.strategy,
-            "max_shared_clients_per_gpu": sharing.max_shared_clients_per_gpu,
-            "mig_partition_size": sharing.mig_partition_size,
-            "protect": prod,
-        },
+        cast(
+            GkeGpuNodePoolArgs,
+            {
+                # By name: machine, GPU, nodes, disks, driver, streaming; sharing under its own keys.
+                **pool_settings.args_for(GkeGpuNodePoolArgs),
+                **pool_settings.gpu_sharing.args_for(GkeGpuNodePoolArgs, rename={"strategy": "gpu_sharing_strategy"}),
+                "cluster": cluster_name,
+                "location": config.cluster.location,
+                "project": config.project,
+                "pool_label": f"triton-{stack}-gpu",
+                "protect": prod,
+            },
+        ),
         pool_opts,
     )
 
