@@ -6,12 +6,15 @@ Imported only when a stack has a ``triton-platform:aws`` section, so no other st
 
 from __future__ import annotations
 
+from typing import cast
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from triton_components.aws.aws_model_reader_identity import AwsModelReaderIdentity
 from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
+from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
 from triton_components.aws.s3_model_bucket import S3ModelBucket
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
@@ -70,22 +73,19 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
     group_settings = config.gpu_node_group
     group = EksGpuNodeGroup(
         "gpu-node-group",
-        {
-            "cluster_name": cluster_name,
-            "subnet_ids": subnets,
-            "group_label": f"triton-{stack}-gpu",
-            "instance_types": list(group_settings.instance_types),
-            "min_nodes": group_settings.min_nodes,
-            "max_nodes": group_settings.max_nodes,
-            "desired_nodes": group_settings.desired_nodes
-            if group_settings.desired_nodes is not None
-            else group_settings.min_nodes,
-            "spot": group_settings.spot,
-            "disk_size_gb": group_settings.disk_size_gb,
-            "ami_type": group_settings.ami_type,
-            "install_device_plugin": group_settings.install_device_plugin,
-            "protect": prod,
-        },
+        cast(
+            EksGpuNodeGroupArgs,
+            {
+                **group_settings.args_for(EksGpuNodeGroupArgs),
+                "cluster_name": cluster_name,
+                "subnet_ids": subnets,
+                "group_label": f"triton-{stack}-gpu",
+                "desired_nodes": group_settings.desired_nodes
+                if group_settings.desired_nodes is not None
+                else group_settings.min_nodes,
+                "protect": prod,
+            },
+        ),
         pulumi.ResourceOptions(providers=[provider, kubernetes]),
     )
 

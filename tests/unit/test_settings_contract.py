@@ -5,6 +5,7 @@ states the same default (a reader of the args sees it without running anything).
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 import typing
@@ -45,6 +46,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "TritonRoutingArgs",
         "GkeGpuNodePoolArgs",
         "TritonAutoscalerArgs",
+        "EksGpuNodeGroupArgs",
     } <= names
 
 
@@ -56,6 +58,8 @@ def _stated_default(doc: str) -> str | None:
 def _shown(value: object) -> set[str]:
     """How a docstring may write a default: ``"4"``, ``4``, 600, True, ``nvidia-tesla-t4``."""
     texts = {str(value)}
+    if isinstance(value, tuple):
+        texts.add(json.dumps(list(value)))
     if isinstance(value, float) and value.is_integer():
         texts.add(str(int(value)))
     return {form for text in texts for form in (text, f"``{text}``", f'``"{text}"``', f"``{value!r}``")} | {repr(value)}

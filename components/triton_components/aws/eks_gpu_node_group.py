@@ -3,17 +3,22 @@ NVIDIA device plugin, plus the scheduling contract Triton needs (tolerations, no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from ..common import versions
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
 from ..common.gpu_taints import GPU_TAINT, cloud_taints, tolerations
-from . import catalog
+from .eks_gpu_node_group_args import (
+    AMI_TYPES_WITH_DEVICE_PLUGIN,
+    BOTTLEROCKET_AMI_TYPES,
+    GROUP_LABEL,
+    EksGpuNodeGroupArgs,
+    validate_group,
+)
 
 #: The managed policies an EKS worker node needs, and nothing else.
 NODE_POLICIES = (
@@ -21,68 +26,6 @@ NODE_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 )
-GROUP_LABEL = "triton-platform.io/gpu-pool"
-NVIDIA_AMI_TYPES = catalog.NVIDIA_AMI_TYPES
-AMI_TYPES_WITH_DEVICE_PLUGIN = catalog.AMI_TYPES_WITH_DEVICE_PLUGIN
-BOTTLEROCKET_AMI_TYPES = catalog.BOTTLEROCKET_AMI_TYPES
-
-
-class EksGpuNodeGroupArgs(TypedDict):
-    """Inputs of ``EksGpuNodeGroup``."""
-
-    cluster_name: pulumi.Input[str]
-    """EKS cluster name. Required."""
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Subnets of the nodes (private subnets). Required."""
-    group_label: str
-    """Value of the ``triton-platform.io/gpu-pool`` node label Triton selects. Required."""
-    instance_types: NotRequired[Sequence[str]]
-    """GPU instance types, all with the same GPU count. Default: ``["g5.xlarge"]``."""
-    min_nodes: NotRequired[int]
-    """Default: 0."""
-    max_nodes: NotRequired[int]
-    """Default: 3."""
-    desired_nodes: NotRequired[int]
-    """Initial size (an autoscaler owns it afterwards). Default: ``min_nodes``."""
-    spot: NotRequired[bool]
-    """Spot capacity. Default: False."""
-    disk_size_gb: NotRequired[int]
-    """Size of the encrypted gp3 volume that holds container images and pod storage (Triton's image, its
-    model cache): the root volume on AL2023, the data volume (``/dev/xvdb``) on Bottlerocket, whose OS
-    volume keeps the AMI's size. Default: 200."""
-    ami_type: NotRequired[str]
-    """NVIDIA-enabled AMI type. Default: ``AL2023_x86_64_NVIDIA``."""
-    install_device_plugin: NotRequired[bool | None]
-    """Install the NVIDIA device plugin chart (needs a Kubernetes provider in opts). Default: None, which
-    installs it on AL2023 and not on Bottlerocket, whose NVIDIA nodes run the plugin themselves."""
-    protect: NotRequired[bool]
-    """Protect the node group itself from deletion and replacement (prod). Default: False."""
-
-
-def validate_group(args: EksGpuNodeGroupArgs) -> int:
-    """Raise ``ValueError`` for a group EKS would refuse or Triton could not use; return GPUs per node."""
-    types = list(args.get("instance_types", ["g5.xlarge"]))
-    if not types:
-        raise ValueError("instance_types is empty; give at least one GPU instance type, e.g. g5.xlarge")
-    counts = {t: catalog.gpus_of(t) for t in types}
-    missing = [t for t, n in counts.items() if n is None]
-    if missing:
-        raise ValueError(
-            f"instance_types {', '.join(missing)} have no GPUs; use types of the {', '.join(catalog.GPU_FAMILIES)} families"
-        )
-    if len(set(counts.values())) > 1:
-        raise ValueError(f"instance_types mix GPU counts ({counts}); use types with the same number of GPUs")
-    if args.get("ami_type", NVIDIA_AMI_TYPES[0]) not in NVIDIA_AMI_TYPES:
-        raise ValueError(f"ami_type is {args.get('ami_type')!r}; use an NVIDIA AMI type: {', '.join(NVIDIA_AMI_TYPES)}")
-    ami_type = args.get("ami_type", NVIDIA_AMI_TYPES[0])
-    if args.get("install_device_plugin") is True and ami_type in AMI_TYPES_WITH_DEVICE_PLUGIN:
-        raise ValueError(
-            f"install_device_plugin is True, but {ami_type} nodes run NVIDIA's device plugin themselves; a second "
-            "plugin for nvidia.com/gpu would fight it: leave install_device_plugin unset or False"
-        )
-    if args.get("min_nodes", 0) > args.get("max_nodes", 3):
-        raise ValueError(f"min_nodes {args.get('min_nodes')} is above max_nodes {args.get('max_nodes')}")
-    return next(iter(counts.values())) or 0
 
 
 def block_devices(ami_type: str, disk_size_gb: int) -> list[dict[str, Any]]:
@@ -114,7 +57,7 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
         gpus = validate_group(args)
         super().__init__("tritonplatform:index:EksGpuNodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        spot = args.get("spot", False)
+        spot = setting_value(args, EksGpuNodeGroupArgs, "spot")
 
         role = aws.iam.Role(
             f"{name}-node-role",
@@ -129,13 +72,13 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             )
             for arn in NODE_POLICIES
         ]
-        ami_type = args.get("ami_type", NVIDIA_AMI_TYPES[0])
+        ami_type = setting_value(args, EksGpuNodeGroupArgs, "ami_type")
         template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
             description="Triton GPU nodes: IMDSv2 only, hop limit 1, encrypted gp3",
             # IMDSv2 with one hop: pods cannot reach the node's instance credentials.
             metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
-            block_device_mappings=block_devices(ami_type, args.get("disk_size_gb", 200)),
+            block_device_mappings=block_devices(ami_type, setting_value(args, EksGpuNodeGroupArgs, "disk_size_gb")),
             update_default_version=True,
             opts=child,
         )
@@ -149,11 +92,11 @@ class EksGpuNodeGroup(pulumi.ComponentResource):
             subnet_ids=args["subnet_ids"],
             ami_type=ami_type,
             capacity_type="SPOT" if spot else "ON_DEMAND",
-            instance_types=list(args.get("instance_types", ["g5.xlarge"])),
+            instance_types=list(setting_value(args, EksGpuNodeGroupArgs, "instance_types")),
             scaling_config={
-                "min_size": args.get("min_nodes", 0),
-                "max_size": args.get("max_nodes", 3),
-                "desired_size": args.get("desired_nodes", args.get("min_nodes", 0)),
+                "min_size": setting_value(args, EksGpuNodeGroupArgs, "min_nodes"),
+                "max_size": setting_value(args, EksGpuNodeGroupArgs, "max_nodes"),
+                "desired_size": args.get("desired_nodes", setting_value(args, EksGpuNodeGroupArgs, "min_nodes")),
             },
             update_config={"max_unavailable": 1},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},

@@ -82,7 +82,13 @@ def contract_field(
     found = setting(contract, key)
     # A Setting's pattern matches whole values; pydantic's searches, so anchor it (grouped only when needed).
     pattern = found.pattern and (f"^{found.pattern}$" if "|" not in found.pattern else f"^(?:{found.pattern})$")
-    info = Field(default=found.default, ge=found.ge, le=found.le, gt=found.gt, pattern=pattern, **field)
+    # A sequence default is a tuple in the contract (immutable); the stack file's list gets a fresh copy.
+    default: dict[str, Any] = (
+        {"default_factory": lambda: list(found.default)}
+        if isinstance(found.default, tuple)
+        else {"default": found.default}
+    )
+    info = Field(**default, ge=found.ge, le=found.le, gt=found.gt, pattern=pattern, **field)
     if doc:
         info.metadata.append(FromContract(contract, key, unset, more))
     return info

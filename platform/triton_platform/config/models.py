@@ -15,6 +15,7 @@ from typing import Annotated, Literal, NamedTuple, cast
 from pydantic import AfterValidator, Field
 
 from triton_components.aws import catalog as aws_catalog
+from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
 from triton_components.common import versions
 from triton_components.common.gpu_taints import GPU_TAINT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
@@ -364,25 +365,29 @@ class EksClusterSettings(Model):
 class EksGpuNodeGroupSettings(Model):
     """The EKS managed node group Triton's pods run on."""
 
-    instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = Field(
-        default_factory=lambda: ["g5.xlarge"],
+    instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9]+\.[a-z0-9]+$")]] = contract_field(
+        EksGpuNodeGroupArgs,
+        "instance_types",
+        doc=False,
         min_length=1,
         description=f"GPU instance types, all with the same GPU count, of the families (GPU, compute capability) "
         f"{_gpus(aws_catalog.GPUS)}. The pinned Triton needs compute capability {_PINNED_FLOOR} or more.",
     )
-    min_nodes: Annotated[int, Field(ge=0, le=100)] = 0
+    min_nodes: int = contract_field(EksGpuNodeGroupArgs, "min_nodes", doc=False)
     """Scaling lower bound; 0 needs ``aws.cluster.autoscaler: cluster-autoscaler``."""
-    max_nodes: Annotated[int, Field(ge=1, le=100)] = 3
+    max_nodes: int = contract_field(EksGpuNodeGroupArgs, "max_nodes", doc=False)
     """Scaling upper bound; every group's replicas times its GPUs per replica must fit it."""
     desired_nodes: Annotated[int, Field(ge=0, le=100)] | None = None
     """Nodes at creation. Unset: ``minNodes``."""
-    spot: bool = False
+    spot: bool = contract_field(EksGpuNodeGroupArgs, "spot", doc=False)
     """Spot capacity (managed node groups drain on the 2-minute notice)."""
-    disk_size_gb: Annotated[int, Field(ge=100, le=2000)] = 200
+    disk_size_gb: int = contract_field(EksGpuNodeGroupArgs, "disk_size_gb", doc=False)
     """Encrypted gp3 volume for container images and pod storage (Triton's image, its model cache): the root
     volume on AL2023, the data volume ``/dev/xvdb`` on Bottlerocket (whose OS volume ``/dev/xvda`` keeps the
     AMI's size, encrypted)."""
-    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = contract_field(
+        EksGpuNodeGroupArgs, "ami_type", doc=False
+    )
     """NVIDIA-enabled AMI."""
     install_device_plugin: bool | None = None
     """Install the NVIDIA device plugin chart (pinned in ``versions.py``); refused on Bottlerocket, whose NVIDIA
