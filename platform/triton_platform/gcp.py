@@ -125,9 +125,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         cast(
             GkeGpuNodePoolArgs,
             {
-                # By name: machine, GPU, nodes, disks, driver, streaming; sharing under its own keys.
-                **pool_settings.args_for(GkeGpuNodePoolArgs),
-                **pool_settings.gpu_sharing.args_for(GkeGpuNodePoolArgs, rename={"strategy": "gpu_sharing_strategy"}),
+                **pool_settings.pool_args(),
                 "cluster": cluster_name,
                 "location": config.cluster.location,
                 "project": config.project,

@@ -92,8 +92,14 @@ def test_time_sharing_and_mig_configure_the_accelerator_and_selector(run):
         ({"machine_type": "e2-standard-8"}, "takes no GPUs"),
         ({"machine_type": "g2-standard-8", "accelerator_type": "nvidia-tesla-t4"}, "comes with nvidia-l4"),
         ({"accelerators_per_node": 3}, "takes 1, 2, 4 GPU"),
-        ({"gpu_sharing_strategy": "mig", "mig_partition_size": "1g.5gb"}, "not a MIG partition of nvidia-tesla-t4"),
-        ({"gpu_sharing_strategy": "time-sharing"}, "time-sharing needs 2 to 48"),
+        ({"gpu_sharing_strategy": "mig", "mig_partition_size": "1g.5gb"}, "nvidia-tesla-t4 has no MIG"),
+        (
+            {"gpu_sharing_strategy": "mig", "accelerator_type": "nvidia-tesla-a100", "machine_type": "a2-highgpu-1g"},
+            "mig_partition_size is None: use one of 1g.5gb",
+        ),
+        ({"gpu_sharing_strategy": "time-sharing"}, "max_shared_clients_per_gpu is None: is required for time-sharing"),
+        ({"max_shared_clients_per_gpu": 4}, "max_shared_clients_per_gpu is 4: needs gpu_sharing_strategy time-sharing"),
+        ({"min_nodes": 4, "max_nodes": 2}, "min_nodes is 4: is above max_nodes"),
         ({"min_nodes": 4, "max_nodes": 2}, "above max_nodes"),
     ],
 )

@@ -24,7 +24,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ForwardRef, Literal, NotRequired, Required, Union
 
 import pulumi
@@ -96,6 +96,27 @@ def with_defaults(args: Mapping[str, Any], schema: type) -> dict[str, Any]:
 def settings_of(schema: type) -> dict[str, Setting]:
     """Every key of ``schema`` that declares a ``Setting``, with it."""
     return dict(_settings(schema))
+
+
+@dataclasses.dataclass(frozen=True)
+class ArgProblem:
+    """One thing wrong in a component's args, relating several keys: the key to change (``key``, a path
+    of args keys), its value and what is accepted (other keys in ````double backticks````). A
+    component raises the first (``raise_first``); the platform's config reports every one at the
+    stack-file key that maps to ``key``. So a rule is written once, beside the contract."""
+
+    key: tuple[str, ...]
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        return f"{'.'.join(self.key)} is {_show(self.value)}: {self.message.replace('``', '')}"
+
+
+def raise_first(problems: Iterable[ArgProblem]) -> None:
+    """``ValueError`` for the first problem, if any."""
+    for problem in problems:
+        raise ValueError(str(problem))
 
 
 class ArgsError(TypeError, ValueError):

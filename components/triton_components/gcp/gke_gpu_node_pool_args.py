@@ -6,12 +6,12 @@ Apart from the component so the platform's config models read the same contract 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 
-from ..common.args import Setting, setting_value
+from ..common.args import ArgProblem, Setting, raise_first, setting_value
 from . import catalog
 
 #: The GPU a pool gets when its args name none: the cheapest GPU the pinned Triton still runs on.
@@ -58,7 +58,9 @@ class GkeGpuNodePoolArgs(TypedDict):
     """Disk image with the Triton image preloaded (``CONTAINER_IMAGE_CACHE``). Default: none."""
     gpu_sharing_strategy: NotRequired[Annotated[str, Setting("none")]]
     """``none``, ``time-sharing`` or ``mig``. Default: ``none``."""
-    max_shared_clients_per_gpu: NotRequired[int | None]
+    max_shared_clients_per_gpu: NotRequired[
+        Annotated[int | None, Setting(None, ge=2, le=catalog.TIME_SHARING_MAX_CLIENTS)]
+    ]
     """Time-sharing clients per GPU (2-48). Required for time-sharing."""
     mig_partition_size: NotRequired[str | None]
     """MIG partition, e.g. ``1g.5gb``. Required for mig."""
@@ -70,24 +72,47 @@ class GkeGpuNodePoolArgs(TypedDict):
 
 def validate_pool(args: GkeGpuNodePoolArgs) -> None:
     """Raise ``ValueError`` naming the input, the bad value and what is accepted."""
+    raise_first(pool_problems(args))
+
+
+def pool_problems(args: Mapping[str, Any]) -> Iterator[ArgProblem]:
+    """Every combination of keys GKE would refuse or Triton could not use (single-key limits are the
+    keys' Settings). The platform's config reports these at its own keys."""
     machine, accelerator = _value(args, "machine_type"), _value(args, "accelerator_type")
     problem = catalog.accelerator_problem(machine, accelerator, _value(args, "accelerators_per_node"))
     if problem:
-        raise ValueError(problem)
-    strategy = _value(args, "gpu_sharing_strategy")
-    if strategy not in SHARING_STRATEGIES:
-        raise ValueError(f"gpu_sharing_strategy is {strategy!r}; use one of {', '.join(SHARING_STRATEGIES)}")
-    if strategy == "mig" and args.get("mig_partition_size") not in catalog.MIG_PARTITIONS.get(accelerator, ()):
-        raise ValueError(
-            f"mig_partition_size {args.get('mig_partition_size')!r} is not a MIG partition of {accelerator}; "
-            "MIG GPUs and sizes: "
-            + "; ".join(f"{gpu}: {', '.join(sizes)}" for gpu, sizes in catalog.MIG_PARTITIONS.items())
-        )
-    clients = args.get("max_shared_clients_per_gpu")
-    if strategy == "time-sharing" and not (clients and 2 <= clients <= catalog.TIME_SHARING_MAX_CLIENTS):
-        raise ValueError(f"max_shared_clients_per_gpu is {clients}; time-sharing needs 2 to 48")
+        key = "accelerator_type" if accelerator not in catalog.ACCELERATORS else "machine_type"
+        yield ArgProblem((key,), _value(args, key), problem)
     if _value(args, "min_nodes") > _value(args, "max_nodes"):
-        raise ValueError(f"min_nodes {args.get('min_nodes')} is above max_nodes {args.get('max_nodes')}")
+        yield ArgProblem(
+            ("min_nodes",), _value(args, "min_nodes"), f"is above ``max_nodes`` ({_value(args, 'max_nodes')})"
+        )
+    strategy = _value(args, "gpu_sharing_strategy")
+    partition, clients = args.get("mig_partition_size"), args.get("max_shared_clients_per_gpu")
+    if strategy not in SHARING_STRATEGIES:
+        yield ArgProblem(("gpu_sharing_strategy",), strategy, f"use one of {', '.join(SHARING_STRATEGIES)}")
+    if strategy == "mig":
+        partitions = catalog.MIG_PARTITIONS.get(accelerator)
+        if partitions is None:
+            yield ArgProblem(
+                ("gpu_sharing_strategy",),
+                strategy,
+                f"{accelerator} has no MIG; MIG needs one of {', '.join(catalog.MIG_PARTITIONS)}",
+            )
+        elif partition not in partitions:
+            yield ArgProblem(
+                ("mig_partition_size",), partition, f"use one of {', '.join(partitions)} for {accelerator}"
+            )
+    elif partition is not None:
+        yield ArgProblem(("mig_partition_size",), partition, "needs ``gpu_sharing_strategy`` mig")
+    if strategy == "time-sharing" and clients is None:
+        yield ArgProblem(
+            ("max_shared_clients_per_gpu",),
+            None,
+            f"is required for time-sharing (2 to {catalog.TIME_SHARING_MAX_CLIENTS})",
+        )
+    elif strategy != "time-sharing" and clients is not None:
+        yield ArgProblem(("max_shared_clients_per_gpu",), clients, "needs ``gpu_sharing_strategy`` time-sharing")
 
 
 def _value(args: Mapping[str, Any], key: str) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema
 
-from triton_components.common.args import contract_fields
+from triton_components.common.args import ArgProblem, contract_fields
 
 
 class Model(BaseModel):
@@ -81,3 +82,20 @@ class Problem:
     path: tuple[str | int, ...]
     value: Any
     message: str
+
+
+def contract_problems(
+    problems: Iterable[ArgProblem], at: tuple[str | int, ...], rename: Mapping[str, tuple[str, ...]] | None = None
+) -> Iterator[Problem]:
+    """A component contract's own rule, reported at the stack file's keys: ``at`` is where the settings that
+    became the args live, ``rename`` maps an args key to its path under ``at`` where the names differ
+    (others are the key in camelCase). Keys in ````double backticks```` in a message are renamed the same
+    way, so the user reads the stack file's names."""
+    names = dict(rename or {})
+
+    def path(key: str) -> tuple[str, ...]:
+        return names.get(key, (to_camel(key),))
+
+    for problem in problems:
+        message = re.sub(r"``([a-z0-9_]+)``", lambda m: ".".join(path(m.group(1))), problem.message)
+        yield Problem((*at, *[part for key in problem.key for part in path(key)]), problem.value, message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, NamedTuple, cast
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, cast
 
 from pydantic import AfterValidator, Field
 
@@ -264,7 +264,7 @@ class GpuSharingSettings(Model):
 
     strategy: Literal["none", "time-sharing", "mig"] = "none"
     """How pods share a GPU: not at all, by time-slicing, or as MIG instances."""
-    max_shared_clients_per_gpu: Annotated[int, Field(ge=2, le=48)] | None = None
+    max_shared_clients_per_gpu: int | None = contract_field(GkeGpuNodePoolArgs, "max_shared_clients_per_gpu", doc=False)
     """Pods per GPU; required for ``time-sharing``."""
     mig_partition_size: str | None = None
     """MIG profile such as ``1g.5gb``; required for ``mig`` (A100, A100 80GB, H100). Capacity counts NVIDIA's
@@ -308,6 +308,20 @@ class GkeGpuPoolSettings(Model):
     """Disk image with the Triton image cached (``global/images/…`` or ``projects/…``)."""
     gpu_sharing: GpuSharingSettings = GpuSharingSettings()
     """GPU sharing between pods."""
+
+    #: The sharing keys' paths in the stack file, by their ``GkeGpuNodePoolArgs`` names.
+    SHARING_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "gpu_sharing_strategy": ("gpuSharing", "strategy"),
+        "max_shared_clients_per_gpu": ("gpuSharing", "maxSharedClientsPerGpu"),
+        "mig_partition_size": ("gpuSharing", "migPartitionSize"),
+    }
+
+    def pool_args(self) -> dict[str, Any]:
+        """The pool's keys of ``GkeGpuNodePoolArgs``, by name (the sharing keys through one rename)."""
+        return {
+            **self.args_for(GkeGpuNodePoolArgs),
+            **self.gpu_sharing.args_for(GkeGpuNodePoolArgs, rename={"strategy": "gpu_sharing_strategy"}),
+        }
 
 
 class GcsBucketSettings(Model):

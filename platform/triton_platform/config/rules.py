@@ -13,8 +13,9 @@ from triton_components.aws import catalog as aws_catalog
 from triton_components.common import versions
 from triton_components.common.quantities import memory_bytes
 from triton_components.gcp import catalog
+from triton_components.gcp.gke_gpu_node_pool_args import pool_problems
 
-from .base import Environment, Problem
+from .base import Environment, Problem, contract_problems
 from .gpu_rules import check_gpus
 from .mesh_rules import check_mesh
 from .models import AwsSettings, ClusterSettings, GcpSettings, PlatformSettings
@@ -156,43 +157,10 @@ def _gcp(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:
             ("gcp", "cluster", "masterAuthorizedNetworks"), [], "prod clusters need at least one authorized CIDR"
         )
     yield from _created_cluster(s, gcp)
-    problem = catalog.accelerator_problem(pool.machine_type, pool.accelerator_type, pool.accelerators_per_node)
-    if problem:
-        key = "acceleratorType" if pool.accelerator_type not in catalog.ACCELERATORS else "machineType"
-        yield Problem(
-            (*at, key), getattr(pool, "accelerator_type" if key == "acceleratorType" else "machine_type"), problem
-        )
-    if pool.min_nodes > pool.max_nodes:
-        yield Problem((*at, "minNodes"), pool.min_nodes, f"is above maxNodes ({pool.max_nodes})")
-
+    # The pool contract's own rules (GPU type on the machine, node bounds, MIG and time-sharing keys).
+    yield from contract_problems(pool_problems(pool.pool_args()), at, pool.SHARING_KEYS)
     sharing = pool.gpu_sharing
-    shared_clients = None
-    if sharing.strategy == "mig":
-        partitions = catalog.MIG_PARTITIONS.get(pool.accelerator_type)
-        if partitions is None:
-            yield Problem(
-                (*at, "gpuSharing", "strategy"),
-                "mig",
-                f"{pool.accelerator_type} has no MIG; MIG needs one of {', '.join(catalog.MIG_PARTITIONS)}",
-            )
-        elif sharing.mig_partition_size not in partitions:
-            yield Problem(
-                (*at, "gpuSharing", "migPartitionSize"),
-                sharing.mig_partition_size,
-                f"use one of {', '.join(partitions)} for {pool.accelerator_type}",
-            )
-    elif sharing.mig_partition_size is not None:
-        yield Problem((*at, "gpuSharing", "migPartitionSize"), sharing.mig_partition_size, "needs strategy: mig")
-    if sharing.strategy == "time-sharing":
-        if sharing.max_shared_clients_per_gpu is None:
-            yield Problem((*at, "gpuSharing", "maxSharedClientsPerGpu"), None, "is required for time-sharing (2 to 48)")
-        shared_clients = sharing.max_shared_clients_per_gpu
-    elif sharing.max_shared_clients_per_gpu is not None:
-        yield Problem(
-            (*at, "gpuSharing", "maxSharedClientsPerGpu"),
-            sharing.max_shared_clients_per_gpu,
-            "needs strategy: time-sharing",
-        )
+    shared_clients = sharing.max_shared_clients_per_gpu if sharing.strategy == "time-sharing" else None
 
     # MIG capacity comes from the profile table; a profile GKE does not offer is reported above.
     mig_size = sharing.mig_partition_size
