@@ -52,7 +52,7 @@ class StackContext:
 def load_stack(root: Path, stack: str) -> StackContext:
     """Validate ``Pulumi.<stack>.yaml``; ``ConfigError`` lists every problem."""
     from ..config.loader import load_settings
-    from ..render import stack_config
+    from ..review.render import stack_config
 
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():

@@ -21,7 +21,7 @@ from triton_components.mesh.istio_routes import MODEL_HEADER
 from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
-from .config.models import Environment, ModelGroupSettings, PlatformSettings
+from ..config.models import Environment, ModelGroupSettings, PlatformSettings
 
 #: Seconds the sidecar keeps forwarding after Triton's latest exit, so Triton's last responses still
 #: reach their clients; well inside the pod's ``triton_pod.EXIT_MARGIN_SECONDS``, so the proxy stops by itself.

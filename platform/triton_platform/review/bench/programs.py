@@ -18,7 +18,7 @@ import pulumi
 import yaml
 from pulumi.runtime import settings as pulumi_settings
 
-from ..config.loader import PROJECT, load_settings
+from ...config.loader import PROJECT, load_settings
 from ..render import stack_config, stack_files
 from .harness import BENCH_PACKAGE
 
@@ -160,7 +160,7 @@ class _EnvironmentScope(pulumi.ComponentResource):
 def environments_program(configs: list[StackConfig]) -> Callable[[], None]:
     """Every config as an independent environment of one program (the composition of
     ``stacks/__main__.py``, once per environment, each under its own scope)."""
-    from ..environment import build_environment
+    from ...compose.environment import build_environment
 
     def program() -> None:
         admin_api_key = pulumi.Config().get_secret("adminApiKey")

@@ -55,7 +55,7 @@ def render_code(stacks: list[str]) -> str:
     """Child code rendering ``stacks`` offline, as ``triton-platform render`` does (without writing)."""
     return (
         "from pathlib import Path\n"
-        "from triton_platform.render import render_stack\n"
+        "from triton_platform.review.render import render_stack\n"
         f"for stack in {stacks!r}:\n"
         "    render_stack(Path.cwd(), stack)\n"
     )

@@ -30,8 +30,8 @@ from pulumi.runtime import settings as pulumi_settings
 
 from triton_components.common.versions import KEDA_CHART_VERSION
 
-from .config.loader import PROJECT, ConfigError, load_settings
-from .config.stack_file import SECRET_PLACEHOLDER, read_stack_file
+from ..config.loader import PROJECT, ConfigError, load_settings
+from ..config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 
 
 @dataclass

@@ -42,9 +42,9 @@ import yaml
 
 from triton_components.common import versions
 
-from .config.base import Problem
-from .config.loader import describe, key_path
-from .config.models import PlatformSettings
+from ..config.base import Problem
+from ..config.loader import describe, key_path
+from ..config.models import PlatformSettings
 
 #: The injector's ConfigMap of Istio's default revision (the ``istio-injection: enabled`` label's);
 #: a revision's is this name with ``-<revision>`` appended.
