@@ -8,8 +8,9 @@ import pulumi
 
 from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
+from ..clouds import stack_cloud
+from ..clouds.seam import CloudLayer
 from ..config.models import ModelGroupSettings, PlatformSettings
-from .cloud import CloudLayer
 from .egress import build_egress
 from .existing_cluster import existing_cluster_wiring
 from .mesh import build_mesh, install_istio, mesh_group_args, mesh_server_args
@@ -57,15 +58,8 @@ def _repository_root(url: str) -> str:
 
 def _build_cloud(settings: PlatformSettings) -> CloudLayer | None:
     """The stack's cloud layer; each cloud's SDK is imported only by the stacks that use it."""
-    if settings.gcp is not None:
-        from ..clouds.gcp.layer import build_gcp
-
-        return build_gcp(settings, settings.gcp)
-    if settings.aws is not None:
-        from ..clouds.aws.layer import build_aws
-
-        return build_aws(settings, settings.aws)
-    return None
+    found = stack_cloud(settings)
+    return found[0].build_layer(settings, found[1]) if found is not None else None
 
 
 def build_environment(

@@ -15,8 +15,8 @@ import pulumi
 
 from triton_components.common.gpu_taints import tolerations
 
+from ..clouds.seam import triton_wiring
 from ..config.models import ClusterSettings
-from .cloud import triton_wiring
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
 from triton_components.aws.s3_model_bucket import S3ModelBucket
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from ...compose.cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
-from ...compose.prerequisites import eks_network_policy_problems, verified
 from ...config.models import AwsSettings, Environment, PlatformSettings
+from ..seam import CloudLayer, exec_kubeconfig, slug, triton_wiring, verified
+from .preview import eks_network_policy_problems
 
 
 def eks_kubeconfig(name: str, region: str, endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:

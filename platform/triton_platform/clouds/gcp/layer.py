@@ -17,9 +17,9 @@ from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from ...compose.cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
-from ...compose.prerequisites import gke_cluster_problems, verified
 from ...config.models import Environment, GcpSettings, PlatformSettings
+from ..seam import CloudLayer, exec_kubeconfig, slug, triton_wiring, verified
+from .preview import gke_cluster_problems
 
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
 GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"

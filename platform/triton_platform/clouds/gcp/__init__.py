@@ -1,0 +1,20 @@
+"""Google Cloud: a GKE cluster (looked up or created), its GPU node pool, the GCS model bucket and the
+reader identity. ``pulumi_gcp`` is imported only when a stack with a ``gcp`` section builds its layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...config.models import PlatformSettings
+from ..registry import Cloud, register
+from ..seam import CloudLayer
+from .mocks import mock_call, mock_resource
+
+
+def build_layer(settings: PlatformSettings, section: Any) -> CloudLayer:
+    from .layer import build_gcp
+
+    return build_gcp(settings, section)
+
+
+CLOUD = register(Cloud(key="gcp", build_layer=build_layer, mock_resource=mock_resource, mock_call=mock_call))

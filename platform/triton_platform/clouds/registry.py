@@ -1,0 +1,74 @@
+"""The clouds a stack can provision, each one folder under ``clouds/`` that registers itself here.
+
+Everything outside ``clouds/`` iterates ``registered()`` instead of naming a cloud: the composition
+asks the stack's cloud for its layer, the offline render asks each cloud for the outputs its
+provider would compute. A cloud's SDK is imported only inside its ``build_layer``, so registering a
+cloud costs nothing and a stack without its section never loads that SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from ..config.models import PlatformSettings
+from .seam import CloudLayer
+
+
+def _no_resource_outputs(args: pulumi.runtime.MockResourceArgs, state: dict[str, Any], digest: str) -> None:
+    return None
+
+
+def _no_call_result(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """One cloud: where its settings are in a stack, how its layer is built, how the render mocks it."""
+
+    key: str
+    """The stack file's section (``triton-platform:<key>``), which is also the Pulumi package of the
+    cloud's resources (``<key>:...`` types and functions)."""
+    build_layer: Callable[[PlatformSettings, Any], CloudLayer]
+    """The cloud's layer, from the stack's settings and the cloud's own section."""
+    mock_resource: Callable[[pulumi.runtime.MockResourceArgs, dict[str, Any], str], None] = _no_resource_outputs
+    """Offline render: add to ``state`` (the resource's inputs) the outputs its provider would compute;
+    ``digest`` is a stable hash of the resource's type and name."""
+    mock_call: Callable[[str, dict[str, Any]], dict[str, Any] | None] = _no_call_result
+    """Offline render: the result of one of the cloud's functions (token, arguments), None if not its own."""
+
+    def section(self, settings: PlatformSettings) -> Any | None:
+        """The stack's settings of this cloud, or None when the stack has no such section."""
+        return getattr(settings, self.key, None)
+
+
+_CLOUDS: dict[str, Cloud] = {}
+
+
+def register(cloud: Cloud) -> Cloud:
+    """Add ``cloud`` (or replace the one of the same key); returns it, for ``CLOUD = register(...)``."""
+    _CLOUDS[cloud.key] = cloud
+    return cloud
+
+
+def registered() -> list[Cloud]:
+    """Every registered cloud, in registration order."""
+    return list(_CLOUDS.values())
+
+
+def unregister(key: str) -> None:
+    """Remove a cloud (a test's own, once it is done)."""
+    _CLOUDS.pop(key, None)
+
+
+def stack_cloud(settings: PlatformSettings) -> tuple[Cloud, Any] | None:
+    """The cloud the stack provisions and its section, or None for a stack on an existing cluster."""
+    for cloud in registered():
+        section = cloud.section(settings)
+        if section is not None:
+            return cloud, section
+    return None
