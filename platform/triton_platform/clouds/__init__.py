@@ -1,7 +1,12 @@
 """The clouds a stack can provision. Importing this package registers the built-in ones; each is one
 folder (its layer, preview checks and render mocks) that registers itself in ``registry``."""
 
-from . import aws, gcp  # noqa: F401 - each registers itself on import
+# Each registers itself on import; GCP first, so the order of sections, schemes and messages stays.
+# isort: off
+from . import gcp  # noqa: F401
+from . import aws  # noqa: F401
+
+# isort: on
 from .registry import Cloud, register, registered, stack_cloud
 
 __all__ = ["Cloud", "register", "registered", "stack_cloud"]

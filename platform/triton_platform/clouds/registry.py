@@ -16,6 +16,22 @@ import pulumi
 
 from ..config.models import PlatformSettings
 from .seam import CloudLayer
+from .store import Location, ObjectStore
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """The object store a cloud keeps model repositories in, for publishing and promoting models."""
+
+    scheme: str
+    """URL scheme of the store's repositories (``<scheme>://bucket/path``)."""
+    name: str
+    """The store's name in messages."""
+    open: Callable[[Location, str | None], ObjectStore]
+    """A client of the repository's bucket (``endpoint_url``: an emulator or compatible endpoint); imports
+    the store's client library."""
+    endpoint_in_url: bool = False
+    """Whether Triton accepts an endpoint inside the URL (``<scheme>://http://host:port/bucket/path``)."""
 
 
 def _no_resource_outputs(args: pulumi.runtime.MockResourceArgs, state: dict[str, Any], digest: str) -> None:
@@ -40,6 +56,8 @@ class Cloud:
     ``digest`` is a stable hash of the resource's type and name."""
     mock_call: Callable[[str, dict[str, Any]], dict[str, Any] | None] = _no_call_result
     """Offline render: the result of one of the cloud's functions (token, arguments), None if not its own."""
+    store: ModelStore | None = None
+    """Where the cloud keeps model repositories; None: models are published to it by other means."""
 
     def section(self, settings: PlatformSettings) -> Any | None:
         """The stack's settings of this cloud, or None when the stack has no such section."""

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...config.models import PlatformSettings
-from ..registry import Cloud, register
+from ..registry import Cloud, ModelStore, register
 from ..seam import CloudLayer
+from ..store import Location, ObjectStore
 from .mocks import mock_call, mock_resource
 
 
@@ -17,4 +18,18 @@ def build_layer(settings: PlatformSettings, section: Any) -> CloudLayer:
     return build_gcp(settings, section)
 
 
-CLOUD = register(Cloud(key="gcp", build_layer=build_layer, mock_resource=mock_resource, mock_call=mock_call))
+def open_store(location: Location, endpoint_url: str | None) -> ObjectStore:
+    from .store import GcsStore
+
+    return GcsStore(location, endpoint_url)
+
+
+CLOUD = register(
+    Cloud(
+        key="gcp",
+        build_layer=build_layer,
+        mock_resource=mock_resource,
+        mock_call=mock_call,
+        store=ModelStore(scheme="gs", name="GCS", open=open_store),
+    )
+)
