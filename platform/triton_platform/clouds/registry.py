@@ -8,13 +8,14 @@ cloud costs nothing and a stack without its section never loads that SDK.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from ..config.models import PlatformSettings
+from ..config.base import Problem
+from ..config.settings import CloudSection, CloudSettings, PlatformSettings, add_cloud_section, remove_cloud_section
 from .seam import CloudLayer
 from .store import Location, ObjectStore
 
@@ -49,6 +50,12 @@ class Cloud:
     key: str
     """The stack file's section (``triton-platform:<key>``), which is also the Pulumi package of the
     cloud's resources (``<key>:...`` types and functions)."""
+    settings: type[CloudSettings]
+    """The model of the cloud's section."""
+    doc: str
+    """The section's doc in the configuration reference."""
+    check: Callable[[PlatformSettings, Any], Iterable[Problem]]
+    """The cloud's rules over the stack's settings and its own section, run with every other rule."""
     build_layer: Callable[[PlatformSettings, Any], CloudLayer]
     """The cloud's layer, from the stack's settings and the cloud's own section."""
     mock_resource: Callable[[pulumi.runtime.MockResourceArgs, dict[str, Any], str], None] = _no_resource_outputs
@@ -56,6 +63,8 @@ class Cloud:
     ``digest`` is a stable hash of the resource's type and name."""
     mock_call: Callable[[str, dict[str, Any]], dict[str, Any] | None] = _no_call_result
     """Offline render: the result of one of the cloud's functions (token, arguments), None if not its own."""
+    istio_platform: str | None = None
+    """Istio's ``global.platform`` for the cloud's clusters (the CNI binary path differs on some), or None."""
     store: ModelStore | None = None
     """Where the cloud keeps model repositories; None: models are published to it by other means."""
 
@@ -70,6 +79,8 @@ _CLOUDS: dict[str, Cloud] = {}
 def register(cloud: Cloud) -> Cloud:
     """Add ``cloud`` (or replace the one of the same key); returns it, for ``CLOUD = register(...)``."""
     _CLOUDS[cloud.key] = cloud
+    scheme = cloud.store.scheme if cloud.store is not None else None
+    add_cloud_section(CloudSection(cloud.key, cloud.settings, cloud.doc, cloud.check, scheme))
     return cloud
 
 
@@ -81,6 +92,7 @@ def registered() -> list[Cloud]:
 def unregister(key: str) -> None:
     """Remove a cloud (a test's own, once it is done)."""
     _CLOUDS.pop(key, None)
+    remove_cloud_section(key)
 
 
 def stack_cloud(settings: PlatformSettings) -> tuple[Cloud, Any] | None:

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from ..config.base import Problem
 from ..config.loader import describe, key_path
-from ..config.models import PlatformSettings
+from ..config.settings import PlatformSettings
 
 T = TypeVar("T")
 

@@ -10,7 +10,8 @@ from triton_components import ModelGroupArgs, TritonServer, TritonServerArgs
 
 from ..clouds import stack_cloud
 from ..clouds.seam import CloudLayer
-from ..config.models import ModelGroupSettings, PlatformSettings
+from ..config.serving import ModelGroupSettings
+from ..config.settings import PlatformSettings
 from .egress import build_egress
 from .existing_cluster import existing_cluster_wiring
 from .mesh import build_mesh, install_istio, mesh_group_args, mesh_server_args

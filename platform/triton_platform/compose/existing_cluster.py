@@ -16,7 +16,7 @@ import pulumi
 from triton_components.common.gpu_taints import tolerations
 
 from ..clouds.seam import triton_wiring
-from ..config.models import ClusterSettings
+from ..config.cluster import ClusterSettings
 
 
 @dataclass(frozen=True)

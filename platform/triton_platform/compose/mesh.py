@@ -21,7 +21,10 @@ from triton_components.mesh.istio_routes import MODEL_HEADER
 from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
-from ..config.models import Environment, ModelGroupSettings, PlatformSettings
+from ..clouds import stack_cloud
+from ..config.base import Environment
+from ..config.serving import ModelGroupSettings
+from ..config.settings import PlatformSettings
 
 #: Seconds the sidecar keeps forwarding after Triton's latest exit, so Triton's last responses still
 #: reach their clients; well inside the pod's ``triton_pod.EXIT_MARGIN_SECONDS``, so the proxy stops by itself.
@@ -90,7 +93,7 @@ def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | Non
             "gateway_replicas": mesh.install.gateway_replicas,
             "istiod_replicas": mesh.install.istiod_replicas,
             "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
-            "platform": "gke" if settings.gcp is not None else None,
+            "platform": cloud[0].istio_platform if (cloud := stack_cloud(settings)) is not None else None,
             # Only when set, so a stack without it declares exactly what it did before.
             **({"chart_folder": mesh.install.chart_folder} if mesh.install.chart_folder is not None else {}),
         },

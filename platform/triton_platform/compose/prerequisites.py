@@ -43,7 +43,7 @@ from triton_components.common import versions
 
 from ..clouds.seam import verified
 from ..config.base import Problem
-from ..config.models import PlatformSettings
+from ..config.settings import PlatformSettings
 
 #: The injector's ConfigMap of Istio's default revision (the ``istio-injection: enabled`` label's);
 #: a revision's is this name with ``-<revision>`` appended.

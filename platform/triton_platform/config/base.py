@@ -1,14 +1,18 @@
-"""What every settings module shares: the model base, the environment and the ``Problem`` a rule yields."""
+"""What every settings module shares: the model base, the environment, the ``Problem`` a rule yields and the
+field types several concerns use (quantities, DNS labels)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema
+
+from triton_components.common.quantities import cpu_millicores, memory_bytes
 
 
 class Model(BaseModel):
@@ -48,3 +52,27 @@ class Problem:
     path: tuple[str | int, ...]
     value: Any
     message: str
+
+
+def _memory(value: str) -> str:
+    """memory quantity (``16Gi``, ``512Mi``)"""
+    memory_bytes(value)
+    return value
+
+
+def _cpu(value: str) -> str:
+    """CPU quantity (``4``, ``500m``)"""
+    cpu_millicores(value)
+    return value
+
+
+def _dns_label(value: str) -> str:
+    """DNS label of at most 40 characters"""
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", value):
+        raise ValueError("must be a DNS label of at most 40 characters: lowercase letters, digits and '-'")
+    return value
+
+
+Memory = Annotated[str, AfterValidator(_memory)]
+Cpu = Annotated[str, AfterValidator(_cpu)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]

@@ -25,7 +25,7 @@ from pydantic.fields import FieldInfo
 
 from .field_docs import field_doc
 from .loader import PROJECT
-from .models import SECRET_KEYS, PlatformSettings
+from .settings import SECRET_KEYS, settings_model
 
 #: Where the reference lives, relative to the repository root, and the command that rewrites it.
 REFERENCE_PATH = Path("docs") / "configuration.md"
@@ -75,8 +75,11 @@ class Entry:
     doc: str
 
 
-def entries(model: type[BaseModel] = PlatformSettings, prefix: str = "") -> list[Entry]:
-    """Every key ``model`` accepts, depth first in declaration order; a section's row precedes its keys."""
+def entries(model: type[BaseModel] | None = None, prefix: str = "") -> list[Entry]:
+    """Every key ``model`` (default: the stack file's, with every registered cloud) accepts, depth first in
+    declaration order; a section's row precedes its keys."""
+    if model is None:
+        model = settings_model()
     found: list[Entry] = []
     for name, field in model.model_fields.items():
         key = prefix + (field.alias or name)
@@ -102,7 +105,7 @@ def render() -> str:
     """The whole of docs/configuration.md."""
     parts = [HEADER]
     # One heading per top-level section; top-level keys that are not sections come first, together.
-    tops = {(f.alias or n): _section(f.annotation)[0] is not None for n, f in PlatformSettings.model_fields.items()}
+    tops = {(f.alias or n): _section(f.annotation)[0] is not None for n, f in settings_model().model_fields.items()}
     sections: dict[str, list[Entry]] = {"": []}
     for entry in entries():
         top = re.split(r"[.\[]", entry.key, maxsplit=1)[0]

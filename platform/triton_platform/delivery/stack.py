@@ -18,7 +18,8 @@ from .group import GroupSpec
 from .storage import Location, StorageError, parse_location
 
 if TYPE_CHECKING:
-    from ..config.models import ModelGroupSettings, PlatformSettings
+    from ..config.serving import ModelGroupSettings
+    from ..config.settings import PlatformSettings
 
 #: The gRPC header the gateway routes a model's requests by (``istio_routes.MODEL_HEADER``).
 MODEL_HEADER = "triton-model"

@@ -8,13 +8,14 @@ import json
 import yaml
 
 from ...config.base import Problem
-from ...config.models import PlatformSettings
+from ...config.settings import PlatformSettings
+from .settings import AwsSettings
 
 
-def eks_network_policy_problems(configuration_values: str | None, settings: PlatformSettings) -> list[Problem]:
+def eks_network_policy_problems(
+    configuration_values: str | None, settings: PlatformSettings, aws: AwsSettings
+) -> list[Problem]:
     """Problems of the EKS ``vpc-cni`` add-on's configuration (JSON or YAML, as the add-on API returns it)."""
-    aws = settings.aws
-    assert aws is not None
     try:
         values = yaml.safe_load(configuration_values or "") or {}
     except yaml.YAMLError:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...config.models import PlatformSettings
+from ...config.settings import PlatformSettings
 from ..registry import Cloud, ModelStore, register
 from ..seam import CloudLayer
 from ..store import Location, ObjectStore
 from .mocks import mock_call, mock_resource
+from .rules import check
+from .settings import GcpSettings
 
 
 def build_layer(settings: PlatformSettings, section: Any) -> CloudLayer:
@@ -27,6 +29,10 @@ def open_store(location: Location, endpoint_url: str | None) -> ObjectStore:
 CLOUD = register(
     Cloud(
         key="gcp",
+        settings=GcpSettings,
+        doc="Google Cloud: a GKE cluster, its GPU node pool and the model bucket.",
+        check=check,
+        istio_platform="gke",
         build_layer=build_layer,
         mock_resource=mock_resource,
         mock_call=mock_call,

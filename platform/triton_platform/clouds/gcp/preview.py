@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...config.base import Problem
-from ...config.models import PlatformSettings
+from ...config.settings import PlatformSettings
+from .settings import GcpSettings
 
 
-def gke_cluster_problems(cluster: Any, settings: PlatformSettings) -> list[Problem]:
+def gke_cluster_problems(cluster: Any, settings: PlatformSettings, gcp: GcpSettings) -> list[Problem]:
     """Problems of a looked-up GKE cluster (a ``GetClusterResult``)."""
-    gcp = settings.gcp
-    assert gcp is not None
     name, location, project = gcp.cluster.name, gcp.cluster.location, gcp.project
     problems: list[Problem] = []
     pool = f"{project}.svc.id.goog"
