@@ -15,7 +15,8 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 from .observability_rules import check_alert_receiver
-from .settings import SECRET_KEYS, PlatformSettings, check, cloud_sections, settings_model
+from .rules import check
+from .settings import SECRET_KEYS, PlatformSettings, cloud_sections, settings_model
 
 PROJECT = "triton-platform"
 #: Other namespaces a stack file may hold: the providers this program uses read their own keys

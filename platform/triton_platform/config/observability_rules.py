@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from triton_components.observability.alertmanager_config import (
     ALERT_RECEIVER_KINDS,
@@ -15,10 +14,8 @@ from triton_components.observability.alertmanager_config import (
 
 from .base import Environment, Problem
 from .observability import MIN_SCALE_DOWN_STABILIZATION_SECONDS, SAMPLES_PER_WINDOW
-
-if TYPE_CHECKING:
-    from .serving import ModelGroupSettings
-    from .settings import PlatformSettings
+from .serving import ModelGroupSettings
+from .settings import PlatformSettings
 
 #: How a secret value is shown in a problem (its text is never read offline).
 SECRET_SHOWN = "[secret]"

@@ -1,7 +1,7 @@
-"""The root of one stack's settings (``triton-platform:*``) and the rules run over all of it.
+"""The root of one stack's settings (``triton-platform:*``).
 
-Each concern's models and rules are their own module (``serving``, ``cluster``, ``mesh``,
-``observability``). A cloud is a section this package does not know by name: each registers its
+Each concern's models are their own module (``serving``, ``cluster``, ``mesh``, ``observability``),
+its rules the module beside it (``<concern>_rules``; ``rules.check`` runs them all). A cloud is a section this package does not know by name: each registers its
 ``CloudSection`` (key, model, rules), and ``settings_model()`` is ``PlatformSettings`` with one
 optional field per registered section, which is what a stack file is validated against.
 Secrets are never fields: they stay Pulumi secrets (see ``SECRET_KEYS``).
@@ -11,7 +11,7 @@ Each field's doc (``field_docs``) is its entry in docs/configuration.md (``make 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from copy import copy
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
@@ -19,12 +19,11 @@ from typing import Any, NamedTuple, cast
 from pydantic import Field, create_model
 
 from .base import Environment, Model, Problem
-from .cluster import ClusterSettings, check_cluster
+from .cluster import ClusterSettings
 from .field_docs import field_doc
-from .mesh import MeshSettings, check_mesh
+from .mesh import MeshSettings
 from .observability import ObservabilitySettings
-from .observability_rules import check_observability
-from .serving import ModelGroupSettings, TritonSettings, check_model_groups, check_triton
+from .serving import ModelGroupSettings, TritonSettings
 
 #: The package whose import registers the built-in clouds (each one folder that adds its section here).
 #: Imported by name when the settings model is first built, so this package stays below the clouds.
@@ -154,46 +153,3 @@ def settings_model() -> type[PlatformSettings]:
                     fields[section.key] = (section.model | None, Field(default=None, description=section.doc))
         _MODEL.append(create_model("PlatformSettings", __base__=_SettingsRoot, __module__=__name__, **fields))
     return cast(type[PlatformSettings], _MODEL[0])
-
-
-def check(settings: PlatformSettings) -> list[Problem]:
-    problems = [*check_triton(settings), *check_model_groups(settings), *_model_repository(settings)]
-    for section in cloud_sections():
-        value = getattr(settings, section.key, None)
-        if value is not None:
-            problems += section.check(settings, value)
-    return [*problems, *check_cluster(settings), *check_mesh(settings), *check_observability(settings)]
-
-
-def _model_repository(s: PlatformSettings) -> Iterator[Problem]:
-    repo = s.triton.model_repository
-    sections = cloud_sections()
-    present = [c.key for c in sections if getattr(s, c.key, None) is not None]
-    if len(present) > 1:
-        yield Problem(
-            (present[1],),
-            "set",
-            f"a stack targets one cloud: keep either the {' or the '.join(present)} section",
-        )
-    schemes = [f"{c.repository_scheme}://" for c in sections if c.repository_scheme]
-    if s.cloud != "none":
-        if repo is not None:
-            yield Problem(
-                ("triton", "modelRepository"),
-                repo,
-                f"is set, but this stack creates its own model bucket ({s.cloud}.modelBucket); "
-                "remove triton.modelRepository",
-            )
-    elif repo is None:
-        yield Problem(
-            ("triton", "modelRepository"),
-            None,
-            f"is required when the stack provisions no cloud (no {' or '.join(c.key for c in sections)} section): "
-            f"give {', '.join(schemes)} or an absolute path",
-        )
-    elif not (repo.startswith((*schemes, "/")) and len(repo) > 5):
-        yield Problem(
-            ("triton", "modelRepository"),
-            repo,
-            f"must be a {', '.join(f'{scheme}bucket/path' for scheme in schemes)} or an absolute path",
-        )

@@ -53,12 +53,12 @@ class StackContext:
 def load_stack(root: Path, stack: str) -> StackContext:
     """Validate ``Pulumi.<stack>.yaml``; ``ConfigError`` lists every problem."""
     from ..config.loader import load_settings
-    from ..review.render import stack_config
+    from ..config.stack_file import read_stack_file
 
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise ValueError(f"no Pulumi.{stack}.yaml in {root}")
-    config, secret_keys = stack_config(path)
+    config, secret_keys = read_stack_file(path)
     return StackContext(stack, root, load_settings(config, path.name, frozenset(secret_keys)))
 
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from triton_components.aws import catalog
 
 from ...config.base import Environment, Problem
-from ...config.cluster import gpu_capacity
-from ...config.serving import cc, floor_needs
+from ...config.cluster_rules import gpu_capacity
+from ...config.serving_rules import cc, floor_needs
 from ...config.settings import PlatformSettings
 from .settings import AwsSettings
 
