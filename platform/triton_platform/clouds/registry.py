@@ -8,8 +8,8 @@ cloud costs nothing and a stack without its section never loads that SDK.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -18,6 +18,9 @@ from ..config.base import Problem
 from ..config.settings import CloudSection, CloudSettings, PlatformSettings, add_cloud_section, remove_cloud_section
 from .seam import CloudLayer
 from .store import Location, ObjectStore
+
+#: In ``Cloud.force_new``: the provider has no update for the type at all, so any change replaces it.
+EVERY_INPUT = "*"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ class Cloud:
     ``digest`` is a stable hash of the resource's type and name."""
     mock_call: Callable[[str, dict[str, Any]], dict[str, Any] | None] = _no_call_result
     """Offline render: the result of one of the cloud's functions (token, arguments), None if not its own."""
+    force_new: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Offline diff: type token -> the input paths whose change makes the provider replace the resource
+    (``EVERY_INPUT``: any change does)."""
+    stateful_types: frozenset[str] = frozenset()
+    """Offline diff: types whose deletion or replacement loses data, beyond the kinds every cloud shares."""
     istio_platform: str | None = None
     """Istio's ``global.platform`` for the cloud's clusters (the CNI binary path differs on some), or None."""
     store: ModelStore | None = None

@@ -10,6 +10,7 @@ from ..registry import Cloud, ModelStore, register
 from ..seam import CloudLayer
 from ..store import Location, ObjectStore
 from .mocks import mock_call, mock_resource
+from .replacements import FORCE_NEW, STATEFUL_TYPES
 from .rules import check
 from .settings import AwsSettings
 
@@ -35,6 +36,8 @@ CLOUD = register(
         build_layer=build_layer,
         mock_resource=mock_resource,
         mock_call=mock_call,
+        force_new=FORCE_NEW,
+        stateful_types=STATEFUL_TYPES,
         store=ModelStore(scheme="s3", name="S3", open=open_store, endpoint_in_url=True),
     )
 )

@@ -10,6 +10,7 @@ from ..registry import Cloud, ModelStore, register
 from ..seam import CloudLayer
 from ..store import Location, ObjectStore
 from .mocks import mock_call, mock_resource
+from .replacements import FORCE_NEW
 from .rules import check
 from .settings import GcpSettings
 
@@ -36,6 +37,7 @@ CLOUD = register(
         build_layer=build_layer,
         mock_resource=mock_resource,
         mock_call=mock_call,
+        force_new=FORCE_NEW,
         store=ModelStore(scheme="gs", name="GCS", open=open_store),
     )
 )
