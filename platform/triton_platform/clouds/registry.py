@@ -71,6 +71,11 @@ class Cloud:
     (``EVERY_INPUT``: any change does)."""
     stateful_types: frozenset[str] = frozenset()
     """Offline diff: types whose deletion or replacement loses data, beyond the kinds every cloud shares."""
+    sdk_module: str | None = None
+    """The Python module of the cloud's Pulumi provider SDK (the package extra named as the key installs it),
+    which a stack of another cloud never loads."""
+    sdk_distribution: str | None = None
+    """The distribution of that SDK, for the install-size measurements."""
     istio_platform: str | None = None
     """Istio's ``global.platform`` for the cloud's clusters (the CNI binary path differs on some), or None."""
     store: ModelStore | None = None

@@ -37,6 +37,8 @@ CLOUD = register(
         mock_resource=mock_resource,
         mock_call=mock_call,
         force_new=FORCE_NEW,
+        sdk_module="pulumi_aws",
+        sdk_distribution="pulumi-aws",
         stateful_types=STATEFUL_TYPES,
         store=ModelStore(scheme="s3", name="S3", open=open_store, endpoint_in_url=True),
     )

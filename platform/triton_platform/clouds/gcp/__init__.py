@@ -38,6 +38,8 @@ CLOUD = register(
         mock_resource=mock_resource,
         mock_call=mock_call,
         force_new=FORCE_NEW,
+        sdk_module="pulumi_gcp",
+        sdk_distribution="pulumi-gcp",
         store=ModelStore(scheme="gs", name="GCS", open=open_store),
     )
 )

@@ -11,10 +11,10 @@ Four measurements (anchors and goals from ``reference/performance.md`` §6 M1-M4
    the resource-count ratio and beside the bare floor's own growth (linear is the goal), resources
    per model group and per environment.
 3. **Import and cold start**: ``import`` of the library in a fresh interpreter against
-   ``import pulumi`` (goal: within 0.2 s), a GCP stack's ``triton-platform render`` end to end in a
+   ``import pulumi`` (goal: within 0.2 s), the first cloud's stack's ``triton-platform render`` end to end in a
    fresh process, and the provider SDKs each cloud's stack loads (no foreign cloud SDK).
-4. **Install footprint**: installed size of ``triton-platform``, ``[gcp]`` and ``[aws]`` from the
-   installed distributions' RECORDs (goal: GCP-only < 400 MB, without the AWS SDK), and the disk
+4. **Install footprint**: installed size of ``triton-platform`` and of each cloud's extra from the
+   installed distributions' RECORDs (goal: one cloud < 400 MB, without another cloud's SDK), and the disk
    size of the environment the bench runs in (the quickstart's ``.venv``, every extra included).
 
 Timings are medians of repetitions interleaved in the same process, reported as ratios; they
@@ -44,11 +44,10 @@ PLAN: dict[str, dict[str, Any]] = {
     "quick": {"pairs": 5, "reps": 3, "groups": [1, 5], "environments": [1, 2], "imports": 3, "renders": 1},
 }
 RESULTS_FILE = Path("benchmarks") / "results.json"
+#: Versions the results record; each registered cloud's provider SDK goes after pulumi-kubernetes.
 _VERSIONS = (
     "pulumi",
     "pulumi-kubernetes",
-    "pulumi-gcp",
-    "pulumi-aws",
     "pulumi-random",
     "pydantic",
     "grpcio",
@@ -111,8 +110,11 @@ def run(root: Path, quick: bool = False, json_path: Path | None = None) -> int:
 
 
 def _versions() -> dict[str, str]:
+    from ...clouds import registered
+
     versions = {}
-    for name in _VERSIONS:
+    clouds = [cloud.sdk_distribution for cloud in registered() if cloud.sdk_distribution]
+    for name in (*_VERSIONS[:2], *clouds, *_VERSIONS[2:]):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
