@@ -34,6 +34,10 @@ class ModelStore:
     open: Callable[[Location, str | None], ObjectStore]
     """A client of the repository's bucket (``endpoint_url``: an emulator or compatible endpoint); imports
     the store's client library."""
+    endpoint: str = "endpoint URL"
+    """What ``--endpoint-url`` points at for this store (an emulator, a compatible service)."""
+    endpoint_variable: str = ""
+    """The environment variable the store's client reads the endpoint from."""
     endpoint_in_url: bool = False
     """Whether Triton accepts an endpoint inside the URL (``<scheme>://http://host:port/bucket/path``)."""
 

@@ -3,7 +3,7 @@
 The cluster is the kubeconfig's current context, or the one ``kubernetes:context`` names in the
 stack file; nothing here creates a provider. Its GPU nodes are found by labels and taints the
 stack declares (``triton-platform:cluster``), handed to Triton through the same ``triton_wiring``
-as a GKE node pool or an EKS node group.
+as a cloud's GPU node pool.
 """
 
 from __future__ import annotations

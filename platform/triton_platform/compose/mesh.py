@@ -56,7 +56,7 @@ def mesh_group_args(settings: PlatformSettings, group: ModelGroupSettings) -> di
 def proxy_config(group: ModelGroupSettings) -> dict[str, Any]:
     """The sidecar starts before Triton and stops after it.
 
-    Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail. At the end,
+    Triton downloads models from the object store at start; without a ready proxy those calls fail. At the end,
     a classic sidecar gets SIGTERM with Triton, drains for ``terminationDrainDuration`` (Istio's default:
     5 s) and exits, while Triton still sleeps in preStop and then serves its in-flight requests for up
     to its exit timeout: the drain must outlast both, or those responses are cut. (A native sidecar,

@@ -1,14 +1,8 @@
-"""What a stack needs of a cluster it looks up but does not create, checked against that cluster.
-
-The program reads the cluster (GKE) or its network add-on (EKS) anyway; these checks turn a
-silent assumption into a clear error at ``pulumi preview``, before anything is created, naming the
-stack-file key, its value, and how to fix the cluster or what to set instead:
-
-* GKE Workload Identity: the GPU node pool runs the GKE metadata server (``GKE_METADATA``), which GKE
-  allows only on clusters with a workload pool; the keyless reader also needs it.
-* NetworkPolicy enforcement (GKE Dataplane V2 or Calico; the EKS VPC CNI add-on's network-policy
-  agent): without it the Triton namespace's ingress and egress policies are silently ignored. A
-  stack may accept that by name outside prod (``cluster.networkPolicy: not-enforced``).
+"""What a stack needs of a cluster it does not set up itself, checked against that cluster at
+``pulumi preview``, before anything is created: each message names the stack-file key, its value,
+and how to fix the cluster or what to set instead. Each cloud checks the cluster it looks up in its
+own folder (``clouds/<cloud>/preview.py``: identity and NetworkPolicy enforcement); these checks are
+the cloud-neutral ones.
 
 On a cluster where the stack does not install them, what the cluster runs is read too:
 

@@ -32,7 +32,7 @@ class TaintSettings(Model):
 
 class ClusterSettings(Model):
     """A cluster this stack does not provision (on-premises or bring-your-own, from the kubeconfig):
-    how Triton finds its GPU nodes. Only for stacks without a gcp or aws section."""
+    how Triton finds its GPU nodes. Only for stacks without a cloud section."""
 
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: dict(GPU_PRESENT_LABEL))
     """Labels every GPU node carries (the default is the NVIDIA GPU Operator's)."""

@@ -2,7 +2,7 @@
 
 The core install (render, validate, ``pulumi up``) stays free of tritonclient and the object-store
 clients; ``pip install 'triton-platform[delivery]'`` adds what ``model check`` needs,
-``[delivery-gcs]`` / ``[delivery-s3]`` add the client of one object store.
+``[delivery-<store>]`` adds the client of one cloud's object store (``clouds/<cloud>/store.py``).
 """
 
 from __future__ import annotations

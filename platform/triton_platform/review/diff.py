@@ -54,7 +54,7 @@ STATEFUL_KINDS = frozenset(
         "BucketV2",  # the model repository
         "NodePool",
         "NodeGroup",
-        "ManagedNodeGroup",  # the GPU nodes (pulumi-eks names its groups so)
+        "ManagedNodeGroup",  # the GPU nodes, as some component packages name their groups
         "Cluster",
         "Namespace",  # deletes every object inside it
         "PersistentVolume",

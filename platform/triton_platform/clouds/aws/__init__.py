@@ -40,6 +40,13 @@ CLOUD = register(
         sdk_module="pulumi_aws",
         sdk_distribution="pulumi-aws",
         stateful_types=STATEFUL_TYPES,
-        store=ModelStore(scheme="s3", name="S3", open=open_store, endpoint_in_url=True),
+        store=ModelStore(
+            scheme="s3",
+            name="S3",
+            open=open_store,
+            endpoint="S3-compatible endpoint",
+            endpoint_variable="AWS_ENDPOINT_URL",
+            endpoint_in_url=True,
+        ),
     )
 )

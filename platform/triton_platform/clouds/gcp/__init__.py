@@ -40,6 +40,12 @@ CLOUD = register(
         force_new=FORCE_NEW,
         sdk_module="pulumi_gcp",
         sdk_distribution="pulumi-gcp",
-        store=ModelStore(scheme="gs", name="GCS", open=open_store),
+        store=ModelStore(
+            scheme="gs",
+            name="GCS",
+            open=open_store,
+            endpoint="GCS emulator URL",
+            endpoint_variable="STORAGE_EMULATOR_HOST",
+        ),
     )
 )
