@@ -1,5 +1,6 @@
 """The clouds a stack can provision. Importing this package registers the built-in ones; each is one
-folder (its layer, preview checks and render mocks) that registers itself in ``registry``."""
+folder (its settings and rules, layer, preview checks, render mocks, diff replacement rules and model
+store) that registers itself in ``registry``."""
 
 # Each registers itself on import; GCP first, so the order of sections, schemes and messages stays.
 # isort: off

@@ -1,9 +1,12 @@
 """The clouds a stack can provision, each one folder under ``clouds/`` that registers itself here.
 
-Everything outside ``clouds/`` iterates ``registered()`` instead of naming a cloud: the composition
-asks the stack's cloud for its layer, the offline render asks each cloud for the outputs its
-provider would compute. A cloud's SDK is imported only inside its ``build_layer``, so registering a
-cloud costs nothing and a stack without its section never loads that SDK.
+Everything outside ``clouds/`` iterates ``registered()`` instead of naming a cloud: config validates
+each registered cloud's section with its rules (``register`` adds it as a ``CloudSection``), the
+composition asks the stack's cloud for its layer, the offline render for the outputs its provider
+would compute, the diff for the changes that replace its resources, delivery for its model store and
+the benchmarks for its SDK. A cloud's SDK is imported only inside its ``build_layer`` (its store's
+client only inside ``ModelStore.open``), so registering a cloud costs little and a stack without its
+section never loads that SDK.
 """
 
 from __future__ import annotations
