@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 import harness  # noqa: E402
 import lab_reaction as reaction  # noqa: E402
-from triton_platform import reaction_time  # noqa: E402
-from triton_platform.render import render_stack, stack_files  # noqa: E402
+from triton_platform.review import reaction_time  # noqa: E402
+from triton_platform.review.render import render_stack, stack_files  # noqa: E402
 
 GOAL_SECONDS = 20
 #: (scrape interval s, query window s, extra Triton flags) to compare with the rendered defaults: the

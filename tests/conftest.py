@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from triton_platform.render import StackRender, record
+from triton_platform.review.render import StackRender, record
 
 ROOT = Path(__file__).resolve().parents[1]
 

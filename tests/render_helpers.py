@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from triton_platform.render import StackRender
+from triton_platform.review.render import StackRender
 
 
 def one(render: StackRender, type_: str, name: str | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from render_helpers import inputs
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.config.observability_rules import alert_receiver_warning
 from triton_platform.config.stack_file import read_stack_file
-from triton_platform.render import render_stack, write_render
+from triton_platform.review.render import render_stack, write_render
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = "kubernetes:helm.sh/v3:Release"

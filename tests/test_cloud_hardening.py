@@ -15,7 +15,7 @@ import pytest
 
 from render_helpers import inputs
 from triton_platform.config import ConfigError, load_settings
-from triton_platform.render import StackRender, record, stack_config
+from triton_platform.review.render import StackRender, record, stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -186,7 +186,7 @@ def test_stack_validation_needs_no_cloud_sdk():
     without pulumi_aws, and an AWS-only one without pulumi_gcp."""
     code = (
         "import sys\nsys.modules['pulumi_aws'] = None\nsys.modules['pulumi_gcp'] = None\n"
-        "from pathlib import Path\nfrom triton_platform.render import stack_files, validate_stack\n"
+        "from pathlib import Path\nfrom triton_platform.review.render import stack_files, validate_stack\n"
         f"root = Path({str(ROOT)!r})\n"
         "for stack in sorted(stack_files(root)):\n    validate_stack(root, stack)\nprint('validated')\n"
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from triton_platform.render import render_stack, stack_files
+from triton_platform.review.render import render_stack, stack_files
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))

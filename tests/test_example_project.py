@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from triton_platform.cli import main
-from triton_platform.render import record
+from triton_platform.review.render import record
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "triton-server-only"

@@ -11,7 +11,7 @@ import kubernetes_validate
 from config_helpers import problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.render import record, stack_config
+from triton_platform.review.render import record, stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "sha256:" + "9f" * 32

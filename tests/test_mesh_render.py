@@ -16,7 +16,7 @@ import yaml
 
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.render import StackRender, record, render_stack, stack_config, stack_files
+from triton_platform.review.render import StackRender, record, render_stack, stack_config, stack_files
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Upstream CRDs vendored under tests/crd-schemas (istio/api 1.30.3; provenance in its SOURCES.md).

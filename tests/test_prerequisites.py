@@ -22,11 +22,11 @@ import pulumi
 import pytest
 
 from config_helpers import AWS, GCP, REPO, env, problems
+from triton_platform.compose.mesh import mesh_server_args
+from triton_platform.compose.prerequisites import istio_injector_problems, keda_problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.mesh import mesh_server_args
-from triton_platform.prerequisites import istio_injector_problems, keda_problems
-from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack, stack_config
+from triton_platform.review.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack, stack_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ import pytest
 
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.reaction_time import TARGET_SECONDS, estimate, format_line, from_manifests
-from triton_platform.render import record
-from triton_platform.report import summary
+from triton_platform.review.reaction_time import TARGET_SECONDS, estimate, format_line, from_manifests
+from triton_platform.review.render import record
+from triton_platform.review.report import summary
 
 
 def _render(observability: dict | None = None, autoscaling: dict | None = None, mesh: dict | None = None):

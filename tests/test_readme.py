@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from triton_platform.bench.table import VERDICTS, render_markdown, table
 from triton_platform.cli import main as cli
-from triton_platform.render import record
+from triton_platform.review.bench.table import VERDICTS, render_markdown, table
+from triton_platform.review.render import record
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 
 from triton_platform.cli import main as cli_main
-from triton_platform.render import StackRender, render_stack, stack_files, write_render
+from triton_platform.review.render import StackRender, render_stack, stack_files, write_render
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

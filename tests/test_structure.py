@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from triton_platform.bench.footprint import PROJECT_DIST, closure
-from triton_platform.bench.harness import timed
-from triton_platform.bench.programs import (
+from triton_platform.review.bench.footprint import PROJECT_DIST, closure
+from triton_platform.review.bench.harness import timed
+from triton_platform.review.bench.programs import (
     CLOUDS,
     StackConfig,
     stack_program,
@@ -24,8 +24,8 @@ from triton_platform.bench.programs import (
     with_model_groups,
     with_models,
 )
-from triton_platform.bench.startup import FOREIGN_SDK, probe, render_code
-from triton_platform.render import stack_files
+from triton_platform.review.bench.startup import FOREIGN_SDK, probe, render_code
+from triton_platform.review.render import stack_files
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))

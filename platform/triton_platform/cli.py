@@ -17,7 +17,7 @@ def _project_root(start: Path) -> Path:
 
 
 def _stacks(root: Path, requested: list[str], command: str) -> list[str]:
-    from .render import stack_files
+    from .review.render import stack_files
 
     available = stack_files(root)
     unknown = [s for s in requested if s not in available]
@@ -36,7 +36,7 @@ def _stacks(root: Path, requested: list[str], command: str) -> list[str]:
 
 def _validate(args: argparse.Namespace) -> int:
     from .config.loader import PROJECT
-    from .render import project_program, validate_stack
+    from .review.render import project_program, validate_stack
 
     root = _project_root(Path.cwd())
     failed = 0
@@ -56,8 +56,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render import discard_render, prune_renders, render_stack, stack_files, write_render
-    from .report import summary
+    from .review.render import discard_render, prune_renders, render_stack, stack_files, write_render
+    from .review.report import summary
 
     root = _project_root(Path.cwd())
     out_dir = Path(args.out)
@@ -109,7 +109,7 @@ def _unusable_out_dir(out_dir: Path) -> str | None:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff_report import run
+    from .review.diff_report import run
 
     stack_map = {}
     for pair in args.stack_map:
@@ -131,7 +131,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import run as bench
+    from .review.bench import run as bench
 
     return bench(_project_root(Path.cwd()), quick=args.quick, json_path=Path(args.json) if args.json else None)
 

@@ -48,7 +48,7 @@ def triton_install(harness):
 @pytest.fixture(scope="session")
 def rendered(harness):
     """``rendered(stack, group)``: that group's stable Triton Deployment as the stack renders it."""
-    from triton_platform.render import render_stack
+    from triton_platform.review.render import render_stack
 
     renders: dict[str, object] = {}
 

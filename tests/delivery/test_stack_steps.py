@@ -10,10 +10,10 @@ import pytest
 
 from corpus import ROOT
 from delivery_fixtures import harness, rendered  # noqa: F401 - pytest fixtures
-from triton_platform.bench.footprint import PROJECT_DIST, closure
 from triton_platform.delivery import StorageError
 from triton_platform.delivery.live import pod_selector
 from triton_platform.delivery.stack import endpoints, load_stack, next_steps, repository_location, track_location
+from triton_platform.review.bench.footprint import PROJECT_DIST, closure
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ LISTENERS = ("http", "grpc", "secure-grpc", "webhook", "monitoring", "ctrlz")
 
 def installation_values(stack: str = INSTALLATION_STACK) -> dict[str, Any]:
     """The istiod chart's values exactly as our ``IstioInstallation`` passes them in ``stack``'s render."""
-    from triton_platform.render import render_stack
+    from triton_platform.review.render import render_stack
 
     releases = [
         r

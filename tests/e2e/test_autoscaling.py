@@ -59,8 +59,8 @@ from triton_components.observability import keda_triggers
 from triton_components.observability.autoscaler_args import TritonAutoscalerArgs
 from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
-from triton_platform.reaction_time import from_manifests as reaction_times
-from triton_platform.render import StackRender, render_stack
+from triton_platform.review.reaction_time import from_manifests as reaction_times
+from triton_platform.review.render import StackRender, render_stack
 
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 import harness  # the lab harness: Triton, Prometheus, load loops

@@ -31,8 +31,8 @@ PROGRAM = f"""
 import pulumi
 from pathlib import Path
 from triton_platform.config import load_settings
-from triton_platform.prerequisites import cluster_checks
-from triton_platform.render import stack_config
+from triton_platform.compose.prerequisites import cluster_checks
+from triton_platform.review.render import stack_config
 
 config, secret_keys = stack_config(Path({str(ROOT / "Pulumi.local.yaml")!r}))
 settings = load_settings(config, "Pulumi.local.yaml", frozenset(secret_keys))

@@ -29,8 +29,8 @@ from e2e_cluster import LocalCluster, wait_for
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
 from triton_components.common import versions
 from triton_components.common.istio_charts import CHART_FOLDERS
-from triton_platform.prerequisites import istio_injector_problems, keda_problems
-from triton_platform.render import StackRender, stack_files
+from triton_platform.compose.prerequisites import istio_injector_problems, keda_problems
+from triton_platform.review.render import StackRender, stack_files
 
 pytestmark = pytest.mark.e2e
 

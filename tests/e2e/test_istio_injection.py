@@ -40,9 +40,9 @@ from test_local_stack import (
     wait_rolled_out,
 )
 from triton_components.common import versions
+from triton_platform.compose.prerequisites import istio_injector_problems
 from triton_platform.config.loader import describe
-from triton_platform.config.models import PlatformSettings
-from triton_platform.prerequisites import istio_injector_problems
+from triton_platform.config.settings import PlatformSettings
 
 pytestmark = pytest.mark.e2e
 

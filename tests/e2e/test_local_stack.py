@@ -30,10 +30,10 @@ from e2e_pulumi import STACK, PulumiCli, Result, changes, copy_project, steps_of
 from e2e_toolchain import ROOT, Toolchain, cache_dir, require_toolchain
 from triton_components.common import versions
 from triton_platform.config import load_settings
-from triton_platform.config.models import PlatformSettings
+from triton_platform.config.settings import PlatformSettings
 from triton_platform.config.stack_file import read_stack_file
-from triton_platform.diff import diff_stack
-from triton_platform.render import StackRender, render_stack, write_render
+from triton_platform.review.diff import diff_stack
+from triton_platform.review.render import StackRender, render_stack, write_render
 
 pytestmark = pytest.mark.e2e
 

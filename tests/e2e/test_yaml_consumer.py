@@ -36,7 +36,7 @@ import yaml
 from e2e_cluster import LocalCluster, wait_for
 from e2e_pulumi import STACK, PulumiCli, copy_project
 from e2e_toolchain import ROOT, cache_dir, require_toolchain
-from triton_platform.render import record
+from triton_platform.review.render import record
 
 pytestmark = pytest.mark.e2e
 

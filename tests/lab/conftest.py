@@ -13,7 +13,7 @@ import pytest
 
 import harness
 from lab_renders import rendered_stacks
-from triton_platform.render import StackRender
+from triton_platform.review.render import StackRender
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

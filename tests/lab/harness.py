@@ -2,7 +2,7 @@
 
 Everything binds to 127.0.0.1 on free ports, every process is owned by an object whose ``stop()``
 kills it (fixtures call it in teardown), and every wait is bounded. Inputs come from a
-``StackRender`` (``triton_platform.render.render_stack``): the Deployment's command, args, env,
+``StackRender`` (``triton_platform.review.render.render_stack``): the Deployment's command, args, env,
 probes, ports and volumes; the monitors, rules, ScaledObjects and dashboard. The lab substitutes
 only what cannot exist here:
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import harness
 import lab_observability as obs
-from triton_platform import reaction_time
+from triton_platform.review import reaction_time
 
 SERVICE_TIME_MS = 20.0
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 import harness
-from triton_platform.render import StackRender, render_stack, stack_files
+from triton_platform.review.render import StackRender, render_stack, stack_files
 
 
 @functools.cache

@@ -23,8 +23,8 @@ from typing import Any
 
 import harness
 from lab_renders import first_stack_with, variant_render
-from triton_platform import render as render_module
-from triton_platform.render import StackRender
+from triton_platform.review import render as render_module
+from triton_platform.review.render import StackRender
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from policy_rules import rules
 
-from triton_platform.render import render_stack, stack_files
+from triton_platform.review.render import render_stack, stack_files
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(stack_files(ROOT))

@@ -10,16 +10,16 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pytest
 
-from triton_platform.bench.floors import KINDS, BareResource, replay_program, sdk_class
-from triton_platform.bench.harness import BenchError, capture, timed
-from triton_platform.bench.programs import (
+from triton_platform.review.bench.floors import KINDS, BareResource, replay_program, sdk_class
+from triton_platform.review.bench.harness import BenchError, capture, timed
+from triton_platform.review.bench.programs import (
     StackConfig,
     benchmark_stack,
     environments_program,
     for_environment,
     stack_program,
 )
-from triton_platform.render import render_stack
+from triton_platform.review.render import render_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,8 +98,8 @@ def test_a_program_the_engine_would_refuse_is_not_measured(base):
 
 def test_the_environment_row_splits_this_virtualenv_by_extra():
     """M4's environment row is `du -s` of sys.prefix, split into both clouds, then each extra."""
-    from triton_platform.bench.footprint import environment
-    from triton_platform.bench.table import Row, table
+    from triton_platform.review.bench.footprint import environment
+    from triton_platform.review.bench.table import Row, table
 
     env = environment()
     assert env["measured"], env

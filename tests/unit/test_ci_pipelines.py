@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from triton_platform.render import stack_files
+from triton_platform.review.render import stack_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

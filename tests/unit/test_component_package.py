@@ -25,11 +25,11 @@ from pulumi.provider.experimental.util import camel_case
 from pulumi.provider.server import ComponentInitError
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-import triton_platform.environment
+import triton_platform.compose.environment
 from triton_components import TritonServer
 from triton_components.common.args import ArgsError, contract_fields, resolve_annotation
 from triton_components.provider import PACKAGE_NAME, TritonComponentProvider, public_components
-from triton_platform.render import render_stack
+from triton_platform.review.render import render_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "#/types/tritonplatform:index:"
@@ -260,7 +260,7 @@ def _local_server_args(monkeypatch) -> dict[str, Any]:
         seen.append(dict(args))
         return TritonServer(name, args, opts)
 
-    monkeypatch.setattr(triton_platform.environment, "TritonServer", recording)
+    monkeypatch.setattr(triton_platform.compose.environment, "TritonServer", recording)
     render_stack(ROOT, "local")
     (args,) = seen
     return {k: v for k, v in args.items() if not isinstance(v, pulumi.Output)}

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from triton_platform.cli import main
-from triton_platform.diff import COMMENT_MARKER, Report, diff_renders, diff_stack, has_replacement_rule
-from triton_platform.diff_report import to_markdown
-from triton_platform.render import record, render_stack, stack_config, write_render
+from triton_platform.review.diff import COMMENT_MARKER, Report, diff_renders, diff_stack, has_replacement_rule
+from triton_platform.review.diff_report import to_markdown
+from triton_platform.review.render import record, render_stack, stack_config, write_render
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from config_helpers import REPO, env, problems
 from render_helpers import inputs
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
-from triton_platform.render import record
+from triton_platform.review.render import record
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

@@ -174,7 +174,7 @@ KEY_FILE = "/etc/alertmanager/secrets/alertmanager-receiver/credential"
 def test_alertmanager_routes_every_alert_to_the_receiver_reading_its_credential_from_a_secret(
     run, tmp_path, receiver, expected
 ):
-    from triton_platform.render import write_render
+    from triton_platform.review.render import write_render
 
     render = run(_addons(prometheus_stack={"alert_receiver": {**receiver, "credential": CREDENTIAL}}))
     alertmanager = inputs(render, RELEASE)["values"]["alertmanager"]

@@ -1,4 +1,5 @@
-"""What every settings module shares: the model base, the environment and the ``Problem`` a rule yields."""
+"""What every settings module shares: the model base, the environment, the ``Problem`` a rule yields and the
+field types several concerns use (quantities, DNS labels)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema
 
 from triton_components.common.args import ArgProblem, contract_fields
+from triton_components.common.quantities import cpu_millicores, memory_bytes
 
 
 class Model(BaseModel):
@@ -99,3 +101,27 @@ def contract_problems(
     for problem in problems:
         message = re.sub(r"``([a-z0-9_]+)``", lambda m: ".".join(path(m.group(1))), problem.message)
         yield Problem((*at, *[part for key in problem.key for part in path(key)]), problem.value, message)
+
+
+def _memory(value: str) -> str:
+    """memory quantity (``16Gi``, ``512Mi``)"""
+    memory_bytes(value)
+    return value
+
+
+def _cpu(value: str) -> str:
+    """CPU quantity (``4``, ``500m``)"""
+    cpu_millicores(value)
+    return value
+
+
+def _dns_label(value: str) -> str:
+    """DNS label of at most 40 characters"""
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?", value):
+        raise ValueError("must be a DNS label of at most 40 characters: lowercase letters, digits and '-'")
+    return value
+
+
+Memory = Annotated[str, AfterValidator(_memory)]
+Cpu = Annotated[str, AfterValidator(_cpu)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]

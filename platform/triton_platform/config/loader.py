@@ -14,16 +14,21 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from . import rules
-from .models import SECRET_KEYS, PlatformSettings
 from .observability_rules import check_alert_receiver
+from .rules import check
+from .settings import SECRET_KEYS, PlatformSettings, cloud_sections, settings_model
 
 PROJECT = "triton-platform"
 #: Other namespaces a stack file may hold: the providers this program uses read their own keys
-#: (``gcp:project``, ``aws:region``, ``kubernetes:context``, ...) and ``pulumi:`` is Pulumi's own.
+#: (``kubernetes:context``, each cloud's provider its own, ...) and ``pulumi:`` is Pulumi's own.
 #: Any other namespace is read by nothing here, so it is an error (most often a misspelt
 #: ``triton-platform``), as is a key without a namespace.
-PROVIDER_NAMESPACES = ("aws", "gcp", "kubernetes", "pulumi", "random")
+NEUTRAL_NAMESPACES = ("kubernetes", "pulumi", "random")
+
+
+def provider_namespaces() -> tuple[str, ...]:
+    """The neutral providers' namespaces and each registered cloud's (its provider's, named as its section)."""
+    return tuple(sorted({*NEUTRAL_NAMESPACES, *(section.key for section in cloud_sections())}))
 
 
 class ConfigError(pulumi.RunError):
@@ -66,13 +71,13 @@ def load_settings(
             problems.append(f"{PROJECT}:{key}: is stored in plain text; set it with `pulumi config set --secret {key}`")
         values.pop(key, None)
     try:
-        settings = PlatformSettings.model_validate(values)
+        settings = settings_model().model_validate(values)
     except ValidationError as error:
         problems += [_describe(e) for e in error.errors()]
         raise ConfigError(stack_file, problems) from None
     problems += [_format(p.path, p.value, p.message) for p in check_alert_receiver(settings, secrets_given)]
     # A missing value reads "(not set)" already; any other default says so and which key changes it.
-    problems += [describe(settings, p) for p in rules.check(settings)]
+    problems += [describe(settings, p) for p in check(settings)]
     if problems:
         raise ConfigError(stack_file, problems)
     return settings
@@ -83,10 +88,11 @@ def _foreign_key_problem(full_key: str) -> str | None:
     namespace, colon, key = full_key.partition(":")
     if not colon:
         return f"{full_key}: has no namespace, so nothing reads it; write {PROJECT}:{full_key}"
-    if namespace == PROJECT or namespace in PROVIDER_NAMESPACES:
+    providers = provider_namespaces()
+    if namespace == PROJECT or namespace in providers:
         return None if key else f"{full_key}: has no key name after the namespace"
-    readers = f"{PROJECT} and the providers' {', '.join(PROVIDER_NAMESPACES)}"
-    close = difflib.get_close_matches(namespace, [PROJECT, *PROVIDER_NAMESPACES], n=1, cutoff=0.75)
+    readers = f"{PROJECT} and the providers' {', '.join(providers)}"
+    close = difflib.get_close_matches(namespace, [PROJECT, *providers], n=1, cutoff=0.75)
     if close:
         return (
             f"{full_key}: no program reads the namespace {namespace!r}; did you mean {close[0]}:{key}? "
@@ -165,7 +171,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def _accepted_keys(path: tuple[str | int, ...]) -> list[str]:
     """The camelCase keys the model accepts at ``path`` (for 'unknown key' messages)."""
-    model: Any = PlatformSettings
+    model: Any = settings_model()
     for part in path:
         if isinstance(part, int):
             continue

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from triton_components.common.istio_charts import missing_charts
 
 from .base import Environment, Problem
-from .models import PlatformSettings
-from .routing import (
+from .mesh import (
     INSTALLED_GATEWAY_SELECTOR,
     RESERVED_HEADERS,
     JwtSettings,
     MeshSettings,
 )
+from .settings import PlatformSettings
 
 
 def check_mesh(settings: PlatformSettings) -> Iterator[Problem]:

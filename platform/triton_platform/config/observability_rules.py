@@ -13,8 +13,9 @@ from triton_components.observability.alertmanager_config import (
 )
 
 from .base import Environment, Problem
-from .models import ModelGroupSettings, PlatformSettings
 from .observability import SAMPLES_PER_WINDOW
+from .serving import ModelGroupSettings
+from .settings import PlatformSettings
 
 #: How a secret value is shown in a problem (its text is never read offline).
 SECRET_SHOWN = "[secret]"
@@ -125,7 +126,7 @@ def check_observability(settings: PlatformSettings) -> Iterator[Problem]:
                     a.gpu_utilization_percent,
                     "the group runs on CPU (gpusPerReplica 0); remove it",
                 )
-            elif settings.gcp is not None and settings.gcp.gpu_pool.gpu_sharing.strategy == "mig":
+            elif settings.cloud_settings is not None and settings.cloud_settings.gpus_are_mig_partitions:
                 yield Problem(
                     (*at, "gpuUtilizationPercent"),
                     a.gpu_utilization_percent,

@@ -8,8 +8,8 @@
 - ``load_on_servers(...)``: load a new version on every Triton of a group (repository API);
 - ``endpoints(...)`` / ``next_steps(...)``: where the model answers, and how it goes live.
 
-tritonclient and the object-store clients are optional extras (``delivery``, ``delivery-gcs``,
-``delivery-s3``); a missing one is named in the error.
+tritonclient and the object-store clients are optional extras (``delivery``, and one per cloud's
+store, ``delivery-<store>``); a missing one is named in the error.
 """
 
 from ._extras import MissingExtra

@@ -2,27 +2,16 @@
 
 The core install (render, validate, ``pulumi up``) stays free of tritonclient and the object-store
 clients; ``pip install 'triton-platform[delivery]'`` adds what ``model check`` needs,
-``[delivery-gcs]`` / ``[delivery-s3]`` add the client of one object store.
+``[delivery-<store>]`` adds the client of one cloud's object store (``clouds/<cloud>/store.py``).
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
+from ..clouds.store import MissingExtra, require
 
-class MissingExtra(RuntimeError):
-    """An optional dependency is not installed; the message says which extra brings it."""
-
-
-def require(module: str, extra: str, purpose: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise MissingExtra(
-            f"{purpose} needs the Python package that provides '{module}' ({error}); "
-            f"install it with: pip install 'triton-platform[{extra}]'"
-        ) from None
+__all__ = ["MissingExtra", "model_config_pb2", "require"]
 
 
 def model_config_pb2() -> ModuleType:

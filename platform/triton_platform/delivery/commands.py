@@ -36,7 +36,7 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     publish.add_argument("--canary", action="store_true", help="publish into the group's canary.modelRepositoryPath")
     publish.add_argument(
         "--endpoint-url",
-        help="S3-compatible endpoint or GCS emulator URL (also AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST)",
+        help=f"{_endpoint_urls()} (also {' / '.join(s.endpoint_variable for s in _stores())})",
     )
     publish.add_argument(
         "--fast", action="store_true", help="check with the fast checks only (no tritonserver start) before publishing"
@@ -61,7 +61,7 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     promote = sub.add_parser("promote", help="copy a canary's versions into the stable repository")
     stack_args(promote, required=True)
     promote.add_argument("--repository", help="stable repository URL (default: stack output modelRepository)")
-    promote.add_argument("--endpoint-url", help="S3-compatible endpoint or GCS emulator URL")
+    promote.add_argument("--endpoint-url", help=_endpoint_urls())
     promote.add_argument(
         "--force", action="store_true", help="promote although the canary does not carry 100 %% of the traffic"
     )
@@ -71,6 +71,17 @@ def add_model_commands(commands: Any, project_root: Any) -> None:
     endpoints.add_argument("model", metavar="MODEL")
     endpoints.add_argument("--stack", required=True)
     endpoints.set_defaults(func=_endpoints, project_root=project_root)
+
+
+def _stores() -> list[Any]:
+    from ..clouds import registered
+
+    return [cloud.store for cloud in registered() if cloud.store is not None]
+
+
+def _endpoint_urls() -> str:
+    """What ``--endpoint-url`` may point at: each registered cloud's store says."""
+    return " or ".join(store.endpoint for store in _stores())
 
 
 def _version(text: str) -> int | str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config.models import PlatformSettings
+    from ..config.settings import PlatformSettings
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ folder ``<model>/<N>/`` exists for Triton as soon as its first object does. The 
 3. **Copy server-side into place, the file that makes the version loadable last**: every other file
    of the version first, then the backend's model file (``model.onnx``, ``model.py``...), and for a
    new model its ``config.pbtxt`` after all versions. Each object appears whole (a single PUT, a
-   completed multipart upload or a GCS rewrite), so a single-file version appears in one step; for a
+   completed multipart upload or a server-side rewrite), so a single-file version appears in one step; for a
    multi-file version the window in which the folder exists without its model file is the few
    seconds of server-side copies, and a Triton starting in it fails that model's load (our pods
    then exit and restart, never having been ready, so no request reaches them).
 4. If a copy fails, the objects this run already copied are deleted: the repository is as it was.
 
-Existing versions are never overwritten (they are listed before writing and, on GCS, every copy is
-conditional on the target not existing).
+Existing versions are never overwritten (they are listed before writing and, where the store offers it, every
+copy is conditional on the target not existing).
 """
 
 from __future__ import annotations

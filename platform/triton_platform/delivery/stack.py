@@ -18,7 +18,8 @@ from .group import GroupSpec
 from .storage import Location, StorageError, parse_location
 
 if TYPE_CHECKING:
-    from ..config.models import ModelGroupSettings, PlatformSettings
+    from ..config.serving import ModelGroupSettings
+    from ..config.settings import PlatformSettings
 
 #: The gRPC header the gateway routes a model's requests by (``istio_routes.MODEL_HEADER``).
 MODEL_HEADER = "triton-model"
@@ -52,12 +53,12 @@ class StackContext:
 def load_stack(root: Path, stack: str) -> StackContext:
     """Validate ``Pulumi.<stack>.yaml``; ``ConfigError`` lists every problem."""
     from ..config.loader import load_settings
-    from ..render import stack_config
+    from ..config.stack_file import read_stack_file
 
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise ValueError(f"no Pulumi.{stack}.yaml in {root}")
-    config, secret_keys = stack_config(path)
+    config, secret_keys = read_stack_file(path)
     return StackContext(stack, root, load_settings(config, path.name, frozenset(secret_keys)))
 
 

@@ -8,8 +8,8 @@ import pulumi
 
 from triton_components import TritonEgressPolicy, TritonServer
 
-from .cloud import CloudLayer
-from .config.models import PlatformSettings
+from ..clouds.seam import CloudLayer
+from ..config.settings import PlatformSettings
 
 #: Where istiod runs: the namespace ``mesh.install`` creates, and where sidecars look for it
 #: (``CA_ADDR`` defaults to ``istiod.istio-system.svc:15012``).

@@ -5,7 +5,7 @@ plain values, so there are no Outputs to wait for, no validation and no composit
 
 - ``bare``: every custom resource as a bare ``CustomResource`` subclass: the SDK's own floor.
 - ``typed``: every custom resource through its provider SDK class (``pulumi_kubernetes.apps.v1.
-  Deployment``, ``pulumi_gcp.container.NodePool``, ...), the "raw SDK calls" a hand-written
+  Deployment``, ``pulumi_random.RandomId``, a cloud's node pool, ...), the "raw SDK calls" a hand-written
   program would make. A type whose class cannot be found or called with the recorded inputs
   falls back to ``bare`` and is counted.
 - ``tree``: ``bare`` plus the components, as bare components with the same parents: the cost of
@@ -55,9 +55,9 @@ def sdk_class(type_: str) -> type[pulumi.CustomResource] | None:
 
     ``kubernetes:apps/v1:Deployment`` -> ``pulumi_kubernetes.apps.v1.Deployment`` (custom
     resources of other API groups -> ``pulumi_kubernetes.apiextensions.CustomResource``);
-    ``gcp:container/nodePool:NodePool`` -> ``pulumi_gcp.container.NodePool``;
+    ``<package>:container/nodePool:NodePool`` -> ``pulumi_<package>.container.NodePool``;
     ``random:index/randomId:RandomId`` -> ``pulumi_random.RandomId``;
-    ``pulumi:providers:gcp`` -> ``pulumi_gcp.Provider``."""
+    ``pulumi:providers:random`` -> ``pulumi_random.Provider``."""
     if type_.startswith(_PROVIDER):
         package, module_path, name = type_.removeprefix(_PROVIDER), [], "Provider"
     else:

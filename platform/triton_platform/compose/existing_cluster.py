@@ -3,7 +3,7 @@
 The cluster is the kubeconfig's current context, or the one ``kubernetes:context`` names in the
 stack file; nothing here creates a provider. Its GPU nodes are found by labels and taints the
 stack declares (``triton-platform:cluster``), handed to Triton through the same ``triton_wiring``
-as a GKE node pool or an EKS node group.
+as a cloud's GPU node pool.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pulumi
 
 from triton_components.common.gpu_taints import tolerations
 
-from .cloud import triton_wiring
-from .config.models import ClusterSettings
+from ..clouds.seam import triton_wiring
+from ..config.cluster import ClusterSettings
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""M4: installed size of the core, GCP-only and AWS-only installs, from this environment's metadata,
-and the size of this environment itself (the quickstart's ``.venv``, which holds every extra).
+"""M4: installed size of the core install and of each cloud's (its package extra), from this
+environment's metadata, and the size of this environment itself (the quickstart's ``.venv``, which holds every extra).
 
 For ``triton-platform[<extras>]`` the dependency closure is followed through each installed
 distribution's requirements (markers evaluated for this interpreter), and the files each
@@ -18,9 +18,16 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from ...clouds import registered
+
 PROJECT_DIST = "triton-platform"
-#: The installs users choose between, and the cloud SDK each must leave out.
-INSTALLS = {"core": ((), None), "gcp": (("gcp",), "pulumi-aws"), "aws": (("aws",), "pulumi-gcp")}
+#: The installs users choose between (the core, and each cloud's extra, named as the cloud), and the
+#: cloud SDK each must leave out: the other built-in cloud's.
+_SDKS = {cloud.key: cloud.sdk_distribution for cloud in registered() if cloud.sdk_distribution}
+INSTALLS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "core": ((), None),
+    **{cloud: ((cloud,), sdk) for cloud in _SDKS for other, sdk in _SDKS.items() if other != cloud},
+}
 MB = 1_000_000
 
 
@@ -105,7 +112,8 @@ def environment() -> dict[str, Any]:
     for directory, _, files in os.walk(sys.prefix):
         total += _disk_bytes(directory) + sum(_disk_bytes(os.path.join(directory, name)) for name in files)
     provided = metadata.metadata(PROJECT_DIST).get_all("Provides-Extra") or []
-    layers = [("gcp", "aws")] + [(extra,) for extra in provided if extra not in ("gcp", "aws", "all")]
+    clouds = tuple(_SDKS)
+    layers = [clouds] + [(extra,) for extra in provided if extra not in (*clouds, "all")]
     parts: dict[str, float] = {}
     counted: set[str] = set()
     wanted: tuple[str, ...] = ()

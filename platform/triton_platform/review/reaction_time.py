@@ -7,7 +7,7 @@ Worst case for a step to ``overload`` times the queue-time target (``reference/p
                                                 to overload x target (window / 2 for a 2x step)
               + KEDA polling interval           only with useCachedMetrics; otherwise the HPA's
                                                 query goes straight to Prometheus
-              + HPA sync period (15 s)          kube-controller-manager's default; GKE and EKS keep it
+              + HPA sync period (15 s)          kube-controller-manager's default; managed clusters keep it
     T(0 -> 1) = KEDA polling interval + scrape interval   (KEDA itself activates the target)
 
 The time to serve (pod start, model load, maybe a new GPU node) comes on top; it is not estimated here.

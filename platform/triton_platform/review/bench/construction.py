@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.loader import ConfigError
+from ...config.loader import ConfigError
 from .floors import replay_program
 from .harness import Run, capture, median, timed
 from .programs import StackConfig, environments_program, for_environment, stack_program, with_model_groups

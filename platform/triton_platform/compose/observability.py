@@ -26,9 +26,10 @@ from triton_components import (
 from triton_components.common.names import hpa_name
 from triton_components.observability.alertmanager_config import needs_credential
 
-from .config.models import ModelGroupSettings, PlatformSettings
-from .config.observability import AlertReceiverSettings
-from .config.observability_rules import alert_receiver_warning
+from ..config.observability import AlertReceiverSettings
+from ..config.observability_rules import alert_receiver_warning
+from ..config.serving import ModelGroupSettings
+from ..config.settings import PlatformSettings
 
 #: ``autoscaling`` keys whose stack-file name spells the unit out.
 _AUTOSCALING_KEYS = {

@@ -23,7 +23,10 @@ from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs,
 from triton_components.mesh.security_args import JwtArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
-from .config.models import Environment, ModelGroupSettings, PlatformSettings
+from ..clouds import stack_cloud
+from ..config.base import Environment
+from ..config.serving import ModelGroupSettings
+from ..config.settings import PlatformSettings
 
 #: Seconds the sidecar keeps forwarding after Triton's latest exit, so Triton's last responses still
 #: reach their clients; well inside the pod's ``triton_pod.EXIT_MARGIN_SECONDS``, so the proxy stops by itself.
@@ -55,7 +58,7 @@ def mesh_group_args(settings: PlatformSettings, group: ModelGroupSettings) -> di
 def proxy_config(group: ModelGroupSettings) -> dict[str, Any]:
     """The sidecar starts before Triton and stops after it.
 
-    Triton downloads models from GCS/S3 at start; without a ready proxy those calls fail. At the end,
+    Triton downloads models from the object store at start; without a ready proxy those calls fail. At the end,
     a classic sidecar gets SIGTERM with Triton, drains for ``terminationDrainDuration`` (Istio's default:
     5 s) and exits, while Triton still sleeps in preStop and then serves its in-flight requests for up
     to its exit timeout: the drain must outlast both, or those responses are cut. (A native sidecar,
@@ -92,7 +95,7 @@ def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | Non
             "gateway_replicas": mesh.install.gateway_replicas,
             "istiod_replicas": mesh.install.istiod_replicas,
             "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
-            "platform": "gke" if settings.gcp is not None else None,
+            "platform": cloud[0].istio_platform if (cloud := stack_cloud(settings)) is not None else None,
             # Only when set, so a stack without it declares exactly what it did before.
             **({"chart_folder": mesh.install.chart_folder} if mesh.install.chart_folder is not None else {}),
         },

@@ -20,9 +20,11 @@ from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
-from .config.models import Environment, GcpSettings, PlatformSettings
-from .prerequisites import gke_cluster_problems, verified
+from ...config.base import Environment
+from ...config.settings import PlatformSettings
+from ..seam import CloudLayer, exec_kubeconfig, slug, triton_wiring, verified
+from .preview import gke_cluster_problems
+from .settings import GcpSettings
 
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
 GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"
@@ -99,7 +101,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         )
         # Workload Identity and NetworkPolicy enforcement, checked before anything uses the cluster:
         # the node pool and the Kubernetes provider read it through this Output.
-        existing = looked_up.apply(lambda c: verified(c, gke_cluster_problems(c, settings), settings))
+        existing = looked_up.apply(lambda c: verified(c, gke_cluster_problems(c, settings, config), settings))
         cluster_name = existing.name
         endpoint = existing.endpoint
         ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)

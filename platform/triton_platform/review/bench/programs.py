@@ -1,7 +1,7 @@
 """The programs the benchmark builds of ours: the real stack, its configuration scaled, and N
 environments in one program. (The floors they are compared with are in ``floors.py``.)
 
-Everything here varies configuration only, so resources added later (GCP, AWS, Istio, KEDA)
+Everything here varies configuration only, so resources added later (a cloud's, Istio, KEDA)
 are measured without changes here.
 """
 
@@ -18,12 +18,13 @@ import pulumi
 import yaml
 from pulumi.runtime import settings as pulumi_settings
 
-from ..config.loader import PROJECT, load_settings
+from ...clouds import registered
+from ...config.loader import PROJECT, load_settings
 from ..render import stack_config, stack_files
 from .harness import BENCH_PACKAGE
 
-#: The stack-config section that makes a stack a GCP (or AWS) stack.
-CLOUDS = ("gcp", "aws")
+#: The stack-config sections that make a stack a cloud's stack: the registered clouds', in order.
+CLOUDS = tuple(cloud.key for cloud in registered())
 #: The largest GPU node pool the config accepts.
 MAX_NODES = 100
 
@@ -39,7 +40,7 @@ def stacks_for_cloud(root: Path, cloud: str) -> list[str]:
 
 
 def benchmark_stack(root: Path) -> str:
-    """The stack the benchmark builds on: the first cloud stack (GCP first), else ``dev``."""
+    """The stack the benchmark builds on: the first cloud stack (in the clouds' order), else ``dev``."""
     for cloud in CLOUDS:
         stacks = stacks_for_cloud(root, cloud)
         if stacks:
@@ -160,7 +161,7 @@ class _EnvironmentScope(pulumi.ComponentResource):
 def environments_program(configs: list[StackConfig]) -> Callable[[], None]:
     """Every config as an independent environment of one program (the composition of
     ``stacks/__main__.py``, once per environment, each under its own scope)."""
-    from ..environment import build_environment
+    from ...compose.environment import build_environment
 
     def program() -> None:
         admin_api_key = pulumi.Config().get_secret("adminApiKey")

@@ -15,7 +15,7 @@ What is flagged for hard review:
 * a resource whose name, type or parent chain changed without an ``alias`` (Pulumi deletes the old
   one and creates a new one);
 * any change to a secret-bearing resource (a secret type or a secret input; secret *outputs* the
-  provider SDK adds, such as GCP's ``effectiveLabels``, do not count) and any change to IAM or
+  provider SDK adds, such as a computed ``effectiveLabels``, do not count) and any change to IAM or
   Kubernetes RBAC;
 * a stack added or removed.
 
@@ -37,32 +37,34 @@ from typing import Any
 
 import yaml
 
+from ..clouds import registered
+from ..clouds.registry import EVERY_INPUT
+
 SECRET = "[secret]"
 #: Hidden marker CI uses to find and update its own comment instead of posting a new one.
 COMMENT_MARKER = "<!-- triton-platform:offline-diff -->"
 #: GitHub rejects comments above 65,536 characters; stay below with room for a CI footer.
 DEFAULT_MAX_CHARS = 60_000
 
-# The last segment of a type token (``gcp:storage/bucket:Bucket`` -> ``Bucket``) for resources
+# The last segment of a type token (``<package>:storage/bucket:Bucket`` -> ``Bucket``) for resources
 # whose deletion or replacement loses data or takes the platform down.
 STATEFUL_KINDS = frozenset(
     {
         "Bucket",
-        "BucketV2",  # GCS, S3: the model repository
+        "BucketV2",  # the model repository
         "NodePool",
         "NodeGroup",
-        "ManagedNodeGroup",  # GKE, EKS (+ pulumi-eks)
-        "Cluster",  # GKE, EKS (+ pulumi-eks)
+        "ManagedNodeGroup",  # the GPU nodes, as some component packages name their groups
+        "Cluster",
         "Namespace",  # deletes every object inside it
         "PersistentVolume",
         "PersistentVolumeClaim",
         "StatefulSet",
         "KeyRing",
-        "CryptoKey",  # GCP KMS: destroying keys loses data
-        "Repository",  # Artifact Registry / ECR images
+        "CryptoKey",  # destroying a key loses what it encrypted
+        "Repository",  # container images
     }
 )
-_STATEFUL_TYPE = re.compile(r"^aws:kms/key:Key$|^aws:ecr/repository:Repository$")
 
 _SECRET_TYPE = re.compile(
     r"^kubernetes:core/v1:Secret$|secretmanager|secretsmanager|randomPassword|serviceaccount/key:Key$"
@@ -199,230 +201,27 @@ KUBERNETES_FORCE_NEW: dict[str, dict[str, tuple[str, ...]]] = {
 #: A Helm release (``kubernetes:helm.sh/v3:Release``) has no ``metadata``: its own name and namespace.
 HELM_RELEASE_FORCE_NEW = ("name", "namespace")
 _HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-#: ``every input``: a provider that has no update for the type at all, so any change replaces it.
-EVERY_INPUT = "*"
 
-# Cloud (and random) types: the ForceNew / RequiresReplace fields of the Terraform resource each
-# Pulumi provider bridges, in Pulumi's names (camelCase; a block that is a list is plural, as the SDK
-# names it). A block listed whole replaces on any change below it; a block that is Optional+Computed
-# in the schema is never listed whole, because Terraform's SDK applies a block's own ForceNew only
-# when the block is added or removed, and a computed block always exists in the state. Replacements
-# that depend on the direction of a change (CustomizeDiff ``ForceNewIfChange``) are not listed.
-#
-# pulumi-gcp 10 bridges hashicorp/terraform-provider-google v8 (google/services/...); pulumi-aws 7
-# bridges hashicorp/terraform-provider-aws v6 (internal/service/...), whose v6 ``region`` argument
-# of regional resources replaces them unless it only spells out the provider's own region
-# (internal/provider/sdkv2/region.go ``forceNewIfRegionChanges``); pulumi-random 4
-# bridges hashicorp/terraform-provider-random (internal/provider/resource_*.go, every argument has
+# Replacement rules of a cloud's types come from its folder (``Cloud.force_new``); random's are here.
+# They are the ForceNew / RequiresReplace fields of the Terraform resource each Pulumi provider
+# bridges, in Pulumi's names (camelCase; a block that is a list is plural, as the SDK names it). A block
+# listed whole replaces on any change below it; a block that is Optional+Computed in the schema is
+# never listed whole, because Terraform's SDK applies a block's own ForceNew only when the block is
+# added or removed, and a computed block always exists in the state. Replacements that depend on the
+# direction of a change (CustomizeDiff ``ForceNewIfChange``) are not listed. pulumi-random 4 bridges
+# hashicorp/terraform-provider-random (internal/provider/resource_*.go, every argument has
 # ``RequiresReplace``).
-#
-# GKE node_config (container/node_config.go ``schemaNodeConfig``), shared by node pools and
-# clusters: machine type, disk, image type, labels, taints, workload metadata, gcfs and kubelet
-# settings update in place; these do not.
-_GKE_NODE_CONFIG = tuple(
-    f"nodeConfig.{field}"
-    for field in (
-        "advancedMachineFeatures",
-        "bootDiskKmsKey",
-        "confidentialNodes.confidentialInstanceType",
-        "enableConfidentialStorage",
-        "ephemeralStorageLocalSsdConfig",
-        "flexStart",
-        "guestAccelerators",
-        "hostMaintenancePolicy",
-        "localNvmeSsdBlockConfig",
-        "localSsdCount",
-        "localSsdEncryptionMode",
-        "maxRunDuration",
-        "metadata",
-        "minCpuPlatform",
-        "nodeGroup",
-        "oauthScopes",
-        "preemptible",
-        "reservationAffinity",
-        "sandboxConfig",
-        "secondaryBootDisks",
-        "serviceAccount",
-        "shieldedInstanceConfig",
-        "soleTenantConfig",
-        "spot",
-    )
-)
-#: S3 bucket sub-resources (s3/bucket_*.go): the bucket they configure, and the v6 region.
-_S3_BUCKET_PART = ("bucket", "region")
-#: Cloud type token -> input paths that force a replacement (``EVERY_INPUT``: all of them).
-CLOUD_FORCE_NEW: dict[str, tuple[str, ...]] = {
-    # IAM members have no update (tpgiamresource ``IamMemberBaseSchema``: every field ForceNew).
-    "gcp:projects/iAMMember:IAMMember": (EVERY_INPUT,),
-    "gcp:serviceaccount/iAMMember:IAMMember": (EVERY_INPUT,),
-    "gcp:storage/bucketIAMMember:BucketIAMMember": (EVERY_INPUT,),
-    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": (EVERY_INPUT,),
-    # resourcemanager/resource_google_service_account_key.go: every argument ForceNew.
-    "gcp:serviceaccount/key:Key": (
-        "serviceAccountId",
-        "keyAlgorithm",
-        "privateKeyType",
-        "publicKeyType",
-        "publicKeyData",
-        "keepers",
-    ),
-    # resourcemanager/resource_google_service_account.go: display name and description update.
-    "gcp:serviceaccount/account:Account": ("accountId", "project"),
-    # resourcemanager/resource_google_project_service.go: the disable_* flags update.
-    "gcp:projects/service:Service": ("project", "service"),
-    # compute/resource_compute_firewall.go: the network, rules, ranges and targets update (PATCH).
-    "gcp:compute/firewall:Firewall": ("direction", "name", "params", "project"),
-    # compute/resource_compute_router.go
-    "gcp:compute/router:Router": (
-        "encryptedInterconnectRouter",
-        "name",
-        "nccGateway",
-        "network",
-        "params",
-        "project",
-        "region",
-    ),
-    # compute/resource_compute_router_nat.go: allocation, ranges and logging update.
-    "gcp:compute/routerNat:RouterNat": (
-        "endpointTypes",
-        "initialNatIps",
-        "name",
-        "project",
-        "region",
-        "router",
-        "type",
-    ),
-    # kms/resource_kms_key_ring.go: nothing updates.
-    "gcp:kms/keyRing:KeyRing": ("location", "name", "project"),
-    # kms/resource_kms_crypto_key.go: rotation period and labels update.
-    "gcp:kms/cryptoKey:CryptoKey": (
-        "cryptoKeyBackend",
-        "destroyScheduledDuration",
-        "importOnly",
-        "keyRing",
-        "name",
-        "purpose",
-        "versionTemplate.protectionLevel",
-    ),
-    # storage/resource_storage_bucket.go: storage class, versioning, lifecycle, soft delete, access
-    # settings and labels update.
-    "gcp:storage/bucket:Bucket": (
-        "customPlacementConfig.dataLocations",
-        "enableObjectRetention",
-        "hierarchicalNamespace",
-        "location",
-        "name",
-        "project",
-    ),
-    # container/resource_container_node_pool.go (``schemaNodePool``): node locations, autoscaling,
-    # management and upgrade settings update.
-    "gcp:container/nodePool:NodePool": (
-        "cluster",
-        "initialNodeCount",
-        "location",
-        "maxPodsPerNode",
-        "name",
-        "namePrefix",
-        "networkConfig.acceleratorNetworkProfile",
-        "networkConfig.additionalNodeNetworkConfigs",
-        "networkConfig.additionalPodNetworkConfigs",
-        "networkConfig.createPodRange",
-        "networkConfig.podCidrOverprovisionConfig",
-        "networkConfig.podIpv4CidrBlock",
-        "networkConfig.podRange",
-        "networkConfig.subnetwork",
-        "placementPolicy",
-        "project",
-        "queuedProvisioning",
-        *_GKE_NODE_CONFIG,
-    ),
-    # container/resource_container_cluster.go: authorized networks, private endpoint and nodes,
-    # release channel, encryption, Binary Authorization, workload identity, deletion protection update.
-    "gcp:container/cluster:Cluster": (
-        "clusterAutoscaling.autoProvisioningDefaults.bootDiskKmsKey",
-        "clusterIpv4Cidr",
-        "confidentialNodes.confidentialInstanceType",
-        "confidentialNodes.enabled",
-        "datapathProvider",
-        "dataplaneOptimizationMode",
-        "defaultMaxPodsPerNode",
-        "description",
-        "enableAutopilot",
-        "enableKubernetesAlpha",
-        "enableTpu",
-        "initialNodeCount",
-        "ipAllocationPolicy.clusterIpv4CidrBlock",
-        "ipAllocationPolicy.clusterSecondaryRangeName",
-        "ipAllocationPolicy.podCidrOverprovisionConfig",
-        "ipAllocationPolicy.servicesIpv4CidrBlock",
-        "ipAllocationPolicy.servicesSecondaryRangeName",
-        "location",
-        "masterAuth.clientCertificateConfig",
-        "name",
-        "network",
-        "networkingMode",
-        "nodePools",
-        "privateClusterConfig.masterIpv4CidrBlock",
-        "privateClusterConfig.privateEndpointSubnetwork",
-        "project",
-        "subnetwork",
-        "userManagedKeysConfig.aggregationCa",
-        "userManagedKeysConfig.clusterCa",
-        "userManagedKeysConfig.etcdApiCa",
-        "userManagedKeysConfig.etcdPeerCa",
-        *_GKE_NODE_CONFIG,
-    ),
-    # iam/role_policy_attachment.go: role and policy_arn ForceNew, no update.
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (EVERY_INPUT,),
-    # iam/role.go: the trust policy, description, session length and tags update.
-    "aws:iam/role:Role": ("name", "namePrefix", "path"),
-    # iam/role_policy.go, iam/user_policy.go: the policy document updates (PutRolePolicy/PutUserPolicy).
-    "aws:iam/rolePolicy:RolePolicy": ("name", "namePrefix", "role"),
-    "aws:iam/userPolicy:UserPolicy": ("name", "namePrefix", "user"),
-    # iam/user.go: a new name or path renames the user in place (UpdateUser).
-    "aws:iam/user:User": (),
-    # iam/access_key.go: only the status updates.
-    "aws:iam/accessKey:AccessKey": ("pgpKey", "user"),
-    # ec2/ec2_launch_template.go: any other change writes a new version of the same template.
-    "aws:ec2/launchTemplate:LaunchTemplate": ("name", "namePrefix", "region"),
-    # eks/node_group.go: labels, taints, scaling, update config, version and the launch template's
-    # version update; remote access is ForceNew as a whole.
-    "aws:eks/nodeGroup:NodeGroup": (
-        "amiType",
-        "capacityType",
-        "clusterName",
-        "diskSize",
-        "instanceTypes",
-        "launchTemplate.id",
-        "launchTemplate.name",
-        "nodeGroupName",
-        "nodeGroupNamePrefix",
-        "nodeRoleArn",
-        "region",
-        "remoteAccess",
-        "subnetIds",
-    ),
-    # s3/bucket.go: force_destroy and tags update.
-    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "objectLockEnabled", "region"),
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _S3_BUCKET_PART,
-    "aws:s3/bucketPolicy:BucketPolicy": _S3_BUCKET_PART,
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _S3_BUCKET_PART,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        *_S3_BUCKET_PART,
-        "expectedBucketOwner",
-    ),
-    "aws:s3/bucketVersioning:BucketVersioning": (*_S3_BUCKET_PART, "expectedBucketOwner"),
-    # s3/bucket_lifecycle_configuration.go (plugin framework): ``stringplanmodifier.RequiresReplace``.
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (*_S3_BUCKET_PART, "expectedBucketOwner"),
+RANDOM_FORCE_NEW: dict[str, tuple[str, ...]] = {
     "random:index/randomId:RandomId": (EVERY_INPUT,),
     "random:index/randomPassword:RandomPassword": (EVERY_INPUT,),
-    # Explicit providers. The Terraform bridge's ``DiffConfig`` (pkg/tfbridge/provider.go
-    # ``configDiffer``) replaces a provider only for fields its ProviderInfo marks
-    # ``ForcesProviderReplace``; a new project or region updates the provider, and the resources
-    # that take it as a default then see their own ForceNew project/region change.
-    "pulumi:providers:gcp": (),
-    "pulumi:providers:aws": (),
 }
+
+
+def cloud_force_new() -> dict[str, tuple[str, ...]]:
+    """Type token -> input paths that force a replacement (``EVERY_INPUT``: all of them), every cloud's."""
+    return {**{t: f for cloud in registered() for t, f in cloud.force_new.items()}, **RANDOM_FORCE_NEW}
+
+
 #: The Kubernetes provider is replaced, and every object it manages with it, when its kubeconfig
 #: points at another cluster (provider.go ``DiffConfig``: the active cluster's settings differ, or
 #: the kubeconfig is not known yet); any other kubeconfig edit updates it.
@@ -615,7 +414,7 @@ def is_stateful(resource: Mapping[str, Any]) -> bool:
     type_ = resource["type"]
     if not resource.get("custom", True):
         return False
-    return type_kind(type_) in STATEFUL_KINDS or bool(_STATEFUL_TYPE.search(type_))
+    return type_kind(type_) in STATEFUL_KINDS or any(type_ in cloud.stateful_types for cloud in registered())
 
 
 def is_protected(resource: Mapping[str, Any]) -> bool:
@@ -626,7 +425,7 @@ def is_secret_bearing(resource: Mapping[str, Any]) -> bool:
     """A type that holds a secret, or a secret among the inputs we send.
 
     ``additionalSecretOutputs`` alone does not count: provider SDKs mark computed outputs secret on
-    ordinary resources (the GCP SDK does so for every labelled resource's ``effectiveLabels`` and
+    ordinary resources (a provider SDK may do so for every labelled resource's ``effectiveLabels`` and
     ``pulumiLabels``), which would flag every bucket edit. An input of that name is still masked
     (``_secret_fields``) and a change to it is flagged (``_changed``).
     """
@@ -647,7 +446,9 @@ def _contains_secret(value: Any) -> bool:
 
 def has_replacement_rule(type_: str) -> bool:
     """Whether the diff knows from the type's provider which of its fields force a replacement."""
-    return type_ in (_HELM_RELEASE, KUBERNETES_PROVIDER) or type_.startswith("kubernetes:") or type_ in CLOUD_FORCE_NEW
+    return (
+        type_ in (_HELM_RELEASE, KUBERNETES_PROVIDER) or type_.startswith("kubernetes:") or type_ in cloud_force_new()
+    )
 
 
 def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
@@ -661,7 +462,7 @@ def immutable_prefixes(resource: Mapping[str, Any]) -> tuple[str, ...]:
         return _KUBERNETES_METADATA + KUBERNETES_FORCE_NEW.get(api_version, {}).get(type_kind(type_), ())
     if type_ == KUBERNETES_PROVIDER or not resource.get("custom", True):
         return ()
-    return CLOUD_FORCE_NEW.get(type_, _UNKNOWN_TYPE_GUESS)
+    return cloud_force_new().get(type_, _UNKNOWN_TYPE_GUESS)
 
 
 def _active_cluster(kubeconfig: Any) -> Any:

@@ -18,9 +18,11 @@ from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
 from triton_components.aws.s3_model_bucket import S3ModelBucket
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
-from .cloud import CloudLayer, exec_kubeconfig, slug, triton_wiring
-from .config.models import AwsSettings, Environment, PlatformSettings
-from .prerequisites import eks_network_policy_problems, verified
+from ...config.base import Environment
+from ...config.settings import PlatformSettings
+from ..seam import CloudLayer, exec_kubeconfig, slug, triton_wiring, verified
+from .preview import eks_network_policy_problems
+from .settings import AwsSettings
 
 
 def eks_kubeconfig(name: str, region: str, endpoint: pulumi.Input[str], ca: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -50,7 +52,9 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         # the Kubernetes provider take the cluster name through this Output.
         addon = aws.eks.get_addon_output(cluster_name=config.cluster.name, addon_name="vpc-cni", opts=invoke)
         cluster_name = addon.configuration_values.apply(
-            lambda values: verified(config.cluster.name, eks_network_policy_problems(values, settings), settings)
+            lambda values: verified(
+                config.cluster.name, eks_network_policy_problems(values, settings, config), settings
+            )
         )
     issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
     oidc_provider = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=invoke)

@@ -1,13 +1,20 @@
-"""The cloud-neutral seam between a cloud layer (GCP, AWS) and the Triton layer above it."""
+"""The cloud-neutral seam between a cloud layer and the Triton layer above it, and how a cloud's preview
+check of a looked-up cluster fails the program."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from ..config.base import Problem
+from ..config.loader import describe, key_path
+from ..config.settings import PlatformSettings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,3 +95,30 @@ users:
       provideClusterInfo: true
       installHint: {hint}
 """
+
+
+class PrerequisiteError(pulumi.RunError):
+    """A looked-up cluster lacks something the stack relies on."""
+
+    def __init__(self, stack_file: str, problems: list[str]) -> None:
+        self.stack_file = stack_file
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        lines = [
+            f"The existing cluster does not meet what {stack_file} needs ({count}):",
+            *(f"  - {p}" for p in problems),
+        ]
+        super().__init__("\n".join(lines))
+
+
+def verified(value: T, problems: list[Problem], settings: PlatformSettings | None = None) -> T:
+    """``value`` unchanged, or ``PrerequisiteError`` listing the problems (for use inside ``apply``).
+    With ``settings``, a problem in a default says so (as config errors do)."""
+    if problems:
+        lines = [describe(settings, p) if settings is not None else _line(p) for p in problems]
+        raise PrerequisiteError(f"Pulumi.{pulumi.get_stack()}.yaml", lines)
+    return value
+
+
+def _line(problem: Problem) -> str:
+    return f"{key_path(problem.path)} = {problem.value!r}: {problem.message}"

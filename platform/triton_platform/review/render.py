@@ -30,8 +30,9 @@ from pulumi.runtime import settings as pulumi_settings
 
 from triton_components.common.versions import KEDA_CHART_VERSION
 
-from .config.loader import PROJECT, ConfigError, load_settings
-from .config.stack_file import SECRET_PLACEHOLDER, read_stack_file
+from ..clouds import registered
+from ..config.loader import PROJECT, ConfigError, load_settings
+from ..config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 
 
 @dataclass
@@ -223,7 +224,8 @@ class RenderMocks(pulumi.runtime.Mocks):
         # to another reaches the render; only values a provider computes are made up below.
         state = dict(args.inputs)
         digest = hashlib.sha256(f"{args.typ}:{args.name}".encode()).hexdigest()
-        if args.typ.startswith(("aws:", "gcp:")) and not {"name", "namePrefix"} & set(args.inputs):
+        clouds = registered()
+        if args.typ.split(":", 1)[0] in {c.key for c in clouds} and not {"name", "namePrefix"} & set(args.inputs):
             # The engine auto-names a cloud resource given no name (`<resource name>-<7 hex>`); a
             # program that passes `role.name` on must see one, or the input vanishes from the render.
             state["name"] = f"{args.name}-{digest[:7]}"
@@ -231,68 +233,19 @@ class RenderMocks(pulumi.runtime.Mocks):
             state["hex"] = digest[: 2 * int(args.inputs.get("byteLength", 4))]
         elif args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = digest[: int(args.inputs.get("length", 32))]
-        elif args.typ == "gcp:serviceaccount/account:Account":
-            project = args.inputs.get("project", "project")
-            state["email"] = f"{args.inputs['accountId']}@{project}.iam.gserviceaccount.com"
-            state["name"] = f"projects/{project}/serviceAccounts/{state['email']}"
-        elif args.typ == "gcp:serviceaccount/key:Key":
-            state["privateKey"] = "bW9jay1rZXk="
-        elif args.typ == "gcp:storage/bucket:Bucket":
-            state["url"] = f"gs://{args.inputs['name']}"
-        elif args.typ == "gcp:container/nodePool:NodePool":
-            state.setdefault("name", f"{args.inputs.get('namePrefix', '')}{digest[:8]}")
-        elif args.typ == "aws:s3/bucket:Bucket":
-            state.update(arn=f"arn:aws:s3:::{args.inputs['bucket']}", id=args.inputs["bucket"])
-        elif args.typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::123456789012:role/{state.get('name', args.name)}"
-        elif args.typ == "aws:iam/user:User":
-            state["arn"] = f"arn:aws:iam::123456789012:user/{state.get('name', args.name)}"
-        elif args.typ == "aws:iam/accessKey:AccessKey":
-            state["secret"] = "mock-secret-access-key"
-        elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state["latestVersion"] = 1
-        elif args.typ == "aws:eks/nodeGroup:NodeGroup":
-            state.setdefault("nodeGroupName", f"{args.inputs.get('nodeGroupNamePrefix', '')}{digest[:8]}")
-        elif args.typ == "gcp:container/cluster:Cluster":
-            state.update(endpoint="203.0.113.10", masterAuth={"clusterCaCertificate": "bW9jay1jYQ=="})
         elif args.resource_id and args.typ in CLUSTER_READS:
-            # A read of what the cluster runs (prerequisites.py): a cluster that meets the prerequisites.
+            # A read of what the cluster runs (compose/prerequisites.py): a cluster that meets the prerequisites.
             return args.resource_id, CLUSTER_READS[args.typ]
+        for cloud in clouds:
+            cloud.mock_resource(args, state, digest)
         return f"{args.name}-id", state
 
     # The SDK declares a (result, failures) pair but takes a plain result dict as well.
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
-        if args.token == "gcp:organizations/getProject:getProject":
-            project = str(args.args.get("projectId", "project"))
-            number = int(hashlib.sha256(project.encode()).hexdigest()[:8], 16)
-            return {"projectId": project, "number": str(100000000000 + number)}
-        if args.token == "gcp:container/getCluster:getCluster":
-            # A cluster that meets the prerequisites (prerequisites.py): Workload Identity, Dataplane V2.
-            return {
-                "name": args.args.get("name"),
-                "location": args.args.get("location"),
-                "endpoint": "203.0.113.10",
-                "masterAuths": [{"clusterCaCertificate": "bW9jay1jYQ=="}],
-                "workloadIdentityConfigs": [{"workloadPool": f"{args.args.get('project')}.svc.id.goog"}],
-                "datapathProvider": "ADVANCED_DATAPATH",
-            }
-        if args.token == "aws:eks/getAddon:getAddon":
-            return {
-                "addonName": args.args.get("addonName"),
-                "clusterName": args.args.get("clusterName"),
-                "configurationValues": '{"enableNetworkPolicy": "true"}',
-            }
-        if args.token == "aws:eks/getCluster:getCluster":
-            return {
-                "name": args.args.get("name"),
-                "endpoint": "https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com",
-                "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
-                "identities": [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF"}]}],
-                "vpcConfig": {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]},
-            }
-        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
-            url = str(args.args.get("url", "")).removeprefix("https://")
-            return {"arn": f"arn:aws:iam::123456789012:oidc-provider/{url}", "url": url}
+        for cloud in registered():
+            result = cloud.mock_call(args.token, dict(args.args))
+            if result is not None:
+                return result
         return {}
 
 
