@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config_helpers import env, problems
-from render_helpers import inputs
+from support.config import env, problems
+from support.render import inputs
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.config.observability_rules import alert_receiver_warning
 from triton_platform.config.stack_file import read_stack_file

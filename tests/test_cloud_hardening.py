@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from render_helpers import inputs
+from support.render import inputs
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.render import StackRender, record, stack_config
 

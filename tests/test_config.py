@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config_helpers import GCP, REPO, env, problems
+from support.config import GCP, REPO, env, problems
 from triton_platform.config import load_settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config_helpers import AWS, GCP, REPO, env, problems
+from support.config import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 
 KMS_KEY = "arn:aws:kms:{region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

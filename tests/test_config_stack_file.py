@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from config_helpers import GCP, env, problems
-from stack_file_corpus import CASES, secrets_of, stack_text
+from support.config import GCP, env, problems
+from support.stack_files import CASES, secrets_of, stack_text
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.config.stack_file import read_stack_file
 

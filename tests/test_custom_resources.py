@@ -13,7 +13,7 @@ import pulumi
 import pytest
 import yaml
 
-from promql_lint import problems
+from support.promql import problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import StackRender, record, render_stack, stack_files

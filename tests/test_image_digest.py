@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kubernetes_validate
 
-from config_helpers import problems
+from support.config import problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import record, stack_config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config_helpers import GCP, REPO, env, problems
+from support.config import GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.config.observability_rules import peak_stable_replicas
 

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from config_helpers import AWS, GCP, REPO, env, problems
+from support.config import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.mesh import mesh_server_args

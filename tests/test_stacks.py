@@ -15,6 +15,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
+import gitlab_stacks
 from triton_platform.cli import main as cli_main
 from triton_platform.render import StackRender, render_stack, stack_files, write_render
 
@@ -87,14 +88,13 @@ def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
         shutil.copy(path, project / path.name)
     source = "dev" if "dev" in STACKS else STACKS[0]
     shutil.copy(ROOT / f"Pulumi.{source}.yaml", project / "Pulumi.mine.yaml")
-    gitlab = _load_module(project / ".ci" / "gitlab_stacks.py")
 
     mine = render_stack(project, "mine")
     assert _golden_problem(mine, project / "tests" / "golden", tmp_path / "scratch") == (
         "no golden render of Pulumi.mine.yaml in tests/golden; run `make golden` and commit it"
     )
     cloud = "triton-platform:gcp:" in (project / "Pulumi.mine.yaml").read_text()
-    assert gitlab.problem(project) == (
+    assert gitlab_stacks.problem(project) == (
         ".gitlab-ci.yml: the .pulumi job's STACK list lacks mine (the stacks with a gcp or aws section); run `make golden`"
         if cloud
         else None
@@ -105,12 +105,12 @@ def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
     try:
         os.chdir(project)
         assert cli_main(["render", "mine", "--out", "tests/golden", "--prune"]) == 0
-        assert gitlab.main([str(project)]) == 0
+        assert gitlab_stacks.main([str(project)]) == 0
     finally:
         os.chdir(cwd)
     assert _golden_problem(mine, project / "tests" / "golden", tmp_path / "scratch2") is None
-    assert gitlab.problem(project) is None
-    assert "mine" in gitlab.listed_stacks(project) if cloud else True
+    assert gitlab_stacks.problem(project) is None
+    assert "mine" in gitlab_stacks.listed_stacks(project) if cloud else True
 
     # Removing a stack file: its golden render is reported, then pruned.
     (project / f"Pulumi.{source}.yaml").unlink()
@@ -123,14 +123,6 @@ def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
     finally:
         os.chdir(cwd)
     assert _stale_goldens(project) == [] and not (project / "tests" / "golden" / source).exists()
-
-
-def _load_module(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -5,31 +5,24 @@ justified, and the merge-request note helper talks to the GitLab API as document
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
 import yaml
 
+import checkov_gate
+import gitlab_mr_note
+import gitlab_stacks
 from triton_platform.render import stack_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 GITLAB = ROOT / ".gitlab-ci.yml"
-
-
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _locked(package: str) -> str:
@@ -48,10 +41,9 @@ def test_gitlab_matrix_lists_every_stack():
     """GitLab has no dynamic matrix: the list is static, written by `make golden`
     (.ci/gitlab_stacks.py) and checked here, in one line that names that command. Cloud-less
     stacks are left out (their cluster is the kubeconfig's), as the GitHub workflows' lists leave them out."""
-    gitlab = _load(ROOT / ".ci" / "gitlab_stacks.py")
-    cloud_stacks = gitlab.cloud_stacks(ROOT)
+    cloud_stacks = gitlab_stacks.cloud_stacks(ROOT)
     assert "local" not in cloud_stacks and 0 < len(cloud_stacks) < len(stack_files(ROOT))
-    problem = gitlab.problem(ROOT)
+    problem = gitlab_stacks.problem(ROOT)
     if problem:
         pytest.fail(problem, pytrace=False)
 
@@ -60,8 +52,7 @@ def test_gitlab_matrix_lists_every_stack():
 def test_github_workflows_list_the_stacks_at_run_time_by_the_same_rule(name):
     """GitHub's matrices are computed from the Pulumi.<stack>.yaml files at run time, so a new stack
     needs no edit there; the rule is the one GitLab's list is checked against."""
-    gitlab = _load(ROOT / ".ci" / "gitlab_stacks.py")
-    assert gitlab.PROVISIONS_A_CLOUD.pattern == "^  triton-platform:(gcp|aws):"
+    assert gitlab_stacks.PROVISIONS_A_CLOUD.pattern == "^  triton-platform:(gcp|aws):"
     text = (ROOT / ".github" / "workflows" / name).read_text()
     assert "grep -lE '^  triton-platform:(gcp|aws):' Pulumi.*.yaml" in text
     assert "fromJSON(needs.stacks.outputs.stacks)" in text
@@ -143,7 +134,6 @@ def _checkov_report(*findings: tuple[str, str, str]) -> dict[str, Any]:
 
 
 def test_checkov_gate_fails_only_on_findings_not_waived(tmp_path, capsys):
-    gate = _load(ROOT / ".ci" / "checkov_gate.py")
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text(
         yaml.safe_dump(
@@ -166,7 +156,7 @@ def test_checkov_gate_fails_only_on_findings_not_waived(tmp_path, capsys):
             )
         )
     )
-    assert gate.main(str(waivers), str(report)) == 0
+    assert checkov_gate.main(str(waivers), str(report)) == 0
     out = capsys.readouterr().out
     assert "2 waived" in out and "-> ok" in out and "stale waiver CKV_K8S_99" in out
 
@@ -178,7 +168,7 @@ def test_checkov_gate_fails_only_on_findings_not_waived(tmp_path, capsys):
             )
         )
     )
-    assert gate.main(str(waivers), str(report)) == 1
+    assert checkov_gate.main(str(waivers), str(report)) == 1
     out = capsys.readouterr().out
     assert out.count("NOT WAIVED") == 2 and "-> FAIL" in out
 
@@ -218,7 +208,6 @@ class _FakeGitLab(BaseHTTPRequestHandler):
 
 
 def test_gitlab_note_is_created_once_then_updated(tmp_path, monkeypatch, capsys):
-    note = _load(ROOT / ".ci" / "gitlab_mr_note.py")
     server = HTTPServer(("127.0.0.1", 0), _FakeGitLab)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -230,9 +219,9 @@ def test_gitlab_note_is_created_once_then_updated(tmp_path, monkeypatch, capsys)
         monkeypatch.setenv("GITLAB_NOTE_TOKEN", "glpat-test-token")
         comment = tmp_path / "diff.md"
         comment.write_text("<!-- triton-platform:offline-diff -->\nfirst\n")
-        assert note.main(["x", str(comment)]) == 0
+        assert gitlab_mr_note.main(["x", str(comment)]) == 0
         comment.write_text("<!-- triton-platform:offline-diff -->\nsecond\n")
-        assert note.main(["x", str(comment)]) == 0
+        assert gitlab_mr_note.main(["x", str(comment)]) == 0
     finally:
         server.shutdown()
         thread.join(timeout=5)
@@ -245,11 +234,10 @@ def test_gitlab_note_is_created_once_then_updated(tmp_path, monkeypatch, capsys)
 
 
 def test_gitlab_note_is_skipped_without_a_token(tmp_path, monkeypatch, capsys):
-    note = _load(ROOT / ".ci" / "gitlab_mr_note.py")
     monkeypatch.delenv("GITLAB_NOTE_TOKEN", raising=False)
     comment = tmp_path / "diff.md"
     comment.write_text("x\n")
-    assert note.main(["x", str(comment)]) == 0
+    assert gitlab_mr_note.main(["x", str(comment)]) == 0
     assert "not posted" in capsys.readouterr().err
 
 

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus import MODEL_PY
+from support.delivery.corpus import MODEL_PY
 
 SEED = 20261203
 RANDOM_RESHAPES = 16

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import harness
+from support.lab.emulators import Storage
+from support.lab.processes import LOOPBACK
+from support.lab.prometheus import Prometheus, ScrapeTarget, rule_file, scrape_job
+from support.lab.renders import manifests_of, triton_deployments
+from support.lab.triton import Running, TritonInstall, start_rendered
 
 #: kube-state-metrics series: not produced here (no Kubernetes API); alerts over them are unit-tested
 #: with promtool instead.
@@ -69,10 +73,10 @@ class StackObservation:
 
     stack: str
     render: Any
-    running: list[harness.Running]
-    prometheus: harness.Prometheus
+    running: list[Running]
+    prometheus: Prometheus
     monitors: list[dict[str, Any]]
-    targets: dict[str, list[harness.ScrapeTarget]] = field(default_factory=dict)
+    targets: dict[str, list[ScrapeTarget]] = field(default_factory=dict)
 
     def stop(self) -> None:
         stop_all([self])
@@ -91,11 +95,11 @@ def stop_all(observations: Iterable[StackObservation]) -> None:
 
 
 def scrape_jobs(
-    render: Any, running: Iterable[harness.Running], where: Path
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[harness.ScrapeTarget]]]:
+    render: Any, running: Iterable[Running], where: Path
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[ScrapeTarget]]]:
     """A scrape job per rendered monitor, targeting the running pods its selectors would select."""
-    services = harness.manifests_of(render, "Service")
-    monitors = harness.manifests_of(render, "ServiceMonitor") + harness.manifests_of(render, "PodMonitor")
+    services = manifests_of(render, "Service")
+    monitors = manifests_of(render, "ServiceMonitor") + manifests_of(render, "PodMonitor")
     jobs, by_monitor = [], {}
     running = list(running)
     for monitor in monitors:
@@ -106,7 +110,7 @@ def scrape_jobs(
             rt = run.rt
             if rt.namespace not in namespaces:
                 continue
-            address = f"{harness.LOOPBACK}:{run.launch.ports['metrics']}"
+            address = f"{LOOPBACK}:{run.launch.ports['metrics']}"
             if monitor["kind"] == "ServiceMonitor":
                 for svc in services:
                     if (
@@ -115,7 +119,7 @@ def scrape_jobs(
                         and selector_matches(svc["spec"].get("selector", {}), rt.pod_labels)
                     ):
                         targets.append(
-                            harness.ScrapeTarget(
+                            ScrapeTarget(
                                 address,
                                 rt.namespace,
                                 pod_name(rt.name),
@@ -125,29 +129,29 @@ def scrape_jobs(
                             )
                         )
             elif selector_matches(selector, rt.pod_labels):
-                targets.append(harness.ScrapeTarget(address, rt.namespace, pod_name(rt.name), rt.pod_labels, "", {}))
+                targets.append(ScrapeTarget(address, rt.namespace, pod_name(rt.name), rt.pod_labels, "", {}))
         key = f"{monitor['kind']}/{monitor['metadata']['name']}"
         by_monitor[key] = targets
-        jobs.append(harness.scrape_job(monitor, targets, where / f"sd-{monitor['metadata']['name']}.yaml"))
+        jobs.append(scrape_job(monitor, targets, where / f"sd-{monitor['metadata']['name']}.yaml"))
     return jobs, monitors, by_monitor
 
 
 def observe_stacks(
     renders: dict[str, Any],
     *,
-    storage: harness.Storage,
+    storage: Storage,
     workdir: Path,
-    install: harness.TritonInstall,
+    install: TritonInstall,
     service_time_ms: float = 0,
     extra_args: Iterable[str] = (),
 ) -> dict[str, StackObservation]:
     """Every stack's Tritons started at once (their start-ups overlap), then one Prometheus per stack."""
-    started: dict[str, list[harness.Running]] = {}
+    started: dict[str, list[Running]] = {}
     observations: dict[str, StackObservation] = {}
     try:
         for stack, render in renders.items():
             started[stack] = [
-                harness.start_rendered(
+                start_rendered(
                     rt,
                     storage=storage,
                     workdir=workdir / stack / rt.name,
@@ -157,15 +161,15 @@ def observe_stacks(
                     wait=False,
                     bucket_suffix=f"-{service_time_ms:g}ms" if service_time_ms else "",
                 )
-                for rt in harness.triton_deployments(render)
+                for rt in triton_deployments(render)
             ]
         for runs in started.values():
             for run in runs:
                 run.ready_seconds = run.server.wait_ready(run.rt.startup_budget_seconds())
         for stack, render in renders.items():
             jobs, monitors, targets = scrape_jobs(render, started[stack], workdir / stack)
-            rules = [harness.rule_file(r, workdir / stack) for r in harness.manifests_of(render, "PrometheusRule")]
-            prometheus = harness.Prometheus(workdir / stack / "prometheus", jobs, rules)
+            rules = [rule_file(r, workdir / stack) for r in manifests_of(render, "PrometheusRule")]
+            prometheus = Prometheus(workdir / stack / "prometheus", jobs, rules)
             observations[stack] = StackObservation(stack, render, started[stack], prometheus, monitors, targets)
     except BaseException:
         for observation in observations.values():
@@ -180,7 +184,7 @@ def observe_stacks(
 def dashboard_queries(render: Any) -> list[tuple[str, str]]:
     """(where, expr) of every query in every rendered Grafana dashboard ConfigMap."""
     found = []
-    for cm in harness.manifests_of(render, "ConfigMap"):
+    for cm in manifests_of(render, "ConfigMap"):
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") is None:
             continue
         for file_name, text in cm.get("data", {}).items():
@@ -197,7 +201,7 @@ def dashboard_queries(render: Any) -> list[tuple[str, str]]:
 def dashboard_variables(render: Any) -> dict[str, str]:
     """Each query variable's "All" value, as Grafana substitutes it."""
     values = {}
-    for cm in harness.manifests_of(render, "ConfigMap"):
+    for cm in manifests_of(render, "ConfigMap"):
         for text in cm.get("data", {}).values():
             with_json = text.strip().startswith("{")
             if not with_json:
@@ -223,7 +227,7 @@ def grafana_expr(expr: str, variables: dict[str, str], scrape_seconds: float) ->
 def scaled_object_triggers(render: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [
         (so, trigger)
-        for so in harness.manifests_of(render, "ScaledObject")
+        for so in manifests_of(render, "ScaledObject")
         for trigger in so["spec"].get("triggers", [])
         if trigger.get("type") == "prometheus"
     ]
@@ -232,7 +236,7 @@ def scaled_object_triggers(render: Any) -> list[tuple[dict[str, Any], dict[str, 
 def alert_rules(render: Any) -> list[tuple[str, dict[str, Any]]]:
     return [
         (group["name"], rule)
-        for pr in harness.manifests_of(render, "PrometheusRule")
+        for pr in manifests_of(render, "PrometheusRule")
         for group in pr["spec"]["groups"]
         for rule in group["rules"]
         if "alert" in rule

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 #: One admin key for every server a test starts, as one Secret serves every pod of a stack.
 ADMIN_KEY = "lab-admin-key"
 

@@ -24,8 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import harness
-import lab_observability as obs
+from support.lab import observability as obs
+from support.lab.emulators import Storage
+from support.lab.load import Load
+from support.lab.processes import http_status
+from support.lab.prometheus import Prometheus, parse_seconds
+from support.lab.renders import RenderedTriton, manifests_of, triton_deployments
+from support.lab.triton import Running, TritonInstall, TritonServer, start_rendered
 from triton_platform import reaction_time
 
 SERVICE_TIME_MS = 20.0
@@ -40,7 +45,7 @@ class Scenario:
     render: Any
     scaled_object: dict[str, Any]
     trigger: dict[str, Any]
-    rt: harness.RenderedTriton
+    rt: RenderedTriton
     monitor: dict[str, Any]
     covers: list[str] = field(default_factory=list)
     #: Extra Triton flags for this scenario only (a benchmark candidate, e.g. --metrics-interval-ms).
@@ -57,11 +62,11 @@ class Scenario:
     @property
     def scrape_seconds(self) -> float:
         endpoints = self.monitor["spec"].get("endpoints") or self.monitor["spec"].get("podMetricsEndpoints")
-        return harness.parse_seconds(endpoints[0].get("interval", "30s"))
+        return parse_seconds(endpoints[0].get("interval", "30s"))
 
     @property
     def window_seconds(self) -> float:
-        windows = [harness.parse_seconds(w) for w in re.findall(r"\[([0-9]+[smh])\]", self.query)]
+        windows = [parse_seconds(w) for w in re.findall(r"\[([0-9]+[smh])\]", self.query)]
         return max(windows) if windows else 0.0
 
     def clients(self, overload: float) -> int:
@@ -82,8 +87,8 @@ def scenarios(renders: dict[str, Any], triggers: Iterable[str] = ("queue-time", 
     """One scenario per distinct (trigger, query shape, threshold, scrape interval) over all renders."""
     found: dict[str, Scenario] = {}
     for stack, render in renders.items():
-        tritons = {rt.name: rt for rt in harness.triton_deployments(render)}
-        monitors = harness.manifests_of(render, "ServiceMonitor") + harness.manifests_of(render, "PodMonitor")
+        tritons = {rt.name: rt for rt in triton_deployments(render)}
+        monitors = manifests_of(render, "ServiceMonitor") + manifests_of(render, "PodMonitor")
         for so, trigger in obs.scaled_object_triggers(render):
             if trigger.get("name") not in triggers:
                 continue
@@ -123,8 +128,8 @@ class Measurement:
     samples: list[tuple[float, float | None]] = field(default_factory=list)
 
 
-def _counters(server: harness.TritonServer, model: str) -> dict[str, float]:
-    status, body = harness.http_status(server.metrics)
+def _counters(server: TritonServer, model: str) -> dict[str, float]:
+    status, body = http_status(server.metrics)
     assert status == 200, status
     values = {}
     for line in body.decode().splitlines():
@@ -137,17 +142,17 @@ def _counters(server: harness.TritonServer, model: str) -> dict[str, float]:
 def measure(
     chosen: list[Scenario],
     *,
-    storage: harness.Storage,
+    storage: Storage,
     workdir: Path,
-    install: harness.TritonInstall,
+    install: TritonInstall,
     overload: float = 2.0,
     extra_args: Iterable[str] = (),
 ) -> list[Measurement]:
     """Run every scenario's load step on one timeline; bounded by the longest window plus margins."""
-    runs: list[tuple[Scenario, harness.Running, harness.Prometheus]] = []
+    runs: list[tuple[Scenario, Running, Prometheus]] = []
     try:
         for i, sc in enumerate(chosen):
-            run = harness.start_rendered(
+            run = start_rendered(
                 sc.rt,
                 storage=storage,
                 workdir=workdir / f"s{i}",
@@ -162,7 +167,7 @@ def measure(
             run.ready_seconds = run.server.wait_ready(sc.rt.startup_budget_seconds())
             jobs, _, _ = obs.scrape_jobs(sc.render, [run], workdir / f"s{i}")
             jobs = [j for j in jobs if j["job_name"].endswith(f"/{sc.monitor['metadata']['name']}/0")]
-            prometheus = harness.Prometheus(workdir / f"s{i}" / "prometheus", jobs)
+            prometheus = Prometheus(workdir / f"s{i}" / "prometheus", jobs)
             runs[i] = (sc, run, prometheus)
         for _, _, prometheus in runs:
             prometheus.wait_targets_up(1, timeout=60)
@@ -184,12 +189,12 @@ def measure(
             for sc, _, _ in runs
         ]
 
-        def value(sc: Scenario, prometheus: harness.Prometheus) -> float | None:
+        def value(sc: Scenario, prometheus: Prometheus) -> float | None:
             return prometheus.value(sc.query)
 
         # Baseline: one client each, long enough for every window to hold only baseline samples.
         baseline = [
-            harness.Load(run.server.grpc, run.models[0], 1, deadline_seconds=longest_window + 3 * longest_scrape + 5)
+            Load(run.server.grpc, run.models[0], 1, deadline_seconds=longest_window + 3 * longest_scrape + 5)
             for _, run, _ in runs
         ]
         time.sleep(longest_window + 2 * longest_scrape)
@@ -201,7 +206,7 @@ def measure(
 
         before = [_counters(run.server, run.models[0]) for _, run, _ in runs]
         step_loads = [
-            harness.Load(run.server.grpc, run.models[0], m.clients, deadline_seconds=bound + 5)
+            Load(run.server.grpc, run.models[0], m.clients, deadline_seconds=bound + 5)
             for (_, run, _), m in zip(runs, results, strict=True)
         ]
         step = time.monotonic()
