@@ -1,7 +1,7 @@
 """Istio's real charts rendered with exactly the values our ``IstioInstallation`` passes.
 
 For every committed stack that installs Istio, the recorded render (``tests/golden/<stack>``, which
-``tests/test_stacks.py`` proves equal to the offline render) gives each Helm Release's values. The
+``tests/stacks/test_stacks.py`` proves equal to the offline render) gives each Helm Release's values. The
 toolchain's ``helm template`` renders the matching chart of the ``istio.io/istio`` module with
 those values, and the tests assert on what the chart really makes of them: the disruption budgets
 a node drain meets, the injector ConfigMap our preview check reads, the replica floors, the mesh

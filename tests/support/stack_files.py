@@ -4,7 +4,7 @@ Each case is the ``config:`` section of one stack file. ``SECURE(name)`` stands 
 <ciphertext>}`` of the secret ``name`` (``SECRETS``): the e2e test puts real ciphertexts there
 (``pulumi config set --secret``), the unit test a stand-in (the reader never decrypts).
 ``tests/e2e/test_stack_file_reader.py`` checks that our reader gives what the real CLI and the running
-program get; ``tests/test_config_stack_file.py`` pins what that is, without the CLI.
+program get; ``tests/config/test_config_stack_file.py`` pins what that is, without the CLI.
 """
 
 from __future__ import annotations

@@ -9,14 +9,13 @@ it must not.
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from triton_platform.render import render_stack, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))
 
 KUBE_DNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}, "ip": "10.8.0.10"}

@@ -1,6 +1,6 @@
 """The stack-file reader reads values as the Pulumi CLI does (Go's yaml.v3, YAML 1.2), not as YAML 1.1.
 
-``EXPECTED`` is, for each file of ``tests/stack_file_corpus.py``, the text the engine hands the program
+``EXPECTED`` is, for each file of ``tests/support/stack_files.py``, the text the engine hands the program
 for each key, as the real CLI gave it (``pulumi config --json`` and a running program; the e2e test
 ``tests/e2e/test_stack_file_reader.py`` compares the reader with that CLI on the same corpus).
 """

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support import ROOT
 from triton_platform.cli import main
 from triton_platform.render import record
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "triton-server-only"
 
 

@@ -9,14 +9,13 @@ render in tests/e2e/test_istio_charts.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from triton_platform.render import render_stack, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))
 
 

@@ -16,10 +16,10 @@ import kubernetes_validate
 import pytest
 
 import gitlab_stacks
+from support import ROOT
 from triton_platform.cli import main as cli_main
 from triton_platform.render import StackRender, render_stack, stack_files, write_render
 
-ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
 STACKS = sorted(stack_files(ROOT))
 GCP_STACKS = [s for s in STACKS if "triton-platform:gcp:" in (ROOT / f"Pulumi.{s}.yaml").read_text()]
@@ -100,7 +100,7 @@ def test_a_new_stack_is_picked_up_or_names_the_one_command_to_run(tmp_path):
         else None
     )
 
-    # What `make golden` runs (tests/unit/test_makefile.py holds the recipe), for the new stack only.
+    # What `make golden` runs (tests/repository/test_makefile.py holds the recipe), for the new stack only.
     cwd = Path.cwd()
     try:
         os.chdir(project)

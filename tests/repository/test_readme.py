@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 
+from support import ROOT
 from triton_platform.bench.table import VERDICTS, render_markdown, table
 from triton_platform.cli import main as cli
 from triton_platform.render import record
 
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 DOCS = {path.name: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
 #: Every page a user reads: the README first, then docs/.

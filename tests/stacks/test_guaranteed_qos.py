@@ -9,15 +9,14 @@ judged with the sidecar counted through those annotations.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_platform.render import render_stack, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))
 SIDECAR = "sidecar.istio.io/"
 

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import contextvars
 import json
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
+from support import ROOT
 from support.config import AWS, GCP, REPO, env, problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.mesh import mesh_server_args
 from triton_platform.prerequisites import istio_injector_problems, keda_problems
 from triton_platform.render import RenderMocks, TrackingMonitor, mock_runtime, render_stack, stack_config
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class ClusterMocks(RenderMocks):

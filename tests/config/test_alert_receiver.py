@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pytest
 import yaml
 
+from support import ROOT
 from support.config import env, problems
 from support.render import inputs
 from triton_platform.config import ConfigError, load_settings
@@ -20,7 +20,6 @@ from triton_platform.config.observability_rules import alert_receiver_warning
 from triton_platform.config.stack_file import read_stack_file
 from triton_platform.render import render_stack, write_render
 
-ROOT = Path(__file__).resolve().parents[1]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
 RECEIVER = "triton-platform:observability.alerts.receiver"

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from triton_platform.render import render_stack, stack_config, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))
 #: Istio's ``terminationDrainDuration`` when a pod sets none (ProxyConfig's documented default).
 ISTIO_DEFAULT_DRAIN_SECONDS = 5.0

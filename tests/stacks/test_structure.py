@@ -10,10 +10,9 @@ in ``triton-platform bench`` and never fail a build; the facts below do.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from support import ROOT
 from triton_platform.bench.footprint import PROJECT_DIST, closure
 from triton_platform.bench.harness import timed
 from triton_platform.bench.programs import (
@@ -27,7 +26,6 @@ from triton_platform.bench.programs import (
 from triton_platform.bench.startup import FOREIGN_SDK, probe, render_code
 from triton_platform.render import stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted(stack_files(ROOT))
 #: Per model group today: the group component, its Deployment, Service and PodDisruptionBudget,
 #: plus canary, routing, autoscaling and monitoring objects where a stack enables them.

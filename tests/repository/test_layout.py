@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ast
 import importlib
-from pathlib import Path
 
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 PACKAGES = ("triton_components", "triton_platform")
 
 #: The public API as of the move into subpackages: user programs import these names from these

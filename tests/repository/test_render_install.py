@@ -122,7 +122,7 @@ def test_a_full_install_counts_as_a_render_install(tmp_path):
 
 
 def test_make_golden_prunes_removed_stacks_and_writes_the_gitlab_list():
-    """What tests/test_stacks.py's new-stack test runs is what `make golden` runs."""
+    """What tests/stacks/test_stacks.py's new-stack test runs is what `make golden` runs."""
     dry = subprocess.run(
         ["make", "-n", "golden", "VENV=.venv"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
     ).stdout.splitlines()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from support import ROOT
 from support.config import GCP, REPO, env, problems
 from triton_platform.config import load_settings
 
@@ -171,7 +171,7 @@ def test_admin_key_must_be_a_pulumi_secret():
 
 
 def test_cli_prints_one_screen_without_traceback_and_declares_nothing(tmp_path):
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     (tmp_path / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text())
     (tmp_path / "stacks").symlink_to(root / "stacks")  # render runs the project's own program
     (tmp_path / "Pulumi.broken.yaml").write_text(

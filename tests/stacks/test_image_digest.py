@@ -4,16 +4,15 @@ renders stay valid Kubernetes (a digest in a label value would be refused by the
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import kubernetes_validate
 
+from support import ROOT
 from support.config import problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import record, stack_config
 
-ROOT = Path(__file__).resolve().parents[1]
 DIGEST = "sha256:" + "9f" * 32
 KUBERNETES_VERSION = "1.33.0"
 

@@ -388,6 +388,6 @@ def test_secrets_from_another_language_stay_secrets(run, provider):
 
 def test_the_package_version_is_the_release_version(schema):
     """`pulumi package add <repository>@vX.Y.Z` checks out the release tag, which must equal the version
-    in pyproject.toml (tests/unit/test_release.py); the schema and the SDKs generated from it carry it too."""
+    in pyproject.toml (tests/repository/test_release.py); the schema and the SDKs generated from it carry it too."""
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert schema["version"] == version

@@ -8,16 +8,15 @@ import json
 import runpy
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support import ROOT
 from support.render import inputs
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.render import StackRender, record, stack_config
 
-ROOT = Path(__file__).resolve().parents[1]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from support import ROOT
 from triton_platform.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD = "config:\n  triton-platform:environment: dev\n  triton-platform:triton:\n    modelRepository: gs://models/repo\n"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -14,13 +13,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from support import ROOT
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import StackRender, record, render_stack, stack_config, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Upstream CRDs vendored under tests/crd-schemas (istio/api 1.30.3; provenance in its SOURCES.md).
-CRD_SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"  # vendored upstream CRDs; see SOURCES.md
+CRD_SCHEMAS = ROOT / "tests" / "crd-schemas"  # vendored upstream CRDs; see SOURCES.md
 KUBERNETES_VERSION = "1.33.0"
 
 STAGING_MESH = {

@@ -4,7 +4,6 @@ CRD schema KEDA and Prometheus Operator publish, and the observability wiring of
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,14 +12,14 @@ import pulumi
 import pytest
 import yaml
 
+from support import ROOT
 from support.promql import problems
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.render import StackRender, record, render_stack, stack_files
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Upstream CRDs vendored under tests/crd-schemas (provenance in its SOURCES.md).
-SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"  # vendored upstream CRDs; see SOURCES.md
+SCHEMAS = ROOT / "tests" / "crd-schemas"  # vendored upstream CRDs; see SOURCES.md
 CHECKED_KINDS = {"ScaledObject", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 MESH = {"enabled": True, "gateway": {"hosts": ["triton.example.com"]}}
 
