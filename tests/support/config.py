@@ -1,7 +1,4 @@
-"""Building stack configs in tests and reading the exact problems a user sees.
-
-A module of its own name (not ``conftest``) so test modules anywhere import it the same way.
-"""
+"""Building stack configs in tests and reading the exact problems a user sees."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Helpers to read a recorded render: the single resource of a type, and its inputs.
-
-A module of its own name (not ``conftest``): pytest keeps one module called ``conftest`` at a time,
-so helpers imported ``from conftest`` break as soon as a subfolder has a conftest of its own.
-"""
+"""Helpers to read a recorded render: the single resource of a type, and its inputs."""
 
 from __future__ import annotations
 
