@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 .PHONY: help install render example validate test test-stress lab lab-bench e2e bench golden docs lock clean
 
 # `make` alone lists the targets. Each target's help is the `## ` comment on its rule line, so the
-# list cannot drift from the Makefile (tests/unit/test_makefile.py checks every target has one).
+# list cannot drift from the Makefile (tests/repository/test_makefile.py checks every target has one).
 .DEFAULT_GOAL := help
 
 help: ## list the targets

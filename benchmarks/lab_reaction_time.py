@@ -27,10 +27,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' `support` package: the lab's machinery
 
-import harness  # noqa: E402
-import lab_reaction as reaction  # noqa: E402
+from support import lab as harness  # noqa: E402
+from support.lab import reaction  # noqa: E402
 from triton_platform.review import reaction_time  # noqa: E402
 from triton_platform.review.render import render_stack, stack_files  # noqa: E402
 

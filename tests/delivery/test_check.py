@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import corpus
+from support.delivery import corpus
 from triton_platform.cli import main
 from triton_platform.delivery import GroupSpec, MissingExtra, check_model_repository, check_repository
 from triton_platform.delivery.check import FAST_CHECKS, inspect_repository

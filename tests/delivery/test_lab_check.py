@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import corpus
-import triton_corpus
-from delivery_fixtures import harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
+from support.delivery import corpus, triton_corpus
+from support.lab.processes import http_status, wait_until
 from triton_platform.delivery import GroupSpec, check_model_repository, check_repository
 from triton_platform.delivery.check import FAST_CHECKS, OURS, OURS_NOTE
 
@@ -34,8 +33,8 @@ LAB_GROUP = GroupSpec("lab", gpus_per_replica=0)  # the lab has no GPU
 CORPUS_LOAD_SECONDS = 30
 
 
-def load(harness, server, admin_key: str, model: str, timeout: float = LOAD_TIMEOUT_SECONDS) -> tuple[int, str]:
-    status, body = harness.http_status(
+def load(server, admin_key: str, model: str, timeout: float = LOAD_TIMEOUT_SECONDS) -> tuple[int, str]:
+    status, body = http_status(
         f"{server.http}/v2/repository/models/{model}/load",
         method="POST",
         headers={"admin-key": admin_key},
@@ -45,9 +44,9 @@ def load(harness, server, admin_key: str, model: str, timeout: float = LOAD_TIME
     return status, body.decode(errors="replace")
 
 
-def unload(harness, server, admin_key: str, model: str) -> None:
+def unload(server, admin_key: str, model: str) -> None:
     """Unload ``model`` and its members, and wait until Triton has, so loads never overlap unloads."""
-    harness.http_status(
+    http_status(
         f"{server.http}/v2/repository/models/{model}/unload",
         method="POST",
         headers={"admin-key": admin_key},
@@ -56,7 +55,7 @@ def unload(harness, server, admin_key: str, model: str) -> None:
     )
 
     def settled() -> bool:
-        status, body = harness.http_status(
+        status, body = http_status(
             f"{server.http}/v2/repository/index",
             method="POST",
             headers={"admin-key": admin_key},
@@ -67,7 +66,7 @@ def unload(harness, server, admin_key: str, model: str) -> None:
             m.get("state") in ("READY", "UNLOADING", "LOADING") and m["name"] == model for m in json.loads(body)
         )
 
-    harness.wait_until(
+    wait_until(
         lambda: settled() or not server.process.alive(), CORPUS_LOAD_SECONDS, interval=0.05, what=f"{model} unloaded"
     )
 
@@ -110,9 +109,7 @@ def good_models(root: Path) -> list[str]:
     ]
 
 
-def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(
-    harness, rendered, start_triton, tmp_path: Path
-):
+def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(rendered, start_triton, tmp_path: Path):
     repository = tmp_path / "repository"
     corpus.write_model(repository, "bert-base")  # what the rendered group loads at start
     for case in corpus.BROKEN:
@@ -124,7 +121,7 @@ def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(
     assert flagged == set(corpus.BROKEN), "check flags exactly the broken models"
 
     server, admin_key = start_triton(rendered("staging", "text"), str(repository))
-    verdicts = {case: load(harness, server, admin_key, case) for case in corpus.BROKEN}
+    verdicts = {case: load(server, admin_key, case) for case in corpus.BROKEN}
     for case, (status, body) in verdicts.items():
         if corpus.BROKEN[case].triton_rejects:
             assert status != 200, f"{case}: Triton loaded it ({body}); check must not reject what Triton serves"
@@ -132,9 +129,9 @@ def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(
             assert status == 200, f"{case}: marked as a platform-only rule, yet Triton rejects it: {body}"
 
     for model in accepted:
-        status, body = load(harness, server, admin_key, model)
+        status, body = load(server, admin_key, model)
         assert status == 200, f"{model}: check accepts it, Triton does not: {body}"
-        answer = harness.http_status(
+        answer = http_status(
             f"{server.http}/v2/models/{model}/infer",
             method="POST",
             body=json.dumps(
@@ -153,7 +150,7 @@ def test_triton_rejects_what_check_rejects_and_loads_what_check_accepts(
         assert answer[0] == 200, f"{model}: {answer}"
 
 
-def test_check_agrees_with_triton_on_the_generated_corpus(harness, rendered, start_triton, tmp_path: Path):
+def test_check_agrees_with_triton_on_the_generated_corpus(rendered, start_triton, tmp_path: Path):
     """Every case through ``model check`` and through a plain load on the rendered Triton.
 
     Zero models accepted by check that Triton refuses; every rejection of a model Triton loads is a
@@ -175,13 +172,13 @@ def test_check_agrees_with_triton_on_the_generated_corpus(harness, rendered, sta
     loads, crashes, hung = {}, [], []
     for case in cases:
         server, admin_key = servers[-1]
-        status, body = load(harness, server, admin_key, case.name, timeout=CORPUS_LOAD_SECONDS)
+        status, body = load(server, admin_key, case.name, timeout=CORPUS_LOAD_SECONDS)
         if status == 0 and not server.process.alive():
             # Triton 2.51 can crash unloading a sequence-batching model; the case in flight gets a fresh server.
             crashes.append((case.name, server.process.output()[-300:]))
             servers.append(start_triton(rendered("staging", "text"), str(repository)))
             server, admin_key = servers[-1]
-            status, body = load(harness, server, admin_key, case.name, timeout=CORPUS_LOAD_SECONDS)
+            status, body = load(server, admin_key, case.name, timeout=CORPUS_LOAD_SECONDS)
         if status == 0:
             # A load that never finishes is a model no pod serves; the hung server holds later loads.
             hung.append(case.name)
@@ -189,7 +186,7 @@ def test_check_agrees_with_triton_on_the_generated_corpus(harness, rendered, sta
             servers.append(start_triton(rendered("staging", "text"), str(repository)))
         loads[case.name] = (status == 200, body)
         if status == 200:
-            unload(harness, server, admin_key, case.name)
+            unload(server, admin_key, case.name)
     assert len(crashes) <= 2, crashes
     assert len(hung) <= 2, hung
 

@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import corpus
-from corpus import ADMIN_KEY, ROOT
-from delivery_fixtures import emulators, harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
+from support import ROOT
+from support.delivery import corpus
+from support.delivery.corpus import ADMIN_KEY
+from support.lab.processes import http_status, wait_until
 from triton_platform.cli import main
 from triton_platform.delivery.live import ready_versions
 
@@ -124,16 +125,16 @@ class SlowSwapServer:
         self.thread.join(10)
 
 
-def test_an_answer_crossing_the_swap_counts_for_the_moment_its_request_was_sent(harness):
+def test_an_answer_crossing_the_swap_counts_for_the_moment_its_request_was_sent():
     """A request sent to version 1 and answered after the swap is not a request 'after the swap'."""
     server = SlowSwapServer()
     load = Load([server.url], "m", clients=1, deadline_seconds=60, max_requests=500)
     try:
-        harness.wait_until(lambda: server.received >= 1, 30, what="the first request to arrive")
+        wait_until(lambda: server.received >= 1, 30, what="the first request to arrive")
         server.version = 2
         swapped = time.monotonic()
         server.release.set()  # version 1's answer arrives after the swap
-        harness.wait_until(lambda: any(v == 2 for _, v in load.answers), 30, what="an answer from version 2")
+        wait_until(lambda: any(v == 2 for _, v in load.answers), 30, what="an answer from version 2")
     finally:
         load.stop()
         server.close()
@@ -183,7 +184,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_failed_request(
-    harness, emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+    emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
 ):
     """Staging stack (GCS, explicit mode), group ``text`` serving ``bert-base``."""
     monkeypatch.chdir(ROOT)
@@ -222,7 +223,7 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
         # The trap: through a Service, the repository API reaches one pod only (#3001, #6007).
         service = RoundRobinService(urls)
         try:
-            status, _ = harness.http_status(
+            status, _ = http_status(
                 f"{service.url}/v2/repository/models/bert-base/load",
                 method="POST",
                 headers={"admin-key": ADMIN_KEY},
@@ -298,7 +299,7 @@ def test_explicit_mode_on_gcs_check_publish_serve_and_swap_versions_without_a_fa
 
 
 def test_none_mode_on_s3_new_pods_serve_the_new_version(
-    harness, emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
+    emulators, rendered, start_triton, tmp_path: Path, monkeypatch, capsys
 ):
     """dev-aws stack (S3, model-control mode none): the whole repository loads at start, ensembles too."""
     monkeypatch.chdir(ROOT)
@@ -338,7 +339,7 @@ def test_none_mode_on_s3_new_pods_serve_the_new_version(
     running, _ = start_triton(rt, repository, triton_env)
     assert infer(running.http, "addv") == 1
     ensemble = json.dumps({"inputs": [{"name": "IN", "datatype": "FP32", "shape": [1, 4], "data": INPUT}]}).encode()
-    assert harness.http_status(f"{running.http}/v2/models/twice/infer", method="POST", body=ensemble)[0] == 200
+    assert http_status(f"{running.http}/v2/models/twice/infer", method="POST", body=ensemble)[0] == 200
 
     v2 = corpus.write_model(tmp_path / "v2", "addv")
     assert (

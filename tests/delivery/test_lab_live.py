@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import corpus
-from corpus import ADMIN_KEY, ROOT
-from delivery_fixtures import harness, rendered, start_triton, triton_install  # noqa: F401 - pytest fixtures
+from support import ROOT
+from support.delivery import corpus
+from support.delivery.corpus import ADMIN_KEY
 from triton_platform.cli import main
 from triton_platform.delivery import open_store, parse_location, publish
 from triton_platform.delivery.live import pod_selector, ready_versions

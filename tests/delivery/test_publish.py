@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import corpus
-from delivery_fixtures import emulators, harness  # noqa: F401 - pytest fixtures
+from support.delivery import corpus
 from triton_platform.cli import main
 from triton_platform.delivery import (
     PublishRefused,

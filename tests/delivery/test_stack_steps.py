@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import ROOT
-from delivery_fixtures import harness, rendered  # noqa: F401 - pytest fixtures
+from support import ROOT
 from triton_platform.delivery import StorageError
 from triton_platform.delivery.live import pod_selector
 from triton_platform.delivery.stack import endpoints, load_stack, next_steps, repository_location, track_location
@@ -80,7 +79,7 @@ def test_the_bucket_comes_from_the_stack_output_or_a_clear_error(staging, monkey
         repository_location(staging)
 
 
-def test_the_pod_selector_is_the_rendered_deployments(harness, rendered):
+def test_the_pod_selector_is_the_rendered_deployments(rendered):
     for stack, group, track in (
         ("staging", "vision", "stable"),
         ("staging", "vision", "canary"),

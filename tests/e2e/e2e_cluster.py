@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e_toolchain import Toolchain
+from support import certs
 from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
 
 HERE = Path(__file__).resolve().parent
@@ -188,12 +189,7 @@ class LocalCluster:
         pki = self.workdir / "pki"
         pki.mkdir(exist_ok=True)
         # The service-account signing key pair (kube-apiserver signs tokens, controllers use them).
-        subprocess.run(["openssl", "genrsa", "-out", str(pki / "sa.key"), "2048"], check=True, capture_output=True)
-        subprocess.run(
-            ["openssl", "rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub")],
-            check=True,
-            capture_output=True,
-        )
+        certs.rsa_key_pair(pki / "sa.key", pki / "sa.pub")
         self.token = os.urandom(24).hex()
         users = {
             self.token: ("admin", "system:masters"),
@@ -219,58 +215,15 @@ class LocalCluster:
     def _front_proxy_keys(self, pki: Path) -> None:
         """The front-proxy CA and the client certificate the aggregator presents (as kubeadm makes them)."""
 
-        def openssl(*args: str) -> None:
-            subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-        openssl(
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=front-proxy-ca",
-            "-keyout",
-            str(pki / "front-proxy-ca.key"),
-            "-out",
-            str(self.front_proxy_ca_file),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        )
-        openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
+        certs.authority(pki / "front-proxy-ca.key", self.front_proxy_ca_file, "/CN=front-proxy-ca", days=2)
+        certs.issue(
+            pki / "front-proxy-client.key",
+            pki / "front-proxy-client.crt",
             f"/CN={FRONT_PROXY_CLIENT}",
-            "-keyout",
-            str(pki / "front-proxy-client.key"),
-            "-out",
-            str(pki / "front-proxy-client.csr"),
-        )
-        extensions = pki / "front-proxy-client.ext"
-        extensions.write_text("keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n")
-        openssl(
-            "x509",
-            "-req",
-            "-days",
-            "2",
-            "-in",
-            str(pki / "front-proxy-client.csr"),
-            "-CA",
-            str(self.front_proxy_ca_file),
-            "-CAkey",
-            str(pki / "front-proxy-ca.key"),
-            "-CAcreateserial",
-            "-extfile",
-            str(extensions),
-            "-out",
-            str(pki / "front-proxy-client.crt"),
+            ca_key=pki / "front-proxy-ca.key",
+            ca_cert=self.front_proxy_ca_file,
+            extensions="keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+            days=2,
         )
 
     def _aggregation_flags(self) -> list[str]:

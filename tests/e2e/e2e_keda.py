@@ -31,6 +31,7 @@ from typing import Any
 
 from e2e_cluster import ClusterError, LocalCluster, Process, free_ports, stop_processes, wait_for
 from e2e_toolchain import Toolchain
+from support import certs
 
 NAMESPACE = "keda"
 ADAPTER_SERVICE = "keda-metrics-apiserver"
@@ -41,44 +42,11 @@ EXTERNAL_METRICS = "/apis/external.metrics.k8s.io/v1beta1"
 VERSION_LABEL = "app.kubernetes.io/version"
 
 
-def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
 def write_certs(where: Path) -> Path:
     """KEDA's ``kedaorg-certs``: one CA, one key pair both programs serve and dial with (mutual TLS)."""
     where.mkdir(parents=True, exist_ok=True)
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/O=KEDAORG/CN=KEDA",
-        "-keyout",
-        str(where / "ca.key"),
-        "-out",
-        str(where / "ca.crt"),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/O=KEDAORG/CN=keda",
-        "-keyout",
-        str(where / "tls.key"),
-        "-out",
-        str(where / "tls.csr"),
-    )
+    ca_key, ca_cert = where / "ca.key", where / "ca.crt"
+    certs.authority(ca_key, ca_cert, "/O=KEDAORG/CN=KEDA", days=2)
     names = [
         # The aggregator checks the adapter's certificate for <service>.<namespace>.svc.
         f"DNS:{ADAPTER_SERVICE}.{NAMESPACE}.svc",
@@ -87,27 +55,17 @@ def write_certs(where: Path) -> Path:
         "DNS:localhost",
         "IP:127.0.0.1",
     ]
-    extensions = where / "tls.ext"
-    extensions.write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={','.join(names)}\n"
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-days",
-        "2",
-        "-in",
-        str(where / "tls.csr"),
-        "-CA",
-        str(where / "ca.crt"),
-        "-CAkey",
-        str(where / "ca.key"),
-        "-CAcreateserial",
-        "-extfile",
-        str(extensions),
-        "-out",
-        str(where / "tls.crt"),
+    certs.issue(
+        where / "tls.key",
+        where / "tls.crt",
+        "/O=KEDAORG/CN=keda",
+        ca_key=ca_key,
+        ca_cert=ca_cert,
+        extensions=(
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+            f"extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName={','.join(names)}\n"
+        ),
+        days=2,
     )
     return where
 

@@ -36,7 +36,6 @@ import re
 import shutil
 import ssl
 import statistics
-import sys
 import tempfile
 import time
 import urllib.error
@@ -54,6 +53,10 @@ from e2e_gateway_at_zero import METRIC as GATEWAY_METRIC
 from e2e_gateway_at_zero import GatewayAtZero
 from e2e_keda import Keda
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
+from support import lab as harness  # the lab's machinery: Triton, Prometheus, load loops
+from support.lab import observability as obs
+from support.lab import reaction as lab_reaction
+from support.lab.renders import variant_render
 from triton_components.common.args import with_defaults
 from triton_components.observability import keda_triggers
 from triton_components.observability.autoscaler_args import TritonAutoscalerArgs
@@ -61,12 +64,6 @@ from triton_platform.config import load_settings
 from triton_platform.config.stack_file import read_stack_file
 from triton_platform.review.reaction_time import from_manifests as reaction_times
 from triton_platform.review.render import StackRender, render_stack
-
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
-import harness  # the lab harness: Triton, Prometheus, load loops
-import lab_observability as obs
-import lab_reaction
-from lab_renders import variant_render
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +41,7 @@ from e2e_istiod import Istiod, installation_values, merge
 from e2e_jwt import JwksServer, SigningKey
 from e2e_pulumi import STACK, PulumiCli, copy_project
 from e2e_toolchain import ROOT, cache_dir, require_toolchain
+from support import lab as harness  # the lab's Triton machinery, reused as is
 from test_local_stack import (
     CRD_SCHEMAS,
     NAMESPACE,
@@ -54,9 +54,6 @@ from test_local_stack import (
     wait_rolled_out,
 )
 from triton_components.common import versions
-
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
-import harness  # the lab's Triton machinery, reused as is
 
 pytestmark = pytest.mark.e2e
 

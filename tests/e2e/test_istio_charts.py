@@ -1,7 +1,7 @@
 """Istio's real charts rendered with exactly the values our ``IstioInstallation`` passes.
 
 For every committed stack that installs Istio, the recorded render (``tests/golden/<stack>``, which
-``tests/test_stacks.py`` proves equal to the offline render) gives each Helm Release's values. The
+``tests/stacks/test_stacks.py`` proves equal to the offline render) gives each Helm Release's values. The
 toolchain's ``helm template`` renders the matching chart of the ``istio.io/istio`` module with
 those values, and the tests assert on what the chart really makes of them: the disruption budgets
 a node drain meets, the injector ConfigMap our preview check reads, the replica floors, the mesh
@@ -27,6 +27,7 @@ import yaml
 
 from e2e_cluster import LocalCluster, wait_for
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
+from support import certs
 from triton_components.common import versions
 from triton_components.common.istio_charts import CHART_FOLDERS
 from triton_platform.compose.prerequisites import istio_injector_problems, keda_problems
@@ -618,27 +619,7 @@ class Istioctl:
     def _tls_secret(self, name: str, namespace: str) -> dict[str, Any]:
         """A self-signed stand-in for the certificate the user provides (``mesh.gateway.tls.credentialName``)."""
         key, cert = self.workdir / f"{name}.key", self.workdir / f"{name}.crt"
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=triton.example.com",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        certs.self_signed(key, cert, "/CN=triton.example.com", days=1)
         return {
             "apiVersion": "v1",
             "kind": "Secret",

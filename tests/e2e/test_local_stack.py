@@ -13,7 +13,6 @@ import platform as host_platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -716,13 +715,8 @@ def _policy_venv(project: Path) -> None:
 
 def _policy_messages(render: StackRender, options: dict[str, Any]) -> list[tuple[str, str]]:
     """What the pack's pure rules say about a render (the messages the engine must print)."""
-    import importlib.util
+    import triton_policy_rules as rules
 
-    spec = importlib.util.spec_from_file_location("triton_policy_rules", ROOT / "policy" / "triton_policy_rules.py")
-    assert spec and spec.loader
-    rules = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = rules  # its dataclasses look their module up
-    spec.loader.exec_module(rules)
     payload = {"stack": STACK, "resources": render.resources}
     return [(v.policy, v.message) for v in rules.validate_render(payload, rules.Context(stack=STACK, **options))]
 

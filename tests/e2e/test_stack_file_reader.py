@@ -1,6 +1,6 @@
 """Our stack-file reader reads what the Pulumi engine reads.
 
-For each stack file of the corpus (``tests/stack_file_corpus.py``: booleans in every spelling,
+For each stack file of the corpus (``tests/support/stack_files.py``: booleans in every spelling,
 numbers in every notation and as strings, nulls, anchors and merges, multi-line strings,
 timestamps, keys without a namespace or not text, secure values at the top and nested) and for every
 committed ``Pulumi.<stack>.yaml``, the real CLI (``pulumi config --json --show-secrets``) and a
@@ -26,7 +26,7 @@ import yaml
 
 from e2e_pulumi import isolated_env
 from e2e_toolchain import ROOT, Toolchain, require_toolchain
-from stack_file_corpus import CASES, SECRETS, secrets_of, stack_text
+from support.stack_files import CASES, SECRETS, secrets_of, stack_text
 from triton_platform.config import ConfigError, load_settings
 from triton_platform.config.stack_file import SECRET_PLACEHOLDER, read_stack_file
 

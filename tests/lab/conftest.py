@@ -1,7 +1,7 @@
 """Lab fixtures: every committed stack rendered once, the Triton binary, storage emulators, a work dir.
 
 Every test in this folder is marked ``lab``. A missing prerequisite fails with the command that
-installs it (``harness.MissingPrerequisite``); nothing here skips.
+installs it (``support.lab.processes.MissingPrerequisite``); nothing here skips.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import harness
-from lab_renders import rendered_stacks
+from support.lab.emulators import Storage
+from support.lab.renders import rendered_stacks
+from support.lab.triton import TritonInstall
+from support.lab.triton import triton_install as find_triton_install
 from triton_platform.review.render import StackRender
 
 
@@ -29,8 +31,8 @@ def renders() -> dict[str, StackRender]:
 
 
 @pytest.fixture(scope="session")
-def triton_install() -> harness.TritonInstall:
-    return harness.triton_install()
+def triton_install() -> TritonInstall:
+    return find_triton_install()
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +41,8 @@ def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def storage(lab_dir: Path) -> Iterator[harness.Storage]:
-    store = harness.Storage(lab_dir / "storage")
+def storage(lab_dir: Path) -> Iterator[Storage]:
+    store = Storage(lab_dir / "storage")
     try:
         yield store
     finally:

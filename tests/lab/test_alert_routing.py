@@ -29,8 +29,9 @@ from typing import Any
 import pytest
 import yaml
 
-import harness
-from lab_renders import rendered_stacks, variant_render
+from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, free_port, http_status, wait_until
+from support.lab.prometheus import Prometheus
+from support.lab.renders import manifests_of, rendered_stacks, variant_render
 
 #: The rendered alert the lab makes fire: on an empty Prometheus ``absent(...)`` is 1 at once.
 ALERT = "TritonMetricsAbsent"
@@ -58,8 +59,8 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((harness.LOOPBACK, 0), Handler)
-        self.url = f"http://{harness.LOOPBACK}:{self.server.server_port}"
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.url = f"http://{LOOPBACK}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -72,7 +73,7 @@ class Receiver:
 def _alertmanager_binary() -> str:
     found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if not found:
-        raise harness.MissingPrerequisite("`prometheus-alertmanager` on PATH (Debian package prometheus-alertmanager)")
+        raise MissingPrerequisite("`prometheus-alertmanager` on PATH (Debian package prometheus-alertmanager)")
     return found
 
 
@@ -89,8 +90,8 @@ class Alertmanager:
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
         binary = _alertmanager_binary()
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = harness.free_port()
-        self.url = f"http://{harness.LOOPBACK}:{self.port}"
+        self.port = free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
         config_path = workdir / "alertmanager.yml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         check = subprocess.run(
@@ -100,25 +101,25 @@ class Alertmanager:
             timeout=60,
         )
         assert check.returncode == 0, f"amtool check-config refused the rendered config:\n{check.stdout}{check.stderr}"
-        self.process = harness.Process(
+        self.process = Process(
             [
                 binary,
                 f"--config.file={config_path}",
                 f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address={harness.LOOPBACK}:{self.port}",
+                f"--web.listen-address={LOOPBACK}:{self.port}",
                 "--cluster.listen-address=",
             ],
             workdir / "alertmanager.log",
         )
-        harness.wait_until(
-            lambda: harness.http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(),
+        wait_until(
+            lambda: http_status(f"{self.url}/-/ready")[0] == 200 or not self.process.alive(),
             60,
             what="alertmanager ready",
         )
         assert self.process.alive(), f"alertmanager exited:\n{self.process.output()[-3000:]}"
 
     def groups(self) -> list[dict[str, Any]]:
-        status, body = harness.http_status(f"{self.url}/api/v2/alerts/groups", timeout=10)
+        status, body = http_status(f"{self.url}/api/v2/alerts/groups", timeout=10)
         assert status == 200, body[:500]
         return json.loads(body)
 
@@ -163,7 +164,7 @@ def lab_config(
 def firing_rule_file(render: Any, where: Path) -> Path:
     """The rendered rule group holding ``ALERT`` (first model group), ``for`` shortened to 0s, and a
     Watchdog as kube-prometheus-stack ships it (always firing; the routing must silence it)."""
-    (rule,) = harness.manifests_of(render, "PrometheusRule")
+    (rule,) = manifests_of(render, "PrometheusRule")
     alert = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == ALERT)
     group = {
         "name": "lab",
@@ -207,20 +208,18 @@ def test_a_firing_rule_reaches_the_rendered_receiver_and_the_watchdog_does_not(l
         alertmanager = Alertmanager(
             workdir / "alertmanager", lab_config(rendered, receiver, workdir / "secrets", credential, _version(binary))
         )
-        prometheus = harness.Prometheus(workdir / "prometheus", [], [firing_rule_file(render, workdir)])
+        prometheus = Prometheus(workdir / "prometheus", [], [firing_rule_file(render, workdir)])
         # Prometheus sends its alerts to this Alertmanager (the operator wires the same in a cluster).
         config = yaml.safe_load(prometheus.config_path.read_text())
-        config["alerting"] = {
-            "alertmanagers": [{"static_configs": [{"targets": [f"{harness.LOOPBACK}:{alertmanager.port}"]}]}]
-        }
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"{LOOPBACK}:{alertmanager.port}"]}]}]}
         prometheus.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        status, body = harness.http_status(f"{prometheus.url}/-/reload", method="POST", timeout=30)
+        status, body = http_status(f"{prometheus.url}/-/reload", method="POST", timeout=30)
         assert status == 200, body[:500]
 
         def delivered() -> list[dict[str, Any]]:
             return [b for _, b in receiver.bodies if ALERT in json.dumps(b)]
 
-        bodies = harness.wait_until(
+        bodies = wait_until(
             delivered,
             DELIVERY_SECONDS,
             interval=0.5,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import harness
-import lab_reaction as reaction
+from support.lab import reaction
+from support.lab.emulators import Storage
+from support.lab.triton import TritonInstall
 
 
 def test_every_rendered_trigger_crosses_its_threshold_and_falls_back(
-    renders, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+    renders, storage: Storage, lab_dir: Path, triton_install: TritonInstall
 ) -> None:
     chosen = reaction.scenarios(renders)
     covered = {name for sc in chosen for name in sc.covers}

@@ -11,7 +11,7 @@ replaces only the mock key with a key its emulator knows.
   ``AWS_SHARED_CREDENTIALS_FILE`` and Secret volume.
 - GCP: fake-gcs-server checks no credentials, but Triton's GCS client signs a JWT with the key file's
   private key and exchanges it at the key's ``token_uri``; the lab's token endpoint verifies the
-  signature against the registered key (``harness.GoogleTokenServer``).
+  signature against the registered key (``support.lab.emulators.GoogleTokenServer``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import harness
-from lab_renders import first_stack_with, variant_render
+from support.lab.emulators import Storage
+from support.lab.load import infer_http
+from support.lab.renders import RenderedTriton, first_stack_with, triton_deployments, variant_render
+from support.lab.triton import TritonInstall, start_rendered, write_model_repository
 from triton_platform.review import render as render_module
 from triton_platform.review.render import StackRender
 
@@ -48,7 +50,7 @@ def key_mode_render(cloud: str, where: Path) -> StackRender:
         return variant_render(first_stack_with(cloud), key_mode, "key", where)
 
 
-def credentials_secret(rt: harness.RenderedTriton, env_var: str) -> tuple[str, str, str]:
+def credentials_secret(rt: RenderedTriton, env_var: str) -> tuple[str, str, str]:
     """(Secret, key, container path) behind the credentials env var, traced through the volume mount."""
     path = next(e["value"] for e in rt.container["env"] if e["name"] == env_var)
     volumes = {v["name"]: v for v in rt.pod_spec["volumes"]}
@@ -76,9 +78,9 @@ def one_input(render: StackRender, type_: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> None:
+def test_aws_key_mode(tmp_path: Path, triton_install: TritonInstall) -> None:
     render = key_mode_render("aws", tmp_path / "roots")
-    rt = harness.triton_deployments(render)[0]
+    rt = triton_deployments(render)[0]
     secret, key, container_path = credentials_secret(rt, "AWS_SHARED_CREDENTIALS_FILE")
     content = secret_content(render, rt.namespace, secret, key)
     access_key = one_input(render, "aws:iam/accessKey:AccessKey")
@@ -90,10 +92,10 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
     policy = one_input(render, "aws:iam/userPolicy:UserPolicy")["inputs"]
     user = policy["user"]
 
-    storage = harness.Storage(tmp_path / "storage")
+    storage = Storage(tmp_path / "storage")
     try:
         s3 = storage.s3
-        repository = harness.write_model_repository(tmp_path / "repository", rt.models or ["standin"])
+        repository = write_model_repository(tmp_path / "repository", rt.models or ["standin"])
         storage.publish(rt.model_repository, repository)
         key_id, key_secret = s3.create_user_key(user, policy["policy"])
         s3.enforce_auth()  # from here on: signatures checked, the rendered policy enforced
@@ -105,20 +107,18 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
             "models": rt.models or ["standin"],
             "repository": repository,
         }
-        run = harness.start_rendered(rt, workdir=tmp_path / "good", secrets={(secret, key): good}, **common)
+        run = start_rendered(rt, workdir=tmp_path / "good", secrets={(secret, key): good}, **common)
         try:
             assert "AWS_ACCESS_KEY_ID" not in run.launch.env and "AWS_SECRET_ACCESS_KEY" not in run.launch.env
             mounted = Path(run.launch.env["AWS_SHARED_CREDENTIALS_FILE"])
             assert mounted.read_text() == good and str(mounted).endswith(container_path.rsplit("/", 1)[-1])
             for model in run.models:
-                assert harness.infer_http(run.server.http, model) == 3.0
+                assert infer_http(run.server.http, model) == 3.0
         finally:
             run.server.stop()
 
         wrong = content.replace(mock_id, key_id).replace(mock_secret, "0" * 40)
-        bad = harness.start_rendered(
-            rt, workdir=tmp_path / "wrong", secrets={(secret, key): wrong}, wait=False, **common
-        )
+        bad = start_rendered(rt, workdir=tmp_path / "wrong", secrets={(secret, key): wrong}, wait=False, **common)
         try:
             code = bad.server.wait_exit(rt.startup_budget_seconds())
             log = bad.server.process.output()
@@ -131,18 +131,18 @@ def test_aws_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
         storage.stop()
 
 
-def test_gcp_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> None:
+def test_gcp_key_mode(tmp_path: Path, triton_install: TritonInstall) -> None:
     render = key_mode_render("gcp", tmp_path / "roots")
-    rt = harness.triton_deployments(render)[0]
+    rt = triton_deployments(render)[0]
     secret, key, container_path = credentials_secret(rt, "GOOGLE_APPLICATION_CREDENTIALS")
     # The key the Secret holds belongs to the account the rendered Key resource names.
     email = one_input(render, "gcp:serviceaccount/key:Key")["inputs"]["serviceAccountId"].rsplit("/", 1)[-1]
 
-    storage = harness.Storage(tmp_path / "storage")
+    storage = Storage(tmp_path / "storage")
     try:
         tokens = storage.gcs.tokens
         good = tokens.service_account_key(email)
-        run = harness.start_rendered(
+        run = start_rendered(
             rt, storage=storage, workdir=tmp_path / "good", install=triton_install, secrets={(secret, key): good}
         )
         try:
@@ -151,12 +151,12 @@ def test_gcp_key_mode(tmp_path: Path, triton_install: harness.TritonInstall) -> 
             assert [c["iss"] for c in tokens.granted] and {c["iss"] for c in tokens.granted} == {email}
             assert not tokens.refused
             for model in run.models:
-                assert harness.infer_http(run.server.http, model) == 3.0
+                assert infer_http(run.server.http, model) == 3.0
         finally:
             run.server.stop()
 
         wrong = tokens.service_account_key(email, register=False)
-        bad = harness.start_rendered(
+        bad = start_rendered(
             rt,
             storage=storage,
             workdir=tmp_path / "wrong",

@@ -8,22 +8,25 @@ from pathlib import Path
 
 import pytest
 
-import harness
-from lab_renders import rendered_stacks
+from support.lab.emulators import Storage
+from support.lab.load import Load
+from support.lab.processes import http_status, wait_until
+from support.lab.renders import rendered_stacks, triton_deployments
+from support.lab.triton import TritonInstall, TritonServer, start_rendered
 
 #: One Deployment per committed stack: each stack renders its own exit timeout and control mode.
-FIRST_TRITON = {stack: harness.triton_deployments(render)[0] for stack, render in rendered_stacks().items()}
+FIRST_TRITON = {stack: triton_deployments(render)[0] for stack, render in rendered_stacks().items()}
 
 
 @pytest.mark.parametrize("stack", sorted(FIRST_TRITON))
 def test_broken_model_fails_the_start_fast_with_tritons_error_visible(
-    stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+    stack: str, storage: Storage, lab_dir: Path, triton_install: TritonInstall
 ) -> None:
     """A bad config.pbtxt under --exit-on-error: the container exits (crash loop), the error names the model."""
     rt = FIRST_TRITON[stack]
     models = rt.models or ["standin"]
     broken = models[-1]
-    run = harness.start_rendered(
+    run = start_rendered(
         rt,
         storage=storage,
         workdir=lab_dir / "broken" / stack,
@@ -53,14 +56,14 @@ def test_broken_model_fails_the_start_fast_with_tritons_error_visible(
 
 @pytest.mark.parametrize("stack", sorted(FIRST_TRITON))
 def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
-    stack: str, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+    stack: str, storage: Storage, lab_dir: Path, triton_install: TritonInstall
 ) -> None:
     rt = FIRST_TRITON[stack]
     exit_timeout = rt.exit_timeout_seconds
     model = (rt.models or ["standin"])[0]
     # In-flight work that needs a good part of the exit timeout: 4 requests, one instance, serialized.
     in_flight, service_ms = 4, min(1000.0, 1000 * exit_timeout / 12)
-    run = harness.start_rendered(
+    run = start_rendered(
         rt,
         storage=storage,
         workdir=lab_dir / "shutdown" / stack,
@@ -70,18 +73,16 @@ def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
         bucket_suffix="-slow",
     )
     server = run.server
-    load = harness.Load(
+    load = Load(
         server.grpc, model, concurrency=in_flight, deadline_seconds=exit_timeout + 30, max_requests_per_client=1
     )
     try:
-        harness.wait_until(lambda: _pending(server) >= in_flight - 1, 10, what="requests in flight")
+        wait_until(lambda: _pending(server) >= in_flight - 1, 10, what="requests in flight")
         sent = time.monotonic()
         server.process.signal(signal.SIGTERM)
         readiness: list[tuple[float, int]] = []
         while server.process.alive() and time.monotonic() - sent < exit_timeout + 15:
-            readiness.append(
-                (time.monotonic() - sent, harness.http_status(f"{server.http}/v2/health/ready", timeout=1)[0])
-            )
+            readiness.append((time.monotonic() - sent, http_status(f"{server.http}/v2/health/ready", timeout=1)[0]))
             time.sleep(0.1)
         code = server.wait_exit(exit_timeout + 15)
         drained = time.monotonic() - sent
@@ -110,8 +111,8 @@ def test_sigterm_drains_in_flight_requests_within_the_rendered_exit_timeout(
         server.stop()
 
 
-def _pending(server: harness.TritonServer) -> float:
-    status, body = harness.http_status(server.metrics)
+def _pending(server: TritonServer) -> float:
+    status, body = http_status(server.metrics)
     if status != 200:
         return 0
     return sum(

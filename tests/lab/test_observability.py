@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
-import harness
-import lab_observability as obs
-from lab_renders import first_stack_with, rendered_stacks, variant_render
+from support.lab import observability as obs
+from support.lab.emulators import Storage
+from support.lab.load import infer_http
+from support.lab.processes import wait_until
+from support.lab.prometheus import parse_seconds
+from support.lab.renders import first_stack_with, manifests_of, rendered_stacks, variant_render
+from support.lab.triton import TritonInstall
 
 STACKS = sorted(rendered_stacks())
 #: No committed stack scrapes with a PodMonitor: the first one that monitors is also observed with one.
@@ -23,7 +27,7 @@ POD_MONITOR = f"{first_stack_with('observability')}+PodMonitor"
 
 @pytest.fixture(scope="module")
 def observations(
-    renders, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
+    renders, storage: Storage, lab_dir: Path, triton_install: TritonInstall
 ) -> Iterator[dict[str, obs.StackObservation]]:
     stack = POD_MONITOR.split("+")[0]
 
@@ -31,7 +35,7 @@ def observations(
         config["triton-platform:observability"].setdefault("scrape", {})["kind"] = "PodMonitor"
 
     variant = variant_render(stack, pod_monitor, "PodMonitor", lab_dir / "roots")
-    assert harness.manifests_of(variant, "PodMonitor") and not harness.manifests_of(variant, "ServiceMonitor")
+    assert manifests_of(variant, "PodMonitor") and not manifests_of(variant, "ServiceMonitor")
     observed = obs.observe_stacks(
         {**renders, POD_MONITOR: variant}, storage=storage, workdir=lab_dir / "observed", install=triton_install
     )
@@ -44,11 +48,11 @@ def observations(
             for run in observation.running:
                 for model in run.models:
                     for value in range(5):
-                        harness.infer_http(run.server.http, model, value)
+                        infer_http(run.server.http, model, value)
         scrape = max(_interval(m) for o in observed.values() for m in o.monitors)
         for observation in observed.values():
             series = sum(len(run.models) for run in observation.running)
-            harness.wait_until(
+            wait_until(
                 lambda observation=observation, series=series: (
                     len(observation.prometheus.query("nv_inference_request_success > 0")) >= series
                 ),
@@ -69,7 +73,7 @@ def observed(request: pytest.FixtureRequest, observations: dict[str, obs.StackOb
 
 def _interval(monitor: dict) -> float:
     endpoints = monitor["spec"].get("endpoints") or monitor["spec"].get("podMetricsEndpoints")
-    return harness.parse_seconds(endpoints[0].get("interval", "30s"))
+    return parse_seconds(endpoints[0].get("interval", "30s"))
 
 
 def test_every_pod_is_selected_by_exactly_one_monitor(observed: obs.StackObservation) -> None:

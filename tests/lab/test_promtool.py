@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import yaml
 
-import harness
-import lab_observability as obs
-from lab_renders import rendered_stacks
+from support.lab import observability as obs
+from support.lab.prometheus import parse_seconds, promtool, rule_file
+from support.lab.renders import manifests_of, rendered_stacks
 
 STACKS = sorted(rendered_stacks())
 
 
 def _rules(stack: str) -> list[dict[str, Any]]:
-    return harness.manifests_of(rendered_stacks()[stack], "PrometheusRule")
+    return manifests_of(rendered_stacks()[stack], "PrometheusRule")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -34,8 +34,8 @@ def test_promtool_check_rules_with_lint_fatal(stack: str, tmp_path: Path) -> Non
     rules = _rules(stack)
     assert rules, f"{stack} renders no PrometheusRule"
     for rule in rules:
-        path = harness.rule_file(rule, tmp_path)
-        result = harness.promtool("check", "rules", "--lint=all", "--lint-fatal", str(path))
+        path = rule_file(rule, tmp_path)
+        result = promtool("check", "rules", "--lint=all", "--lint-fatal", str(path))
         assert result.returncode == 0, f"{rule['metadata']['name']}: {result.stdout}{result.stderr}"
         assert "SUCCESS" in result.stdout, result.stdout
 
@@ -181,7 +181,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _minutes(duration: str) -> float:
-    return harness.parse_seconds(duration) / 60
+    return parse_seconds(duration) / 60
 
 
 def unit_tests(rule_path: Path, groups: list[dict[str, Any]]) -> dict[str, Any]:
@@ -234,11 +234,11 @@ def test_promtool_unit_tests_fire_and_quiet_for_every_alert(stack: str, tmp_path
                     },
                     "spec": {"groups": [{"name": group["name"], "rules": [single]}]},
                 }
-                path = harness.rule_file(one_rule, tmp_path)
+                path = rule_file(one_rule, tmp_path)
                 test_file = tmp_path / f"{path.stem}.test.yaml"
                 test_file.write_text(yaml.safe_dump(unit_tests(path, one_rule["spec"]["groups"]), sort_keys=False))
                 test_files.append(test_file.name)
     assert test_files, f"{stack} renders no alert"
-    result = harness.promtool("test", "rules", *test_files, cwd=tmp_path)
+    result = promtool("test", "rules", *test_files, cwd=tmp_path)
     assert result.returncode == 0, f"{result.stdout}{result.stderr}"
     assert result.stdout.count("SUCCESS") == len(test_files), result.stdout

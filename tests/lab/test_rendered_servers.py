@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import harness
-from lab_renders import rendered_tritons
+from support.lab.emulators import Storage
+from support.lab.load import infer_grpc, infer_http
+from support.lab.processes import LOOPBACK, http_status
+from support.lab.renders import rendered_tritons
+from support.lab.triton import Running, TritonInstall, start_rendered
 
 TRITONS = {f"{rt.stack}/{rt.name}": rt for rt in rendered_tritons()}
 
@@ -22,19 +25,17 @@ def test_every_committed_stack_has_a_triton_in_the_lab(renders) -> None:
 
 @pytest.fixture(scope="module", params=sorted(TRITONS))
 def running(
-    request: pytest.FixtureRequest, storage: harness.Storage, lab_dir: Path, triton_install: harness.TritonInstall
-) -> Iterator[harness.Running]:
+    request: pytest.FixtureRequest, storage: Storage, lab_dir: Path, triton_install: TritonInstall
+) -> Iterator[Running]:
     rt = TRITONS[request.param]
-    run = harness.start_rendered(
-        rt, storage=storage, workdir=lab_dir / "servers" / rt.stack / rt.name, install=triton_install
-    )
+    run = start_rendered(rt, storage=storage, workdir=lab_dir / "servers" / rt.stack / rt.name, install=triton_install)
     try:
         yield run
     finally:
         run.server.stop()
 
 
-def test_ready_within_the_rendered_startup_budget(running: harness.Running) -> None:
+def test_ready_within_the_rendered_startup_budget(running: Running) -> None:
     budget = running.rt.startup_budget_seconds()
     assert running.ready_seconds is not None and running.ready_seconds < budget
     print(
@@ -43,19 +44,19 @@ def test_ready_within_the_rendered_startup_budget(running: harness.Running) -> N
 
 
 @pytest.mark.parametrize("kind", ["startup", "readiness", "liveness"])
-def test_probe_answers_as_the_probe_expects(running: harness.Running, kind: str) -> None:
+def test_probe_answers_as_the_probe_expects(running: Running, kind: str) -> None:
     probe = running.rt.probe(kind)["httpGet"]
     port = probe["port"]
     name = port if isinstance(port, str) else next(n for n, p in running.rt.ports.items() if p == port)
-    status, body = harness.http_status(f"http://{harness.LOOPBACK}:{running.launch.ports[name]}{probe['path']}")
+    status, body = http_status(f"http://{LOOPBACK}:{running.launch.ports[name]}{probe['path']}")
     # The kubelet counts 200-399 as success.
     assert 200 <= status < 400, f"{kind} probe GET {probe['path']} on port {port}: {status} {body[:200]!r}"
 
 
-def test_inference_on_every_model_over_http_and_grpc(running: harness.Running) -> None:
+def test_inference_on_every_model_over_http_and_grpc(running: Running) -> None:
     for model in running.models:
-        assert harness.infer_http(running.server.http, model, 1.5) == 3.0
-        assert harness.infer_grpc(running.server.grpc, model, 2.5) == 5.0
+        assert infer_http(running.server.http, model, 1.5) == 3.0
+        assert infer_grpc(running.server.grpc, model, 2.5) == 5.0
 
 
 # One request per Triton API group (server/docs/customization_guide/inference_protocols.md).
@@ -101,7 +102,7 @@ def _grpc_call(client, api: str, model: str, headers: dict[str, str] | None):
 UNRESTRICTED = ("health", "metadata", "inference")
 
 
-def test_restricted_http_apis_need_the_admin_key(running: harness.Running) -> None:
+def test_restricted_http_apis_need_the_admin_key(running: Running) -> None:
     groups = running.rt.restricted("http")
     assert groups, "the render restricts no HTTP API"
     model = running.models[0]
@@ -109,19 +110,17 @@ def test_restricted_http_apis_need_the_admin_key(running: harness.Running) -> No
         header = {group.header: running.admin_key}
         for api in group.apis:
             method, path, body = _http_request(api, model)
-            status, text = harness.http_status(running.server.http + path, method, body=body)
+            status, text = http_status(running.server.http + path, method, body=body)
             assert status == 403 and b"restricted" in text, (
                 f"{api}: {method} {path} without the key gave {status} {text[:200]!r}"
             )
-            status, text = harness.http_status(
-                running.server.http + path, method, headers={group.header: "wrong"}, body=body
-            )
+            status, text = http_status(running.server.http + path, method, headers={group.header: "wrong"}, body=body)
             assert status == 403, f"{api}: {method} {path} with a wrong key gave {status}"
-            status, text = harness.http_status(running.server.http + path, method, headers=header, body=body)
+            status, text = http_status(running.server.http + path, method, headers=header, body=body)
             assert status == 200, f"{api}: {method} {path} with the key gave {status} {text[:200]!r}"
 
 
-def test_restricted_grpc_apis_need_the_admin_key(running: harness.Running) -> None:
+def test_restricted_grpc_apis_need_the_admin_key(running: Running) -> None:
     import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
@@ -143,7 +142,7 @@ def test_restricted_grpc_apis_need_the_admin_key(running: harness.Running) -> No
         client.close()
 
 
-def test_health_metadata_and_inference_need_no_key(running: harness.Running) -> None:
+def test_health_metadata_and_inference_need_no_key(running: Running) -> None:
     import tritonclient.grpc as grpcclient
 
     restricted = {api for g in running.rt.restricted("http") + running.rt.restricted("grpc") for api in g.apis}
@@ -151,7 +150,7 @@ def test_health_metadata_and_inference_need_no_key(running: harness.Running) -> 
     model = running.models[0]
     for api in UNRESTRICTED:
         method, path, body = _http_request(api, model)
-        status, text = harness.http_status(running.server.http + path, method, body=body)
+        status, text = http_status(running.server.http + path, method, body=body)
         assert status == 200, f"{api}: {method} {path} without a key gave {status} {text[:200]!r}"
     client = grpcclient.InferenceServerClient(running.server.grpc)
     try:
@@ -161,7 +160,7 @@ def test_health_metadata_and_inference_need_no_key(running: harness.Running) -> 
         client.close()
 
 
-def test_every_rendered_restricted_api_is_exercised(running: harness.Running) -> None:
+def test_every_rendered_restricted_api_is_exercised(running: Running) -> None:
     """A new API group in the render must get a request above, or this fails."""
     for protocol in ("http", "grpc"):
         for group in running.rt.restricted(protocol):

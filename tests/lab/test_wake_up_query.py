@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-import harness
-from lab_renders import rendered_stacks, variant_render
+from support.lab.prometheus import promtool
+from support.lab.renders import manifests_of, rendered_stacks, variant_render
 
 STACK = "local"
 METRIC = "istio_requests_total"
@@ -32,7 +32,7 @@ AT_ZERO = {"reporter": "source", "response_code": "503", "response_flags": "UH",
 def wake_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
     """The rendered wake-up trigger's query and activation threshold."""
     where = tmp_path_factory.mktemp("renders")
-    committed = harness.manifests_of(rendered_stacks()[STACK], "ScaledObject")
+    committed = manifests_of(rendered_stacks()[STACK], "ScaledObject")
     assert len(committed) == 1, f"the local stack should autoscale one group, found {len(committed)}"
     group = committed[0]["metadata"]["labels"]["triton-platform.io/model-group"]
 
@@ -41,9 +41,7 @@ def wake_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
             if entry["name"] == group:
                 entry["autoscaling"].update({"minReplicas": 0, "scaleToZero": {"enabled": True}})
 
-    (scaled_object,) = harness.manifests_of(
-        variant_render(STACK, scale_to_zero, "scale-to-zero", where), "ScaledObject"
-    )
+    (scaled_object,) = manifests_of(variant_render(STACK, scale_to_zero, "scale-to-zero", where), "ScaledObject")
     (wake,) = [t for t in scaled_object["spec"]["triggers"] if t["name"] == "wake-up"]
     return wake["metadata"]["query"], float(wake["metadata"]["activationThreshold"])
 
@@ -83,7 +81,7 @@ def _active(query: str, activation: float, values: str, at: dict[str, int], tmp_
             }
             path = tmp_path / f"{name}-{expected}.test.yaml"
             path.write_text(yaml.safe_dump(test, sort_keys=False))
-            result = harness.promtool("test", "rules", path.name, cwd=tmp_path)
+            result = promtool("test", "rules", path.name, cwd=tmp_path)
             if result.returncode == 0:
                 results[name] = "active" if expected else "inactive"
                 break

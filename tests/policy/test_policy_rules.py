@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from policy_rules import rules
+
+import triton_policy_rules as rules
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 GCS_BUCKET = "gcp:storage/bucket:Bucket"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from policy_rules import rules
 
+import triton_policy_rules as rules
 from triton_platform.review.render import render_stack, stack_files
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from render_helpers import inputs, one
+from support.render import inputs, one
 from triton_components.aws import AwsModelReaderIdentity, EksGpuNodeGroup, S3ModelBucket
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from render_helpers import inputs, one
+from support.render import inputs, one
 from triton_components.gcp import GcpModelReaderIdentity, GcsModelBucket, GkeCluster, GkeGpuNodePool
 
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from render_helpers import inputs, one
+from support.render import inputs, one
 from triton_components import IstioInstallation
 from triton_components.common import versions
 from triton_platform.config import load_settings

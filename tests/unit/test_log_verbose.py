@@ -4,8 +4,8 @@ name). One group's pods get ``--log-verbose``; the others' command line is untou
 
 from __future__ import annotations
 
-from config_helpers import REPO, env, problems
-from render_helpers import inputs
+from support.config import REPO, env, problems
+from support.render import inputs
 from triton_platform.config import load_settings
 from triton_platform.environment import build_environment
 from triton_platform.review.render import record

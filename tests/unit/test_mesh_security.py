@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from render_helpers import inputs
+from support.render import inputs
 from triton_components import MeshSecurity, TritonServer
 
 PEER = "kubernetes:security.istio.io/v1:PeerAuthentication"

@@ -7,7 +7,7 @@ import json
 import pulumi
 import pytest
 
-from render_helpers import inputs, one
+from support.render import inputs, one
 from triton_components import MonitoringAddons
 from triton_components.common import versions
 

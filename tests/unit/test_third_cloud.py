@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from render_helpers import inputs, one
+from support.render import inputs, one
 from triton_platform.clouds import Cloud, register, registered
 from triton_platform.clouds.registry import ModelStore, unregister
 from triton_platform.clouds.seam import CloudLayer, triton_wiring

@@ -7,8 +7,8 @@ import re
 import pulumi
 import pytest
 
-from promql_lint import problems
-from render_helpers import inputs, one
+from support.promql import problems
+from support.render import inputs, one
 from triton_components import TritonAutoscaler
 
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from promql_lint import problems
-from render_helpers import inputs
+from support.promql import problems
+from support.render import inputs
 from triton_components import TritonMonitoring, TritonServer
 from triton_components.observability.triton_alerts import pod_regex
 

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from render_helpers import inputs
+from support.render import inputs
 from triton_components import TritonRouting, TritonServer
 
 GATEWAY = "kubernetes:networking.istio.io/v1:Gateway"

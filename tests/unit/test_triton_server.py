@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from render_helpers import inputs
+from support.render import inputs
 from triton_components import TritonServer
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS
 

@@ -19,7 +19,7 @@ Four measurements (anchors and goals from ``reference/performance.md`` §6 M1-M4
 
 Timings are medians of repetitions interleaved in the same process, reported as ratios; they
 never fail anything (the runner is noisy). Structural facts are asserted by tests instead
-(``tests/test_structure.py``). ``--quick`` runs fewer repetitions and smaller sizes for CI logs.
+(``tests/stacks/test_structure.py``). ``--quick`` runs fewer repetitions and smaller sizes for CI logs.
 
 The runner lives in the installed package so ``triton-platform bench`` works from any checkout
 without path tricks; ``benchmarks/`` at the repository root holds the method notes and the

@@ -4,7 +4,7 @@ Verdicts on timings are information (``ok`` / ``over``); only structural facts c
 ``VIOLATED``, and those are asserted by tests as well.
 
 The README's Performance table is this table as Markdown, computed from the raw figures in
-``benchmarks/results.json`` (``tests/test_readme.py`` holds them equal). After a full run, print it with
+``benchmarks/results.json`` (``tests/repository/test_readme.py`` holds them equal). After a full run, print it with
 ``python -m triton_platform.bench.table`` and paste it over the README's.
 """
 
