@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from triton_components.aws.aws_model_reader_identity import AwsModelReaderIdentity
 from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
 from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
-from triton_components.aws.s3_model_bucket import S3ModelBucket
+from triton_components.aws.s3_model_bucket import S3ModelBucket, S3ModelBucketArgs
 from triton_components.serving.triton_server import DEFAULT_SERVICE_ACCOUNT
 
 from ...config.base import Environment
@@ -96,15 +96,15 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
     bucket_settings = config.model_bucket
     bucket = S3ModelBucket(
         "model-bucket",
-        {
-            "name_prefix": bucket_settings.prefix,
-            "repository_path": bucket_settings.repository_path,
-            "kms_key_arn": bucket_settings.kms_key_arn,
-            "noncurrent_version_retention_days": bucket_settings.noncurrent_version_retention_days,
-            # Models are data: protected everywhere unless a non-prod stack opts out by name.
-            "protect": bucket_settings.protect is not False or prod,
-            "tags": {"environment": settings.environment.value, **bucket_settings.tags},
-        },
+        cast(
+            S3ModelBucketArgs,
+            {
+                **bucket_settings.args_for(S3ModelBucketArgs, rename={"prefix": "name_prefix"}),
+                # Models are data: protected everywhere unless a non-prod stack opts out by name.
+                "protect": bucket_settings.protect is not False or prod,
+                "tags": {"environment": settings.environment.value, **bucket_settings.tags},
+            },
+        ),
         cloud_opts,
     )
 

@@ -13,8 +13,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdentity
-from triton_components.gcp.gcs_model_bucket import GcsModelBucket
-from triton_components.gcp.gke_cluster import GkeCluster
+from triton_components.gcp.gcs_model_bucket import GcsModelBucket, GcsModelBucketArgs
+from triton_components.gcp.gke_cluster import GkeCluster, GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
@@ -77,17 +77,15 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         apis = _cluster_apis(config, services, cloud_opts)
         cluster = GkeCluster(
             "cluster",
-            {
-                "cluster_name": config.cluster.name,
-                "location": config.cluster.location,
-                "project": config.project,
-                "release_channel": config.cluster.release_channel,
-                "master_ipv4_cidr_block": config.cluster.master_ipv4_cidr_block,
-                "master_authorized_networks": list(config.cluster.master_authorized_networks),
-                "encrypt_secrets": encryption.enabled,
-                "secrets_kms_key": encryption.kms_key_name,
-                "binary_authorization": config.cluster.binary_authorization,
-            },
+            cast(
+                GkeClusterArgs,
+                {
+                    **config.cluster.args_for(GkeClusterArgs, rename={"name": "cluster_name"}),
+                    "project": config.project,
+                    "encrypt_secrets": encryption.enabled,
+                    "secrets_kms_key": encryption.kms_key_name,
+                },
+            ),
             pulumi.ResourceOptions(providers=[provider], protect=prod, depends_on=apis),
         )
         cluster_name = cluster.cluster_name
@@ -143,16 +141,15 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
     protect = bucket_settings.protect is not False or prod
     bucket = GcsModelBucket(
         "model-bucket",
-        {
-            "name_prefix": bucket_settings.prefix,
-            "location": bucket_settings.location,
-            "project": config.project,
-            "repository_path": bucket_settings.repository_path,
-            "soft_delete_retention_days": bucket_settings.soft_delete_retention_days,
-            "noncurrent_version_retention_days": bucket_settings.noncurrent_version_retention_days,
-            "protect": protect,
-            "labels": {"environment": settings.environment.value, **bucket_settings.labels},
-        },
+        cast(
+            GcsModelBucketArgs,
+            {
+                **bucket_settings.args_for(GcsModelBucketArgs, rename={"prefix": "name_prefix"}),
+                "project": config.project,
+                "protect": protect,
+                "labels": {"environment": settings.environment.value, **bucket_settings.labels},
+            },
+        ),
         cloud_opts,
     )
 
