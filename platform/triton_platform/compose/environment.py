@@ -81,17 +81,18 @@ def build_environment(
     if checks:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=checks))
 
-    args = TritonServerArgs(
-        model_repository=repository,
-        namespace=settings.triton.namespace,
-        image=settings.triton.image,
-        image_digest=settings.triton.image_digest,
-        model_control_mode=settings.triton.model_control_mode,
-        restricted_apis=list(settings.triton.restricted_apis),
-        model_groups=[model_group_args(g, settings, repository) for g in settings.model_groups],
-        **server_args,  # type: ignore[typeddict-item]  # the cloud's keys of TritonServerArgs, as a plain dict
+    args = cast(
+        TritonServerArgs,
+        {
+            # By name: namespace, digest, control mode, restricted APIs; the repository is the cloud's.
+            **settings.triton.args_for(TritonServerArgs, drop={"model_repository"}),
+            "model_repository": repository,
+            "image": settings.triton.image,
+            "model_groups": [model_group_args(g, settings, repository) for g in settings.model_groups],
+            **server_args,  # the cloud's (or existing cluster's) keys of TritonServerArgs
+            **mesh_server_args(settings),
+        },
     )
-    args.update(mesh_server_args(settings))
     if admin_api_key is not None:
         args["admin_api_key"] = admin_api_key
     # Istio (if this stack installs it) first: Triton's pods need the sidecar injector, the

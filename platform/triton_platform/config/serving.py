@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field
 from triton_components.common import versions
 from triton_components.serving.model_group_args import ModelGroupArgs
 from triton_components.serving.triton_pod import DEFAULT_RESTRICTED_APIS, IMAGE_DIGEST_PATTERN
+from triton_components.serving.triton_server_args import TritonServerArgs
 
 from .base import Cpu, DnsLabel, Memory, Model
 from .field_docs import contract_field, from_contract
@@ -90,7 +91,7 @@ class TritonSettings(Model):
     model_repository: str | None = None
     """An existing model repository (``gs://…``, ``s3://…`` or a path in the pod); required without a cloud
     section, forbidden with one (the stack creates the bucket)."""
-    model_control_mode: Literal["none", "explicit"] = "none"
+    model_control_mode: Literal["none", "explicit"] = contract_field(TritonServerArgs, "model_control_mode", doc=False)
     """``explicit`` loads only each group's ``models``; ``none`` loads the whole repository."""
     restricted_apis: list[RestrictableApi] = Field(
         default_factory=lambda: cast(list[RestrictableApi], list(DEFAULT_RESTRICTED_APIS))
