@@ -78,8 +78,8 @@ def test_defaults_are_a_dark_canary_and_conservative_retries():
     [
         (
             _config(mesh=MESH, groups=_canary_group(trafficPercent={"stable": 90, "canary": 20})),
-            'triton-platform:modelGroups[0].canary.trafficPercent = {"canary": 20, "stable": 90}: '
-            "stable 90 + canary 20 = 110; the weights must sum to 100",
+            "triton-platform:modelGroups[0].canary.trafficPercent.canary = 20: "
+            "with trafficPercent.stable 90 the two sum to 110; the weights must sum to 100",
         ),
         (
             _config(mesh=MESH, groups=_canary_group(trafficPercent={"stable": 120, "canary": -20})),
@@ -209,7 +209,7 @@ def test_every_problem_is_reported_at_once():
     )
     keys = [p.split(" ", 1)[0] for p in _problems(config)]
     assert keys == [
-        "triton-platform:modelGroups[0].canary.trafficPercent",
+        "triton-platform:modelGroups[0].canary.trafficPercent.canary",
         "triton-platform:mesh.retries.perTryTimeoutSeconds",
         "triton-platform:mesh.jwt.jwksUri",
         "triton-platform:mesh.gateway.hosts",

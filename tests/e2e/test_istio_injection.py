@@ -318,8 +318,8 @@ def _assert_config_refuses_weights(mesh: Mesh) -> None:
         mesh.stack_file.write_text(mesh.base_config)
     assert result.returncode != 0
     assert one_line(result.output, "- triton-platform:modelGroups[0].canary.trafficPercent") == (
-        '- triton-platform:modelGroups[0].canary.trafficPercent = {"canary": 20, "stable": 90}: '
-        "stable 90 + canary 20 = 110; the weights must sum to 100"
+        "- triton-platform:modelGroups[0].canary.trafficPercent.canary = 20: "
+        "with trafficPercent.stable 90 the two sum to 110; the weights must sum to 100"
     )
 
 

@@ -245,11 +245,27 @@ def test_url_output_uses_the_first_host_and_prefix(run):
         ),
         (
             {"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 80, "canary_percent": 30}}]},
-            "group 'a': canary weights 80 + 30 = 110; they must sum to 100",
+            "group 'a': canary.canary_percent is 30: with stable_percent 80 the two sum to 110; the weights must sum to 100",
         ),
         (
             {"groups": [{"name": "a", "service_host": "a", "canary": {"stable_percent": 110, "canary_percent": -10}}]},
-            "group 'a': canary.stable_percent is 110; use a whole number 0..100",
+            "args.groups[0].canary.stable_percent is 110; give a number from 0 to 100",
+        ),
+        (
+            {
+                "groups": [
+                    {
+                        "name": "a",
+                        "service_host": "a",
+                        "canary": {
+                            "stable_percent": 100,
+                            "canary_percent": 0,
+                            "override_header": {"name": "authorization", "value": "x"},
+                        },
+                    }
+                ]
+            },
+            "group 'a': canary.override_header.name is 'authorization': is reserved; choose another header name",
         ),
         (
             {"tls": {"credential_name": "x", "mode": "PASSTHROUGH"}},

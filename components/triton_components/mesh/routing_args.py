@@ -6,14 +6,21 @@ Kept apart from the component so the pure spec builders in ``istio_routes`` and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, NotRequired, TypedDict
+import re
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 
-from ..common.args import Setting, setting, settings_of
+from ..common.args import ArgProblem, Setting, setting, settings_of
 
 DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable")
+#: An HTTP/2 header name as Envoy matches it: lowercase token, no pseudo-headers.
+HEADER_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+#: Headers a canary override must not reuse: routing, auth and protocol headers.
+RESERVED_HEADERS = frozenset(
+    {"host", "authorization", "content-type", "content-length", "te", "grpc-timeout", "triton-model"}
+)
 #: ``TritonRoutingArgs.path_prefix`` when none is given.
 DEFAULT_PATH_PREFIX = "/triton"
 #: Lowercase path segments, no trailing slash: what Istio's prefix match and rewrite need.
@@ -29,9 +36,9 @@ PATH_PREFIX = Setting(
 class CanaryRouteArgs(TypedDict):
     """Traffic split of a group that has a canary Deployment."""
 
-    stable_percent: int
+    stable_percent: Annotated[int, Setting(ge=0, le=100)]
     """Percent of requests for the stable subset, 0..100. Required."""
-    canary_percent: int
+    canary_percent: Annotated[int, Setting(ge=0, le=100)]
     """Percent for the canary subset, 0..100; the two sum to 100. Required."""
     override_header: NotRequired[Mapping[str, str] | None]
     """``{"name": ..., "value": ...}``: requests with this header always reach the canary. Default: none."""
@@ -112,3 +119,27 @@ DEFAULT_RETRIES = RetryArgs(
 DEFAULT_OUTLIER_DETECTION = OutlierDetectionArgs(
     **{key: found.default for key, found in settings_of(OutlierDetectionArgs).items()}  # type: ignore[typeddict-item]  # every key has a Setting, which a unit test holds
 )
+
+
+def canary_problems(canary: Mapping[str, Any]) -> Iterator[ArgProblem]:
+    """What is wrong with a group's canary route beyond single-key limits: weights that do not sum to 100,
+    an override header that is not a header name, has no value or is one routing depends on. The
+    platform's config reports these at its own keys."""
+    stable, weight = canary["stable_percent"], canary["canary_percent"]
+    if stable + weight != 100:
+        yield ArgProblem(
+            ("canary_percent",),
+            weight,
+            f"with ``stable_percent`` {stable} the two sum to {stable + weight}; the weights must sum to 100",
+        )
+    header = canary.get("override_header")
+    if header is not None:
+        name = header.get("name", "")
+        if not re.fullmatch(HEADER_NAME_PATTERN, name) or not header.get("value"):
+            yield ArgProblem(("override_header",), dict(header), "give a lowercase header name and a value")
+        elif name in RESERVED_HEADERS:
+            yield ArgProblem(
+                ("override_header", "name"),
+                name,
+                f"is reserved; choose another header name (not one of {', '.join(sorted(RESERVED_HEADERS))})",
+            )

@@ -30,13 +30,12 @@ from ..common import labels as _labels
 from ..common import names as _names
 from ..common.args import check_args, setting_value
 from .istio_routes import destination_rule, routes, servers
-from .routing_args import DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRIES, TritonRoutingArgs
+from .routing_args import DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRIES, TritonRoutingArgs, canary_problems
 
 NETWORKING_API = "networking.istio.io/v1"
 #: Pod labels of the gateway the official ``gateway`` chart deploys as release ``istio-ingressgateway``.
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 TLS_MODES = ("SIMPLE", "MUTUAL")
-_HEADER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -88,19 +87,8 @@ def validate_routing(args: Mapping[str, Any]) -> None:
 
 
 def _validate_canary(group: str, canary: Mapping[str, Any]) -> None:
-    stable, weight = canary["stable_percent"], canary["canary_percent"]
-    for key, value in (("stable_percent", stable), ("canary_percent", weight)):
-        if not isinstance(value, int) or not 0 <= value <= 100:
-            raise ValueError(f"group {group!r}: canary.{key} is {value!r}; use a whole number 0..100")
-    if stable + weight != 100:
-        raise ValueError(
-            f"group {group!r}: canary weights {stable} + {weight} = {stable + weight}; they must sum to 100"
-        )
-    header = canary.get("override_header")
-    if header is not None and (not _HEADER_NAME.match(header.get("name", "")) or not header.get("value")):
-        raise ValueError(
-            f"group {group!r}: canary.override_header is {dict(header)!r}; give a lowercase header name and a value"
-        )
+    for problem in canary_problems(canary):
+        raise ValueError(f"group {group!r}: canary.{problem}")
 
 
 class TritonRouting(pulumi.ComponentResource):

@@ -19,7 +19,7 @@ import pulumi
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
 from triton_components.mesh.istio_routes import MODEL_HEADER
 from triton_components.mesh.mesh_security import MeshSecurityArgs
-from triton_components.mesh.routing_args import CanaryRouteArgs, RouteGroupArgs, TritonRoutingArgs
+from triton_components.mesh.routing_args import RouteGroupArgs, TritonRoutingArgs
 from triton_components.mesh.security_args import JwtArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
@@ -119,14 +119,7 @@ def build_mesh(settings: PlatformSettings, triton: TritonServer, opts: pulumi.Re
             models=list(group.models),
         )
         if group.canary is not None:
-            canary = CanaryRouteArgs(
-                stable_percent=group.canary.traffic_percent.stable,
-                canary_percent=group.canary.traffic_percent.canary,
-            )
-            if group.canary.override_header is not None:
-                header = group.canary.override_header
-                canary["override_header"] = {"name": header.name, "value": header.value}
-            route["canary"] = canary
+            route["canary"] = group.canary.route_args()
         groups.append(route)
 
     tls = mesh.gateway.tls

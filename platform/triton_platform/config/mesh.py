@@ -7,7 +7,7 @@ wildcard host in prod), each naming the one key a user has to change.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, ClassVar, Literal, cast
 
 from pydantic import AfterValidator, Field
 
@@ -15,6 +15,8 @@ from triton_components.common import versions
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.mesh.routing_args import (
     DEFAULT_RETRY_ON,
+    HEADER_NAME_PATTERN,
+    CanaryRouteArgs,
     GatewayTlsArgs,
     OutlierDetectionArgs,
     RetryArgs,
@@ -27,14 +29,9 @@ from .field_docs import contract_field, from_contract
 
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
 #: An HTTP/2 header name as Envoy matches it: lowercase token, no pseudo-headers.
-HEADER_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 #: A DNS name, optionally with a leading ``*.``, or ``*`` alone.
 HOST_PATTERN = r"^(\*|(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?)$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-#: Headers a canary override must not reuse: routing, auth and protocol headers.
-RESERVED_HEADERS = frozenset(
-    {"host", "authorization", "content-type", "content-length", "te", "grpc-timeout", "triton-model"}
-)
 #: Envoy retry conditions (``HTTPRetry.retryOn``) a stack may list.
 RetryCondition = Literal[
     "connect-failure",
@@ -53,7 +50,7 @@ RetryCondition = Literal[
 INSTALLED_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 
 Namespace = Annotated[str, Field(pattern=NAMESPACE_PATTERN, max_length=63)]
-HeaderName = Annotated[str, Field(pattern=HEADER_NAME_PATTERN, max_length=64)]
+HeaderName = Annotated[str, Field(pattern=f"^{HEADER_NAME_PATTERN}$", max_length=64)]
 Percent = Annotated[int, Field(ge=0, le=100)]
 
 
@@ -87,6 +84,20 @@ class CanarySettings(Model):
     by editing these two numbers."""
     override_header: OverrideHeaderSettings | None = None
     """Requests with this header always reach the canary. Unset: off."""
+
+    def route_args(self) -> CanaryRouteArgs:
+        """The canary's ``CanaryRouteArgs``: the weights, and the override header when set."""
+        args = CanaryRouteArgs(stable_percent=self.traffic_percent.stable, canary_percent=self.traffic_percent.canary)
+        if self.override_header is not None:
+            args["override_header"] = {"name": self.override_header.name, "value": self.override_header.value}
+        return args
+
+    #: Where ``CanaryRouteArgs`` keys live under ``canary`` in the stack file.
+    ROUTE_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "stable_percent": ("trafficPercent", "stable"),
+        "canary_percent": ("trafficPercent", "canary"),
+        "override_header": ("overrideHeader",),
+    }
 
 
 class GatewayTlsSettings(Model):

@@ -8,11 +8,11 @@ import re
 from collections.abc import Iterator
 
 from triton_components.common.istio_charts import missing_charts
+from triton_components.mesh.routing_args import canary_problems
 
-from .base import Environment, Problem
+from .base import Environment, Problem, contract_problems
 from .mesh import (
     INSTALLED_GATEWAY_SELECTOR,
-    RESERVED_HEADERS,
     JwtSettings,
     MeshSettings,
 )
@@ -53,26 +53,14 @@ def _canaries(settings: PlatformSettings) -> Iterator[Problem]:
         if canary is None:
             continue
         at = ("modelGroups", i, "canary")
-        weights = canary.traffic_percent
-        if weights.stable + weights.canary != 100:
-            yield Problem(
-                (*at, "trafficPercent"),
-                {"stable": weights.stable, "canary": weights.canary},
-                f"stable {weights.stable} + canary {weights.canary} = {weights.stable + weights.canary}; "
-                "the weights must sum to 100",
-            )
+        # The route contract's own rules: weights summing to 100, a usable override header.
+        yield from contract_problems(canary_problems(canary.route_args()), at, canary.ROUTE_KEYS)
         if not settings.mesh.enabled:
             yield Problem(
                 at,
                 "set",
                 "needs mesh.enabled: true; without Istio the group's Service spreads requests over stable and "
                 "canary pods by pod count and trafficPercent is ignored",
-            )
-        if canary.override_header is not None and canary.override_header.name in RESERVED_HEADERS:
-            yield Problem(
-                (*at, "overrideHeader", "name"),
-                canary.override_header.name,
-                f"is reserved; choose another header name (not one of {', '.join(sorted(RESERVED_HEADERS))})",
             )
 
 
