@@ -64,7 +64,6 @@ def build_layer(settings: PlatformSettings, section: TinyCloudSettings) -> Cloud
         triton_args=triton_wiring(
             TinyNodes(section.pool), TinyIdentity(account), extra_env={"TINY_REGION": section.region}
         ),
-        allocatable_gpus_per_node=1,
         depends_on=[bucket],
         outputs={"tinyBucketUrl": bucket.url},  # type: ignore[attr-defined]
         egress={"dns_cidrs": ["192.0.2.53/32"]},

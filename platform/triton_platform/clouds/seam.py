@@ -26,7 +26,6 @@ class CloudLayer:
     model_repository: pulumi.Output[str]
     kubernetes_provider: k8s.Provider
     triton_args: dict[str, Any]
-    allocatable_gpus_per_node: int
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     egress: dict[str, Any] = field(default_factory=dict)

@@ -130,7 +130,6 @@ def build_aws(settings: PlatformSettings, config: AwsSettings) -> CloudLayer:
         model_repository=bucket.repository_url,
         kubernetes_provider=kubernetes,
         triton_args=triton_wiring(group, identity, extra_env=region_env),
-        allocatable_gpus_per_node=group.allocatable_gpus_per_node,
         depends_on=[group, identity],
         # Egress: IRSA exchanges its token with STS over HTTPS (the public-HTTPS rule) and needs no
         # metadata endpoint; IMDS stays unreachable for pods (hop limit 1, and no egress rule).

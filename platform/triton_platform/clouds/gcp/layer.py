@@ -170,7 +170,6 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
         model_repository=bucket.repository_url,
         kubernetes_provider=kubernetes,
         triton_args=triton_wiring(pool, identity),
-        allocatable_gpus_per_node=pool.allocatable_gpus_per_node,
         depends_on=[pool, identity],
         egress={
             "node_endpoints": identity.node_endpoints,
