@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from support import ROOT
+from support.render import sidecar_injected
 from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_platform.review.render import render_stack, stack_files
 
@@ -21,25 +22,12 @@ STACKS = sorted(stack_files(ROOT))
 SIDECAR = "sidecar.istio.io/"
 
 
-def _injected(render, pod: dict[str, Any], namespace: str) -> bool:
-    labels = next(
-        (
-            o["metadata"].get("labels", {})
-            for o in render.manifests
-            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
-        ),
-        {},
-    )
-    annotations = pod["metadata"].get("annotations", {})
-    return labels.get("istio-injection") == "enabled" and annotations.get(f"{SIDECAR}inject") != "false"
-
-
 def containers_with_resources(render, deployment: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(name, resources) for every container the running pod will have, the injected ones included."""
     pod = deployment["spec"]["template"]
     spec = pod["spec"]
     found = [(c["name"], c.get("resources", {})) for c in spec.get("initContainers", []) + spec["containers"]]
-    if _injected(render, pod, deployment["metadata"]["namespace"]):
+    if sidecar_injected(render, pod, deployment["metadata"]["namespace"]):
         a = pod["metadata"].get("annotations", {})
         injected = {
             "requests": {

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from support import ROOT
+from support.render import sidecar_injected
 from triton_platform.review.render import render_stack, stack_config, stack_files
 
 STACKS = sorted(stack_files(ROOT))
@@ -31,19 +32,6 @@ def go_duration_seconds(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{text!r} is not a duration Istio accepts")
     return sum(float(n) * units[u] for n, u in parts)
-
-
-def _injected(render, pod: dict[str, Any], namespace: str) -> bool:
-    labels = next(
-        (
-            o["metadata"].get("labels", {})
-            for o in render.manifests
-            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
-        ),
-        {},
-    )
-    annotations = pod["metadata"].get("annotations", {})
-    return labels.get("istio-injection") == "enabled" and annotations.get("sidecar.istio.io/inject") != "false"
 
 
 def triton_shutdown_seconds(pod_spec: dict[str, Any]) -> int:
@@ -86,7 +74,7 @@ def test_the_sidecar_outlives_triton_and_the_grace_period_covers_both(stack):
         assert grace > triton_done, (
             f"{stack}/{name}: the kubelet kills Triton at {grace} s, before it is done ({triton_done} s)"
         )
-        if not _injected(render, pod, namespace):
+        if not sidecar_injected(render, pod, namespace):
             continue
         drain = sidecar_drain_seconds(pod)
         assert drain > triton_done, (

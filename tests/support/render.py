@@ -16,3 +16,18 @@ def one(render: StackRender, type_: str, name: str | None = None) -> dict[str, A
 
 def inputs(render: StackRender, type_: str, name: str | None = None) -> dict[str, Any]:
     return one(render, type_, name)["inputs"]
+
+
+def sidecar_injected(render: StackRender, pod: dict[str, Any], namespace: str) -> bool:
+    """Whether Istio's injector gives this pod template a sidecar: its namespace is labelled for injection
+    and the pod does not opt out."""
+    labels = next(
+        (
+            o["metadata"].get("labels", {})
+            for o in render.manifests
+            if o["kind"] == "Namespace" and o["metadata"]["name"] == namespace
+        ),
+        {},
+    )
+    annotations = pod["metadata"].get("annotations", {})
+    return labels.get("istio-injection") == "enabled" and annotations.get("sidecar.istio.io/inject") != "false"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, cast
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from triton_components.common import versions
-from triton_components.common.quantities import cpu_millicores, memory_bytes
 from triton_components.mesh.routing_args import (
     DEFAULT_RETRY_ON,
     HEADER_NAME_PATTERN,
@@ -24,7 +23,7 @@ from triton_components.mesh.routing_args import (
 )
 from triton_components.mesh.security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
 
-from .base import Model
+from .base import Cpu, Memory, Model
 from .field_docs import contract_field, from_contract
 
 IMAGE_TAG_PATTERN = r"^[0-9]{2}\.[0-9]{2}(\.[0-9]+)?(-[a-z0-9-]+)?$"
@@ -153,26 +152,14 @@ class IstioInstallSettings(Model):
     Unset: Istio's chart repository."""
 
 
-def _cpu(value: str) -> str:
-    """CPU quantity (``4``, ``500m``)"""
-    cpu_millicores(value)
-    return value
-
-
-def _memory(value: str) -> str:
-    """memory quantity (``16Gi``, ``512Mi``)"""
-    memory_bytes(value)
-    return value
-
-
 class SidecarSettings(Model):
     """Resources of the Istio sidecar in each Triton pod: requests = limits, so the pod stays Guaranteed
     QoS (the mesh default, 100m/128Mi requested with 2/1Gi limits, would make it Burstable). They add
     to the model group's own cpu and memory on the GPU node."""
 
-    cpu: Annotated[str, AfterValidator(_cpu)] = "500m"
+    cpu: Cpu = "500m"
     """Sidecar CPU request and limit; adds to each pod's size."""
-    memory: Annotated[str, AfterValidator(_memory)] = "512Mi"
+    memory: Memory = "512Mi"
     """Sidecar memory request and limit; adds to each pod's size."""
 
 
