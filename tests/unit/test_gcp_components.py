@@ -129,11 +129,21 @@ def test_bucket_protection_can_be_waived_explicitly(run):
     assert "protect" not in one(render, "gcp:storage/bucket:Bucket")["options"]
 
 
-def test_bucket_rejects_soft_delete_below_seven_days(run):
-    with pytest.raises(ValueError, match="soft_delete_retention_days is 3"):
-        run(
-            lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", "soft_delete_retention_days": 3})
-        )
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # GCS refuses 1-6 days; 0 would turn recovery off.
+        ({"soft_delete_retention_days": 3}, "args.soft_delete_retention_days is 3; give a number from 7 to 90"),
+        (
+            {"name_prefix": "Acme"},
+            "args.name_prefix is 'Acme'; give 1-41 lowercase letters, digits or '-', starting alphanumeric",
+        ),
+    ],
+)
+def test_bucket_rejects_what_gcs_would_refuse(run, overrides, message):
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the whole message is asserted below
+        run(lambda: GcsModelBucket("models", {"name_prefix": "acme", "location": "EU", **overrides}))
+    assert str(caught.value) == f"GcsModelBucket 'models': {message}"
 
 
 def _identity(mode):

@@ -47,6 +47,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "GkeGpuNodePoolArgs",
         "TritonAutoscalerArgs",
         "EksGpuNodeGroupArgs",
+        "GcsModelBucketArgs",
     } <= names
 
 

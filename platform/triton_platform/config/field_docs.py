@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic.alias_generators import to_camel
 
-from triton_components.common.args import setting
+from triton_components.common.args import REQUIRED, setting
 
 _CONTRACT_DEFAULT = re.compile(r"\s*(Default: .*|Required\.)$", re.DOTALL)
 _SNAKE_IN_CODE = re.compile(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``")
@@ -78,16 +78,17 @@ def contract_field(
     """A config field that is ``contract``'s ``key``: its default and limits are the key's ``Setting``
     (declared once, in the args contract), its doc the key's docstring plus ``more`` (with ``doc=False``:
     the field's own docstring, for a key whose stack-file meaning says more). ``field`` adds what only the
-    stack file has (an alias, a length bound)."""
+    stack file has (an alias, a length bound, or a ``default`` for a key the component requires)."""
     found = setting(contract, key)
     # A Setting's pattern matches whole values; pydantic's searches, so anchor it (grouped only when needed).
     pattern = found.pattern and (f"^{found.pattern}$" if "|" not in found.pattern else f"^(?:{found.pattern})$")
-    # A sequence default is a tuple in the contract (immutable); the stack file's list gets a fresh copy.
-    default: dict[str, Any] = (
-        {"default_factory": lambda: list(found.default)}
-        if isinstance(found.default, tuple)
-        else {"default": found.default}
-    )
+    default: dict[str, Any] = {"default": found.default}
+    if isinstance(found.default, tuple):
+        # A sequence default is a tuple in the contract (immutable); the stack file's list gets a fresh copy.
+        default = {"default_factory": lambda: list(found.default)}
+    elif found.default is REQUIRED:
+        # The component requires the key; the stack file may still default it (``field``'s ``default``).
+        default = {}
     info = Field(**default, ge=found.ge, le=found.le, gt=found.gt, pattern=pattern, **field)
     if doc:
         info.metadata.append(FromContract(contract, key, unset, more))

@@ -13,7 +13,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdentity
-from triton_components.gcp.gcs_model_bucket import GcsModelBucket, GcsModelBucketArgs
+from triton_components.gcp.gcs_model_bucket import GcsModelBucket
+from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
 from triton_components.gcp.gke_cluster import GkeCluster, GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from triton_components.gcp import catalog as gcp_catalog
+from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 
 from ...config.base import DnsLabel, Model
@@ -133,13 +134,15 @@ class GcsBucketSettings(Model):
 
     location: Annotated[str, Field(pattern=r"^[A-Z0-9-]+$")] = "US-CENTRAL1"
     """Bucket location."""
-    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    prefix: str = contract_field(GcsModelBucketArgs, "name_prefix", doc=False, default="triton-models")
     """Bucket name before the random suffix."""
-    repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    repository_path: str = contract_field(GcsModelBucketArgs, "repository_path", doc=False)
     """Folder in the bucket that Triton reads."""
-    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 7
+    soft_delete_retention_days: int = contract_field(GcsModelBucketArgs, "soft_delete_retention_days", doc=False)
     """Soft-delete window."""
-    noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    noncurrent_version_retention_days: int = contract_field(
+        GcsModelBucketArgs, "noncurrent_version_retention_days", doc=False
+    )
     """Old object versions are kept this long."""
     protect: bool | None = None
     """Unset: protected. ``false`` (deletable with the stack) allowed outside prod only."""
