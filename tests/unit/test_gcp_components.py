@@ -351,8 +351,12 @@ def test_binary_authorization_is_off_unless_enforced_by_name(run):
         ),
         (
             {"secrets_kms_key": "gke/ml"},
-            "secrets_kms_key is 'gke/ml'; give a key's resource name, "
+            "GkeCluster 'cluster': args.secrets_kms_key is 'gke/ml'; give a key's resource name, "
             "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>",
+        ),
+        (
+            {"master_ipv4_cidr_block": "172.16.0.0/24"},
+            "GkeCluster 'cluster': args.master_ipv4_cidr_block is '172.16.0.0/24'; give an IPv4 /28 range",
         ),
         (
             {

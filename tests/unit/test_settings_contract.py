@@ -48,6 +48,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "TritonAutoscalerArgs",
         "EksGpuNodeGroupArgs",
         "GcsModelBucketArgs",
+        "GkeClusterArgs",
     } <= names
 
 

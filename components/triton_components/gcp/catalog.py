@@ -104,10 +104,10 @@ def allocatable_gpus(
 #: ``binary_authorization.evaluation_mode`` of a cluster: off, or every pod's image checked against the
 #: project's Binary Authorization policy.
 BINARY_AUTHORIZATION_MODES = ("DISABLED", "PROJECT_SINGLETON_POLICY_ENFORCE")
-#: A Cloud KMS key's resource name, as GKE's ``database_encryption.key_name`` takes it.
+#: A Cloud KMS key's resource name, as GKE's ``database_encryption.key_name`` takes it (the whole value).
 KMS_KEY_NAME_PATTERN = (
-    r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[A-Za-z0-9_-]{1,63}"
-    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}$"
+    r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/keyRings/[A-Za-z0-9_-]{1,63}"
+    r"/cryptoKeys/[A-Za-z0-9_-]{1,63}"
 )
 
 

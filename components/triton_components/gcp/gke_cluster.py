@@ -8,63 +8,17 @@ are encrypted with a Cloud KMS key (CIS GKE 5.3.1); Binary Authorization can be 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
-from ..common.args import check_args
-from .catalog import BINARY_AUTHORIZATION_MODES, KMS_KEY_NAME_PATTERN, kms_key_location, region_of
+from ..common.args import check_args, setting_value
+from .catalog import region_of
+from .gke_cluster_args import GkeClusterArgs, validate_cluster
 from .gke_secrets_key import GkeSecretsKey
 from .node_service_account import node_service_account
-
-RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
-#: The control plane of a private cluster reaches its nodes on 443 and 10250 only (GKE's own firewall
-#: rule). Webhooks and aggregated APIs of the add-ons listen elsewhere: istiod's sidecar injector and
-#: config validation on 15017, KEDA's admission webhook on 9443 and its metrics API server on 6443.
-#: (kube-prometheus-stack's operator webhook already listens on 10250 for this reason.)
-CONTROL_PLANE_WEBHOOK_PORTS = (15017, 9443, 6443)
-
-
-class GkeClusterArgs(TypedDict):
-    """Inputs of ``GkeCluster``."""
-
-    cluster_name: str
-    """GKE cluster name. Required."""
-    location: str
-    """Region (regional control plane). Required."""
-    project: str
-    """Project. Required."""
-    release_channel: NotRequired[str]
-    """``RAPID``, ``REGULAR`` or ``STABLE``. Default: ``REGULAR``."""
-    network: NotRequired[str]
-    """VPC network. Default: ``default``."""
-    master_ipv4_cidr_block: NotRequired[str]
-    """/28 for the private control plane. Default: ``172.16.0.32/28``."""
-    master_authorized_networks: NotRequired[Sequence[str]]
-    """CIDRs allowed to reach the control plane's public endpoint. Default: none, which leaves the
-    feature off (any source address, credentials still required): an enabled list without CIDRs
-    would lock out everyone, Pulumi's Kubernetes provider included."""
-    system_machine_type: NotRequired[str]
-    """Machine type of the system pool (Istio, KEDA, Prometheus). Default: ``e2-standard-4``."""
-    control_plane_webhook_ports: NotRequired[Sequence[int]]
-    """TCP ports of the system nodes the control plane may reach from ``master_ipv4_cidr_block``, beyond
-    GKE's own 443 and 10250: without them a private cluster cannot call the add-ons' webhooks. Default:
-    15017 (istiod), 9443 (KEDA's webhook) and 6443 (KEDA's metrics API)."""
-    encrypt_secrets: NotRequired[bool]
-    """Application-layer Secrets encryption with a Cloud KMS key (CIS GKE Benchmark 5.3.1); False leaves
-    Secrets in etcd under Google's default encryption only. Default: True."""
-    secrets_kms_key: NotRequired[pulumi.Input[str] | None]
-    """An existing key for that (``projects/…/locations/<the cluster's region>/keyRings/…/cryptoKeys/…``);
-    GKE's service agent ``service-<project number>@container-engine-robot.iam.gserviceaccount.com`` must
-    already hold ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on it. Default: None: a key ring and a
-    key rotated every 90 days are created (``GkeSecretsKey``) and the agent is granted on that key only."""
-    binary_authorization: NotRequired[str]
-    """Binary Authorization ``evaluation_mode``: ``DISABLED`` or ``PROJECT_SINGLETON_POLICY_ENFORCE`` (the
-    project's policy must then admit every image the cluster runs: Triton, Istio, KEDA, Prometheus and
-    GKE's own). Default: ``DISABLED``."""
 
 
 def _authorized_networks(cidrs: Sequence[str]) -> dict[str, Any] | None:
@@ -72,36 +26,6 @@ def _authorized_networks(cidrs: Sequence[str]) -> dict[str, Any] | None:
     if not cidrs:
         return None
     return {"cidr_blocks": [{"cidr_block": cidr, "display_name": f"authorized-{i}"} for i, cidr in enumerate(cidrs)]}
-
-
-def validate_cluster(args: GkeClusterArgs) -> None:
-    """Raise ``ValueError`` naming the input, the bad value and what is accepted."""
-    channel = args.get("release_channel", "REGULAR")
-    if channel not in RELEASE_CHANNELS:
-        raise ValueError(f"release_channel is {channel!r}; use one of {', '.join(RELEASE_CHANNELS)}")
-    mode = args.get("binary_authorization", "DISABLED")
-    if mode not in BINARY_AUTHORIZATION_MODES:
-        raise ValueError(f"binary_authorization is {mode!r}; use one of {', '.join(BINARY_AUTHORIZATION_MODES)}")
-    bad_ports = [p for p in args.get("control_plane_webhook_ports", CONTROL_PLANE_WEBHOOK_PORTS) if not 1 <= p <= 65535]
-    if bad_ports:
-        raise ValueError(f"control_plane_webhook_ports has {bad_ports}; use TCP ports 1-65535")
-    key = args.get("secrets_kms_key")
-    if key is not None and not args.get("encrypt_secrets", True):
-        raise ValueError(
-            "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both"
-        )
-    if isinstance(key, str):
-        if not re.fullmatch(KMS_KEY_NAME_PATTERN, key):
-            raise ValueError(
-                f"secrets_kms_key is {key!r}; give a key's resource name, "
-                "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>"
-            )
-        key_location, region = kms_key_location(key), region_of(args["location"])
-        if key_location != region:
-            raise ValueError(
-                f"secrets_kms_key is in {key_location}, but GKE encrypts a cluster in {args['location']} only with a "
-                f"key of {region}; give a key from {region}"
-            )
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -114,10 +38,10 @@ class GkeCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_args("GkeCluster", name, args, GkeClusterArgs)  # misspelt keys and wrong types, before anything else
         validate_cluster(args)  # before anything is registered: nothing is half-created
-        channel = args.get("release_channel", "REGULAR")
+        channel = setting_value(args, GkeClusterArgs, "release_channel")
         super().__init__("tritonplatform:index:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        project, location, network = args["project"], args["location"], args.get("network", "default")
+        project, location, network = args["project"], args["location"], setting_value(args, GkeClusterArgs, "network")
         self.workload_pool = f"{project}.svc.id.goog"
 
         nodes = node_service_account(
@@ -142,8 +66,8 @@ class GkeCluster(pulumi.ComponentResource):
             log_config={"enable": True, "filter": "ERRORS_ONLY"},
             opts=child,
         )
-        master_cidr = args.get("master_ipv4_cidr_block", "172.16.0.32/28")
-        ports = list(args.get("control_plane_webhook_ports", CONTROL_PLANE_WEBHOOK_PORTS))
+        master_cidr = setting_value(args, GkeClusterArgs, "master_ipv4_cidr_block")
+        ports = list(setting_value(args, GkeClusterArgs, "control_plane_webhook_ports"))
         if ports:
             gcp.compute.Firewall(
                 f"{name}-control-plane-webhooks",
@@ -161,7 +85,7 @@ class GkeCluster(pulumi.ComponentResource):
             )
         cluster_opts = child
         key_name = args.get("secrets_kms_key")
-        if args.get("encrypt_secrets", True) and key_name is None:
+        if setting_value(args, GkeClusterArgs, "encrypt_secrets") and key_name is None:
             key = GkeSecretsKey(
                 f"{name}-secrets-key",
                 {"project": project, "location": region_of(location), "name_prefix": f"{args['cluster_name']}-secrets"},
@@ -198,9 +122,9 @@ class GkeCluster(pulumi.ComponentResource):
                 "master_ipv4_cidr_block": master_cidr,
             },
             database_encryption={"state": "ENCRYPTED", "key_name": key_name}
-            if args.get("encrypt_secrets", True)
+            if setting_value(args, GkeClusterArgs, "encrypt_secrets")
             else {"state": "DECRYPTED"},
-            binary_authorization={"evaluation_mode": args.get("binary_authorization", "DISABLED")},
+            binary_authorization={"evaluation_mode": setting_value(args, GkeClusterArgs, "binary_authorization")},
             master_authorized_networks_config=_authorized_networks(args.get("master_authorized_networks", [])),
             # The default pool would run as the Compute Engine default account: remove it.
             remove_default_node_pool=True,
@@ -219,7 +143,7 @@ class GkeCluster(pulumi.ComponentResource):
             management={"auto_repair": True, "auto_upgrade": True},
             node_config={
                 **hardened_node,
-                "machine_type": args.get("system_machine_type", "e2-standard-4"),
+                "machine_type": setting_value(args, GkeClusterArgs, "system_machine_type"),
                 "disk_size_gb": 100,
                 "disk_type": "pd-balanced",
             },

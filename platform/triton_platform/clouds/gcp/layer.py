@@ -15,7 +15,8 @@ import pulumi_kubernetes as k8s
 from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdentity
 from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
-from triton_components.gcp.gke_cluster import GkeCluster, GkeClusterArgs
+from triton_components.gcp.gke_cluster import GkeCluster
+from triton_components.gcp.gke_cluster_args import GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
@@ -27,6 +28,8 @@ from ..seam import CloudLayer, exec_kubeconfig, slug, triton_wiring, verified
 from .preview import gke_cluster_problems
 from .settings import GcpSettings
 
+#: ``cluster.secretEncryption`` keys as ``GkeClusterArgs`` names them.
+_ENCRYPTION_KEYS = {"enabled": "encrypt_secrets", "kms_key_name": "secrets_kms_key"}
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
 GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"
 
@@ -82,9 +85,8 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
                 GkeClusterArgs,
                 {
                     **config.cluster.args_for(GkeClusterArgs, rename={"name": "cluster_name"}),
+                    **encryption.args_for(GkeClusterArgs, rename=_ENCRYPTION_KEYS),
                     "project": config.project,
-                    "encrypt_secrets": encryption.enabled,
-                    "secrets_kms_key": encryption.kms_key_name,
                 },
             ),
             pulumi.ResourceOptions(providers=[provider], protect=prod, depends_on=apis),

@@ -8,23 +8,20 @@ from pydantic import Field
 
 from triton_components.gcp import catalog as gcp_catalog
 from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
+from triton_components.gcp.gke_cluster_args import GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
 
 from ...config.base import DnsLabel, Model
-from ...config.field_docs import contract_field, from_contract
+from ...config.field_docs import contract_field
 from ...config.serving import PINNED_COMPUTE_CAPABILITY, gpu_list
 from ...config.settings import CloudSettings
 
-#: By name: importing it would load pulumi_gcp into every stack's config, AWS ones included.
-_GKE_CLUSTER = "triton_components.gcp.gke_cluster.GkeClusterArgs"
-
 
 class SecretEncryptionSettings(Model):
-    enabled: Annotated[
-        bool,
-        from_contract(_GKE_CLUSTER, "encrypt_secrets", more="Of a cluster this stack creates; ``false`` not in prod."),
-    ] = True
-    kms_key_name: Annotated[str, Field(pattern=gcp_catalog.KMS_KEY_NAME_PATTERN)] | None = None
+    enabled: bool = contract_field(
+        GkeClusterArgs, "encrypt_secrets", more="Of a cluster this stack creates; ``false`` not in prod."
+    )
+    kms_key_name: str | None = contract_field(GkeClusterArgs, "secrets_kms_key", doc=False)
     """An existing key in the cluster's region; grant ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` to
     ``service-<project number>@container-engine-robot.iam.gserviceaccount.com`` on it first. Unset: a key ring
     (random suffix) and a key rotated every 90 days are created, and only GKE's service agent may use the key."""
@@ -39,9 +36,11 @@ class GkeClusterSettings(Model):
     """Create a hardened regional cluster instead of looking one up (private nodes, Dataplane V2, Workload
     Identity, shielded nodes, Cloud NAT, Secrets encrypted with Cloud KMS, a firewall rule for the add-ons'
     webhooks)."""
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = contract_field(
+        GkeClusterArgs, "release_channel", doc=False
+    )
     """Release channel of a created cluster."""
-    master_ipv4_cidr_block: Annotated[str, Field(pattern=r"^[0-9.]+/28$")] = "172.16.0.32/28"
+    master_ipv4_cidr_block: str = contract_field(GkeClusterArgs, "master_ipv4_cidr_block", doc=False)
     """Private control-plane range of a created cluster; it may reach the system nodes on 15017 (istiod's
     injector), 9443 (KEDA's webhook) and 6443 (KEDA's metrics API), which GKE's own rule (443, 10250) leaves
     closed."""
@@ -56,12 +55,9 @@ class GkeClusterSettings(Model):
     (not in prod)."""
     secret_encryption: SecretEncryptionSettings = SecretEncryptionSettings()
     """Application-layer Secrets encryption of a cluster this stack creates."""
-    binary_authorization: Annotated[
-        Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES],  # type: ignore[valid-type]  # pydantic takes the catalog's tuple; mypy wants literals
-        from_contract(
-            _GKE_CLUSTER, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."
-        ),
-    ] = "DISABLED"
+    binary_authorization: Literal[gcp_catalog.BINARY_AUTHORIZATION_MODES] = contract_field(  # type: ignore[valid-type]  # pydantic takes the catalog's tuple; mypy wants literals
+        GkeClusterArgs, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."
+    )
 
 
 class GpuSharingSettings(Model):
