@@ -146,7 +146,7 @@ def test_bucket_rejects_what_gcs_would_refuse(run, overrides, message):
     assert str(caught.value) == f"GcsModelBucket 'models': {message}"
 
 
-def _identity(mode):
+def _identity(mode, **overrides):
     created = {}
 
     def program():
@@ -159,6 +159,7 @@ def _identity(mode):
                 "namespace": "triton",
                 "service_account_name": "triton",
                 "mode": mode,
+                **overrides,
             },
         )
 
@@ -193,6 +194,25 @@ def test_key_mode_keeps_the_key_secret(run):
     assert one(render, "gcp:serviceaccount/key:Key")["options"]["additionalSecretOutputs"] == ["privateKey"]
     assert not render.find("gcp:serviceaccount/iAMMember:IAMMember")
     assert created["identity"].credentials_file["env_var"] == "GOOGLE_APPLICATION_CREDENTIALS"
+
+
+@pytest.mark.parametrize(
+    ("mode", "overrides", "message"),
+    [
+        ("oidc", {}, "mode is 'oidc'; use one of workload-identity, key"),
+        (
+            "key",
+            {"account_id": "reader-"},
+            "GcpModelReaderIdentity 'reader': args.account_id is 'reader-'; give 6-30 lowercase letters, digits or "
+            "'-', starting with a letter",
+        ),
+    ],
+)
+def test_reader_identity_rejects_what_iam_would_refuse(run, mode, overrides, message):
+    program, _ = _identity(mode, **overrides)
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the whole message is asserted below
+        run(program)
+    assert str(caught.value) == message
 
 
 def test_new_cluster_is_private_shielded_and_workload_identity_enabled(run):

@@ -49,6 +49,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "EksGpuNodeGroupArgs",
         "GcsModelBucketArgs",
         "GkeClusterArgs",
+        "GcpModelReaderIdentityArgs",
     } <= names
 
 

@@ -8,40 +8,19 @@ file, as the original GKE guide does.
 from __future__ import annotations
 
 import base64
-import re
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
+from .gcp_model_reader_identity_args import GcpModelReaderIdentityArgs, validate_identity
 
 #: Read objects, plus storage.buckets.get which Triton calls before listing ("Could not get
 #: MetaData for bucket" otherwise). Nothing that writes or deletes.
 BUCKET_READER_ROLES = ("roles/storage.objectViewer", "roles/storage.legacyBucketReader")
 WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
-MODES = ("workload-identity", "key")
 KEY_FILE_NAME = "key.json"
-
-_ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-
-
-class GcpModelReaderIdentityArgs(TypedDict):
-    """Inputs of ``GcpModelReaderIdentity``."""
-
-    account_id: str
-    """Service account id (6-30 characters). Required."""
-    project: str
-    """Project of the service account and the Workload Identity pool. Required."""
-    bucket_name: pulumi.Input[str]
-    """The model bucket; the only resource the account can read. Required."""
-    namespace: str
-    """Kubernetes namespace of Triton's ServiceAccount. Required."""
-    service_account_name: str
-    """Kubernetes ServiceAccount Triton runs as. Required."""
-    mode: NotRequired[str]
-    """``workload-identity`` (keyless) or ``key`` (a key file in a Secret). Default: ``workload-identity``."""
-
 
 #: Where Workload Identity hands pods their tokens, for egress NetworkPolicies: pods dial the metadata
 #: address on 80; the GKE metadata server listens on 169.254.169.252:988, which is what policy sees
@@ -68,11 +47,8 @@ class GcpModelReaderIdentity(pulumi.ComponentResource):
         check_args(
             "GcpModelReaderIdentity", name, args, GcpModelReaderIdentityArgs
         )  # misspelt keys and wrong types, before anything else
-        mode = args.get("mode", "workload-identity")
-        if mode not in MODES:
-            raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")
-        if not _ACCOUNT_ID.match(args["account_id"]):
-            raise ValueError(f"account_id {args['account_id']!r} must be 6-30 lowercase letters, digits or '-'")
+        validate_identity(args)  # before anything is registered: nothing is half-created
+        mode = setting_value(args, GcpModelReaderIdentityArgs, "mode")
         super().__init__("tritonplatform:index:GcpModelReaderIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         project = args["project"]

@@ -13,6 +13,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from triton_components.gcp.gcp_model_reader_identity import GcpModelReaderIdentity
+from triton_components.gcp.gcp_model_reader_identity_args import GcpModelReaderIdentityArgs
 from triton_components.gcp.gcs_model_bucket import GcsModelBucket
 from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
 from triton_components.gcp.gke_cluster import GkeCluster
@@ -158,14 +159,16 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
 
     identity = GcpModelReaderIdentity(
         "model-reader",
-        {
-            "account_id": f"triton-{stack}-reader"[:30].rstrip("-"),
-            "project": config.project,
-            "bucket_name": bucket.bucket_name,
-            "namespace": settings.triton.namespace,
-            "service_account_name": DEFAULT_SERVICE_ACCOUNT,
-            "mode": config.identity,
-        },
+        cast(
+            GcpModelReaderIdentityArgs,
+            {
+                **config.args_for(GcpModelReaderIdentityArgs, rename={"identity": "mode"}),
+                "account_id": f"triton-{stack}-reader"[:30].rstrip("-"),
+                "bucket_name": bucket.bucket_name,
+                "namespace": settings.triton.namespace,
+                "service_account_name": DEFAULT_SERVICE_ACCOUNT,
+            },
+        ),
         cloud_opts,
     )
 

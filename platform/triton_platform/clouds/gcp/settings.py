@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from triton_components.gcp import catalog as gcp_catalog
+from triton_components.gcp.gcp_model_reader_identity_args import GcpModelReaderIdentityArgs
 from triton_components.gcp.gcs_model_bucket_args import GcsModelBucketArgs
 from triton_components.gcp.gke_cluster_args import GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
@@ -160,7 +161,7 @@ class GcpSettings(CloudSettings):
     """The GPU node pool."""
     model_bucket: GcsBucketSettings = GcsBucketSettings()
     """The model repository bucket."""
-    identity: Literal["workload-identity", "key"] = "workload-identity"
+    identity: Literal["workload-identity", "key"] = contract_field(GcpModelReaderIdentityArgs, "mode", doc=False)
     """How Triton reads the bucket: ``workload-identity`` (keyless), or ``key`` (a key file in a Secret;
     forbidden in prod)."""
 
