@@ -7,7 +7,7 @@ import re
 import pytest
 
 from support.render import inputs, one
-from triton_components.gcp import GcpModelReaderIdentity, GcsModelBucket, GkeCluster, GkeGpuNodePool
+from triton_components.gcp import GcpModelReaderIdentity, GcsModelBucket, GkeCluster, GkeGpuNodePool, GkeSecretsKey
 
 NODE_POOL = "gcp:container/nodePool:NodePool"
 PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
@@ -329,6 +329,23 @@ def test_secrets_are_encrypted_with_a_rotated_kms_key_only_gke_may_use(run):
     assert (
         "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember::cluster-secrets-key-gke-service-agent" in cluster["dependsOn"]
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"rotation_days": 400}, "args.rotation_days is 400; give a number from 1 to 365"),
+        (
+            {"name_prefix": "9-secrets"},
+            "args.name_prefix is '9-secrets'; give 1-51 lowercase letters, digits or '-', starting with a letter",
+        ),
+    ],
+)
+def test_secrets_key_rejects_what_cloud_kms_would_refuse(run, overrides, message):
+    args = {"project": "acme-ml", "location": "us-central1", "name_prefix": "ml-secrets", **overrides}
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the whole message is asserted below
+        run(lambda: GkeSecretsKey("key", args))
+    assert str(caught.value) == f"GkeSecretsKey 'key': {message}"
 
 
 def test_a_zonal_cluster_keys_its_secrets_in_its_region(run):

@@ -50,6 +50,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "GcsModelBucketArgs",
         "GkeClusterArgs",
         "GcpModelReaderIdentityArgs",
+        "GkeSecretsKeyArgs",
     } <= names
 
 

@@ -3,32 +3,15 @@ Secrets encryption, CIS GKE Benchmark 5.3.1), and the GKE service agent's right 
 
 from __future__ import annotations
 
-import re
-from typing import NotRequired, TypedDict
-
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
+from .gke_secrets_key_args import GkeSecretsKeyArgs
 
 #: The role GKE's service agent needs on the key to encrypt and decrypt Secrets.
 ENCRYPTER_DECRYPTER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-DEFAULT_ROTATION_DAYS = 90
-
-
-class GkeSecretsKeyArgs(TypedDict):
-    """Inputs of ``GkeSecretsKey``."""
-
-    project: str
-    """Project of the key ring and of the cluster (its GKE service agent is granted). Required."""
-    location: str
-    """Cloud KMS location: the cluster's region (GKE uses only a key of its own location). Required."""
-    name_prefix: str
-    """Key ring name before a random suffix (key rings can never be deleted, so a stack created
-    again needs a new name). Required."""
-    rotation_days: NotRequired[int]
-    """Days between automatic key rotations (1 to 365; CIS asks for 90 or fewer). Default: 90."""
 
 
 def gke_service_agent(project_number: str) -> str:
@@ -46,11 +29,7 @@ class GkeSecretsKey(pulumi.ComponentResource):
         check_args(
             "GkeSecretsKey", name, args, GkeSecretsKeyArgs
         )  # misspelt keys and wrong types, before anything else
-        rotation = args.get("rotation_days", DEFAULT_ROTATION_DAYS)
-        if not 1 <= rotation <= 365:
-            raise ValueError(f"rotation_days is {rotation}; use 1 to 365 (90 or fewer for CIS GKE 5.3.1)")
-        if not re.fullmatch(r"[a-z][-a-z0-9]{0,50}", args["name_prefix"]):
-            raise ValueError(f"name_prefix {args['name_prefix']!r} must be 1-51 lowercase letters, digits or '-'")
+        rotation = setting_value(args, GkeSecretsKeyArgs, "rotation_days")
         super().__init__("tritonplatform:index:GkeSecretsKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         project, location = args["project"], args["location"]
