@@ -19,6 +19,18 @@ def test_the_kms_key_must_live_in_the_buckets_region():
     load_settings(env("dev", aws={**AWS, "modelBucket": {"kmsKeyArn": KMS_KEY.format(region="us-east-1")}}), "P.yaml")
 
 
+def test_a_multi_region_kms_key_and_an_alias():
+    """The stack file takes the key ARNs the reader identity takes: a multi-region key's id starts with mrk-;
+    an alias is refused, as IAM policies name keys by key ARN."""
+    key = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    load_settings(env("dev", aws={**AWS, "modelBucket": {"kmsKeyArn": key}}), "P.yaml")
+    alias = "arn:aws:kms:us-east-1:123456789012:alias/models"
+    assert problems(env("dev", aws={**AWS, "modelBucket": {"kmsKeyArn": alias}})) == [
+        f"triton-platform:aws.modelBucket.kmsKeyArn = '{alias}': does not have the accepted form (regular expression "
+        r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9A-Za-z-]+$)"
+    ]
+
+
 def test_mig_capacity_counts_the_instances_nvidia_allows_per_profile():
     """H100 1g.20gb gives 4 instances per GPU (NVIDIA MIG user guide), not 7 // 1."""
     pool = {

@@ -124,6 +124,30 @@ def test_s3_bucket_is_private_encrypted_versioned_tls_only_and_protected(run):
     assert lifecycle["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"name_prefix": "-acme"},
+            "args.name_prefix is '-acme'; give 1-41 lowercase letters, digits or '-', starting alphanumeric",
+        ),
+        (
+            {"noncurrent_version_retention_days": 0},
+            "args.noncurrent_version_retention_days is 0; give a number from 1 to 3650",
+        ),
+        (
+            {"kms_key_arn": "alias/models"},
+            "args.kms_key_arn is 'alias/models'; give the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an "
+            "alias: IAM policies name keys by key ARN)",
+        ),
+    ],
+)
+def test_s3_bucket_rejects_what_s3_would_refuse(run, overrides, message):
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the whole message is asserted below
+        run(lambda: S3ModelBucket("models", {"name_prefix": "acme", **overrides}))
+    assert str(caught.value) == f"S3ModelBucket 'models': {message}"
+
+
 def test_s3_bucket_uses_kms_when_given(run):
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     render = run(lambda: S3ModelBucket("models", {"name_prefix": "acme", "kms_key_arn": key}))
@@ -217,8 +241,18 @@ def test_reader_without_kms_key_gets_no_kms_permission(run):
 
 def test_reader_rejects_a_kms_key_that_is_not_a_key_arn(run):
     program, _ = _identity("irsa", kms_key_arn="alias/models", **OIDC)
-    with pytest.raises(ValueError, match=r"kms_key_arn is 'alias/models'; give the key's ARN"):
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the whole message is asserted below
         run(program)
+    assert str(caught.value).endswith(
+        ": args.kms_key_arn is 'alias/models'; give the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> "
+        "(not an alias: IAM policies name keys by key ARN)"
+    )
+
+
+def test_a_multi_region_kms_key_is_a_key_arn(run):
+    key = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    program, _ = _identity("irsa", kms_key_arn=key, **OIDC)
+    assert key in inputs(run(program), "aws:iam/rolePolicy:RolePolicy")["policy"]
 
 
 def test_the_aws_layer_hands_the_buckets_kms_key_to_the_reader(run):

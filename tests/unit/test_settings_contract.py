@@ -51,6 +51,8 @@ def test_the_settings_cover_the_contracts_config_reads():
         "GkeClusterArgs",
         "GcpModelReaderIdentityArgs",
         "GkeSecretsKeyArgs",
+        "S3ModelBucketArgs",
+        "AwsModelReaderIdentityArgs",
     } <= names
 
 

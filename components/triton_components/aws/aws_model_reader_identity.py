@@ -12,55 +12,30 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
+from . import catalog
+from .aws_model_reader_identity_args import AwsModelReaderIdentityArgs, validate_identity
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
-MODES = ("irsa", "key")
 CREDENTIALS_FILE_NAME = "credentials"
-#: ``arn:<partition>:kms:<region>:<account>:key/<id>``; S3 needs the key in the bucket's region.
-_KMS_KEY_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):[0-9]{12}:key/[0-9A-Za-z-]+$")
 
 
-class AwsModelReaderIdentityArgs(TypedDict):
-    """Inputs of ``AwsModelReaderIdentity``."""
-
-    name: str
-    """IAM role (or user) name. Required."""
-    bucket_arn: pulumi.Input[str]
-    """The model bucket; the only resource readable. Required."""
-    namespace: str
-    """Kubernetes namespace of Triton's ServiceAccount. Required."""
-    service_account_name: str
-    """Kubernetes ServiceAccount Triton runs as. Required."""
-    oidc_provider_arn: NotRequired[pulumi.Input[str]]
-    """The cluster's IAM OIDC provider ARN. Required for ``irsa``."""
-    oidc_issuer: NotRequired[pulumi.Input[str]]
-    """The cluster's OIDC issuer URL (with or without ``https://``). Required for ``irsa``."""
-    mode: NotRequired[str]
-    """``irsa`` (keyless) or ``key`` (an access key in a Secret). Default: ``irsa``."""
-    kms_key_arn: NotRequired[pulumi.Input[str] | None]
-    """ARN of the customer-managed KMS key the bucket encrypts with (SSE-KMS); the reader may decrypt
-    with it through S3 only. Default: none (SSE-S3 needs no KMS permission)."""
-
-
-def _check_kms_key_arn(arn: str) -> re.Match[str]:
-    match = _KMS_KEY_ARN.match(arn)
-    if match is None:
-        raise ValueError(
-            f"kms_key_arn is {arn!r}; give the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> "
-            "(not an alias: IAM policies name keys by key ARN)"
-        )
-    return match
+def _kms_key_partition_and_region(arn: str) -> tuple[str, str]:
+    """S3 needs the key in the bucket's region: the ARN's partition and region, for the decrypt condition."""
+    if re.fullmatch(catalog.KMS_KEY_ARN_PATTERN, arn) is None:
+        raise ValueError(f"kms_key_arn is {arn!r}; give {catalog.KMS_KEY_ARN_ACCEPTS}")
+    _, partition, _, region, *_ = arn.split(":")
+    return partition, region
 
 
 def kms_decrypt_statement(kms_key_arn: str) -> dict[str, Any]:
     """``kms:Decrypt`` on one key, only when S3 in the key's region calls KMS for the reader."""
-    partition, region = _check_kms_key_arn(kms_key_arn).groups()
+    partition, region = _kms_key_partition_and_region(kms_key_arn)
     suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
     return {
         "Sid": "DecryptModelsThroughS3",
@@ -122,14 +97,9 @@ class AwsModelReaderIdentity(pulumi.ComponentResource):
         check_args(
             "AwsModelReaderIdentity", name, args, AwsModelReaderIdentityArgs
         )  # misspelt keys and wrong types, before anything else
-        mode = args.get("mode", "irsa")
-        if mode not in MODES:
-            raise ValueError(f"mode is {mode!r}; use one of {', '.join(MODES)}")
-        if mode == "irsa" and not (args.get("oidc_provider_arn") and args.get("oidc_issuer")):
-            raise ValueError("mode 'irsa' needs oidc_provider_arn and oidc_issuer of the cluster")
+        validate_identity(args)  # before anything is registered: nothing is half-created
+        mode = setting_value(args, AwsModelReaderIdentityArgs, "mode")
         kms_key = args.get("kms_key_arn")
-        if isinstance(kms_key, str):
-            _check_kms_key_arn(kms_key)
         super().__init__("tritonplatform:index:AwsModelReaderIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         policy = pulumi.Output.all(args["bucket_arn"], kms_key).apply(lambda v: read_only_policy(v[0], v[1]))

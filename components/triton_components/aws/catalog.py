@@ -82,3 +82,9 @@ NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
 AMI_TYPES_WITH_DEVICE_PLUGIN = ("BOTTLEROCKET_x86_64_NVIDIA",)
 #: Bottlerocket boots from a small OS volume and keeps container images and pod storage on a second one.
 BOTTLEROCKET_AMI_TYPES = ("BOTTLEROCKET_x86_64_NVIDIA",)
+#: ``arn:<partition>:kms:<region>:<account>:key/<key id>`` (the whole value): IAM policies name keys by
+#: key ARN, never by alias; a multi-region key's id starts with ``mrk-``.
+KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9A-Za-z-]+"
+KMS_KEY_ARN_ACCEPTS = (
+    "the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias: IAM policies name keys by key ARN)"
+)

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
-from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from ..common.args import check_args
-
-
-class S3ModelBucketArgs(TypedDict):
-    """Inputs of ``S3ModelBucket``."""
-
-    name_prefix: str
-    """Bucket name before the random suffix (lowercase, digits, ``-``). Required."""
-    repository_path: NotRequired[str]
-    """Folder of the Triton model repository inside the bucket. Default: ``"model_repository"``."""
-    kms_key_arn: NotRequired[pulumi.Input[str] | None]
-    """Customer-managed KMS key for SSE-KMS. Default: none (SSE-S3, AES256)."""
-    noncurrent_version_retention_days: NotRequired[int]
-    """Days an overwritten model version is kept. Default: 30."""
-    protect: NotRequired[bool]
-    """Protect the bucket from deletion and replacement and retain it if removed. Default: True."""
-    tags: NotRequired[Mapping[str, str]]
-    """Bucket tags. Default: none."""
-
-
-_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+from ..common.args import check_args, setting_value
+from .s3_model_bucket_args import S3ModelBucketArgs
 
 
 def tls_only_policy(bucket_arn: str) -> str:
@@ -67,10 +45,8 @@ class S3ModelBucket(pulumi.ComponentResource):
         check_args(
             "S3ModelBucket", name, args, S3ModelBucketArgs
         )  # misspelt keys and wrong types, before anything else
-        if not _PREFIX.match(args["name_prefix"]):
-            raise ValueError(f"name_prefix {args['name_prefix']!r} must be 1-41 lowercase letters, digits or '-'")
         super().__init__("tritonplatform:index:S3ModelBucket", name, None, opts)
-        protect = args.get("protect", True)
+        protect = setting_value(args, S3ModelBucketArgs, "protect")
         child = pulumi.ResourceOptions(parent=self)
         guarded = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
 
@@ -122,7 +98,7 @@ class S3ModelBucket(pulumi.ComponentResource):
                     "status": "Enabled",
                     "filter": {},
                     "noncurrent_version_expiration": {
-                        "noncurrent_days": args.get("noncurrent_version_retention_days", 30)
+                        "noncurrent_days": setting_value(args, S3ModelBucketArgs, "noncurrent_version_retention_days")
                     },
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
                 }
@@ -131,7 +107,7 @@ class S3ModelBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket.id, policy=bucket.arn.apply(tls_only_policy), opts=child)
 
-        path = args.get("repository_path", "model_repository").strip("/")
+        path = setting_value(args, S3ModelBucketArgs, "repository_path").strip("/")
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.repository_url = pulumi.Output.concat("s3://", bucket.bucket, "/" if path else "", path)

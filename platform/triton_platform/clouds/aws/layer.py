@@ -15,7 +15,8 @@ import pulumi_kubernetes as k8s
 from triton_components.aws.aws_model_reader_identity import AwsModelReaderIdentity
 from triton_components.aws.eks_gpu_node_group import EksGpuNodeGroup
 from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
-from triton_components.aws.s3_model_bucket import S3ModelBucket, S3ModelBucketArgs
+from triton_components.aws.s3_model_bucket import S3ModelBucket
+from triton_components.aws.s3_model_bucket_args import S3ModelBucketArgs
 from triton_components.serving.triton_server_args import DEFAULT_SERVICE_ACCOUNT
 
 from ...config.base import Environment

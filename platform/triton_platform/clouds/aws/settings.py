@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from triton_components.aws import catalog as aws_catalog
+from triton_components.aws.aws_model_reader_identity_args import AwsModelReaderIdentityArgs
 from triton_components.aws.eks_gpu_node_group_args import EksGpuNodeGroupArgs
+from triton_components.aws.s3_model_bucket_args import S3ModelBucketArgs
 
 from ...config.base import Model
 from ...config.field_docs import contract_field
@@ -64,16 +66,16 @@ class EksGpuNodeGroupSettings(Model):
 class S3BucketSettings(Model):
     """The S3 bucket the stack creates for the model repository."""
 
-    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")] = "triton-models"
+    prefix: str = contract_field(S3ModelBucketArgs, "name_prefix", doc=False, default="triton-models")
     """Bucket name before the random suffix."""
-    repository_path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$")] = "model_repository"
+    repository_path: str = contract_field(S3ModelBucketArgs, "repository_path", doc=False)
     """Folder in the bucket that Triton reads."""
-    kms_key_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$")] | None = (
-        None
-    )
+    kms_key_arn: str | None = contract_field(S3ModelBucketArgs, "kms_key_arn", doc=False)
     """SSE-KMS with a customer key in ``aws.region``; the reader gets ``kms:Decrypt`` on it through S3 only.
     Unset: SSE-S3."""
-    noncurrent_version_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    noncurrent_version_retention_days: int = contract_field(
+        S3ModelBucketArgs, "noncurrent_version_retention_days", doc=False
+    )
     """Old object versions are kept this long."""
     protect: bool | None = None
     """Unset: protected. ``false`` (deletable with the stack) allowed outside prod only."""
@@ -93,6 +95,6 @@ class AwsSettings(CloudSettings):
     """The GPU node group."""
     model_bucket: S3BucketSettings = S3BucketSettings()
     """The model repository bucket."""
-    identity: Literal["irsa", "key"] = "irsa"
+    identity: Literal["irsa", "key"] = contract_field(AwsModelReaderIdentityArgs, "mode", doc=False)
     """How Triton reads the bucket: ``irsa`` (keyless), or ``key`` (an IAM user's access key in a
     credentials-file Secret; forbidden in prod)."""
