@@ -99,7 +99,8 @@ def test_platform_is_passed_to_every_chart(run):
     ("args", "message"),
     [
         ({"platform": "eks"}, "platform is 'eks'; use one of gke, k3d, k3s"),
-        ({"gateway_replicas": 0}, "gateway_replicas is 0; use 1 or more"),
+        ({"gateway_replicas": 0}, "IstioInstallation 'istio': args.gateway_replicas is 0; give a number from 1 to 20"),
+        ({"istiod_replicas": 6}, "IstioInstallation 'istio': args.istiod_replicas is 6; give a number from 1 to 5"),
         ({"gateway_name": "ingress"}, "gateway_name is 'ingress'; use a name starting with 'istio-'"),
     ],
 )

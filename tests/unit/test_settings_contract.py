@@ -53,6 +53,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "GkeSecretsKeyArgs",
         "S3ModelBucketArgs",
         "AwsModelReaderIdentityArgs",
+        "IstioInstallationArgs",
     } <= names
 
 

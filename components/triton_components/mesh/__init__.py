@@ -1,7 +1,8 @@
 """Mesh: the Istio installation, the Gateway/VirtualService/DestinationRules in front of Triton and
 the zero-trust defaults (mTLS, authorization policies, ingress NetworkPolicies)."""
 
-from .istio_install import IstioInstallation, IstioInstallationArgs
+from .istio_install import IstioInstallation
+from .istio_install_args import IstioInstallationArgs
 from .mesh_security import MeshSecurity, MeshSecurityArgs
 from .routing_args import (
     CanaryRouteArgs,

@@ -14,72 +14,16 @@ istiod's chart budget, fixed at ``minAvailable: 1``, is kept only with two or mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common import versions
-from ..common.args import check_args
-from ..common.istio_charts import CHART_FOLDERS, missing_charts
-
-#: Values of Istio's ``global.platform`` (its ``manifests/helm-profiles/platform-*.yaml``); EKS needs none.
-PLATFORMS = ("gke", "k3d", "k3s", "microk8s", "minikube", "openshift")
-DEFAULT_GATEWAY_NAME = "istio-ingressgateway"
-
-
-class IstioInstallationArgs(TypedDict):
-    """Inputs of ``IstioInstallation``."""
-
-    version: NotRequired[str]
-    """Istio (and chart) version. Default: ``versions.ISTIO_VERSION``."""
-    chart_repository: NotRequired[str]
-    """Helm repository of the charts. Default: ``versions.ISTIO_CHART_REPOSITORY``."""
-    chart_folder: NotRequired[str | None]
-    """Local folder holding the charts in the layout of Istio's source tree (``manifests/charts``:
-    ``base``, ``istio-control/istio-discovery``, ``istio-cni``, ``gateway``). When set, every release
-    installs from it and no chart repository is reached (``version`` and ``chart_repository`` are
-    not used: the folder's charts are what gets installed). A relative folder is taken from the
-    working directory (the project folder under ``pulumi``). Default: none (the repository)."""
-    system_namespace: NotRequired[str]
-    """Namespace of istiod and the CNI DaemonSet (created; Pod Security ``privileged``, as the CNI
-    mounts host paths). Default: ``istio-system``."""
-    gateway_namespace: NotRequired[str]
-    """Namespace of the ingress gateway (created, Pod Security ``baseline``). Default: ``istio-ingress``."""
-    gateway_name: NotRequired[str]
-    """Release name of the gateway; its pods get ``istio: <name without istio->``. Default: ``istio-ingressgateway``."""
-    gateway_replicas: NotRequired[int]
-    """Minimum gateway replicas (the chart's HPA scales above). Default: 2."""
-    istiod_replicas: NotRequired[int]
-    """Minimum istiod replicas. With 1, the chart's disruption budget (``minAvailable: 1``, not
-    configurable) is turned off so a drain can move istiod. Default: 2."""
-    gateway_service_annotations: NotRequired[Mapping[str, str]]
-    """Annotations of the gateway's LoadBalancer Service (internal LB, static IP). Default: none."""
-    platform: NotRequired[str | None]
-    """Istio's ``global.platform`` (``gke`` sets the CNI paths and quotas GKE needs). Default: none."""
-
-
-def validate_installation(args: Mapping[str, Any]) -> None:
-    folder = args.get("chart_folder")
-    if folder is not None and (missing := missing_charts(folder)):
-        raise ValueError(
-            f"chart_folder is {folder!r}, which has no {', '.join(f'{m}/Chart.yaml' for m in missing)}; "
-            "use the manifests/charts folder of Istio's source tree, or None for the chart repository"
-        )
-    platform = args.get("platform")
-    if platform is not None and platform not in PLATFORMS:
-        raise ValueError(f"platform is {platform!r}; use one of {', '.join(PLATFORMS)}, or None")
-    for key in ("gateway_replicas", "istiod_replicas"):
-        replicas = args.get(key, 2)
-        if replicas < 1:
-            raise ValueError(f"{key} is {replicas}; use 1 or more (2 or more keeps it up during a drain)")
-    name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
-    if not name.startswith("istio-"):
-        raise ValueError(
-            f"gateway_name is {name!r}; use a name starting with 'istio-' (the chart derives its labels from it)"
-        )
+from ..common.args import check_args, setting_value
+from ..common.istio_charts import CHART_FOLDERS
+from .istio_install_args import IstioInstallationArgs, validate_installation
 
 
 class IstioInstallation(pulumi.ComponentResource):
@@ -100,13 +44,17 @@ class IstioInstallation(pulumi.ComponentResource):
         version = args.get("version", versions.ISTIO_VERSION)
         repository = {"repo": args.get("chart_repository", versions.ISTIO_CHART_REPOSITORY)}
         chart_folder = args.get("chart_folder")
-        gateway_name = args.get("gateway_name", DEFAULT_GATEWAY_NAME)
+        gateway_name = setting_value(args, IstioInstallationArgs, "gateway_name")
         platform = args.get("platform")
         platform_values: dict[str, Any] = {"global": {"platform": platform}} if platform else {}
-        istiod_replicas = args.get("istiod_replicas", 2)
+        istiod_replicas = setting_value(args, IstioInstallationArgs, "istiod_replicas")
 
-        system_ns = self._namespace(name, "system", args.get("system_namespace", "istio-system"), "privileged", child)
-        gateway_ns = self._namespace(name, "gateway", args.get("gateway_namespace", "istio-ingress"), "baseline", child)
+        system_ns = self._namespace(
+            name, "system", setting_value(args, IstioInstallationArgs, "system_namespace"), "privileged", child
+        )
+        gateway_ns = self._namespace(
+            name, "gateway", setting_value(args, IstioInstallationArgs, "gateway_namespace"), "baseline", child
+        )
 
         def release(
             suffix: str,
@@ -153,7 +101,7 @@ class IstioInstallation(pulumi.ComponentResource):
             [base],
         )
         cni = release("cni", "istio-cni", "cni", system_ns, {}, [base])
-        replicas = args.get("gateway_replicas", 2)
+        replicas = setting_value(args, IstioInstallationArgs, "gateway_replicas")
         gateway = release(
             "gateway",
             gateway_name,

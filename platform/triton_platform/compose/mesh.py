@@ -17,6 +17,7 @@ from typing import Any, cast
 import pulumi
 
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
+from triton_components.mesh.istio_install_args import IstioInstallationArgs
 from triton_components.mesh.istio_routes import MODEL_HEADER
 from triton_components.mesh.mesh_security import MeshSecurityArgs
 from triton_components.mesh.routing_args import RouteGroupArgs, TritonRoutingArgs
@@ -90,15 +91,17 @@ def install_istio(settings: PlatformSettings, opts: pulumi.ResourceOptions | Non
         return opts
     istio = IstioInstallation(
         "istio",
-        {
-            "gateway_namespace": mesh.gateway.namespace,
-            "gateway_replicas": mesh.install.gateway_replicas,
-            "istiod_replicas": mesh.install.istiod_replicas,
-            "gateway_service_annotations": dict(mesh.install.gateway_service_annotations),
-            "platform": cloud[0].istio_platform if (cloud := stack_cloud(settings)) is not None else None,
-            # Only when set, so a stack without it declares exactly what it did before.
-            **({"chart_folder": mesh.install.chart_folder} if mesh.install.chart_folder is not None else {}),
-        },
+        cast(
+            IstioInstallationArgs,
+            {
+                # By name: the replicas and the gateway Service's annotations; the gateway's namespace.
+                **mesh.install.args_for(IstioInstallationArgs, drop={"chart_folder"}),
+                **mesh.gateway.args_for(IstioInstallationArgs, rename={"namespace": "gateway_namespace"}),
+                "platform": cloud[0].istio_platform if (cloud := stack_cloud(settings)) is not None else None,
+                # Only when set, so a stack without it declares exactly what it did before.
+                **({"chart_folder": mesh.install.chart_folder} if mesh.install.chart_folder is not None else {}),
+            },
+        ),
         opts,
     )
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[istio]))

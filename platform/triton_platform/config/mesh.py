@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal, cast
 from pydantic import Field
 
 from triton_components.common import versions
+from triton_components.mesh.istio_install_args import IstioInstallationArgs
 from triton_components.mesh.routing_args import (
     DEFAULT_RETRY_ON,
     HEADER_NAME_PATTERN,
@@ -116,7 +117,7 @@ class GatewaySettings(Model):
 
     hosts: list[Annotated[str, Field(pattern=HOST_PATTERN, max_length=253)]] = Field(default_factory=list)
     """Host names clients use; required with ``mesh.enabled``; ``*`` and ``*.domain`` only outside prod."""
-    namespace: Namespace = "istio-ingress"
+    namespace: Namespace = contract_field(IstioInstallationArgs, "gateway_namespace", doc=False)
     """Namespace of the ingress gateway pods: the only source admitted to Triton's serving ports (8000, 8001)."""
     selector: Annotated[dict[str, str], Field(min_length=1)] = Field(
         default_factory=lambda: dict(INSTALLED_GATEWAY_SELECTOR)
@@ -137,10 +138,10 @@ class IstioInstallSettings(Model):
         "``versions.py``, CNI on). Leave it off if the cluster has Istio 1.22 or later with CNI (its injector's "
         "``pilot.cni.enabled`` is checked at preview).",
     )
-    gateway_replicas: Annotated[int, Field(ge=1, le=20)] = 2
+    gateway_replicas: int = contract_field(IstioInstallationArgs, "gateway_replicas", doc=False)
     """Minimum ingress gateway replicas; its disruption budget lets one pod go at a time, so one replica never
     blocks a drain."""
-    istiod_replicas: Annotated[int, Field(ge=1, le=5)] = 2
+    istiod_replicas: int = contract_field(IstioInstallationArgs, "istiod_replicas", doc=False)
     """Minimum istiod replicas: 2 keeps sidecar injection and certificates served through a drain; with 1 (a
     cheap dev cluster) the chart's fixed disruption budget is dropped so it never blocks one."""
     gateway_service_annotations: dict[str, str] = Field(default_factory=dict)
