@@ -54,6 +54,8 @@ def test_the_settings_cover_the_contracts_config_reads():
         "S3ModelBucketArgs",
         "AwsModelReaderIdentityArgs",
         "IstioInstallationArgs",
+        "MeshSecurityArgs",
+        "JwtArgs",
     } <= names
 
 

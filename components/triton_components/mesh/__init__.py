@@ -3,7 +3,7 @@ the zero-trust defaults (mTLS, authorization policies, ingress NetworkPolicies).
 
 from .istio_install import IstioInstallation
 from .istio_install_args import IstioInstallationArgs
-from .mesh_security import MeshSecurity, MeshSecurityArgs
+from .mesh_security import MeshSecurity
 from .routing_args import (
     CanaryRouteArgs,
     GatewayTlsArgs,
@@ -12,7 +12,7 @@ from .routing_args import (
     RouteGroupArgs,
     TritonRoutingArgs,
 )
-from .security_args import JwtArgs
+from .security_args import JwtArgs, MeshSecurityArgs
 from .triton_routing import TritonRouting
 
 __all__ = [

@@ -23,8 +23,7 @@ STRICT and is authorized by its namespace identity instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,62 +32,9 @@ from ..common import labels as _labels
 from ..common import ports
 from ..common.args import check_args, setting_value
 from . import istio_authorization as authz
-from .routing_args import PATH_PREFIX
-from .security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
+from .security_args import JwtArgs, MeshSecurityArgs, validate_security
 
 SECURITY_API = "security.istio.io/v1"
-
-
-class MeshSecurityArgs(TypedDict):
-    """Inputs of ``MeshSecurity``."""
-
-    namespace: pulumi.Input[str]
-    """Triton's namespace; every policy goes there. Required."""
-    instance: str
-    """``app.kubernetes.io/instance`` of the Triton release (the ``TritonServer`` name). Required."""
-    gateway_namespace: str
-    """Namespace of the ingress gateway: the only source of serving traffic. Required."""
-    gateway_selector: NotRequired[Mapping[str, str]]
-    """Pod labels of the gateway, narrowing the NetworkPolicy further; required with ``jwt`` checked at the
-    gateway. Default: any pod in its namespace."""
-    prometheus_namespace: NotRequired[str | None]
-    """Namespace allowed to scrape port 8002 in plain text; None keeps the port closed. Default: None."""
-    metrics_mtls: NotRequired[bool]
-    """Prometheus scrapes with Istio's certificates: 8002 stays STRICT and only the Prometheus namespace's
-    identities may read it. Default: False (plain-text scrape on a PERMISSIVE 8002)."""
-    jwt: NotRequired[JwtArgs | None]
-    """Require a valid JWT on every serving request, at the Triton pods and (``JwtArgs.at_gateway``) at
-    the gateway pods (``gateway_selector`` in ``gateway_namespace``). Default: none."""
-    gateway_hosts: NotRequired[list[str] | None]
-    """With ``jwt``: the hosts the gateway serves Triton on (``TritonRoutingArgs.hosts``); the gateway
-    refuses token-less requests for these only, so other hosts of a shared gateway stay open.
-    Default: none (Triton's paths on every host)."""
-    path_prefix: NotRequired[Annotated[str, PATH_PREFIX]]
-    """With ``jwt``: Triton's HTTP prefix at the gateway (``TritonRoutingArgs.path_prefix``); the gateway
-    refuses token-less requests under it and on gRPC's inference service. Default: ``/triton``."""
-
-
-def validate_security(args: Mapping[str, Any]) -> None:
-    for key in ("gateway_namespace", "instance"):
-        if not args.get(key):
-            raise ValueError(f"{key} is empty; it is required")
-    if args.get("prometheus_namespace") == args["gateway_namespace"]:
-        raise ValueError(
-            f"prometheus_namespace is {args['prometheus_namespace']!r}, the gateway namespace; give Prometheus "
-            "its own namespace, or the gateway pods could reach the plain-text metrics port"
-        )
-    jwt = args.get("jwt")
-    if jwt is not None:
-        if not jwt.get("issuer") or not jwt.get("jwks_uri"):
-            raise ValueError("jwt needs both issuer and jwks_uri")
-        if not jwt["jwks_uri"].startswith("https://"):
-            raise ValueError(f"jwt.jwks_uri is {jwt['jwks_uri']!r}; use an https:// URL")
-    if jwt is not None and jwt.get("at_gateway", DEFAULT_JWT_AT_GATEWAY) and not args.get("gateway_selector"):
-        raise ValueError(
-            "jwt.at_gateway needs gateway_selector (the gateway pods' labels): without one the gateway's "
-            "JWT policies would cover every workload of gateway_namespace (the whole mesh in Istio's root "
-            "namespace); give the selector, or set jwt.at_gateway False"
-        )
 
 
 class MeshSecurity(pulumi.ComponentResource):
@@ -122,7 +68,7 @@ class MeshSecurity(pulumi.ComponentResource):
             )
 
         policy("peer-authentication", "PeerAuthentication", "default", {"mtls": {"mode": "STRICT"}})
-        metrics_mtls = args.get("metrics_mtls", False)
+        metrics_mtls = setting_value(args, MeshSecurityArgs, "metrics_mtls")
         if prometheus is not None and not metrics_mtls:
             # Port-level exceptions need a workload selector; everything but 8002 stays STRICT.
             policy(
@@ -156,7 +102,7 @@ class MeshSecurity(pulumi.ComponentResource):
 
         jwt = args.get("jwt")
         if jwt is not None:
-            if jwt.get("at_gateway", DEFAULT_JWT_AT_GATEWAY):
+            if setting_value(jwt, JwtArgs, "at_gateway"):
                 self._require_jwt_at_gateway(args, jwt, policy)
             policy(
                 "request-authentication",

@@ -19,9 +19,8 @@ import pulumi
 from triton_components import IstioInstallation, MeshSecurity, TritonRouting, TritonServer
 from triton_components.mesh.istio_install_args import IstioInstallationArgs
 from triton_components.mesh.istio_routes import MODEL_HEADER
-from triton_components.mesh.mesh_security import MeshSecurityArgs
 from triton_components.mesh.routing_args import RouteGroupArgs, TritonRoutingArgs
-from triton_components.mesh.security_args import JwtArgs
+from triton_components.mesh.security_args import JwtArgs, MeshSecurityArgs
 from triton_components.serving.triton_pod import shutdown_seconds
 
 from ..clouds import stack_cloud

@@ -22,7 +22,7 @@ from triton_components.mesh.routing_args import (
     RetryArgs,
     TritonRoutingArgs,
 )
-from triton_components.mesh.security_args import DEFAULT_JWT_AT_GATEWAY, JwtArgs
+from triton_components.mesh.security_args import JwtArgs
 
 from .base import Cpu, Memory, Model
 from .field_docs import contract_field, from_contract
@@ -196,7 +196,7 @@ class JwtSettings(Model):
     """``https://`` URL of the issuer's signing keys (JWKS); set together with ``issuer``."""
     audiences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     """Accepted audiences (``aud``). Empty: any."""
-    at_gateway: Annotated[bool, from_contract(JwtArgs, "at_gateway")] = DEFAULT_JWT_AT_GATEWAY
+    at_gateway: bool = contract_field(JwtArgs, "at_gateway")
 
 
 class MeshSettings(Model):
