@@ -56,6 +56,7 @@ def test_the_settings_cover_the_contracts_config_reads():
         "IstioInstallationArgs",
         "MeshSecurityArgs",
         "JwtArgs",
+        "TritonEgressPolicyArgs",
     } <= names
 
 

@@ -20,80 +20,20 @@ Prometheus scraping and gateway traffic are ingress (``MeshSecurity``); they are
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
-from ..common.args import check_args
+from ..common.args import check_args, setting_value
+from .triton_egress_policy_args import TritonEgressPolicyArgs, validate_egress
 
 #: Ranges the public-HTTPS rule never reaches: RFC 1918, shared address space (CGNAT; some pod
 #: ranges live there) and link-local (metadata servers, NodeLocal DNSCache).
 NON_PUBLIC_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
-DEFAULT_DNS_POD_LABELS = ("kube-dns", "node-local-dns")
-#: NodeLocal DNSCache's link-local listen address (its documented default).
-NODE_LOCAL_DNS_ADDRESS = "169.254.20.10/32"
 ISTIOD_XDS_PORT = 15012
-_LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
-
-
-class NodeEndpointArgs(TypedDict):
-    """A node-local service pods must reach, e.g. a metadata server."""
-
-    cidr: str
-    """Address range, e.g. ``169.254.169.254/32``. Required."""
-    ports: Sequence[int]
-    """TCP ports. Required."""
-
-
-class TritonEgressPolicyArgs(TypedDict):
-    """Inputs of ``TritonEgressPolicy``."""
-
-    namespace: pulumi.Input[str]
-    """Triton's namespace; both policies go there. Required."""
-    instance: str
-    """``app.kubernetes.io/instance`` of the Triton release (the ``TritonServer`` name). Required."""
-    dns_namespace: NotRequired[str]
-    """Namespace of the cluster DNS pods. Default: ``kube-system``."""
-    dns_pod_labels: NotRequired[Sequence[str]]
-    """``k8s-app`` values of the DNS pods. Default: ``kube-dns`` and ``node-local-dns``."""
-    dns_cidrs: NotRequired[Sequence[str]]
-    """Link-local DNS addresses. Default: ``169.254.20.10/32`` (NodeLocal DNSCache)."""
-    istiod_namespace: NotRequired[str | None]
-    """Namespace of istiod when the pods carry a sidecar; None for no mesh. Default: None."""
-    node_endpoints: NotRequired[Sequence[NodeEndpointArgs]]
-    """Node-local services to reach (metadata servers). Default: none."""
-    private_https_cidrs: NotRequired[Sequence[str]]
-    """Private addresses of the storage or token APIs (VPC interface endpoints, Private Service
-    Connect), reachable on 443. Default: none."""
-
-
-def validate_egress(args: Mapping[str, Any]) -> None:
-    if not args.get("instance"):
-        raise ValueError("instance is empty; it is required")
-    for key in ("dns_cidrs", "private_https_cidrs"):
-        for cidr in args.get(key, ()):
-            _network(key, cidr)
-    for cidr in args.get("private_https_cidrs", ()):
-        if _network("private_https_cidrs", cidr).overlaps(_LINK_LOCAL):
-            raise ValueError(
-                f"private_https_cidrs has {cidr!r}, which overlaps the link-local range 169.254.0.0/16 (metadata "
-                "servers); give node endpoints with their exact ports in node_endpoints instead"
-            )
-    for endpoint in args.get("node_endpoints", ()):
-        _network("node_endpoints", endpoint["cidr"])
-        if not endpoint["ports"] or any(not 0 < p < 65536 for p in endpoint["ports"]):
-            raise ValueError(f"node_endpoints {endpoint['cidr']} has ports {list(endpoint['ports'])}; give 1 to 65535")
-
-
-def _network(key: str, cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(cidr)
-    except ValueError:
-        raise ValueError(f"{key} has {cidr!r}, which is not a CIDR such as 10.0.0.0/24") from None
 
 
 class TritonEgressPolicy(pulumi.ComponentResource):
@@ -133,19 +73,21 @@ def egress_rules(args: Mapping[str, Any]) -> list[dict[str, Any]]:
     dns_peers: list[dict[str, Any]] = [
         {
             "namespaceSelector": {
-                "matchLabels": {"kubernetes.io/metadata.name": args.get("dns_namespace", "kube-system")}
+                "matchLabels": {
+                    "kubernetes.io/metadata.name": setting_value(args, TritonEgressPolicyArgs, "dns_namespace")
+                }
             },
             "podSelector": {
                 "matchExpressions": [
                     {
                         "key": "k8s-app",
                         "operator": "In",
-                        "values": list(args.get("dns_pod_labels", DEFAULT_DNS_POD_LABELS)),
+                        "values": list(setting_value(args, TritonEgressPolicyArgs, "dns_pod_labels")),
                     }
                 ]
             },
         },
-        *({"ipBlock": {"cidr": cidr}} for cidr in args.get("dns_cidrs", (NODE_LOCAL_DNS_ADDRESS,))),
+        *({"ipBlock": {"cidr": cidr}} for cidr in setting_value(args, TritonEgressPolicyArgs, "dns_cidrs")),
     ]
     rules: list[dict[str, Any]] = [{"to": dns_peers, "ports": dns_ports}]
     if args.get("istiod_namespace"):

@@ -7,13 +7,15 @@ from typing import Any
 import pulumi
 
 from triton_components import TritonEgressPolicy, TritonServer
+from triton_components.common.args import setting
+from triton_components.mesh.istio_install_args import IstioInstallationArgs
 
 from ..clouds.seam import CloudLayer
 from ..config.settings import PlatformSettings
 
 #: Where istiod runs: the namespace ``mesh.install`` creates, and where sidecars look for it
 #: (``CA_ADDR`` defaults to ``istiod.istio-system.svc:15012``).
-ISTIO_SYSTEM_NAMESPACE = "istio-system"
+ISTIO_SYSTEM_NAMESPACE: str = setting(IstioInstallationArgs, "system_namespace").default
 
 
 def build_egress(

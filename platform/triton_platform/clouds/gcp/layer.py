@@ -20,7 +20,7 @@ from triton_components.gcp.gke_cluster import GkeCluster
 from triton_components.gcp.gke_cluster_args import GkeClusterArgs
 from triton_components.gcp.gke_gpu_node_pool import GkeGpuNodePool
 from triton_components.gcp.gke_gpu_node_pool_args import GkeGpuNodePoolArgs
-from triton_components.serving.triton_egress_policy import NODE_LOCAL_DNS_ADDRESS
+from triton_components.serving.triton_egress_policy_args import NODE_LOCAL_DNS_ADDRESS
 from triton_components.serving.triton_server_args import DEFAULT_SERVICE_ACCOUNT
 
 from ...config.base import Environment
