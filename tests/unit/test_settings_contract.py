@@ -57,6 +57,8 @@ def test_the_settings_cover_the_contracts_config_reads():
         "MeshSecurityArgs",
         "JwtArgs",
         "TritonEgressPolicyArgs",
+        "AlertThresholdsArgs",
+        "TritonMonitoringArgs",
     } <= names
 
 
@@ -120,6 +122,13 @@ def test_a_value_outside_a_settings_limits_is_refused_with_them(contract, args, 
 def test_a_value_on_a_limit_is_accepted_and_none_stays_allowed_where_the_type_allows_it():
     check_args("Component", "x", {"name": "a", "model_load_timeout_seconds": 30, "replicas": None}, ModelGroupArgs)
     check_args("Component", "x", {"name": "a", "model_load_timeout_seconds": 7200}, ModelGroupArgs)
+
+
+def test_an_exclusive_upper_bound_is_refused_on_it_and_named():
+    ratio = Setting(0.05, gt=0, lt=1)
+    assert ratio.problem(1) == "give a number above 0 and below 1"
+    assert ratio.problem(0.99) is None
+    assert Setting(0, lt=10).problem(10) == "give a number below 10"
 
 
 def test_a_pattern_setting_names_what_it_accepts():

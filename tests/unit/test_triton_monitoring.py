@@ -246,9 +246,11 @@ def test_dashboard_config_map_is_labelled_for_the_grafana_sidecar(run):
         ({"monitor_kind": "ScrapeConfig"}, "monitor_kind is 'ScrapeConfig'; use one of ServiceMonitor, PodMonitor"),
         ({"tls": "mtls"}, "tls is 'mtls'; use one of none, istio-certs"),
         ({"tls": "istio-certs", "monitor_kind": "PodMonitor"}, "a PodMonitor cannot; use monitor_kind ServiceMonitor"),
-        ({"scrape_interval_seconds": 0}, "scrape_interval_seconds is 0; use 1 to 300"),
+        ({"scrape_interval_seconds": 0}, "args.scrape_interval_seconds is 0; give a number from 1 to 300"),
         ({"model_groups": []}, "model_groups is empty"),
-        ({"alerts": {"failure_ratio": 5}}, "thresholds failure_ratio is 5; use a ratio between 0 and 1"),
+        ({"alerts": {"failure_ratio": 5}}, "args.alerts.failure_ratio is 5; give a number above 0 and below 1"),
+        ({"alerts": {"gpu_memory_ratio": 0}}, "args.alerts.gpu_memory_ratio is 0; give a number above 0 and at most 1"),
+        ({"alerts": {"for_minutes": 0}}, "args.alerts.for_minutes is 0; give a number from 1 to 120"),
     ],
 )
 def test_invalid_inputs_fail_before_anything_is_declared(run, overrides, message):

@@ -43,8 +43,8 @@ REQUIRED: Any = _Required()
 class Setting:
     """The default and limits of one args key, as ``Annotated`` metadata of its type in the ``TypedDict``.
 
-    ``ge``/``le`` bound a number (inclusive), ``gt`` from below (exclusive); ``pattern`` is a regular expression a string must match in
-    full. Its docstring in the ``TypedDict`` says what the key means and ends with ``Default: ...``, which a
+    ``ge``/``le`` bound a number (inclusive), ``gt``/``lt`` from below/above (exclusive); ``pattern`` is a regular expression a string
+    must match in full. Its docstring in the ``TypedDict`` says what the key means and ends with ``Default: ...``, which a
     test holds equal to ``default``.
     """
 
@@ -52,6 +52,7 @@ class Setting:
     ge: float | None = None
     le: float | None = None
     gt: float | None = None
+    lt: float | None = None
     pattern: str | None = None
     accepts: str = ""
     """What a matching value looks like, for the message (``pattern`` alone is shown otherwise)."""
@@ -60,7 +61,8 @@ class Setting:
         """What is wrong with ``value`` against the limits (``None`` when it is within them)."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low = (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
-            if low or (self.le is not None and value > self.le):
+            high = (self.le is not None and value > self.le) or (self.lt is not None and value >= self.lt)
+            if low or high:
                 return f"give a number {self.range()}"
         if self.pattern is not None and isinstance(value, str) and not re.fullmatch(self.pattern, value):
             return f"give {self.accepts or f'a text matching {self.pattern}'}"
@@ -68,6 +70,8 @@ class Setting:
 
     def range(self) -> str:
         low = f"above {self.gt}" if self.gt is not None else f"from {self.ge}" if self.ge is not None else ""
+        if self.lt is not None:
+            return f"{low} and below {self.lt}" if low else f"below {self.lt}"
         if low and self.le is not None:
             return f"{low} to {self.le}" if self.gt is None else f"{low} and at most {self.le}"
         if low:

@@ -5,10 +5,19 @@ from .alertmanager_config import AlertReceiverArgs
 from .autoscaler_args import FallbackArgs, ScaleToZeroArgs, ScaleUpArgs, TritonAutoscalerArgs
 from .monitoring_addons import MonitoringAddons
 from .monitoring_addons_args import KedaAddonArgs, MonitoringAddonsArgs, PrometheusStackArgs
-from .triton_alerts import AlertGroupArgs, AlertThresholdsArgs, TritonAlerts, TritonAlertsArgs
+from .monitoring_args import (
+    AlertGroupArgs,
+    AlertThresholdsArgs,
+    DashboardArgs,
+    GatewayMonitorArgs,
+    TritonAlertsArgs,
+    TritonDashboardArgs,
+    TritonMonitoringArgs,
+)
+from .triton_alerts import TritonAlerts
 from .triton_autoscaler import TritonAutoscaler
-from .triton_dashboard import TritonDashboard, TritonDashboardArgs
-from .triton_monitoring import DashboardArgs, GatewayMonitorArgs, TritonMonitoring, TritonMonitoringArgs
+from .triton_dashboard import TritonDashboard
+from .triton_monitoring import TritonMonitoring
 
 __all__ = [
     "AlertGroupArgs",

@@ -9,8 +9,7 @@ autoscaling silently.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,73 +17,8 @@ import pulumi_kubernetes as k8s
 from ..common import labels as _labels
 from ..common import names as _names
 from ..common.args import check_args, setting_value
-from ..common.shared_settings import MODEL_LOAD_TIMEOUT_SECONDS
 from . import promql as _promql
-
-
-class AlertGroupArgs(TypedDict):
-    """One model group as the monitoring sees it."""
-
-    name: str
-    """Model group name. Required."""
-    models: NotRequired[list[str]]
-    """Models the group loads explicitly; each gets a 'not loaded' alert. Default: none."""
-    model_load_timeout_seconds: NotRequired[Annotated[int, MODEL_LOAD_TIMEOUT_SECONDS]]
-    """The group's model-load budget; 'not ready' waits at least this long. Default: 600."""
-    hpa_name: NotRequired[str | None]
-    """HPA of the group's autoscaler; adds the 'at maximum' alert. Default: none."""
-    scale_to_zero: NotRequired[bool]
-    """The group may have no pods; absence alerts then need running replicas. Default: False."""
-
-
-class AlertThresholdsArgs(TypedDict):
-    """When the alerts fire."""
-
-    queue_time_ms: NotRequired[float]
-    """Average queue time per request. Default: 200."""
-    failure_ratio: NotRequired[float]
-    """Failed over all requests. Default: 0.05."""
-    gpu_memory_ratio: NotRequired[float]
-    """Used over total GPU memory. Default: 0.9."""
-    for_minutes: NotRequired[int]
-    """How long a condition holds before firing. Default: 10."""
-    model_not_ready_minutes: NotRequired[int]
-    """How long pods may stay not Ready (never less than the model-load budget). Default: 15."""
-
-
-class TritonAlertsArgs(TypedDict):
-    """Inputs of ``TritonAlerts``."""
-
-    namespace: pulumi.Input[str]
-    """Triton's namespace (the rule lives there and its queries select it). Required."""
-    instance: str
-    """``app.kubernetes.io/instance`` of the Triton release. Required."""
-    environment: str
-    """Added to every alert as a label. Required."""
-    model_groups: list[AlertGroupArgs]
-    """Groups to alert on. Required."""
-    labels: NotRequired[Mapping[str, str]]
-    """Labels the Prometheus selects rules by. Default: none."""
-    thresholds: NotRequired[AlertThresholdsArgs]
-    """Thresholds. Default: see ``AlertThresholdsArgs``."""
-    wake_up_job: NotRequired[str | None]
-    """Scrape job of the ingress gateway (scale-to-zero wake-up signal); alerts when it is missing. Default: none."""
-    wait_for: NotRequired[Sequence[pulumi.Resource]]
-    """Resources that install the PrometheusRule CRD in this stack. Default: none."""
-
-
-def validate_alerts(args: Mapping[str, Any]) -> None:
-    t = args.get("thresholds", {})
-    if not 0 < t.get("failure_ratio", 0.05) < 1:
-        raise ValueError(f"thresholds failure_ratio is {t['failure_ratio']}; use a ratio between 0 and 1")
-    if not 0 < t.get("gpu_memory_ratio", 0.9) <= 1:
-        raise ValueError(f"thresholds gpu_memory_ratio is {t['gpu_memory_ratio']}; use a ratio above 0, at most 1")
-    if t.get("queue_time_ms", 200.0) <= 0:
-        raise ValueError(f"thresholds queue_time_ms is {t['queue_time_ms']}; use a positive number")
-    for key in ("for_minutes", "model_not_ready_minutes"):
-        if t.get(key, 10) < 1:
-            raise ValueError(f"thresholds {key} is {t[key]}; use 1 or more")
-
+from .monitoring_args import AlertGroupArgs, AlertThresholdsArgs, TritonAlertsArgs
 
 pod_regex = _names.pod_regex
 
@@ -97,7 +31,7 @@ def alert_rules(
     wake_up_job: str | None,
 ) -> list[dict[str, Any]]:
     """The alerting rules, as PrometheusRule ``rules`` entries."""
-    for_ = f"{thresholds.get('for_minutes', 10)}m"
+    for_ = f"{setting_value(thresholds, AlertThresholdsArgs, 'for_minutes')}m"
     rules: list[dict[str, Any]] = []
 
     def rule(
@@ -146,7 +80,7 @@ def alert_rules(
             hold="5m",
         )
         budget_minutes = math.ceil(setting_value(g, AlertGroupArgs, "model_load_timeout_seconds") / 60) + 1
-        not_ready = max(thresholds.get("model_not_ready_minutes", 15), budget_minutes)
+        not_ready = max(setting_value(thresholds, AlertThresholdsArgs, "model_not_ready_minutes"), budget_minutes)
         pods = _promql.selector({"namespace": namespace, "condition": "false"}, regex={"pod": pod_regex(name)})
         rule(
             "TritonModelNotReady",
@@ -171,7 +105,7 @@ def alert_rules(
                 hold=f"{not_ready}m",
                 model=model,
             )
-        queue = thresholds.get("queue_time_ms", 200.0)
+        queue = setting_value(thresholds, AlertThresholdsArgs, "queue_time_ms")
         rule(
             "TritonHighQueueTime",
             f"{_promql.queue_time_ms(sel, '5m')} > {queue:g}",
@@ -180,7 +114,7 @@ def alert_rules(
             f"Requests to {name} queue for more than {queue:g} ms",
             "Average queue time per request over 5 minutes is above the threshold: add capacity or check the autoscaler.",
         )
-        ratio = thresholds.get("failure_ratio", 0.05)
+        ratio = setting_value(thresholds, AlertThresholdsArgs, "failure_ratio")
         rule(
             "TritonInferenceFailures",
             f"{_promql.failure_ratio(sel, '5m')} > {ratio:g}",
@@ -189,7 +123,7 @@ def alert_rules(
             f"More than {ratio:.0%} of inference requests to {name} fail",
             "nv_inference_request_failure over all requests; the reason label tells timeouts from backend errors.",
         )
-        memory = thresholds.get("gpu_memory_ratio", 0.9)
+        memory = setting_value(thresholds, AlertThresholdsArgs, "gpu_memory_ratio")
         rule(
             "TritonGpuMemoryNearlyFull",
             f"{_promql.gpu_memory_ratio(sel)} > {memory:g}",
@@ -231,7 +165,6 @@ class TritonAlerts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TritonAlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_args("TritonAlerts", name, args, TritonAlertsArgs)  # misspelt keys and wrong types, before anything else
-        validate_alerts(args)  # before anything is registered: nothing is half-created
         super().__init__("tritonplatform:index:TritonAlerts", name, None, opts)
         groups = pulumi.Output.from_input(args["namespace"]).apply(
             lambda namespace: [

@@ -8,8 +8,7 @@ what the autoscaler and the alerts measure.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,25 +17,9 @@ from ..common import labels as _labels
 from ..common import names as _names
 from ..common.args import check_args
 from . import promql as _promql
+from .monitoring_args import DEFAULT_DASHBOARD_LABELS, TritonDashboardArgs
 
 RATE = "$__rate_interval"
-
-
-class TritonDashboardArgs(TypedDict):
-    """Inputs of ``TritonDashboard``."""
-
-    namespace: pulumi.Input[str]
-    """Namespace the Grafana sidecar watches. Required."""
-    triton_namespace: pulumi.Input[str]
-    """Triton's namespace, selected by every query. Required."""
-    instance: str
-    """``app.kubernetes.io/instance`` of the Triton release. Required."""
-    environment: str
-    """Shown in the title and part of the dashboard uid. Required."""
-    labels: NotRequired[Mapping[str, str]]
-    """The sidecar's label. Default: ``{"grafana_dashboard": "1"}``."""
-    wait_for: NotRequired[Sequence[pulumi.Resource]]
-    """Resources that create the dashboard's namespace in this stack (the Grafana release). Default: none."""
 
 
 def _panel(panel_id: int, title: str, unit: str, targets: list[tuple[str, str]], x: int, y: int) -> dict[str, Any]:
@@ -162,7 +145,7 @@ class TritonDashboard(pulumi.ComponentResource):
         check_args(
             "TritonDashboard", name, args, TritonDashboardArgs
         )  # misspelt keys and wrong types, before anything else
-        labels = dict(args.get("labels", {"grafana_dashboard": "1"}))
+        labels = dict(args.get("labels", DEFAULT_DASHBOARD_LABELS))
         if not labels:
             raise ValueError(
                 "labels is empty; the Grafana sidecar finds dashboards only by label (e.g. grafana_dashboard: '1')"

@@ -14,6 +14,7 @@ import pulumi
 from triton_components import (
     AlertGroupArgs,
     AlertReceiverArgs,
+    AlertThresholdsArgs,
     MonitoringAddons,
     MonitoringAddonsArgs,
     ScaleToZeroArgs,
@@ -36,6 +37,10 @@ _AUTOSCALING_KEYS = {
     "queue_time_target_milliseconds": "queue_time_target_ms",
     "queue_time_activation_milliseconds": "queue_time_activation_ms",
 }
+
+
+#: ``observability.scrape`` keys as ``TritonMonitoringArgs`` names them.
+_SCRAPE_KEYS = {"kind": "monitor_kind", "interval_seconds": "scrape_interval_seconds"}
 
 
 def _gateway(settings: PlatformSettings) -> tuple[str, dict[str, str]]:
@@ -131,27 +136,26 @@ def monitoring_args(
         )
         for g in settings.model_groups
     ]
-    args = TritonMonitoringArgs(
-        namespace=triton.namespace,
-        instance=triton.pulumi_resource_name,
-        environment=settings.environment.value,
-        model_groups=groups,
-        monitor_kind=obs.scrape.kind,
-        monitor_labels=dict(obs.prometheus.selector_labels),
-        scrape_interval_seconds=obs.scrape.interval_seconds,
-        tls=obs.scrape.tls,
-        alerts=None,
-        dashboard=None,
-        wait_for=list(wait_for or []),
+    args = cast(
+        TritonMonitoringArgs,
+        {
+            # By name: the monitor kind, the scrape interval and TLS, through their stack-file spellings.
+            **obs.scrape.args_for(TritonMonitoringArgs, rename=_SCRAPE_KEYS),
+            "namespace": triton.namespace,
+            "instance": triton.pulumi_resource_name,
+            "environment": settings.environment.value,
+            "model_groups": groups,
+            "monitor_labels": dict(obs.prometheus.selector_labels),
+            "alerts": None,
+            "dashboard": None,
+            "wait_for": list(wait_for or []),
+        },
     )
     if obs.alerts.enabled:
-        args["alerts"] = {
-            "queue_time_ms": obs.alerts.queue_time_milliseconds,
-            "failure_ratio": obs.alerts.failure_ratio,
-            "gpu_memory_ratio": obs.alerts.gpu_memory_ratio,
-            "for_minutes": obs.alerts.for_minutes,
-            "model_not_ready_minutes": obs.alerts.model_not_ready_minutes,
-        }
+        args["alerts"] = cast(
+            AlertThresholdsArgs,
+            obs.alerts.args_for(AlertThresholdsArgs, rename={"queue_time_milliseconds": "queue_time_ms"}),
+        )
     if obs.dashboard.enabled:
         args["dashboard"] = {"namespace": obs.dashboard.namespace or obs.addons.monitoring_namespace}
     if any(g["scale_to_zero"] for g in groups):

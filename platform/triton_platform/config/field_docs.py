@@ -89,7 +89,7 @@ def contract_field(
     elif found.default is REQUIRED:
         # The component requires the key; the stack file may still default it (``field``'s ``default``).
         default = {}
-    info = Field(**default, ge=found.ge, le=found.le, gt=found.gt, pattern=pattern, **field)
+    info = Field(**default, ge=found.ge, le=found.le, gt=found.gt, lt=found.lt, pattern=pattern, **field)
     if doc:
         info.metadata.append(FromContract(contract, key, unset, more))
     return info

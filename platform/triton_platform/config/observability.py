@@ -15,6 +15,7 @@ from triton_components.observability.autoscaler_args import (
     ScaleUpArgs,
     TritonAutoscalerArgs,
 )
+from triton_components.observability.monitoring_args import AlertThresholdsArgs, TritonMonitoringArgs
 
 from .base import Model
 from .field_docs import contract_field, from_contract
@@ -142,12 +143,12 @@ class PrometheusSettings(Model):
 class ScrapeSettings(Model):
     """Scraping of Triton's metrics (port 8002, ``/metrics``)."""
 
-    kind: Literal["ServiceMonitor", "PodMonitor"] = "ServiceMonitor"
+    kind: Literal["ServiceMonitor", "PodMonitor"] = contract_field(TritonMonitoringArgs, "monitor_kind", doc=False)
     """Kind of monitor declared."""
     # 2 s: detection of a load step is scrape interval + window / overload; see AutoscalingSettings.query_window_seconds.
-    interval_seconds: Annotated[int, Field(ge=1, le=300)] = 2
+    interval_seconds: int = contract_field(TritonMonitoringArgs, "scrape_interval_seconds", doc=False)
     """Scrape interval."""
-    tls: Literal["none", "istio-certs"] = "none"
+    tls: Literal["none", "istio-certs"] = contract_field(TritonMonitoringArgs, "tls", doc=False)
     """``none``: plain HTTP (the mesh leaves port 8002 permissive); ``istio-certs``: Prometheus presents
     Istio's certificate."""
 
@@ -173,10 +174,6 @@ class AlertReceiverSettings(Model):
     """``email``: the SMTP user; ``alertReceiverSecret`` is then its password. Unset: no SMTP authentication."""
 
 
-#: Importing it would load the alert rules' resource classes into the config models.
-_THRESHOLDS = "triton_components.observability.triton_alerts.AlertThresholdsArgs"
-
-
 class AlertSettings(Model):
     """Prometheus alert rules for Triton and where their alerts go."""
 
@@ -185,13 +182,11 @@ class AlertSettings(Model):
     receiver: AlertReceiverSettings | None = None
     """Where Alertmanager sends alerts. Unset: nowhere (the chart's null receiver): warned, and refused in prod
     where the stack installs Alertmanager."""
-    queue_time_milliseconds: Annotated[float, Field(gt=0), from_contract(_THRESHOLDS, "queue_time_ms")] = 200
-    failure_ratio: Annotated[float, Field(gt=0, lt=1), from_contract(_THRESHOLDS, "failure_ratio")] = 0.05
-    gpu_memory_ratio: Annotated[float, Field(gt=0, le=1), from_contract(_THRESHOLDS, "gpu_memory_ratio")] = 0.9
-    for_minutes: Annotated[int, Field(ge=1, le=120), from_contract(_THRESHOLDS, "for_minutes")] = 10
-    model_not_ready_minutes: Annotated[
-        int, Field(ge=1, le=240), from_contract(_THRESHOLDS, "model_not_ready_minutes")
-    ] = 15
+    queue_time_milliseconds: float = contract_field(AlertThresholdsArgs, "queue_time_ms")
+    failure_ratio: float = contract_field(AlertThresholdsArgs, "failure_ratio")
+    gpu_memory_ratio: float = contract_field(AlertThresholdsArgs, "gpu_memory_ratio")
+    for_minutes: int = contract_field(AlertThresholdsArgs, "for_minutes")
+    model_not_ready_minutes: int = contract_field(AlertThresholdsArgs, "model_not_ready_minutes")
 
 
 class DashboardSettings(Model):
