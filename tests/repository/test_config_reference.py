@@ -111,9 +111,6 @@ def test_from_contract_speaks_the_stack_files_language():
     assert from_contract(ModelGroupArgs, "models", unset=True, more="More.").text() == (
         "Models this group loads (needs ``modelControlMode`` ``explicit``). Unset: the whole repository. More."
     )
-    # By name, for a contract whose module the config models must not import (it declares resources).
-    by_name = from_contract("triton_components.serving.model_group_args.ModelGroupArgs", "models")
-    assert by_name.text() == from_contract(ModelGroupArgs, "models").text()
     with pytest.raises(TypeError, match=r"ModelGroupArgs\.nothing has no docstring"):
         from_contract(ModelGroupArgs, "nothing").text()
 

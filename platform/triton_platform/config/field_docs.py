@@ -10,7 +10,6 @@ generated: nothing here runs when a stack's program loads its config.
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
 import itertools
 import re
@@ -32,22 +31,17 @@ _SNAKE_IN_CODE = re.compile(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``")
 class FromContract:
     """``Annotated`` metadata of a config field that mirrors ``contract``'s ``key`` (pydantic ignores it).
 
-    ``contract`` is the args class, or its ``module.Name`` where importing the module would load
-    resource classes into the config models (kept pure by an import contract in pyproject.toml)."""
+    ``contract`` is the args class, from its SDK-free ``*_args`` module (the config models stay pure, an
+    import contract in pyproject.toml holds them so)."""
 
-    contract: type | str
+    contract: type
     key: str
     unset: bool = False
     more: str = ""
 
     @property
     def args(self) -> type:
-        if isinstance(self.contract, type):
-            return self.contract
-        module, _, name = self.contract.rpartition(".")
-        found = getattr(importlib.import_module(module), name)
-        assert isinstance(found, type), f"{self.contract} is not a class"
-        return found
+        return self.contract
 
     def text(self) -> str:
         """The contract key's docstring as the stack file reads it.
@@ -95,7 +89,7 @@ def contract_field(
     return info
 
 
-def from_contract(contract: type | str, key: str, *, unset: bool = False, more: str = "") -> FromContract:
+def from_contract(contract: type, key: str, *, unset: bool = False, more: str = "") -> FromContract:
     """Document a config field with ``contract``'s ``key`` docstring: ``Annotated[T, from_contract(...)]``."""
     return FromContract(contract, key, unset, more)
 

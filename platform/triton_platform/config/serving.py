@@ -78,7 +78,7 @@ class TritonSettings(Model):
     image_digest: Annotated[
         Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)] | None,
         from_contract(
-            "triton_components.serving.triton_server.TritonServerArgs",
+            TritonServerArgs,
             "image_digest",
             more="Here ``image`` is ``imageRepository:imageTag``; "
             "``docker buildx imagetools inspect nvcr.io/nvidia/tritonserver:<tag>`` prints the digest.",
