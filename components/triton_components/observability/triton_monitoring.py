@@ -17,12 +17,12 @@ from ..common import labels as _labels
 from ..common import names as _names
 from ..common.args import check_args, setting_value
 from . import promql as _promql
-from .monitoring_args import (
-    DEFAULT_DASHBOARD_LABELS,
-    AlertThresholdsArgs,
-    TritonMonitoringArgs,
-    validate_monitoring,
-)
+from .monitoring_args import DEFAULT_DASHBOARD_LABELS, AlertThresholdsArgs, TritonMonitoringArgs, validate_monitoring
+
+# The nested args keep their import path from this module.
+from .monitoring_args import AlertGroupArgs as AlertGroupArgs
+from .monitoring_args import DashboardArgs as DashboardArgs
+from .monitoring_args import GatewayMonitorArgs as GatewayMonitorArgs
 from .triton_alerts import TritonAlerts
 from .triton_dashboard import TritonDashboard
 

@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 
 from ..common import labels as _labels
 from ..common.args import check_args, setting_value
+from .triton_egress_policy_args import NodeEndpointArgs as NodeEndpointArgs  # keeps its import path from here
 from .triton_egress_policy_args import TritonEgressPolicyArgs, validate_egress
 
 #: Ranges the public-HTTPS rule never reaches: RFC 1918, shared address space (CGNAT; some pod
