@@ -77,7 +77,7 @@ def crds(toolchain: Toolchain) -> list[dict[str, Any]]:
     version = toolchain.versions["KEDA_VERSION"].removeprefix("v")
     found = []
     for path in sorted((toolchain.bin / "keda-crds").glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
+        for document in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if document and document.get("kind") == "CustomResourceDefinition":
                 document["metadata"].setdefault("labels", {})[VERSION_LABEL] = version
                 found.append(document)

@@ -12,9 +12,10 @@ Inputs are the committed local stack's render, with one setting added for the pe
 trigger (``pendingRequestsPerReplica``, which the local stack does not set): the queue-time trigger
 of that render is checked to be the committed one, byte for byte.
 
-The measured figure is load step -> HPA ``desiredReplicas`` change, per trigger, written to
-``benchmarks/e2e_autoscaling.json`` (timings never fail a test; a scale-out that does not happen
-does). Each run starts from one replica with a fresh HPA (the ScaledObject is re-created: the HPA's
+``make e2e`` proves each behaviour once (one load step per trigger, one wake-up); the ``bench``
+tests (``make bench-e2e``) repeat them as the measurement: load step -> HPA ``desiredReplicas``
+change per trigger, and first request -> replicas 1, written to ``benchmarks/e2e_autoscaling.json``
+(timings never fail a test; a scale-out that does not happen does). Each run starts from one replica with a fresh HPA (the ScaledObject is re-created: the HPA's
 300 s scale-down stabilization would otherwise hold the last run's replicas), with a one-client
 baseline whose samples fill the query window, and steps at a random point of the HPA's 15 s sync
 cycle, as a real load step would.
@@ -73,11 +74,14 @@ RESULTS = ROOT / "benchmarks" / "e2e_autoscaling.json"
 OVERLOAD = 2.0
 #: Added to the local stack for the pending-requests trigger: small, so 2x is 9 clients on 2 cores.
 PENDING_REQUESTS_PER_REPLICA = 4
+#: Runs per trigger of the measurement (``make bench-e2e``); ``make e2e`` proves the scale-out once.
 RUNS = int(os.environ.get("TRITON_E2E_AUTOSCALING_RUNS", "5"))
 #: Generous: detection (a 10 s window at 2x) plus one sync period, on a busy 2-core machine.
 SCALE_OUT_BOUND_SECONDS = 60
-#: Wake-ups from zero measured per module run: each further one waits about a minute for the
-#: wake-up query's 1 m rate window to drain back to 0 first.
+#: Wake-ups from zero of the measurement (``make bench-e2e``; ``make e2e`` proves one): each further
+#: one waits about a minute for the wake-up query's 1 m rate window to drain back to 0 first. One by
+#: default: with KEDA 2.20.2 a second run's re-created ScaledObject stays in "Scaler cooling down"
+#: instead of scaling the idle group to 0 (seen once, not yet explained), so more runs may fail.
 WAKE_RUNS = int(os.environ.get("TRITON_E2E_WAKE_RUNS", "1"))
 #: Generous: one gateway scrape (2 s) and one KEDA polling interval (15 s), on a busy 2-core machine.
 WAKE_BOUND_SECONDS = 90
@@ -501,29 +505,6 @@ def test_keda_serves_the_rendered_triggers_through_the_aggregation_layer(stage: 
         assert len(items) == 1 and items[0]["metricName"] == metric, items
 
 
-@pytest.mark.parametrize("trigger", ["queue-time", "pending-requests"])
-def test_a_load_step_scales_the_deployment_out_onto_gpu_nodes(stage: Stage, trigger: str) -> None:
-    """Under a 2x load step (what one replica serves at the trigger's target, doubled) the HPA KEDA
-    made from the rendered trigger raises the Deployment's replicas, and kwok runs the new pod on a
-    GPU node of the stack's pool. Timed from the step to the HPA's desiredReplicas change, RUNS
-    times (each from a fresh HPA at a random point of its sync cycle)."""
-    scenario = stage.scenarios[trigger]
-    clients = scenario.clients(OVERLOAD)
-    rng = random.Random()
-    runs = []
-    for _ in range(RUNS):
-        runs.append(_measure_once(stage, (trigger,), clients, rng))
-
-        def scaled_out() -> list[dict[str, Any]]:
-            pods = stage.ready_pods()
-            return pods if len(pods) == runs[-1].desired else []
-
-        pods = wait_for(f"{runs[-1].desired} Ready pods after the scale-out", scaled_out, 60)
-        assert {p["spec"]["nodeName"] for p in pods} <= set(stage.gpu_nodes), [p["spec"].get("nodeName") for p in pods]
-    stage.measured[trigger] = [r.seconds for r in runs]
-    _write_results(stage, trigger, scenario, clients, runs)
-
-
 @dataclass
 class Wake:
     seconds: float
@@ -533,22 +514,75 @@ class Wake:
     query_crossed: float | None
 
 
+def _wakes(stage: Stage, runs: int) -> list[Wake]:
+    assert stage.zero is not None
+    done = []
+    rng = random.Random()
+    try:
+        for i in range(runs):
+            done.append(_wake_once(stage, check_zero=i == 0, rng=rng))
+    finally:
+        _endpoints(stage, present=True)
+        stage.delete_scaled_object()
+    return done
+
+
 def test_an_idle_group_scales_to_zero_and_the_first_request_wakes_it(stage: Stage) -> None:
     """The group rendered with scale to zero: idle, KEDA scales its Deployment to 0; at zero (Triton's
     series gone) the or-zero guarded queries still answer, so KEDA polls without errors and the
     ScaledObject stays Ready, not in Fallback; the first request through the gateway (a 503: no
-    endpoints) lifts the wake-up query above its activation threshold and KEDA scales 0 -> 1, the
-    pod running on a GPU node. Timed from the first request to the Deployment's replicas 1."""
-    assert stage.zero is not None
-    runs = []
+    endpoints) lifts the wake-up query above its activation threshold and KEDA scales 0 -> 1 within
+    the bound, the pod running on a GPU node. One run, before any load step, so the queries are idle
+    at once (the timing is printed; ``make bench-e2e`` measures WAKE_RUNS wake-ups)."""
+    (wake,) = _wakes(stage, 1)
+    print(f"wake: first request -> replicas 1 in {wake.seconds} s (to zero {wake.to_zero_seconds} s)")
+
+
+@pytest.mark.bench
+def test_bench_the_wake_from_zero(stage: Stage) -> None:
+    """The measurement behind the wake-up figure: WAKE_RUNS wake-ups (the first with every check of
+    the test above), written to benchmarks/e2e_autoscaling.json as ``wake``."""
+    _write_wake(stage, _wakes(stage, WAKE_RUNS))
+
+
+def _load_steps(stage: Stage, trigger: str, runs: int) -> list[Run]:
+    """``runs`` load steps on ``trigger``, each from one replica and a fresh HPA; after each, the new
+    pods Ready on GPU nodes of the stack's pool."""
+    scenario = stage.scenarios[trigger]
+    clients = scenario.clients(OVERLOAD)
     rng = random.Random()
-    try:
-        for i in range(WAKE_RUNS):
-            runs.append(_wake_once(stage, check_zero=i == 0, rng=rng))
-    finally:
-        _endpoints(stage, present=True)
-        stage.delete_scaled_object()
-    _write_wake(stage, runs)
+    done: list[Run] = []
+    for _ in range(runs):
+        done.append(_measure_once(stage, (trigger,), clients, rng))
+
+        def scaled_out() -> list[dict[str, Any]]:
+            pods = stage.ready_pods()
+            return pods if len(pods) == done[-1].desired else []
+
+        pods = wait_for(f"{done[-1].desired} Ready pods after the scale-out", scaled_out, 60)
+        assert {p["spec"]["nodeName"] for p in pods} <= set(stage.gpu_nodes), [p["spec"].get("nodeName") for p in pods]
+    return done
+
+
+@pytest.mark.parametrize("trigger", ["queue-time", "pending-requests"])
+def test_a_load_step_scales_the_deployment_out_onto_gpu_nodes(stage: Stage, trigger: str) -> None:
+    """Under a 2x load step (what one replica serves at the trigger's target, doubled) the HPA KEDA
+    made from the rendered trigger raises the Deployment's replicas within the bound, and kwok runs
+    the new pod on a GPU node of the stack's pool. One run, from a fresh HPA at a random point of its
+    sync cycle (the timing is printed; ``make bench-e2e`` measures it RUNS times)."""
+    (run,) = _load_steps(stage, trigger, 1)
+    print(f"{trigger}: step -> desiredReplicas {run.desired} in {run.seconds} s (query crossed {run.query_crossed} s)")
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("trigger", ["queue-time", "pending-requests"])
+def test_bench_the_load_step_reaction_per_trigger(stage: Stage, trigger: str) -> None:
+    """The measurement behind the figure: the load step above RUNS times per trigger, each run
+    asserting the same scale-out, written to benchmarks/e2e_autoscaling.json."""
+    scenario = stage.scenarios[trigger]
+    runs = _load_steps(stage, trigger, RUNS)
+    stage.measured[trigger] = [r.seconds for r in runs]
+    _write_results(stage, trigger, scenario, scenario.clients(OVERLOAD), runs)
 
 
 def _endpoints(stage: Stage, present: bool) -> None:
@@ -757,6 +791,8 @@ def test_fallback_holds_the_replicas_when_prometheus_stops(stage: Stage) -> None
         "the ScaledObject's Fallback condition", falling_back, (threshold + 3) * HPA_SYNC_PERIOD_SECONDS, interval=1
     )
     hpa = stage.hpa_object()
+    # What the HPA reads at its next sync: the Value as served, an AverageValue divided by the 2 replicas.
+    reads: dict[str, tuple[str, float]] = {}
     for metric in hpa["spec"]["metrics"]:
         external = metric["external"]
         (item,) = stage.keda.external_metric(stage.namespace, external["metric"]["name"], stage.name)
@@ -764,9 +800,30 @@ def test_fallback_holds_the_replicas_when_prometheus_stops(stage: Stage) -> None
         # Value: target x replicas / ready pods; AverageValue: per-replica target x replicas.
         expected = _quantity(target["value"]) if target["type"] == "Value" else 2 * _quantity(target["averageValue"])
         assert _quantity(item["value"]) == pytest.approx(expected), (external, item)
-    # The HPA keeps computing 2 from those values at its next syncs.
-    time.sleep(HPA_SYNC_PERIOD_SECONDS + 2)
-    hpa = stage.hpa_object()
+        field = "value" if target["type"] == "Value" else "averageValue"
+        reads[external["metric"]["name"]] = (field, expected if field == "value" else expected / 2)
+
+    def synced_on_fallback() -> dict[str, Any] | None:
+        # A sync of the HPA after the fallback began writes the fallback values into its status.
+        current = stage.hpa_object()
+        found = {
+            m["external"]["metric"]["name"]: m["external"]["current"]
+            for m in (current or {}).get("status", {}).get("currentMetrics") or []
+            if m.get("type") == "External"
+        }
+        matched = set(found) == set(reads) and all(
+            found[name].get(field) is not None and _quantity(found[name][field]) == pytest.approx(value, rel=1e-2)
+            for name, (field, value) in reads.items()
+        )
+        return current if matched else None
+
+    # The HPA keeps computing 2 from those values at its next sync.
+    hpa = wait_for(
+        f"HPA {stage.hpa} synced on the fallback values {reads}",
+        synced_on_fallback,
+        2 * HPA_SYNC_PERIOD_SECONDS + 15,
+        interval=0.5,
+    )
     conditions = {c["type"]: c for c in hpa["status"]["conditions"]}
     assert conditions["ScalingActive"]["status"] == "True", conditions
     assert hpa["status"]["desiredReplicas"] == 2, hpa["status"]

@@ -246,8 +246,9 @@ def _provider_start_seconds(checkout: Path) -> float:
         process.wait(timeout=30)
 
 
+@pytest.mark.bench
 def test_benchmark_the_provider_boundary_against_the_python_program(yaml_run) -> None:
-    """Timings, not assertions: preview (median of 3, from empty), up and destroy of the YAML program
+    """Timings, not assertions (``make bench-e2e``): preview (median of 3, from empty), up and destroy of the YAML program
     against the Python example (same objects), in the same run on the same cluster, and the
     provider's start. Written to benchmarks/e2e-component-package.json."""
     _, cli = yaml_run
