@@ -133,3 +133,11 @@ def validate_model_group(args: Mapping[str, Any]) -> None:
 
 def _value(args: Mapping[str, Any], key: str) -> Any:
     return setting_value(args, ModelGroupArgs, key)
+
+
+def triton_flags(args: Mapping[str, Any]) -> list[str]:
+    """The group's own ``tritonserver`` flags, read from its contract's keys, after the server-wide ones.
+    A setting that is one Triton flag is its key, its ``Setting`` and a line here; each flag appears only
+    when asked for, so the default command line stays what it always was."""
+    verbose = _value(args, "log_verbose")
+    return [f"--log-verbose={verbose}"] if verbose else []

@@ -21,6 +21,7 @@ from .model_group_args import (
     CredentialsSecretArgs,
     ModelGroupArgs,
     TritonModelGroupArgs,
+    triton_flags,
     validate_model_group,
 )
 
@@ -146,7 +147,7 @@ class TritonModelGroup(pulumi.ComponentResource):
                     restricted_apis=restricted,
                     exit_timeout_seconds=exit_timeout,
                 ),
-                *_log_flags(setting_value(args, ModelGroupArgs, "log_verbose")),
+                *triton_flags(args),
             ],
             cpu=setting_value(args, ModelGroupArgs, "cpu"),
             memory=setting_value(args, ModelGroupArgs, "memory"),
@@ -208,8 +209,3 @@ class TritonModelGroup(pulumi.ComponentResource):
                 ),
             ),
         )
-
-
-def _log_flags(verbose: int) -> list[str]:
-    """Verbose logging only when asked for: the default command line stays what it always was."""
-    return [f"--log-verbose={verbose}"] if verbose else []
