@@ -383,8 +383,9 @@ def test_binary_authorization_is_off_unless_enforced_by_name(run):
         ),
         (
             {"secrets_kms_key": "projects/acme-sec/locations/europe-west1/keyRings/gke/cryptoKeys/ml"},
-            "secrets_kms_key is in europe-west1, but GKE encrypts a cluster in us-central1 only with a key of "
-            "us-central1; give a key from us-central1",
+            "secrets_kms_key is 'projects/acme-sec/locations/europe-west1/keyRings/gke/cr...: the key is in "
+            "europe-west1, but GKE encrypts the Secrets of a cluster in us-central1 only with a key of us-central1: "
+            "give a key from us-central1",
         ),
         (
             {"secrets_kms_key": "gke/ml"},
@@ -400,7 +401,8 @@ def test_binary_authorization_is_off_unless_enforced_by_name(run):
                 "secrets_kms_key": "projects/acme-sec/locations/us-central1/keyRings/gke/cryptoKeys/ml",
                 "encrypt_secrets": False,
             },
-            "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both",
+            "secrets_kms_key is 'projects/acme-sec/locations/us-central1/keyRings/gke/cry...: names a key, but "
+            "encrypt_secrets is false; remove one of the two",
         ),
         ({"control_plane_webhook_ports": [0]}, "control_plane_webhook_ports has [0]; use TCP ports 1-65535"),
     ],

@@ -6,12 +6,12 @@ Apart from the component so the platform's config models read the same contract 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import pulumi
 
-from ..common.args import Setting, setting_value
+from ..common.args import ArgProblem, Setting, raise_first, setting_value
 from .catalog import BINARY_AUTHORIZATION_MODES, KMS_KEY_NAME_PATTERN, kms_key_location, region_of
 
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE")
@@ -84,17 +84,25 @@ def validate_cluster(args: GkeClusterArgs) -> None:
     bad_ports = [p for p in _value(args, "control_plane_webhook_ports") if not 1 <= p <= 65535]
     if bad_ports:
         raise ValueError(f"control_plane_webhook_ports has {bad_ports}; use TCP ports 1-65535")
+    raise_first(encryption_problems(args))
+
+
+def encryption_problems(args: Mapping[str, Any]) -> Iterator[ArgProblem]:
+    """A KMS key for Secrets encryption that GKE would refuse: given with encryption off, or from another
+    region than the cluster's. The platform's config reports these at its own keys."""
     key = args.get("secrets_kms_key")
     if key is not None and not _value(args, "encrypt_secrets"):
-        raise ValueError(
-            "secrets_kms_key is set but encrypt_secrets is False; give the key, or turn encryption off, not both"
+        yield ArgProblem(
+            ("secrets_kms_key",), key, "names a key, but ``encrypt_secrets`` is false; remove one of the two"
         )
     if isinstance(key, str):
         key_location, region = kms_key_location(key), region_of(args["location"])
         if key_location != region:
-            raise ValueError(
-                f"secrets_kms_key is in {key_location}, but GKE encrypts a cluster in {args['location']} only with a "
-                f"key of {region}; give a key from {region}"
+            yield ArgProblem(
+                ("secrets_kms_key",),
+                key,
+                f"the key is in {key_location}, but GKE encrypts the Secrets of a cluster in {args['location']} "
+                f"only with a key of {region}: give a key from {region}",
             )
 
 

@@ -30,7 +30,6 @@ from .preview import gke_cluster_problems
 from .settings import GcpSettings
 
 #: ``cluster.secretEncryption`` keys as ``GkeClusterArgs`` names them.
-_ENCRYPTION_KEYS = {"enabled": "encrypt_secrets", "kms_key_name": "secrets_kms_key"}
 #: With Cloud DNS for GKE, pods' DNS queries go to the metadata server's address on port 53.
 GKE_CLOUD_DNS_ADDRESS = "169.254.169.254/32"
 
@@ -85,8 +84,7 @@ def build_gcp(settings: PlatformSettings, config: GcpSettings) -> CloudLayer:
             cast(
                 GkeClusterArgs,
                 {
-                    **config.cluster.args_for(GkeClusterArgs, rename={"name": "cluster_name"}),
-                    **encryption.args_for(GkeClusterArgs, rename=_ENCRYPTION_KEYS),
+                    **config.cluster.cluster_args(),
                     "project": config.project,
                 },
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from triton_components.gcp import catalog
+from triton_components.gcp.gke_cluster_args import encryption_problems
 from triton_components.gcp.gke_gpu_node_pool_args import pool_problems
 
 from ...config.base import Environment, Problem, contract_problems
@@ -78,23 +79,8 @@ def _created_cluster(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]
             False,
             "prod clusters encrypt Secrets with a Cloud KMS key (CIS GKE Benchmark 5.3.1); remove the key",
         )
-    kms_key = encryption.kms_key_name
-    if kms_key is None:
-        return
-    if not encryption.enabled:
-        yield Problem(
-            (*at, "secretEncryption", "kmsKeyName"),
-            kms_key,
-            "names a key, but secretEncryption.enabled is false; remove one of the two",
-        )
-    region = catalog.region_of(cluster.location)
-    if catalog.kms_key_location(kms_key) != region:
-        yield Problem(
-            (*at, "secretEncryption", "kmsKeyName"),
-            kms_key,
-            f"the key is in {catalog.kms_key_location(kms_key)}, but GKE encrypts the Secrets of a cluster in "
-            f"{cluster.location} only with a key of {region}: give a key from {region}",
-        )
+    # The cluster contract's own rules on its KMS key (encryption on, the cluster's region).
+    yield from contract_problems(encryption_problems(cluster.cluster_args()), at, cluster.ENCRYPTION_PATHS)
 
 
 def check(s: PlatformSettings, gcp: GcpSettings) -> Iterator[Problem]:

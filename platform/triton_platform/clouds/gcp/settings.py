@@ -60,6 +60,20 @@ class GkeClusterSettings(Model):
         GkeClusterArgs, "binary_authorization", more="Of a cluster this stack creates (its API is enabled)."
     )
 
+    #: Where ``GkeClusterArgs``' encryption keys live in the stack file, under ``gcp.cluster``.
+    ENCRYPTION_PATHS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "encrypt_secrets": ("secretEncryption", "enabled"),
+        "secrets_kms_key": ("secretEncryption", "kmsKeyName"),
+    }
+
+    def cluster_args(self) -> dict[str, Any]:
+        """The cluster's keys of ``GkeClusterArgs``, by name (its encryption section through one rename)."""
+        rename = {"enabled": "encrypt_secrets", "kms_key_name": "secrets_kms_key"}
+        return {
+            **self.args_for(GkeClusterArgs, rename={"name": "cluster_name"}),
+            **self.secret_encryption.args_for(GkeClusterArgs, rename=rename),
+        }
+
 
 class GpuSharingSettings(Model):
     """GKE GPU sharing on the pool's nodes."""
