@@ -135,3 +135,11 @@ def test_a_pattern_setting_names_what_it_accepts():
     setting = Setting("/x", pattern=r"(/[a-z]+)+", accepts="a path such as /x")
     assert setting.problem("/x/") == "give a path such as /x"
     assert Setting("a", pattern=r"[a-z]+").problem("A") == "give a text matching [a-z]+"
+
+
+def test_defaults_fill_only_keys_that_have_one():
+    from triton_components.common.args import with_defaults
+    from triton_components.mesh.routing_args import CanaryRouteArgs
+
+    assert with_defaults({}, CanaryRouteArgs) == {}  # both weights are required: no sentinel is filled in
+    assert with_defaults({"name": "a"}, ModelGroupArgs)["model_load_timeout_seconds"] == 600

@@ -93,8 +93,9 @@ def setting_value(args: Mapping[str, Any], schema: type, key: str) -> Any:
 
 
 def with_defaults(args: Mapping[str, Any], schema: type) -> dict[str, Any]:
-    """``args`` with the declared default of every ``Setting`` key it leaves out."""
-    return {**{key: found.default for key, found in _settings(schema).items()}, **args}
+    """``args`` with the declared default of every ``Setting`` key it leaves out (a required key stays out)."""
+    defaults = {key: found.default for key, found in _settings(schema).items() if found.default is not REQUIRED}
+    return {**defaults, **args}
 
 
 def settings_of(schema: type) -> dict[str, Setting]:
@@ -164,7 +165,6 @@ def resolve_annotation(raw: Any, module: str) -> Any:
     return _resolve(raw, module)
 
 
-@functools.cache
 def _fields(schema: type) -> tuple[dict[str, Any], frozenset[str]]:
     """``({key: annotation}, required keys)`` of a TypedDict."""
     fields, required, _ = _contract(schema)
