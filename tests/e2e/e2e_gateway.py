@@ -34,6 +34,7 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ GATEWAY_POD = "istio-ingressgateway-e2e"
 #: istiod's plain-text xDS port as a pod's istio-proxy sees it (the bootstrap's ``xds-grpc``).
 XDS_PORT = 15010
 ENVOY_ADMIN_PORT = 15000
+#: The stand-in kubelet's finalizer: a deleted pod stays (with its IP and GPU) until it has exited.
+HOLD_FINALIZER = "e2e.triton-platform.dev/pod-running"
 
 
 class NetNamespace:
@@ -457,10 +460,14 @@ class PodBackends:
     ``backend_for(pod)`` names the backend serving a pod (``None``: none for it yet) and
     ``ports_of(backend)`` maps container port names to the backend's loopback ports.
 
-    kwok hands a deleted pod's IP to the next pod at once, while the deleted pod still serves
-    through its preStop sleep (a real pod keeps its IP until it exits). So a listener belongs to an
-    IP, not a pod: each new connection goes to the backend of the pod that holds the IP now, and a
-    deleted pod's own connections are cut when its preStop sleep is over.
+    Like a kubelet, it holds a deleted pod in the API until the pod has exited: every pod it
+    serves gets the finalizer ``HOLD_FINALIZER``, released when the pod's preStop sleep is over.
+    Until then the pod keeps its IP and its GPU, as a terminating pod does on a real node: kwok's
+    own stage would remove it at once and hand its IP to the replacement, so Envoy would see the
+    same endpoint throughout, keep its connections to the old pod and lose whatever is in flight
+    on them when that pod exits, which no real cluster does. A listener still belongs to an IP,
+    not a pod (an IP can go to a new pod once the old one is gone): each new connection goes to
+    the backend of the pod that holds the IP now.
     """
 
     def __init__(
@@ -482,6 +489,9 @@ class PodBackends:
         self.owner: dict[str, Served] = {}
         self.listeners: dict[str, dict[str, Forwarder]] = {}
         self.errors: list[str] = []
+        #: IPs a new pod took while the deleted pod holding them still served ("ip: old -> new"):
+        #: what the hold prevents, and what a real node never does.
+        self.takeovers: list[str] = []
         #: Set to see what the gateway sends to the pods: called with the port name and each chunk.
         self.tap: Callable[[str, bytes], None] | None = None
         self._stop = threading.Event()
@@ -496,6 +506,33 @@ class PodBackends:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.cluster.token}"})
         with urllib.request.urlopen(request, timeout=10, context=self._ctx) as response:
             return json.load(response)["items"]
+
+    def _set_finalizers(self, pod: dict[str, Any], finalizers: list[str]) -> None:
+        """Replace the pod's finalizers, at the resourceVersion read (a conflict: the next sync retries)."""
+        url = f"{self.cluster.server}/api/v1/namespaces/{self.namespace}/pods/{pod['metadata']['name']}"
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": pod["metadata"]["resourceVersion"]}}
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(patch).encode(),
+            method="PATCH",
+            headers={"Authorization": f"Bearer {self.cluster.token}", "Content-Type": "application/merge-patch+json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self._ctx):
+                pass
+        except urllib.error.HTTPError as error:
+            if error.code not in (404, 409):  # gone already, or changed since read: seen again next sync
+                raise
+
+    def _hold(self, pod: dict[str, Any]) -> None:
+        finalizers = pod["metadata"].get("finalizers", [])
+        if HOLD_FINALIZER not in finalizers:
+            self._set_finalizers(pod, [*finalizers, HOLD_FINALIZER])
+
+    def _release(self, pod: dict[str, Any]) -> None:
+        finalizers = pod["metadata"].get("finalizers", [])
+        if HOLD_FINALIZER in finalizers:
+            self._set_finalizers(pod, [f for f in finalizers if f != HOLD_FINALIZER])
 
     @staticmethod
     def _pre_stop_seconds(pod: dict[str, Any]) -> float:
@@ -524,13 +561,20 @@ class PodBackends:
             ip = pod.get("status", {}).get("podIP")
             if pod["metadata"].get("deletionTimestamp"):
                 self._deleted(name, now)
+                retired = next((s for s in self.retired if s.pod == name), None)
+                if retired is None or (retired.deleted_at is not None and now >= retired.deleted_at):
+                    self._release(pod)  # exited (or never served): the API may remove it now
                 continue
+            self._hold(pod)
             if not ip or name in self.served:
                 continue
             backend = self.backend_for(pod)
             if backend is None:
                 continue
             served = Served(name, ip, backend, self._pre_stop_seconds(pod))
+            previous = self.owner.get(ip)
+            if previous is not None and previous in self.retired:
+                self.takeovers.append(f"{ip}: {previous.pod} -> {name}")
             self.owner[ip] = served
             if ip not in self.listeners:
                 self.netns.add_address(ip)

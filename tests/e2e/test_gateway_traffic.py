@@ -638,6 +638,7 @@ def _rollout_under_load(gw: Gateway, image_tag: str) -> dict[str, LoadResult]:
     finally:
         results = _finish(loads, stop)
     gw.pods.check()
+    assert not gw.pods.takeovers, f"a deleted pod's IP went to a new pod while it served: {gw.pods.takeovers}"
     pods = triton_pods(gw.cluster)
     assert not old_pods & {p["metadata"]["name"] for p in pods}, "every pod was replaced"
     assert {_backend_key(p)[1].rsplit(":", 1)[1] for p in pods} == {image_tag}
