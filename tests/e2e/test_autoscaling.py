@@ -87,10 +87,6 @@ WAKE_RUNS = int(os.environ.get("TRITON_E2E_WAKE_RUNS", "1"))
 WAKE_BOUND_SECONDS = 90
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("TRITON_E2E_CACHE", Path.home() / ".cache" / "triton-platform-e2e"))
-
-
 @dataclass
 class ScaleToZero:
     """The group rendered with scale to zero, and what stands for its pods' absence."""

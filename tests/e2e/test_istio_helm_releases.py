@@ -114,7 +114,7 @@ def install() -> Iterator[Install]:
     try:
         cluster.start()
         _add_nodes(cluster, _settings(ROOT / f"Pulumi.{STACK}.yaml"))
-        project = cache_dir() / "project"
+        project = cache_dir() / "project-helm"
         copy_project(ROOT, project)
         cli = PulumiCli(toolchain, workdir / "pulumi", project, cluster.kubeconfig)
         cli.setup()

@@ -92,7 +92,7 @@ def yaml_run() -> Iterator[tuple[LocalCluster, PulumiCli]]:
             )
         cluster.wait_nodes_ready(["gpu-0", "gpu-1"])
 
-        checkout = cache_dir() / "project"
+        checkout = cache_dir() / "project-yaml"
         copy_project(ROOT, checkout)
         project = checkout / EXAMPLE.relative_to(ROOT)
         program = yaml.safe_load((project / "Pulumi.yaml").read_text())
