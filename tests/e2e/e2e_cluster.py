@@ -33,7 +33,7 @@ from typing import Any
 
 from e2e_toolchain import Toolchain
 from support import certs
-from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
+from support.ports import free_ports
 
 HERE = Path(__file__).resolve().parent
 KWOK_STAGES = HERE / "kwok-stages.yaml"

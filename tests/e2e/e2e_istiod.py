@@ -35,8 +35,8 @@ import yaml
 
 from e2e_cluster import ClusterError, LocalCluster, Process, wait_for
 from e2e_toolchain import ROOT, Toolchain
+from support.ports import free_ports
 from triton_components.common import versions
-from triton_platform.delivery.triton_server import free_loopback_ports
 
 ISTIO_NAMESPACE = "istio-system"
 #: The image registry the release charts default to; the module's charts name none of their own.
@@ -176,7 +176,7 @@ class Istiod:
         if self.values is None:
             self.values = installation_values()
         if not self.ports:
-            self.ports.update(zip(LISTENERS, free_loopback_ports(len(LISTENERS)), strict=True))
+            self.ports.update(zip(LISTENERS, free_ports(len(LISTENERS)), strict=True))
         charts = self.workdir / "charts"
         self.manifests = helm_template(
             self.toolchain,

@@ -29,9 +29,10 @@ from typing import Any
 import pytest
 import yaml
 
-from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, free_port, http_status, wait_until
+from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, http_status, wait_until
 from support.lab.prometheus import Prometheus
 from support.lab.renders import manifests_of, rendered_stacks, variant_render
+from support.ports import free_port
 
 #: The rendered alert the lab makes fire: on an empty Prometheus ``absent(...)`` is 1 at once.
 ALERT = "TritonMetricsAbsent"

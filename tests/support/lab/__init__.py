@@ -13,7 +13,6 @@ from support.lab.processes import (
     LOOPBACK,
     MissingPrerequisite,
     Process,
-    free_port,
     http_status,
     require_executable,
     wait_until,
@@ -45,6 +44,7 @@ from support.lab.triton import (
     triton_install,
     write_model_repository,
 )
+from support.ports import free_port
 
 __all__ = [
     "BROKEN_CONFIG",

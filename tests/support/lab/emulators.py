@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, free_port, http_status, wait_until
+from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, http_status, wait_until
+from support.ports import free_port
 
 
 def files_under(root: Path) -> list[Path]:

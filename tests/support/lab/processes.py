@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
-
 LOOPBACK = "127.0.0.1"
 #: What installs every lab prerequisite on a fresh machine (Python packages come from requirements.lock).
 INSTALL_COMMAND = "bash tests/lab/install-prereqs"  # Prometheus and promtool (Debian)
@@ -31,10 +29,6 @@ class MissingPrerequisite(AssertionError):
 
     def __init__(self, what: str, command: str = INSTALL_COMMAND) -> None:
         super().__init__(f"lab prerequisite missing: {what}; install it with: {command}")
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:

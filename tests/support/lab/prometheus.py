@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from support.lab.processes import LOOPBACK, Process, free_port, http_status, require_executable, wait_until
+from support.lab.processes import LOOPBACK, Process, http_status, require_executable, wait_until
+from support.ports import free_port
 
 # --------------------------------------------------------------------------------------------------
 # Scrape configuration derived from a rendered ServiceMonitor / PodMonitor

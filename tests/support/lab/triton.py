@@ -28,7 +28,7 @@ from pathlib import Path
 from support.lab.emulators import Storage
 from support.lab.processes import LOOPBACK, MissingPrerequisite, Process, http_status, wait_until
 from support.lab.renders import RenderedTriton, expand_k8s_vars
-from triton_platform.delivery.triton_server import free_loopback_ports as free_ports
+from support.ports import free_ports
 
 # --------------------------------------------------------------------------------------------------
 # The Triton install
