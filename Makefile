@@ -98,7 +98,8 @@ lab-bench: install ## measured reaction of the autoscaling signal to a 2x load s
 # The first run builds the Go toolchain (.ci/toolchain/build, ~40 min cold on 2 cores); then ~5 min warm.
 # `make e2e` proves each behaviour once, its modules side by side (E2E_WORKERS at a time, each with
 # a control plane of its own: they wait mostly on Kubernetes', KEDA's and Envoy's clocks, not on the
-# CPU; E2E_WORKERS=0 runs them one after another); the repeated timings (`bench`-marked tests) are
+# CPU; E2E_WORKERS=0 runs them one after another; up to 8 have port ranges of their own, see
+# tests/support/ports.py); the repeated timings (`bench`-marked tests) are
 # `make bench-e2e`, one at a time so that nothing else runs while they measure.
 E2E_WORKERS ?= 4
 E2E_PYTEST := $(BIN)/python -m pytest -p no:cacheprovider --durations=25 tests/e2e

@@ -523,6 +523,8 @@ class PodBackends:
         except urllib.error.HTTPError as error:
             if error.code not in (404, 409):  # gone already, or changed since read: seen again next sync
                 raise
+        except (urllib.error.URLError, TimeoutError):
+            pass  # a busy API server: the next sync sees the pod unchanged and tries again
 
     def _hold(self, pod: dict[str, Any]) -> None:
         finalizers = pod["metadata"].get("finalizers", [])
@@ -632,6 +634,10 @@ class PodBackends:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
+        # Nothing held may outlive the stand-in: a later delete of the pods or namespace would hang.
+        with contextlib.suppress(Exception):
+            for pod in self._pods():
+                self._release(pod)
         for listeners in self.listeners.values():
             for forwarder in listeners.values():
                 forwarder.close()

@@ -5,13 +5,16 @@ the program). That is safe in one process, but `make e2e` runs its modules in py
 side by side, and a port one worker has freed for a program that has not bound it yet may be the
 next the kernel hands to another worker (seen: istiod's "bind: address already in use"). So each
 worker picks from a range of its own below the kernel's ephemeral range, where neither the kernel
-nor another worker hands out ports; outside xdist the kernel's choice stands.
+nor another worker hands out ports; outside xdist the kernel's choice stands. A worker starts at a
+random place in its range, so two runs side by side on one machine (two checkouts, two CI jobs)
+rarely walk the same ports in step.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 from pathlib import Path
 
@@ -20,18 +23,17 @@ from triton_platform.delivery.triton_server import free_loopback_ports
 LOOPBACK = "127.0.0.1"
 FIRST_PORT = 20000
 PORTS_PER_WORKER = 1500
-#: Workers the ranges have room for below the kernel's default ephemeral range (32768 and up).
-MAX_WORKERS = 8
+#: Ranges below the kernel's default ephemeral range (32768 and up). Worker gw<N> takes range
+#: N mod 8: more workers share ranges (xdist numbers a worker that replaces a crashed one anew).
+RANGES = 8
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
-_taken = itertools.count()
+_taken = itertools.count(random.randrange(PORTS_PER_WORKER))
 
 
 def worker_range(worker: str) -> range:
     """The ports of xdist worker ``gw<N>``; fails when they would meet the kernel's ephemeral range."""
-    index = int(worker.removeprefix("gw"))
-    if index >= MAX_WORKERS:
-        raise RuntimeError(f"pytest-xdist worker {worker}: port ranges exist for {MAX_WORKERS} workers; run fewer")
+    index = int(worker.removeprefix("gw")) % RANGES
     ports = range(FIRST_PORT + index * PORTS_PER_WORKER, FIRST_PORT + (index + 1) * PORTS_PER_WORKER)
     ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
     if ports.stop > ephemeral_low:
