@@ -18,7 +18,7 @@ What stands in, and why:
   to the real ``tritonserver`` standing for that pod's Deployment and image (one process serves
   all replicas of one Deployment). When a pod is deleted it keeps serving for the pod's rendered
   ``preStop`` sleep (the window the real pod keeps serving while endpoints converge), then
-  closes its listeners and connections, as the pod's exit would.
+  cuts its connections, as the pod's exit would.
 - **Byte forwarders** join the host's loopback and the namespace: Envoy's xDS connection to
   istiod, the test's requests to the gateway listener, and Envoy's admin API.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import socket
@@ -54,6 +55,8 @@ XDS_PORT = 15010
 ENVOY_ADMIN_PORT = 15000
 #: The stand-in kubelet's finalizer: a deleted pod stays (with its IP and GPU) until it has exited.
 HOLD_FINALIZER = "e2e.triton-platform.dev/pod-running"
+#: Unused pod addresses past the highest seen that the stand-in kubelet listens on ahead of time.
+SPARE_ADDRESSES = 4
 
 
 class NetNamespace:
@@ -465,9 +468,12 @@ class PodBackends:
     Until then the pod keeps its IP and its GPU, as a terminating pod does on a real node: kwok's
     own stage would remove it at once and hand its IP to the replacement, so Envoy would see the
     same endpoint throughout, keep its connections to the old pod and lose whatever is in flight
-    on them when that pod exits, which no real cluster does. A listener still belongs to an IP,
-    not a pod (an IP can go to a new pod once the old one is gone): each new connection goes to
-    the backend of the pod that holds the IP now.
+    on them when that pod exits, which no real cluster does. A listener belongs to an IP, not a
+    pod (an IP goes to a new pod once the old one is gone): each new connection goes to the
+    backend of the pod that holds the IP now. kwok marks a pod Ready the moment it has an IP, when
+    a real pod would already be listening (its readiness probe passed), so listeners are opened
+    ahead of time on the next unused addresses and kept; a connection to a pod this loop has not
+    seen yet looks the pod up at once.
     """
 
     def __init__(
@@ -489,6 +495,8 @@ class PodBackends:
         self.owner: dict[str, Served] = {}
         self.listeners: dict[str, dict[str, Forwarder]] = {}
         self.errors: list[str] = []
+        #: The Triton container's ports by name (``ports_of``'s names), read from the first pod served.
+        self.container_ports: dict[str, int] = {}
         #: IPs a new pod took while the deleted pod holding them still served ("ip: old -> new"):
         #: what the hold prevents, and what a real node never does.
         self.takeovers: list[str] = []
@@ -499,10 +507,12 @@ class PodBackends:
         self._thread = threading.Thread(target=self._run, daemon=True, name="pod-backends")
         self._thread.start()
 
-    def _pods(self) -> list[dict[str, Any]]:
+    def _pods(self, field_selector: str = "") -> list[dict[str, Any]]:
         url = f"{self.cluster.server}/api/v1/namespaces/{self.namespace}/pods?labelSelector=" + urllib.request.quote(
             self.selector
         )
+        if field_selector:
+            url += "&fieldSelector=" + urllib.request.quote(field_selector)
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.cluster.token}"})
         with urllib.request.urlopen(request, timeout=10, context=self._ctx) as response:
             return json.load(response)["items"]
@@ -552,9 +562,37 @@ class PodBackends:
                 self.errors.append(repr(error))
             self._stop.wait(self.poll_seconds)
 
+    def _resolve(self, ip: str) -> Served:
+        """The pod serving ``ip`` now. One the sync loop has not seen yet (kwok marked it Ready and
+        Envoy may already send to it) is looked up at once, as its kubelet would already serve it."""
+        owner = self.owner.get(ip)
+        if owner is not None:
+            return owner
+        for pod in self._pods(f"status.podIP={ip}"):
+            backend = None if pod["metadata"].get("deletionTimestamp") else self.backend_for(pod)
+            if backend is not None:
+                return Served(pod["metadata"]["name"], ip, backend, self._pre_stop_seconds(pod))
+        raise KeyError(f"no pod serves {ip}")  # the forwarder refuses the connection
+
     def _connect(self, ip: str, port_name: str) -> socket.socket:
-        owner = self.owner[ip]
-        return dial_host(self.ports_of(owner.backend)[port_name])()
+        return dial_host(self.ports_of(self._resolve(ip).backend)[port_name])()
+
+    def _listen(self, ip: str) -> None:
+        """Listeners on ``ip`` for every container port, kept until the stand-in stops: an IP's
+        listener is there before any pod holds it, so Envoy never meets a Ready pod that refuses."""
+        if ip in self.listeners or not self.container_ports:
+            return
+        self.netns.add_address(ip)
+        self.listeners[ip] = {
+            name: Forwarder(
+                f"{ip}:{name}",
+                self.netns.listen(ip, port),
+                lambda ip=ip, name=name: self._connect(ip, name),
+                label=lambda ip=ip: self._resolve(ip).pod,
+                tap=lambda data, name=name: self._tap(name, data),
+            )
+            for name, port in self.container_ports.items()
+        }
 
     def _sync(self) -> None:
         pods = {p["metadata"]["name"]: p for p in self._pods()}
@@ -567,31 +605,34 @@ class PodBackends:
                 if retired is None or (retired.deleted_at is not None and now >= retired.deleted_at):
                     self._release(pod)  # exited (or never served): the API may remove it now
                 continue
-            self._hold(pod)
             if not ip or name in self.served:
+                self._hold(pod)
                 continue
             backend = self.backend_for(pod)
             if backend is None:
+                self._hold(pod)
                 continue
+            if not self.container_ports:
+                self.container_ports = {
+                    port["name"]: port["containerPort"]
+                    for container in pod["spec"]["containers"]
+                    for port in container.get("ports", [])
+                    if port["name"] in self.ports_of(backend)
+                }
             served = Served(name, ip, backend, self._pre_stop_seconds(pod))
             previous = self.owner.get(ip)
             if previous is not None and previous in self.retired:
                 self.takeovers.append(f"{ip}: {previous.pod} -> {name}")
             self.owner[ip] = served
-            if ip not in self.listeners:
-                self.netns.add_address(ip)
-                self.listeners[ip] = {}
-                for container in pod["spec"]["containers"]:
-                    for port in container.get("ports", []):
-                        if port["name"] in self.ports_of(backend):
-                            self.listeners[ip][port["name"]] = Forwarder(
-                                f"{ip}:{port['name']}",
-                                self.netns.listen(ip, port["containerPort"]),
-                                lambda ip=ip, name=port["name"]: self._connect(ip, name),
-                                label=lambda ip=ip: self.owner[ip].pod,
-                                tap=lambda data, name=port["name"]: self._tap(name, data),
-                            )
+            self._listen(ip)
             self.served[name] = served
+            self._hold(pod)
+        # kwok hands out addresses in order (reusing freed ones): listen on the next few unused ones
+        # too, so a new pod's address has its listener before the pod is Ready.
+        if self.served:
+            highest = max(ipaddress.ip_address(served.ip) for served in self.served.values())
+            for step in range(1, SPARE_ADDRESSES + 1):
+                self._listen(str(highest + step))
         for name in list(self.served):
             if name not in pods:
                 self._deleted(name, now)
@@ -614,15 +655,11 @@ class PodBackends:
         self.retired.append(served)
 
     def _exit(self, served: Served) -> None:
-        listeners = self.listeners.get(served.ip, {})
-        if self.owner.get(served.ip) is served:  # nobody took the IP over: the address goes away
+        """The pod's process exits: its connections are cut; the IP's listener stays for the next pod."""
+        if self.owner.get(served.ip) is served:
             del self.owner[served.ip]
-            for forwarder in listeners.values():
-                forwarder.close()
-            self.listeners.pop(served.ip, None)
-        else:
-            for forwarder in listeners.values():
-                forwarder.cut(served.pod)
+        for forwarder in self.listeners.get(served.ip, {}).values():
+            forwarder.cut(served.pod)
 
     def serving(self) -> dict[str, Any]:
         return {s.pod: s.backend for s in self.served.values()}
