@@ -73,7 +73,7 @@ validate: $(VENV)/.render-installed ## check every stack's configuration only
 	$(BIN)/triton-platform validate
 
 test: install ## lint, format check, type check, import contracts + the whole suite, the lab of real programs included (the first step of .ci/run)
-	bash tests/lab/install-prereqs
+	bash tests/install-prereqs
 	$(BIN)/ruff check --no-cache .
 	$(BIN)/ruff format --check --no-cache .
 	$(BIN)/mypy
@@ -87,11 +87,11 @@ test-stress: install ## `make test` 3 times in a row with stress-ng on every cor
 	STRESS_RUNS=$(STRESS_RUNS) bash .ci/test-stress
 
 lab: install ## the lab only: real Triton, Prometheus, promtool and bucket emulators on 127.0.0.1 (about 3 min)
-	bash tests/lab/install-prereqs
+	bash tests/install-prereqs
 	$(BIN)/python -m pytest tests/lab -m lab -q
 
 lab-bench: install ## measured reaction of the autoscaling signal to a 2x load step (about 6 min)
-	bash tests/lab/install-prereqs
+	bash tests/install-prereqs
 	$(BIN)/python benchmarks/lab_reaction_time.py --repeat 3
 
 # The real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (tests/e2e/README.md).

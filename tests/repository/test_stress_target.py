@@ -23,9 +23,7 @@ SCRIPT = ROOT / ".ci" / "test-stress"
 @pytest.fixture(autouse=True)
 def stress_ng_is_installed():
     """A missing prerequisite is a failure naming its install command, never a skip."""
-    assert shutil.which("stress-ng"), (
-        "stress-ng is not installed: apt-get install -y stress-ng (make test-stress does it)"
-    )
+    assert shutil.which("stress-ng"), "stress-ng is not installed: bash tests/install-prereqs (make test runs it)"
 
 
 def run_with_fake_make(

@@ -21,7 +21,7 @@ from typing import Any
 
 LOOPBACK = "127.0.0.1"
 #: What installs every lab prerequisite on a fresh machine (Python packages come from requirements.lock).
-INSTALL_COMMAND = "bash tests/lab/install-prereqs"  # Prometheus and promtool (Debian)
+INSTALL_COMMAND = "bash tests/install-prereqs"  # Prometheus, promtool and Alertmanager (Debian)
 
 
 class MissingPrerequisite(AssertionError):
