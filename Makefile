@@ -95,7 +95,7 @@ lab-bench: install ## measured reaction of the autoscaling signal to a 2x load s
 	$(BIN)/python benchmarks/lab_reaction_time.py --repeat 3
 
 # The real Pulumi CLI deploys Pulumi.local.yaml to a local control plane (tests/e2e/README.md).
-# The first run builds the Go toolchain (.ci/toolchain/build, ~40 min cold on 2 cores); then ~5 min warm.
+# The first run builds the Go toolchain (.ci/toolchain/build, ~50 min cold on 2 cores); then ~5 min warm.
 # `make e2e` proves each behaviour once, its modules side by side (E2E_WORKERS at a time, each with
 # a control plane of its own: they wait mostly on Kubernetes', KEDA's and Envoy's clocks, not on the
 # CPU; E2E_WORKERS=0 runs them one after another; up to 8 have port ranges of their own, see
