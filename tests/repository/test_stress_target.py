@@ -8,13 +8,14 @@ the suite); `.ci/test-stress` is the script the Makefile target runs.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from support.lab.processes import require_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".ci" / "test-stress"
@@ -23,7 +24,7 @@ SCRIPT = ROOT / ".ci" / "test-stress"
 @pytest.fixture(autouse=True)
 def stress_ng_is_installed():
     """A missing prerequisite is a failure naming its install command, never a skip."""
-    assert shutil.which("stress-ng"), "stress-ng is not installed: bash tests/install-prereqs (make test runs it)"
+    require_executable("stress-ng", package="stress-ng")
 
 
 def run_with_fake_make(

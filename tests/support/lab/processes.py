@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
-#: What installs every lab prerequisite on a fresh machine (Python packages come from requirements.lock).
-INSTALL_COMMAND = "bash tests/install-prereqs"  # Prometheus, promtool and Alertmanager (Debian)
+#: What installs every program from Debian the suite runs on a fresh machine (Python packages come from
+#: requirements.lock).
+INSTALL_COMMAND = "bash tests/install-prereqs"  # Prometheus, promtool, Alertmanager and stress-ng
 
 
 class MissingPrerequisite(AssertionError):
-    """A lab prerequisite is absent: a failure (never a skip) that names the command installing it."""
+    """A test prerequisite is absent: a failure (never a skip) that names the command installing it."""
 
     def __init__(self, what: str, command: str = INSTALL_COMMAND) -> None:
-        super().__init__(f"lab prerequisite missing: {what}; install it with: {command}")
+        super().__init__(f"test prerequisite missing: {what}; install it with: {command}")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
@@ -107,8 +108,9 @@ def http_status(
         return 0, b""
 
 
-def require_executable(name: str) -> str:
+def require_executable(name: str, package: str = "prometheus") -> str:
+    """The path of ``name``; MissingPrerequisite naming its Debian ``package`` when it is not on PATH."""
     found = shutil.which(name)
     if not found:
-        raise MissingPrerequisite(f"`{name}` on PATH (Debian package prometheus)")
+        raise MissingPrerequisite(f"`{name}` on PATH (Debian package {package})")
     return found
